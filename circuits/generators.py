@@ -1,0 +1,190 @@
+"""Generators of arithmetic circuits: adders, multipliers (exact, approximate) and TMR.
+
+Every generator returns a validated Netlist. Multiplier buses: inputs a (width n), b (width m),
+output p (width n + m), bit 0 least significant; signed forms use two's complement
+(Baugh-Wooley partial products).
+"""
+
+from __future__ import annotations
+
+from circuits.builder import Builder
+from circuits.errors import NetlistError
+from circuits.netlist import Netlist
+
+FORMS = ("array", "wallace", "dadda")
+
+
+def _check_width(name: str, value, lo: int = 1, hi: int = 32) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise NetlistError(f"{name} must be an integer in {lo}..{hi}, got {value!r}")
+    return value
+
+
+def ripple_carry_adder(n: int) -> Netlist:
+    """Ripple-carry adder s = a + b: n full adders (5n gates), depth about 2n; s has n + 1 bits."""
+    _check_width("adder width", n, 1, 64)
+    b = Builder(f"rca{n}")
+    x, y = b.input("a", n), b.input("b", n)
+    s, carry = _ripple(b, x, y, Builder.ZERO)
+    b.output("s", s + [carry])
+    return b.build()
+
+
+def kogge_stone_adder(n: int) -> Netlist:
+    """Kogge-Stone parallel-prefix adder s = a + b: about n log2(n) prefix cells, depth about 2 log2(n) + 2."""
+    _check_width("adder width", n, 1, 64)
+    b = Builder(f"ks{n}")
+    x, y = b.input("a", n), b.input("b", n)
+    gen = [b.gate("AND", x[i], y[i]) for i in range(n)]
+    prop = [b.gate("XOR", x[i], y[i]) for i in range(n)]
+    g, p = list(gen), list(prop)
+    d = 1
+    while d < n:
+        g2, p2 = list(g), list(p)
+        for i in range(d, n):
+            g2[i] = b.gate("OR", g[i], b.gate("AND", p[i], g[i - d]))
+            p2[i] = b.gate("AND", p[i], p[i - d])
+        g, p, d = g2, p2, 2 * d
+    s = [prop[0]] + [b.gate("XOR", prop[i], g[i - 1]) for i in range(1, n)]
+    b.output("s", s + [g[n - 1]])
+    return b.build()
+
+
+def _ripple(b: Builder, x: list[int], y: list[int], carry: int) -> tuple[list[int], int]:
+    s = []
+    for xi, yi in zip(x, y, strict=True):
+        si, carry = b.full_adder(xi, yi, carry)
+        s.append(si)
+    return s, carry
+
+
+def _partial_products(b: Builder, a: list[int], x: list[int], signed: bool, keep=None) -> list[list[int]]:
+    """Columns of partial products a_j*b_i at weight i+j (Baugh-Wooley when signed)."""
+    n, m = len(a), len(x)
+    cols: list[list[int]] = [[] for _ in range(n + m)]
+    for i in range(m):
+        for j in range(n):
+            if keep is not None and not keep(i, j):
+                continue
+            negate = signed and ((j == n - 1) != (i == m - 1))
+            cols[i + j].append(b.gate("NAND" if negate else "AND", a[j], x[i]))
+    if signed:  # constant 2^(n-1) + 2^(m-1) - 2^(n+m-1) modulo 2^(n+m)
+        const = (2 ** (n - 1) + 2 ** (m - 1) - 2 ** (n + m - 1)) % 2 ** (n + m)
+        for k in range(n + m):
+            if const >> k & 1:
+                cols[k].append(Builder.ONE)
+    return cols
+
+
+def _reduce_array(b: Builder, cols: list[list[int]]) -> list[int]:
+    """Add the partial-product rows one after another with ripple-carry rows (an array multiplier)."""
+    width = len(cols)
+    acc = [Builder.ZERO] * width
+    rows: list[dict[int, int]] = []
+    for k, col in enumerate(cols):
+        for r, net in enumerate(col):
+            while len(rows) <= r:
+                rows.append({})
+            rows[r][k] = net
+    for row in rows:
+        lo = min(row)
+        carry = Builder.ZERO
+        for k in range(lo, width):
+            acc[k], carry = b.full_adder(acc[k], row.get(k, Builder.ZERO), carry)
+    return acc
+
+
+def _reduce_tree(b: Builder, cols: list[list[int]], form: str) -> list[int]:
+    """Reduce columns to height 2 with full/half adders (Wallace: greedy; Dadda: minimal), then ripple-add."""
+    cols = [list(c) for c in cols]
+    width = len(cols)
+    heights = [2]
+    while heights[-1] < max(len(c) for c in cols):
+        heights.append(heights[-1] * 3 // 2)
+    targets = heights[-2::-1]  # Dadda's stage heights, largest first
+    while max(len(c) for c in cols) > 2:
+        target = targets.pop(0) if targets else 2
+        carries: list[list[int]] = [[] for _ in range(width + 1)]
+        new: list[list[int]] = []
+        for k in range(width):
+            col, out = list(cols[k]), []
+            if form == "wallace":
+                if len(col) > 2:
+                    while len(col) >= 3:
+                        s, c = b.full_adder(col.pop(0), col.pop(0), col.pop(0))
+                        out.append(s)
+                        carries[k + 1].append(c)
+                    if len(col) == 2:
+                        s, c = b.half_adder(col.pop(0), col.pop(0))
+                        out.append(s)
+                        carries[k + 1].append(c)
+            else:
+                height = len(col) + len(carries[k])
+                while height > target and len(col) >= 2:
+                    if height == target + 1 or len(col) == 2:
+                        s, c = b.half_adder(col.pop(0), col.pop(0))
+                        height -= 1
+                    else:
+                        s, c = b.full_adder(col.pop(0), col.pop(0), col.pop(0))
+                        height -= 2
+                    out.append(s)
+                    carries[k + 1].append(c)
+            new.append(col + out + carries[k])
+        cols = new  # carries out of the top column are dropped: the product is taken modulo 2^(n+m)
+    top = [c[0] if len(c) > 0 else Builder.ZERO for c in cols]
+    bot = [c[1] if len(c) > 1 else Builder.ZERO for c in cols]
+    s, _ = _ripple(b, top, bot, Builder.ZERO)
+    return s
+
+
+def multiplier(n: int, m: int | None = None, form: str = "array", signed: bool = False) -> Netlist:
+    """n x m multiplier p = a * b (p has n + m bits): AND (Baugh-Wooley NAND) partial products reduced
+    by rows of ripple-carry adders (array, about 6nm gates, depth about 2(n+m)) or by a Wallace/Dadda
+    full-adder tree and a final ripple-carry adder (depth about 4 log1.5(m) + 2(n+m))."""
+    m = n if m is None else m
+    _check_width("multiplier width n", n)
+    _check_width("multiplier width m", m)
+    if form not in FORMS:
+        raise NetlistError(f"multiplier form must be one of {', '.join(FORMS)}, got {form!r}")
+    b = Builder(f"{'s' if signed else 'u'}mul{n}x{m}_{form}", signed=signed)
+    a, x = b.input("a", n), b.input("b", m)
+    cols = _partial_products(b, a, x, signed)
+    b.output("p", _reduce_array(b, cols) if form == "array" else _reduce_tree(b, cols, form))
+    return b.build()
+
+
+def truncated_multiplier(n: int = 8, k: int = 6) -> Netlist:
+    """Approximate unsigned n x n array multiplier without the partial products of the k lowest columns
+    (no error compensation): about 6(n*n - k(k+1)/2) gates; always under-estimates."""
+    _check_width("multiplier width", n)
+    _check_width("truncated columns k", k, 0, 2 * n - 1)
+    b = Builder(f"umul{n}x{n}_trunc{k}")
+    a, x = b.input("a", n), b.input("b", n)
+    b.output("p", _reduce_array(b, _partial_products(b, a, x, False, keep=lambda i, j: i + j >= k)))
+    return b.build()
+
+
+def broken_array_multiplier(n: int = 8, hbl: int = 2, vbl: int = 8) -> Netlist:
+    """Approximate broken-array multiplier (Mahdiani et al. 2010): an unsigned n x n array multiplier whose
+    cells above the horizontal break line (rows i < hbl) and right of the vertical break line
+    (columns i + j < vbl) are omitted; gates and depth as the array form minus the omitted cells."""
+    _check_width("multiplier width", n)
+    _check_width("horizontal break line hbl", hbl, 0, n)
+    _check_width("vertical break line vbl", vbl, 0, 2 * n - 1)
+    b = Builder(f"umul{n}x{n}_bam_h{hbl}_v{vbl}")
+    a, x = b.input("a", n), b.input("b", n)
+    keep = lambda i, j: not (i < hbl and i + j < vbl)  # noqa: E731
+    b.output("p", _reduce_array(b, _partial_products(b, a, x, False, keep=keep)))
+    return b.build()
+
+
+def tmr(netlist: Netlist) -> Netlist:
+    """Triple modular redundancy: three copies of `netlist` on shared inputs and one majority voter (MAJ
+    gate) per output bit: 3G + (output bits) gates, depth + 1."""
+    b = Builder(f"tmr_{netlist.name}", signed=netlist.signed)
+    ins = {bus: b.input(bus, w) for bus, w in netlist.inputs.items()}
+    copies = [b.instantiate(netlist, ins, prefix=f"r{r}.") for r in range(3)]
+    for bus in netlist.outputs:
+        b.output(bus, [b.gate("MAJ", *(c[bus][k] for c in copies), name=f"vote.{bus}[{k}]")
+                       for k in range(len(netlist.outputs[bus]))])
+    return b.build()

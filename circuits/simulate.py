@@ -1,0 +1,227 @@
+"""Bit-parallel simulation of a netlist: integers in, integers out, with optional faults.
+
+`simulate(netlist, a=..., b=...)` returns {output bus: values}. Faults: `stuck=[(gate, 0 or 1), ...]`
+(permanent stuck-at on gate outputs; gate by index or name) and `flip_p` (each gate output flips
+independently with probability flip_p for every vector: transient faults), drawn from `seed`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numba
+import numpy as np
+
+from circuits import kernels
+from circuits.bitplanes import counter_planes, from_planes, to_planes
+from circuits.errors import NetlistError
+from circuits.netlist import Netlist
+
+ENGINES = ("auto", "compiled", "interpreter")
+_MAX_COMPILED_GATES = 20_000
+_COMPILE_PAYS_OFF = 2e8  # gate evaluations from which generating a straight-line kernel is worth it
+
+
+def fault_masks(netlist: Netlist, stuck=None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-gate keep and force masks for a list of (gate, value) stuck-at faults."""
+    keep = np.full(netlist.n_gates, ~np.uint64(0), dtype=np.uint64)
+    force = np.zeros(netlist.n_gates, dtype=np.uint64)
+    for item in stuck or ():
+        try:
+            gate, value = item
+        except (TypeError, ValueError):
+            raise NetlistError(f"stuck-at fault must be (gate, 0 or 1), got {item!r}") from None
+        if value not in (0, 1):
+            raise NetlistError(f"stuck-at value of gate {gate!r} must be 0 or 1, got {value!r}")
+        g = netlist.gate_index(gate)
+        keep[g] = 0
+        force[g] = ~np.uint64(0) if value else np.uint64(0)
+    return keep, force
+
+
+def _liveness_slots(netlist: Netlist):
+    """Slot per gate output, reusing a slot once the last reader of its net has run (outputs never freed)."""
+    base = netlist.first_gate_net
+    last = np.full(netlist.n_nets, -1, dtype=np.int64)
+    for g in range(netlist.n_gates):
+        last[netlist.args[g]] = g
+    for nets in netlist.outputs.values():
+        last[nets] = netlist.n_gates
+    slot = np.zeros(netlist.n_nets, dtype=np.int32)
+    slot[1] = 1
+    slot[2:base] = np.arange(2, base)
+    free: list[int] = []
+    nslots = base
+    dying: dict[int, list[int]] = {}
+    for n in range(2, base):
+        dying.setdefault(int(last[n]), []).append(n)
+    for g in range(netlist.n_gates):
+        net = base + g
+        for n in dying.pop(g, []):
+            if n >= 2:
+                free.append(int(slot[n]))
+        if free:
+            slot[net] = free.pop()
+        else:
+            slot[net] = nslots
+            nslots += 1
+        dying.setdefault(int(last[net]) if last[net] >= 0 else g + 1, []).append(net)
+    return slot, nslots
+
+
+_interp_plans: dict[str, tuple] = {}
+
+
+def _interp_plan(netlist: Netlist):
+    key = netlist.fingerprint()
+    if key not in _interp_plans:
+        slot, nslots = _liveness_slots(netlist)
+        args = netlist.args
+        base = netlist.first_gate_net
+        outs = np.concatenate(list(netlist.outputs.values()))
+        _interp_plans[key] = (np.ascontiguousarray(slot[args[:, 0]]), np.ascontiguousarray(slot[args[:, 1]]),
+                              np.ascontiguousarray(slot[args[:, 2]]),
+                              np.ascontiguousarray(slot[base + np.arange(netlist.n_gates)]),
+                              np.arange(2, base, dtype=np.int32), np.ascontiguousarray(slot[outs]), nslots)
+    return _interp_plans[key]
+
+
+def choose_engine(netlist: Netlist, n_vectors: int, engine: str = "auto") -> str:
+    """'compiled' (generated straight-line kernel) or 'interpreter'; 'auto' compiles when it pays off."""
+    if engine not in ENGINES:
+        raise NetlistError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine != "auto":
+        return engine
+    if netlist.n_gates > _MAX_COMPILED_GATES:
+        return "interpreter"
+    if netlist.fingerprint() in kernels._straight_cache or n_vectors * netlist.n_gates >= _COMPILE_PAYS_OFF:
+        return "compiled"
+    return "interpreter"
+
+
+def simulate_planes(netlist: Netlist, planes: np.ndarray, *, stuck=None, flip_p: float = 0.0, seed: int = 0,
+                    engine: str = "auto", threads: int = 1) -> np.ndarray:
+    """Simulate on input bit planes (n_input_bits, n_words), n_words a multiple of kernels.B.
+
+    Returns output planes (n_output_bits, n_words), output buses in declaration order, bit 0 first.
+    """
+    if planes.ndim != 2 or planes.shape[0] != netlist.n_input_bits or planes.shape[1] % kernels.B:
+        raise NetlistError(f"netlist {netlist.name!r}: input planes must be ({netlist.n_input_bits}, k*{kernels.B}),"
+                           f" got {planes.shape}")
+    if not 0.0 <= flip_p <= 1.0:
+        raise NetlistError(f"flip_p must be a probability in [0, 1], got {flip_p!r}")
+    planes = np.ascontiguousarray(planes, dtype=np.uint64)
+    nblocks = planes.shape[1] // kernels.B
+    out = np.empty((sum(netlist.output_widths.values()), planes.shape[1]), np.uint64)
+    faulty = bool(stuck) or flip_p > 0
+    keep, force = fault_masks(netlist, stuck)
+    seed = int(seed) & 0x7FFFFFFFFFFFFFFF
+    parallel = threads > 1
+    if parallel:
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    if choose_engine(netlist, planes.shape[1] * 64, engine) == "compiled" and netlist.n_gates > 0:
+        k = kernels.straight_line(netlist)
+        if faulty:
+            (k.faulty_parallel if parallel else k.faulty_serial)(planes, out, nblocks, keep, force,
+                                                                 float(flip_p), seed)
+        else:
+            (k.clean_parallel if parallel else k.clean_serial)(planes, out, nblocks)
+    else:
+        sa, sb, sc, dst, in_slot, out_slot, nslots = _interp_plan(netlist)
+        it = kernels.interpreter()
+        (it.run_parallel if parallel else it.run_serial)(planes, out, nblocks, netlist.ops, sa, sb, sc, dst, in_slot,
+                                                         out_slot, nslots, keep, force, float(flip_p), seed)
+    return out
+
+
+def _operand_array(netlist: Netlist, bus: str, values, n: int) -> np.ndarray:
+    width = netlist.inputs[bus]
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "iub":
+        raise NetlistError(f"netlist {netlist.name!r}: operand {bus!r} must hold integers, got {arr.dtype}")
+    arr = np.broadcast_to(arr, (n,)).astype(np.int64 if arr.dtype.kind != "u" or width < 64 else np.uint64)
+    if len(arr):
+        lo, hi = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if netlist.signed else (0, (1 << width) - 1)
+        amin, amax = int(arr.min()), int(arr.max())
+        if amin < lo or amax > hi:
+            raise NetlistError(f"netlist {netlist.name!r}: operand {bus!r} has values in [{amin}, {amax}], outside "
+                               f"the {'signed' if netlist.signed else 'unsigned'} {width}-bit range [{lo}, {hi}]")
+    return arr.astype(np.uint64)  # two's complement bits of negative values
+
+
+def pack_operands(netlist: Netlist, operands: dict) -> tuple[np.ndarray, int]:
+    """Input planes (padded to whole blocks) for integer operands {bus: array}; returns (planes, n)."""
+    missing = [b for b in netlist.inputs if b not in operands]
+    extra = [b for b in operands if b not in netlist.inputs]
+    if missing or extra:
+        raise NetlistError(f"netlist {netlist.name!r} takes operands {', '.join(netlist.inputs)}; "
+                           f"missing: {', '.join(missing) or '-'}, unknown: {', '.join(extra) or '-'}")
+    try:
+        n = int(np.broadcast_shapes(*(np.shape(v) for v in operands.values()), (1,))[0])
+    except ValueError:
+        raise NetlistError(f"netlist {netlist.name!r}: operand arrays have incompatible shapes "
+                           f"{[np.shape(v) for v in operands.values()]}") from None
+    nwords = -(-max(n, 1) // (64 * kernels.B)) * kernels.B
+    planes = np.zeros((netlist.n_input_bits, nwords), np.uint64)
+    row = 0
+    for bus, width in netlist.inputs.items():
+        to_planes(_operand_array(netlist, bus, operands[bus], n), width, planes, row)
+        row += width
+    return planes, n
+
+
+def unpack_outputs(netlist: Netlist, planes: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    """Integer outputs {bus: int64 array} from output planes (two's complement when netlist.signed)."""
+    result, row = {}, 0
+    for bus, width in netlist.output_widths.items():
+        vals = from_planes(planes, row, width, n)
+        row += width
+        if width < 64:
+            vals = vals.astype(np.int64)
+            if netlist.signed:
+                vals = np.where(vals >= (1 << (width - 1)), vals - (1 << width), vals)
+        result[bus] = vals
+    return result
+
+
+def simulate(netlist: Netlist, *, stuck=None, flip_p: float = 0.0, seed: int = 0, engine: str = "auto",
+             threads: int = 1, **operands) -> dict[str, np.ndarray]:
+    """Simulate `netlist` on integer operands (one array per input bus, broadcast together).
+
+    Returns {output bus: int64 array} (uint64 for 64-bit buses). Signed netlists take and return
+    two's-complement values. stuck: [(gate index or name, 0/1)]; flip_p: per-gate, per-vector transient
+    flip probability; seed: the flip stream; engine: 'auto', 'compiled' or 'interpreter'.
+    """
+    planes, n = pack_operands(netlist, operands)
+    out = simulate_planes(netlist, planes, stuck=stuck, flip_p=flip_p, seed=seed, engine=engine, threads=threads)
+    return unpack_outputs(netlist, out, n)
+
+
+def exhaustive(netlist: Netlist, *, chunk_bits: int = 20, **kwargs) -> Iterator[tuple[dict, dict]]:
+    """Every input combination, streamed in chunks of 2**chunk_bits vectors with bounded memory.
+
+    Yields ({input bus: values}, {output bus: values}) per chunk. Vector index v enumerates the inputs
+    with the first bus in its low bits. Accepts simulate_planes' keyword arguments (faults, engine, ...).
+    """
+    nbits = netlist.n_input_bits
+    if nbits > 40:
+        raise NetlistError(f"netlist {netlist.name!r} has {nbits} input bits; exhaustive simulation allows <= 40")
+    total = 1 << nbits
+    chunk = 1 << max(10, min(chunk_bits, max(nbits, 10)))
+    for start in range(0, total, chunk):
+        n = min(chunk, total - start)
+        nwords = -(-n // (64 * kernels.B)) * kernels.B
+        planes = np.zeros((nbits, nwords), np.uint64)
+        counter_planes(start, nbits, planes)
+        kw = dict(kwargs)
+        kw["seed"] = int(kw.get("seed", 0)) + start  # a distinct flip stream per chunk
+        out = simulate_planes(netlist, planes, **kw)
+        index = np.arange(start, start + n, dtype=np.int64)
+        ins, shift = {}, 0
+        for bus, width in netlist.inputs.items():
+            vals = (index >> shift) & ((1 << width) - 1)
+            if netlist.signed:
+                vals = np.where(vals >= (1 << (width - 1)), vals - (1 << width), vals)
+            ins[bus] = vals
+            shift += width
+        yield ins, unpack_outputs(netlist, out, n)

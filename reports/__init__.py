@@ -1,0 +1,5 @@
+"""Robustness reports (HTML, Markdown, PNG figures, summary.json) made from a results store."""
+
+from reports.errors import ReportError
+
+__all__ = ["ReportError"]
