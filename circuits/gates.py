@@ -40,3 +40,9 @@ def evaluate(kind: str, a: int, b: int = 0, c: int = 0, width: int = 1) -> int:
     """Evaluate one gate kind on Python ints holding `width` parallel bits (reference semantics)."""
     mask = (1 << width) - 1
     return eval(KINDS[kind].expr, {}, {"a": a, "b": b, "c": c}) & mask  # noqa: S307 (table-controlled)
+
+
+def render(kind: str, *operands: str) -> str:
+    """The gate's expression with its operands substituted (same syntax in Python, Numba and Verilog)."""
+    names = dict(zip("abc", operands, strict=False))
+    return "".join(f"({names[ch]})" if ch in names else ch for ch in KINDS[kind].expr)

@@ -24,7 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from circuits.gates import BY_OPCODE, KINDS
+from circuits.gates import BY_OPCODE, KINDS, render
 
 B = 16  # words per block: 1,024 vectors
 CHUNK_BLOCKS = 64  # blocks per parallel task: 65,536 vectors
@@ -82,9 +82,8 @@ def _straight_line_source(netlist) -> str:
         return {0: "c0", 1: "c1"}.get(net, f"s{net}")
 
     def expr(g: int) -> str:
-        kind = KINDS[BY_OPCODE[int(netlist.ops[g])]]
-        env = {k: name(int(netlist.args[g, i])) for i, k in enumerate("abc"[:kind.arity])}
-        return kind.expr.replace("a", "{a}").replace("b", "{b}").replace("c", "{c}").format(**env)
+        kind = BY_OPCODE[int(netlist.ops[g])]
+        return render(kind, *(name(int(netlist.args[g, i])) for i in range(KINDS[kind].arity)))
 
     lines = ["import numpy as np", "from numba import njit, prange", "", f"B = {B}", f"NI = {ni}",
              f"NO = {no}", f"NG = {ng}", f"NBITS = NG * B * 64", _RNG_SOURCE]

@@ -1,0 +1,194 @@
+"""Verilog in and out: Yosys JSON import, Verilog synthesis through Yosys, structural Verilog export."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from circuits.errors import NetlistError
+from circuits.gates import BY_OPCODE, KINDS, render
+from circuits.netlist import Netlist, from_gates
+
+# Yosys single-bit cells (simcells.v) as (our kind, Yosys input ports in our operand order).
+_CELLS = {
+    "$_BUF_": ("BUF", "A"), "$_NOT_": ("NOT", "A"),
+    "$_AND_": ("AND", "AB"), "$_NAND_": ("NAND", "AB"), "$_OR_": ("OR", "AB"), "$_NOR_": ("NOR", "AB"),
+    "$_XOR_": ("XOR", "AB"), "$_XNOR_": ("XNOR", "AB"), "$_ANDNOT_": ("ANDNOT", "AB"), "$_ORNOT_": ("ORNOT", "AB"),
+    "$_MUX_": ("MUX", "ABS"), "$_NMUX_": ("NMUX", "ABS"), "$_AOI3_": ("AOI3", "ABC"), "$_OAI3_": ("OAI3", "ABC"),
+}
+# Four-input cells become three gates: Y = ~((A op B) op2 (C op D)).
+_CELLS4 = {"$_AOI4_": ("AND", "NOR"), "$_OAI4_": ("OR", "NAND")}
+_SEQUENTIAL = ("$_DFF", "$_SDFF", "$_DLATCH", "$_SR_", "$_ALDFF", "$_FF_", "$dff", "$adff", "$sdff", "$dlatch",
+               "$aldff", "$ff", "$sr", "$mem")
+
+
+def from_yosys_json(path, top: str | None = None) -> Netlist:
+    """Load a gate-level module from Yosys `write_json` output (the top module unless `top` names one)."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text())
+    except OSError as exc:
+        raise NetlistError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise NetlistError(f"{path}: not valid JSON ({exc})") from None
+    try:
+        return _parse(doc, top, str(path))
+    except NetlistError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:  # shapes not checked below
+        raise NetlistError(f"{path}: malformed Yosys JSON ({type(exc).__name__}: {exc})") from None
+
+
+def _need(cond: bool, where: str, what: str) -> None:
+    if not cond:
+        raise NetlistError(f"{where}: {what}")
+
+
+def _parse(doc, top, where) -> Netlist:
+    _need(isinstance(doc, dict) and isinstance(doc.get("modules"), dict), where, "no 'modules' object")
+    modules = doc["modules"]
+    _need(len(modules) > 0, where, "'modules' is empty")
+    if top is None:
+        tops = [name for name, m in modules.items() if isinstance(m, dict) and isinstance(m.get("attributes"), dict)
+                and _truthy(m["attributes"].get("top"))]
+        if len(tops) == 1:
+            top = tops[0]
+        elif len(modules) == 1:
+            top = next(iter(modules))
+        else:
+            raise NetlistError(f"{where}: several modules ({', '.join(modules)}) and none marked top; pass top=")
+    _need(top in modules, where, f"no module {top!r} (modules: {', '.join(modules)})")
+    mod = modules[top]
+    here = f"{where}: module {top}"
+    _need(isinstance(mod, dict), here, "is not an object")
+    ports, cells = mod.get("ports", {}), mod.get("cells", {})
+    _need(isinstance(ports, dict), here, "'ports' is not an object")
+    _need(isinstance(cells, dict), here, "'cells' is not an object")
+    inputs, outputs = {}, {}
+    for pname, port in ports.items():
+        _need(isinstance(port, dict) and isinstance(port.get("bits"), list), here, f"port {pname!r} has no bit list")
+        direction, bits = port.get("direction"), [_bit(b, f"{here}: port {pname!r}") for b in port["bits"]]
+        _need(len(bits) > 0, here, f"port {pname!r} has no bits")
+        if direction == "input":
+            _need(all(isinstance(b, int) for b in bits), here, f"input port {pname!r} has constant bits")
+            inputs[pname] = bits
+        elif direction == "output":
+            outputs[pname] = bits
+        else:
+            raise NetlistError(f"{here}: port {pname!r} has direction {direction!r}; only input/output are supported")
+    gates = []
+    for cname, cell in cells.items():
+        at = f"{here}: cell {cname!r}"
+        _need(isinstance(cell, dict), at, "is not an object")
+        ctype = cell.get("type")
+        _need(isinstance(ctype, str), at, "has no type")
+        if ctype.startswith(_SEQUENTIAL):
+            raise NetlistError(f"{at} of type {ctype} is sequential; only combinational circuits can be simulated")
+        conns = cell.get("connections")
+        _need(isinstance(conns, dict), at, "has no connections")
+
+        def pin(p, at=at, conns=conns, ctype=ctype):
+            bits = conns.get(p)
+            _need(isinstance(bits, list) and len(bits) == 1, at, f"({ctype}) port {p} must connect exactly one bit")
+            return _bit(bits[0], f"{at} port {p}")
+
+        if ctype in _CELLS:
+            kind, pins = _CELLS[ctype]
+            gates.append((cname, kind, [pin(p) for p in pins], pin("Y")))
+        elif ctype in _CELLS4:
+            inner, outer = _CELLS4[ctype]
+            t1, t2 = f"{cname}/1", f"{cname}/2"
+            gates += [(t1, inner, [pin("A"), pin("B")], t1), (t2, inner, [pin("C"), pin("D")], t2),
+                      (cname, outer, [t1, t2], pin("Y"))]
+        else:
+            raise NetlistError(f"{at} has unsupported type {ctype}; synthesize to single-bit gates "
+                               "(synth -flatten; abc -g AND,NAND,OR,NOR,XOR,XNOR,MUX)")
+    for g in gates:
+        _need(isinstance(g[3], int), here, f"cell {g[0]!r} drives constant {g[3]!r}")
+    return from_gates(inputs, gates, outputs, name=top)
+
+
+def _truthy(value) -> bool:
+    if isinstance(value, str):
+        return set(value) <= {"0", "1"} and "1" in value
+    return bool(value) if isinstance(value, (int, bool)) else False
+
+
+def _bit(b, where):
+    """A Yosys bit: an int net id (>= 2) or the constant strings "0"/"1" ("x"/"z" are rejected)."""
+    if isinstance(b, bool) or not isinstance(b, (int, str)):
+        raise NetlistError(f"{where}: bit {b!r} is neither a net id nor a constant")
+    if isinstance(b, str):
+        if b in ("0", "1"):
+            return b
+        raise NetlistError(f"{where}: bit {b!r} is undefined ('x'/'z' constants cannot be simulated)")
+    if b < 2:
+        raise NetlistError(f"{where}: net id {b} is below 2 (Yosys numbers nets from 2)")
+    return b
+
+
+def yosys_available() -> bool:
+    return shutil.which("yosys") is not None
+
+
+def from_verilog(path, top: str | None = None) -> Netlist:
+    """Synthesize a combinational Verilog module with Yosys to single-bit gates and load it."""
+    path = Path(path)
+    if not path.is_file():
+        raise NetlistError(f"{path}: no such Verilog file")
+    if not yosys_available():
+        raise NetlistError(f"{path}: yosys is not on PATH (Debian: apt-get install yosys)")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "netlist.json"
+        top_arg = f"-top {top}" if top else "-auto-top"
+        script = (f"read_verilog {_quote(path)}; synth -flatten {top_arg}; "
+                  f"abc -g AND,NAND,OR,NOR,XOR,XNOR,MUX; opt_clean; write_json {_quote(out)}")
+        proc = subprocess.run(["yosys", "-q", "-p", script], capture_output=True, text=True)
+        if proc.returncode != 0 or not out.exists():
+            lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
+            msg = next((ln for ln in lines if "ERROR" in ln), lines[-1] if lines else "yosys failed")
+            raise NetlistError(f"{path}: yosys failed: {msg.strip()}")
+        netlist = from_yosys_json(out, top)
+    netlist.name = top or netlist.name
+    return netlist
+
+
+def _quote(path: Path) -> str:
+    text = str(path)
+    if any(ch in text for ch in ' ;"'):
+        raise NetlistError(f"{text}: paths given to yosys may not contain spaces, ';' or quotes")
+    return text
+
+
+def to_verilog(netlist: Netlist, module: str | None = None) -> str:
+    """Structural Verilog (one continuous assignment per gate) that simulates like the netlist."""
+    module = module or "".join(ch if ch.isalnum() else "_" for ch in netlist.name) or "netlist"
+    if module[0].isdigit():
+        module = "m_" + module
+    names = {0: "1'b0", 1: "1'b1"}
+    ports = []
+    net = 2
+    for bus, width in netlist.inputs.items():
+        ports.append(f"  input wire [{width - 1}:0] {bus}")
+        for k in range(width):
+            names[net] = f"{bus}[{k}]"
+            net += 1
+    for bus, nets in netlist.outputs.items():
+        ports.append(f"  output wire [{len(nets) - 1}:0] {bus}")
+    lines = [f"module {module} (", ",\n".join(ports), ");"]
+    base = netlist.first_gate_net
+    for g in range(netlist.n_gates):
+        names[base + g] = f"n{base + g}"
+        lines.append(f"  wire n{base + g};")
+    for g in range(netlist.n_gates):
+        kind = BY_OPCODE[int(netlist.ops[g])]
+        ins = [names[int(netlist.args[g, i])] for i in range(KINDS[kind].arity)]
+        lines.append(f"  assign n{base + g} = {render(kind, *ins)};  // {kind} {netlist.gate_names[g]}")
+    for bus, nets in netlist.outputs.items():
+        for k, n in enumerate(nets):
+            lines.append(f"  assign {bus}[{k}] = {names[int(n)]};")
+    lines.append("endmodule")
+    return "\n".join(lines) + "\n"
