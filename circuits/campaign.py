@@ -46,8 +46,9 @@ class FaultCampaign:
 
     @property
     def sensitivity(self) -> float:
-        """S = sum over faults of their detection rates; a word fails under per-gate flips p about 1-exp(-p*S/2)
-        (each gate flip acts like the stuck-at fault of the opposite value, so the two polarities count once)."""
+        """S = sum over faults (both polarities) of their detection rates. A flip of gate g on a vector acts as
+        the stuck-at of the opposite value, which only that vector's polarity can detect, so under per-gate
+        flips with small p a word is wrong with probability about 1 - exp(-p*S)."""
         return float(self.detection_rate.sum())
 
     def undetected(self) -> list[tuple[str, int]]:

@@ -4,15 +4,17 @@ Two kinds of evaluator, both generated as Python source from `circuits.gates.KIN
 from a cache folder so that `@njit(cache=True)` keeps the machine code for later processes:
 
 - a straight-line kernel per netlist: one loop over the B words of a block holds the whole netlist as
-  scalar locals (`s93 = ~(s12 & s40)`); inputs are staged into a flat buffer first so LLVM vectorises
-  the loop. Fastest, but compiling costs seconds per netlist (once, then cached);
+  scalar locals (`s93 = ~(s12 & s40)`); inputs and outputs are staged in one flat buffer at constant
+  offsets so LLVM vectorises the loop. Fastest, but compiling costs seconds per netlist (once, then
+  cached). Two variants: fault-free, and transient flips (each gate output XOR a flip mask);
 - one interpreter for every netlist: opcode arrays, liveness-compacted signal slots, a block of B words
-  per gate. No compile per netlist; used for one-off or huge netlists.
+  per gate, with stuck-at faults (per gate a keep and a force mask) and flips. No compile per netlist;
+  used for stuck-at faults and for one-off or huge netlists.
 
-Both take the same fault operands: per gate a keep mask and a force mask (stuck-at 0: keep 0, force 0;
-stuck-at 1: keep 0, force ~0) and a transient flip probability p per gate output and vector, drawn per
-block by geometric skips from a splitmix64 stream keyed by (seed, block index), so results do not
-depend on threads or chunking.
+Transient flips: each gate output flips independently with probability p for each vector. Per block a
+binomial count of flips is drawn, then that many distinct bit positions (rejection of repeats); for
+p > DENSE_P every bit is drawn. Streams are keyed by (seed, chunk of CHUNK_BLOCKS blocks), so both
+evaluators draw the same flips and results do not depend on threads.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 
 from circuits.gates import BY_OPCODE, KINDS, render
 
-B = 16  # words per block: 1,024 vectors
+B = 8  # words per block: 512 vectors (one zmm register per signal)
 CHUNK_BLOCKS = 64  # blocks per parallel task: 65,536 vectors
 GENERATOR_VERSION = "3"
 
@@ -44,6 +46,7 @@ _RNG_SOURCE = '''
 _GOLD = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
+DENSE_P = 0.05  # above this flip probability every bit is drawn; below, a binomial count of distinct positions
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -54,22 +57,57 @@ def _mix(z):
 
 
 @njit(cache=True, nogil=True)
-def _fill_flips(fm, nbits, p, lg, seed, blk):
-    """Set each of the nbits bits of fm independently with probability p (geometric skips)."""
-    for i in range(fm.shape[0]):
-        fm[i] = 0
+def _seed_chunk(seed, chunk):
+    """Key numba's per-thread generator (binomial counts) and return a splitmix state (positions)."""
+    state = _mix(np.uint64(seed) ^ _mix(np.uint64(chunk) + _GOLD))
+    np.random.seed(np.int64(state >> np.uint64(33)))
+    return state
+
+
+@njit(cache=True, nogil=True)
+def _fill_flips(buf, off, nwords, p, state, touched):
+    """Set each bit of buf[off:off+nwords] independently with probability p; returns (state, n touched).
+
+    The caller zeroes the words listed in touched[:n] afterwards (the whole range when n < 0: dense draws
+    or more flips than touched holds).
+    """
+    nbits = nwords * 64  # < 2^24: positions from 40 random bits, non-uniformity < nbits / 2^40
     if p <= 0.0:
-        return
-    state = _mix(np.uint64(seed) ^ (np.uint64(blk) * _GOLD)) + np.uint64(blk)
-    pos = -1
-    while True:
+        return state, 0
+    if p > DENSE_P:
+        for w in range(nwords):
+            word = np.uint64(0)
+            for k in range(64):
+                state += _GOLD
+                if (float(_mix(state) >> np.uint64(11)) * 1.1102230246251565e-16) < p:
+                    word |= np.uint64(1) << np.uint64(k)
+            buf[off + w] = word
+        return state, -1
+    count = np.random.binomial(nbits, p)
+    cap = touched.shape[0]
+    placed = 0
+    while placed < count:
         state += _GOLD
-        u = (float(_mix(state) >> np.uint64(11)) + 0.5) * 1.1102230246251565e-16
-        gap = 0 if p >= 1.0 else int(np.floor(np.log(u) / lg))
-        pos += 1 + gap
-        if pos >= nbits or pos < 0:
-            return
-        fm[pos >> 6] ^= np.uint64(1) << np.uint64(pos & 63)
+        pos = int(((_mix(state) >> np.uint64(24)) * np.uint64(nbits)) >> np.uint64(40))  # nbits < 2^24
+        w = off + (pos >> 6)
+        bit = np.uint64(1) << np.uint64(pos & 63)
+        if buf[w] & bit:
+            continue  # distinct positions: redraw
+        buf[w] |= bit
+        if placed < cap:
+            touched[placed] = w
+        placed += 1
+    return state, placed if placed <= cap else -1
+
+
+@njit(cache=True, nogil=True)
+def _clear_flips(buf, off, nwords, touched, n):
+    if n < 0:
+        for w in range(nwords):
+            buf[off + w] = 0
+    else:
+        for q in range(n):
+            buf[touched[q]] = 0
 '''
 
 
@@ -77,68 +115,66 @@ def _straight_line_source(netlist) -> str:
     ni, no, ng = netlist.n_input_bits, sum(len(v) for v in netlist.outputs.values()), netlist.n_gates
     base = netlist.first_gate_net
     outs = [int(n) for v in netlist.outputs.values() for n in v]
+    names = {0: "c0", 1: "c1"}
 
     def name(net: int) -> str:
-        return {0: "c0", 1: "c1"}.get(net, f"s{net}")
+        return names.get(net, f"s{net}")
 
     def expr(g: int) -> str:
         kind = BY_OPCODE[int(netlist.ops[g])]
         return render(kind, *(name(int(netlist.args[g, i])) for i in range(KINDS[kind].arity)))
 
-    lines = ["import numpy as np", "from numba import njit, prange", "", f"B = {B}", f"NI = {ni}",
-             f"NO = {no}", f"NG = {ng}", f"NBITS = NG * B * 64", _RNG_SOURCE]
-    for faulty in (False, True):
-        fname = "_faulty_blocks" if faulty else "_clean_blocks"
-        extra = ", keep, force, p, seed" if faulty else ""
-        lines += ["", "@njit(cache=True, nogil=True, fastmath=False)", f"def {fname}(inp, out, b0, b1{extra}):",
-                  "    sin = np.empty(NI * B, np.uint64)", "    sout = np.empty(NO * B, np.uint64)",
+    # One staging array per block: inputs at 0, outputs at OUT, flip masks at FM (constant offsets, so
+    # LLVM proves the accesses do not overlap and vectorises the word loop).
+    lines = ["import numpy as np", "from numba import njit, prange", "", f"B = {B}", f"CHUNK = {CHUNK_BLOCKS}",
+             f"NI = {ni}", f"NO = {no}", f"NG = {ng}", f"OUT = {ni * B}", f"FM = {(ni + no) * B}", _RNG_SOURCE]
+    for flips in (False, True):
+        extra = ", p, seed" if flips else ""
+        lines += ["", "@njit(cache=True, nogil=True, fastmath=False)",
+                  f"def {'flip' if flips else 'clean'}_blocks(inp, out, b0, b1{extra}):",
+                  f"    st = np.zeros((NI + NO{' + NG' if flips else ''}) * B, np.uint64)",
                   "    c0 = np.uint64(0)", "    c1 = ~c0"]
-        if faulty:
-            lines += ["    fm = np.zeros(NG * B, np.uint64)", "    lg = np.log1p(-p) if p < 1.0 else -np.inf"]
-            lines += [f"    k{g} = keep[{g}]; f{g} = force[{g}]" for g in range(ng)]
+        if flips:
+            lines += ["    touched = np.empty(int(min(p, DENSE_P) * NG * B * 128) + 256, np.int64)",
+                      "    state = np.uint64(0)"]
         lines += ["    for blk in range(b0, b1):", "        w0 = blk * B",
                   "        for i in range(NI):", "            for j in range(B):",
-                  "                sin[i * B + j] = inp[i, w0 + j]"]
-        if faulty:
-            lines += ["        _fill_flips(fm, NBITS, p, lg, seed, blk)"]
+                  "                st[i * B + j] = inp[i, w0 + j]"]
+        if flips:
+            lines += ["        if blk == b0 or blk % CHUNK == 0:", "            state = _seed_chunk(seed, blk // CHUNK)",
+                      "        state, nt = _fill_flips(st, FM, NG * B, p, state, touched)"]
         lines += ["        for j in range(B):"]
-        lines += [f"            s{2 + i} = sin[{i * B} + j]" for i in range(ni)]
+        lines += [f"            s{2 + i} = st[{i * B} + j]" for i in range(ni)]
         for g in range(ng):
             e = expr(g)
-            if faulty:
-                e = f"((({e}) & k{g}) | f{g}) ^ fm[{g * B} + j]"
-            lines.append(f"            s{base + g} = {e}")
-        lines += [f"            sout[{k * B} + j] = {name(n)}" for k, n in enumerate(outs)]
+            lines.append(f"            s{base + g} = " + (f"({e}) ^ st[{(ni + no + g) * B} + j]" if flips else e))
+        lines += [f"            st[{(ni + k) * B} + j] = {name(n)}" for k, n in enumerate(outs)]
+        if flips:
+            lines += ["        _clear_flips(st, FM, NG * B, touched, nt)"]
         lines += ["        for k in range(NO):", "            for j in range(B):",
-                  "                out[k, w0 + j] = sout[k * B + j]"]
-    for faulty in (False, True):
-        fname = "_faulty_blocks" if faulty else "_clean_blocks"
-        extra = ", keep, force, p, seed" if faulty else ""
-        for par in (False, True):
-            loop = "prange" if par else "range"
-            lines += ["", f"@njit(cache=True, nogil=True{', parallel=True' if par else ''})",
-                      f"def {'faulty' if faulty else 'clean'}_{'parallel' if par else 'serial'}"
-                      f"(inp, out, nblocks{extra}):",
-                      f"    nchunks = (nblocks + {CHUNK_BLOCKS - 1}) // {CHUNK_BLOCKS}",
-                      f"    for c in {loop}(nchunks):",
-                      f"        {fname}(inp, out, c * {CHUNK_BLOCKS}, min(nblocks, (c + 1) * {CHUNK_BLOCKS}){extra})"]
+                  "                out[k, w0 + j] = st[OUT + k * B + j]"]
+        kind = "flip" if flips else "clean"
+        lines += ["", "@njit(cache=True, nogil=True, parallel=True)", f"def {kind}_parallel(inp, out, nblocks{extra}):",
+                  "    nchunks = (nblocks + CHUNK - 1) // CHUNK", "    for c in prange(nchunks):",
+                  f"        {kind}_blocks(inp, out, c * CHUNK, min(nblocks, (c + 1) * CHUNK){extra})"]
     return "\n".join(lines) + "\n"
 
 
 def _interpreter_source() -> str:
-    lines = ["import numpy as np", "from numba import njit, prange", "", f"B = {B}", _RNG_SOURCE, "",
-             "@njit(cache=True, nogil=True, inline='always')", "def gate(op, a, b, c):"]
+    lines = ["import numpy as np", "from numba import njit, prange", "", f"B = {B}", f"CHUNK = {CHUNK_BLOCKS}",
+             _RNG_SOURCE, "", "@njit(cache=True, nogil=True, inline='always')", "def gate(op, a, b, c):"]
     for name, kind in KINDS.items():
         lines += [f"    if op == {kind.opcode}:  # {name}", f"        return {kind.expr}"]
     lines += ["    return a"]
     lines += ['''
 
 @njit(cache=True, nogil=True)
-def _blocks(inp, out, b0, b1, ops, sa, sb, sc, dst, in_slot, out_slot, nslots, keep, force, p, seed):
+def run_blocks(inp, out, b0, b1, ops, sa, sb, sc, dst, in_slot, out_slot, nslots, keep, force, p, seed):
     ng = ops.shape[0]
     v = np.empty((nslots, B), np.uint64)
     fm = np.zeros(ng * B, np.uint64)
-    lg = np.log1p(-p) if p < 1.0 else -np.inf
+    touched = np.empty(int(min(p, DENSE_P) * ng * B * 128) + 256, np.int64)
+    state = np.uint64(0)
     for j in range(B):
         v[0, j] = 0
         v[1, j] = ~np.uint64(0)
@@ -147,7 +183,9 @@ def _blocks(inp, out, b0, b1, ops, sa, sb, sc, dst, in_slot, out_slot, nslots, k
         for i in range(in_slot.shape[0]):
             for j in range(B):
                 v[in_slot[i], j] = inp[i, w0 + j]
-        _fill_flips(fm, ng * B * 64, p, lg, seed, blk)
+        if blk == b0 or blk % CHUNK == 0:
+            state = _seed_chunk(seed, blk // CHUNK)
+        state, nt = _fill_flips(fm, 0, ng * B, p, state, touched)
         for g in range(ng):
             op = ops[g]
             ka = sa[g]
@@ -158,6 +196,7 @@ def _blocks(inp, out, b0, b1, ops, sa, sb, sc, dst, in_slot, out_slot, nslots, k
             kf = force[g]
             for j in range(B):
                 v[kd, j] = ((gate(op, v[ka, j], v[kb, j], v[kc, j]) & kk) | kf) ^ fm[g * B + j]
+        _clear_flips(fm, 0, ng * B, touched, nt)
         for k in range(out_slot.shape[0]):
             for j in range(B):
                 out[k, w0 + j] = v[out_slot[k], j]
@@ -167,13 +206,8 @@ def _blocks(inp, out, b0, b1, ops, sa, sb, sc, dst, in_slot, out_slot, nslots, k
 def run_parallel(inp, out, nblocks, ops, sa, sb, sc, dst, in_slot, out_slot, nslots, keep, force, p, seed):
     nchunks = (nblocks + CHUNK - 1) // CHUNK
     for c in prange(nchunks):
-        _blocks(inp, out, c * CHUNK, min(nblocks, (c + 1) * CHUNK), ops, sa, sb, sc, dst, in_slot, out_slot,
-                nslots, keep, force, p, seed)
-
-
-@njit(cache=True, nogil=True)
-def run_serial(inp, out, nblocks, ops, sa, sb, sc, dst, in_slot, out_slot, nslots, keep, force, p, seed):
-    _blocks(inp, out, 0, nblocks, ops, sa, sb, sc, dst, in_slot, out_slot, nslots, keep, force, p, seed)
+        run_blocks(inp, out, c * CHUNK, min(nblocks, (c + 1) * CHUNK), ops, sa, sb, sc, dst, in_slot, out_slot,
+                   nslots, keep, force, p, seed)
 
 
 @njit(cache=True, nogil=True)
@@ -251,7 +285,7 @@ def _popcount(x):
     x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
     x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
     return int((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
-'''.replace("CHUNK", str(CHUNK_BLOCKS))]
+''']
     return "\n".join(lines)
 
 

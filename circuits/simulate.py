@@ -113,24 +113,31 @@ def simulate_planes(netlist: Netlist, planes: np.ndarray, *, stuck=None, flip_p:
     planes = np.ascontiguousarray(planes, dtype=np.uint64)
     nblocks = planes.shape[1] // kernels.B
     out = np.empty((sum(netlist.output_widths.values()), planes.shape[1]), np.uint64)
-    faulty = bool(stuck) or flip_p > 0
     keep, force = fault_masks(netlist, stuck)
     seed = int(seed) & 0x7FFFFFFFFFFFFFFF
     parallel = threads > 1
     if parallel:
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    if choose_engine(netlist, planes.shape[1] * 64, engine) == "compiled" and netlist.n_gates > 0:
+    use = choose_engine(netlist, planes.shape[1] * 64, engine)
+    if use == "compiled" and netlist.n_gates > 0 and not stuck:  # stuck-at faults run in the interpreter
         k = kernels.straight_line(netlist)
-        if faulty:
-            (k.faulty_parallel if parallel else k.faulty_serial)(planes, out, nblocks, keep, force,
-                                                                 float(flip_p), seed)
+        if flip_p > 0:
+            if parallel:
+                k.flip_parallel(planes, out, nblocks, float(flip_p), seed)
+            else:
+                k.flip_blocks(planes, out, 0, nblocks, float(flip_p), seed)
+        elif parallel:
+            k.clean_parallel(planes, out, nblocks)
         else:
-            (k.clean_parallel if parallel else k.clean_serial)(planes, out, nblocks)
+            k.clean_blocks(planes, out, 0, nblocks)
     else:
         sa, sb, sc, dst, in_slot, out_slot, nslots = _interp_plan(netlist)
         it = kernels.interpreter()
-        (it.run_parallel if parallel else it.run_serial)(planes, out, nblocks, netlist.ops, sa, sb, sc, dst, in_slot,
-                                                         out_slot, nslots, keep, force, float(flip_p), seed)
+        args = (netlist.ops, sa, sb, sc, dst, in_slot, out_slot, nslots, keep, force, float(flip_p), seed)
+        if parallel:
+            it.run_parallel(planes, out, nblocks, *args)
+        else:
+            it.run_blocks(planes, out, 0, nblocks, *args)
     return out
 
 
@@ -180,6 +187,8 @@ def unpack_outputs(netlist: Netlist, planes: np.ndarray, n: int) -> dict[str, np
             vals = vals.astype(np.int64)
             if netlist.signed:
                 vals = np.where(vals >= (1 << (width - 1)), vals - (1 << width), vals)
+        elif netlist.signed:
+            vals = vals.view(np.int64)
         result[bus] = vals
     return result
 
@@ -188,7 +197,7 @@ def simulate(netlist: Netlist, *, stuck=None, flip_p: float = 0.0, seed: int = 0
              threads: int = 1, **operands) -> dict[str, np.ndarray]:
     """Simulate `netlist` on integer operands (one array per input bus, broadcast together).
 
-    Returns {output bus: int64 array} (uint64 for 64-bit buses). Signed netlists take and return
+    Returns {output bus: int64 array} (uint64 for unsigned 64-bit buses). Signed netlists take and return
     two's-complement values. stuck: [(gate index or name, 0/1)]; flip_p: per-gate, per-vector transient
     flip probability; seed: the flip stream; engine: 'auto', 'compiled' or 'interpreter'.
     """

@@ -95,6 +95,8 @@ def _parse(doc, top, where) -> Netlist:
             _need(isinstance(bits, list) and len(bits) == 1, at, f"({ctype}) port {p} must connect exactly one bit")
             return _bit(bits[0], f"{at} port {p}")
 
+        if ctype in _CELLS or ctype in _CELLS4:
+            _need(isinstance(pin("Y"), int), at, f"drives the constant {pin('Y')!r}")
         if ctype in _CELLS:
             kind, pins = _CELLS[ctype]
             gates.append((cname, kind, [pin(p) for p in pins], pin("Y")))
@@ -106,9 +108,10 @@ def _parse(doc, top, where) -> Netlist:
         else:
             raise NetlistError(f"{at} has unsupported type {ctype}; synthesize to single-bit gates "
                                "(synth -flatten; abc -g AND,NAND,OR,NOR,XOR,XNOR,MUX)")
-    for g in gates:
-        _need(isinstance(g[3], int), here, f"cell {g[0]!r} drives constant {g[3]!r}")
-    return from_gates(inputs, gates, outputs, name=top)
+    try:
+        return from_gates(inputs, gates, outputs, name=top)
+    except NetlistError as exc:
+        raise NetlistError(f"{here}: {str(exc).removeprefix(f'netlist {top!r}: ')}") from None
 
 
 def _truthy(value) -> bool:

@@ -1,0 +1,99 @@
+"""The `testbed` command line: run suites, report, show and export results, list what is known.
+
+Bad input (any package's error type) becomes one line on stderr and exit status 2; --debug shows the
+traceback. A run whose points partly failed exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from testbed import __version__
+
+EXIT_OK, EXIT_FAILED_POINTS, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="testbed", description="Digital-versus-neural robustness testbed: put "
+                                "gate-level circuits and quantized networks under the same injected noise.")
+    p.add_argument("--version", action="version", version=f"testbed {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    r = sub.add_parser("run", help="run a suite into a results directory", description="Run a suite (TOML) and "
+                       "write its results store and report into DIR; rerunning resumes missing points.")
+    r.add_argument("suite", metavar="SUITE", help="suite file (TOML)")
+    r.add_argument("--out", required=True, metavar="DIR", help="results directory")
+    r.add_argument("--workers", type=int, default=None, metavar="N", help="worker processes (default: all cores)")
+    r.add_argument("--resume", action="store_true", help="continue a run in DIR (the default when DIR holds one)")
+    r.add_argument("--scheduler", metavar="ADDRESS", help="run points on a Dask distributed scheduler")
+    r.add_argument("--no-report", action="store_true", help="do not write the report at the end")
+    rep = sub.add_parser("report", help="write the report of one run (or compare two)",
+                         description="Write report.html, report.md, figures and summary.json into DIR "
+                         "(with two directories: a side-by-side comparison into the first).")
+    rep.add_argument("dirs", nargs="+", metavar="DIR", help="results directory (two to compare)")
+    sh = sub.add_parser("show", help="print break-down levels and gaps of a run",
+                        description="Print a terminal summary of a results directory.")
+    sh.add_argument("dir", metavar="DIR")
+    ex = sub.add_parser("export", help="export the results store as CSV or JSON",
+                        description="Write every stored row to stdout as CSV or JSON.")
+    ex.add_argument("dir", metavar="DIR")
+    ex.add_argument("--format", choices=("csv", "json"), default="csv")
+    sub.add_parser("list", help="list known circuits, networks, noise models and sites",
+                   description="List the built-in circuits, networks, noise models and sites.")
+    return p
+
+
+def _bad_input_types() -> tuple[type, ...]:
+    from circuits import NetlistError
+    from networks.errors import NetworkError
+    from reports import ReportError
+    from testbed.errors import TestbedError
+
+    return (NetlistError, NetworkError, ReportError, TestbedError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: usage errors are bad input
+        return EXIT_BAD_INPUT if exc.code not in (0, None) else EXIT_OK
+    try:
+        return _dispatch(args)
+    except _bad_input_types() as exc:
+        if args.debug:
+            raise
+        print(f"testbed: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("testbed: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args) -> int:
+    if args.command == "list":
+        from testbed.catalog import describe
+
+        print(describe())
+        return EXIT_OK
+    if args.command == "run":
+        from testbed.runner import run_suite_cli
+
+        return run_suite_cli(args)
+    if args.command == "report":
+        from reports.build import report_cli
+
+        return report_cli(args.dirs)
+    if args.command == "show":
+        from testbed.show import show
+
+        print(show(args.dir))
+        return EXIT_OK
+    if args.command == "export":
+        from testbed.store import export
+
+        export(args.dir, args.format, sys.stdout)
+        return EXIT_OK
+    raise AssertionError(args.command)
