@@ -1,0 +1,72 @@
+"""Data sets that work offline: scikit-learn's digits and a generated 1-D signal task.
+
+Inputs are float32 in [0, 1] (the integer engine reads them as unsigned 8-bit activations), labels int64.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from networks.errors import NetworkError
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    n_classes: int
+    shape: tuple  # one input's shape: (features,) or (channels, length)
+
+    @property
+    def n_features(self) -> int:
+        return int(np.prod(self.shape))
+
+
+def digits() -> Dataset:
+    """scikit-learn's 8x8 digits scaled to [0, 1] (pixel / 16); split train_test_split(test_size=0.3,
+    random_state=0): 1,257 train and 540 test images, 10 classes."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16.0).astype(np.float32)
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.3, random_state=0)
+    return Dataset("digits", x_tr, y_tr.astype(np.int64), x_te, y_te.astype(np.int64), 10, (64,))
+
+
+def signals(n_train: int = 4000, n_test: int = 1000, length: int = 40, seed: int = 0) -> Dataset:
+    """A generated 1-D classification task in the spirit of MNIST-1D: 10 fixed 12-sample templates, each
+    example one template scaled (0.6-1.4), shifted (anywhere in `length`), blurred, plus Gaussian and
+    correlated noise, mapped to [0, 1]. Deterministic for a given seed; shape (1, length)."""
+    if length < 16:
+        raise NetworkError(f"signals: length must be >= 16, got {length}")
+    templates = np.random.default_rng(12345).normal(0, 1, (10, 12)).cumsum(axis=1)
+    templates -= templates.mean(axis=1, keepdims=True)
+    templates /= np.abs(templates).max(axis=1, keepdims=True)
+    rng = np.random.default_rng(seed)
+    n = n_train + n_test
+    y = rng.integers(0, 10, n)
+    x = np.zeros((n, length))
+    shift = rng.integers(0, length - 12 + 1, n)
+    scale = rng.uniform(0.6, 1.4, n)
+    for k in range(n):
+        x[k, shift[k]:shift[k] + 12] = scale[k] * templates[y[k]]
+    kernel = np.array([0.25, 0.5, 0.25])
+    x = np.apply_along_axis(lambda r: np.convolve(r, kernel, mode="same"), 1, x)
+    x += rng.normal(0, 0.15, x.shape) + np.cumsum(rng.normal(0, 0.03, x.shape), axis=1)
+    x = np.clip((x + 1.5) / 3.0, 0, 1).astype(np.float32)[:, None, :]
+    return Dataset("signals", x[:n_train], y[:n_train], x[n_train:], y[n_train:], 10, (1, length))
+
+
+DATASETS = {"digits": digits, "signals": signals}
+
+
+def load(name: str) -> Dataset:
+    if name not in DATASETS:
+        raise NetworkError(f"unknown data set {name!r} (known: {', '.join(DATASETS)})")
+    return DATASETS[name]()

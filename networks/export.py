@@ -1,0 +1,131 @@
+"""Export a trained QuantNet to an integer model.
+
+Integer model: signed integer weights per output channel (step = the channel's quantization step),
+unsigned `act_bits` activations after ReLU (input pixels: round(x * (2^act_bits - 1))), integer biases
+in accumulator units, `acc_bits`-bit two's-complement accumulators, and requantization between layers by
+integer multiply-and-shift: a_next = clip((acc * M_o + 2^(shift-1)) >> shift, 0, 2^act_bits - 1), with
+M_o / 2^shift = step_o * s_in / s_out. The last layer's logits use one common scale (no clip).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from networks.errors import NetworkError
+from networks.models import QConv1d, QLinear, QuantNet
+
+
+@dataclass
+class IntLayer:
+    """One integer layer. weight: (out, in_features) int64, for conv1d in_features = c_in * kernel in
+    torch's (channel, tap) order; bias: (out,) int64 in units of w_scale * in_scale."""
+
+    kind: str  # "linear" | "conv1d"
+    weight: np.ndarray
+    bias: np.ndarray
+    mult: np.ndarray
+    shift: int
+    relu: bool
+    w_scale: np.ndarray
+    in_scale: float
+    out_scale: float
+    weight_bits: int  # signed width that holds every weight of the layer
+    kernel: int = 1
+    stride: int = 1
+
+    @property
+    def n_out(self) -> int:
+        return self.weight.shape[0]
+
+
+@dataclass
+class IntegerModel:
+    layers: list[IntLayer]
+    input_shape: tuple
+    act_bits: int = 8
+    acc_bits: int = 32
+
+    def describe(self) -> str:
+        return (f"integer model: {len(self.layers)} layers, weights {[lay.weight_bits for lay in self.layers]} bits, "
+                f"activations {self.act_bits} bits unsigned, accumulators {self.acc_bits} bits")
+
+
+def _effective_weights(layer) -> tuple[np.ndarray, np.ndarray, int | None]:
+    """(quantized weights, per-channel steps, bits or None) as the model uses them in eval mode."""
+    q = layer.quant
+    w = layer.weight.detach()
+    with torch.no_grad():
+        q.eval()
+        wq = q(w).double().numpy()
+        steps = q.current_steps(w).double().numpy() if q.mode != "float" else None
+    return wq, steps, (q.bits if q.mode == "fixed" else None)
+
+
+def _layer_inputs(model: QuantNet, x: torch.Tensor) -> list[np.ndarray]:
+    """The float input of every weight layer (after ReLU of the previous one) for calibration."""
+    acts = []
+    model.eval()
+    with torch.no_grad():
+        for k, layer in enumerate(model.layers):
+            if isinstance(layer, QLinear) and x.dim() > 2:
+                x = x.flatten(1)
+            acts.append(x.double().numpy())
+            x = layer(x)
+            if k < len(model.layers) - 1:
+                x = torch.relu(x)
+    acts.append(x.double().numpy())
+    return acts
+
+
+def export(model: QuantNet, calibration: np.ndarray, act_bits: int = 8, weight_bits: int = 8,
+           acc_bits: int = 32, shift_bits: int = 30) -> IntegerModel:
+    """Integer model of `model`. Float (unquantized) layers are quantized per channel to `weight_bits`
+    (symmetric); quantized layers keep their own steps. Activation scales come from the maximum of each
+    layer input over `calibration` inputs (float, in [0, 1], shaped like the model input)."""
+    if not 1 <= act_bits <= 16:
+        raise NetworkError(f"act_bits must be in 1..16, got {act_bits}")
+    if not 2 <= weight_bits <= 16:
+        raise NetworkError(f"weight_bits must be in 2..16, got {weight_bits}")
+    if not 8 <= acc_bits <= 62:
+        raise NetworkError(f"acc_bits must be in 8..62, got {acc_bits}")
+    amax = 2 ** act_bits - 1
+    x = torch.as_tensor(np.asarray(calibration, dtype=np.float32).reshape(-1, *model.input_shape))
+    acts = _layer_inputs(model, x)
+    in_scale = 1.0 / amax
+    layers = []
+    n = len(model.layers)
+    for k, layer in enumerate(model.layers):
+        wq, steps, _ = _effective_weights(layer)
+        wq = wq.reshape(wq.shape[0], -1)
+        if steps is None:
+            levels = 2 ** (weight_bits - 1) - 1
+            steps = np.maximum(np.abs(wq).max(axis=1), 1e-12) / levels
+            w_int = np.round(wq / steps[:, None])
+        else:
+            steps = np.where(steps > 0, steps, 1.0)
+            w_int = np.round(wq / steps[:, None])
+            if np.abs(wq - w_int * steps[:, None]).max() > 1e-6 * max(1.0, np.abs(wq).max()):
+                raise NetworkError(f"layer {k}: weights are not on their quantization grid")
+        w_int = w_int.astype(np.int64)
+        bits = int(max(2, math.ceil(math.log2(2 * int(np.abs(w_int).max()) + 1)) if w_int.size else 2))
+        acc_scale = steps * in_scale
+        bias = np.round(layer.bias.detach().double().numpy() / acc_scale).astype(np.int64)
+        last = k == n - 1
+        if last:
+            out_scale = float(acc_scale.max())
+        else:
+            peak = float(np.maximum(acts[k + 1], 0).max())
+            out_scale = max(peak, 1e-12) / amax
+        ratio = acc_scale / out_scale
+        shift = int(min(shift_bits, max(0, shift_bits - math.ceil(math.log2(max(ratio.max(), 1e-30))))))
+        mult = np.round(ratio * 2 ** shift).astype(np.int64)
+        kind = "conv1d" if isinstance(layer, QConv1d) else "linear"
+        layers.append(IntLayer(kind, w_int, bias, mult, shift, not last, steps, in_scale, out_scale, bits,
+                               kernel=layer.kernel_size[0] if kind == "conv1d" else 1,
+                               stride=layer.stride[0] if kind == "conv1d" else 1))
+        in_scale = out_scale
+    return IntegerModel(layers, tuple(model.input_shape), act_bits, acc_bits)

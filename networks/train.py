@@ -1,0 +1,244 @@
+"""Training: float, fixed-bit (QAT) and learned-noise quantization, with early stopping and a model cache.
+
+`trained_model(config)` returns a trained QuantNet, training it on first use and caching it on disk under
+a key of the full configuration (and TRAIN_VERSION), so campaigns never retrain the same model.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from networks import data as datasets
+from networks.errors import NetworkError
+from networks.models import QuantNet, cnn1d, mlp
+from networks.quant import BACKWARDS, NOISES
+
+TRAIN_VERSION = "1"
+ARCHS = ("mlp", "cnn1d")
+QUANTS = ("float", "fixed", "learned-noise")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything that determines a trained model. quant: float | fixed (QAT at `bits`) | learned-noise
+    (noise trained with penalty `lam` per bit, channels with I <= 0 pruned, then rounding with step
+    alpha*sqrt(12) and `finetune_epochs` of fine-tuning)."""
+
+    dataset: str = "digits"
+    arch: str = "mlp"
+    hidden: tuple = (64,)
+    seed: int = 0
+    epochs: int = 300
+    lr: float = 3e-3
+    batch: int = 64
+    patience: int = 40
+    weight_decay: float = 0.0
+    quant: str = "float"
+    bits: int = 8
+    backward: str = "ste"
+    sigma: float = 0.5
+    noise: str = "uniform"
+    lam: float = 2e-5
+    init_bits: float = 6.0
+    noise_epochs: int = 300
+    finetune_epochs: int = 60
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        checks = [("dataset", self.dataset in datasets.DATASETS, ", ".join(datasets.DATASETS)),
+                  ("arch", self.arch in ARCHS, ", ".join(ARCHS)), ("quant", self.quant in QUANTS, ", ".join(QUANTS)),
+                  ("backward", self.backward in BACKWARDS, ", ".join(BACKWARDS)),
+                  ("noise", self.noise in NOISES, ", ".join(NOISES)),
+                  ("bits", isinstance(self.bits, int) and 1 <= self.bits <= 16, "an integer in 1..16"),
+                  ("hidden", all(h >= 1 for h in self.hidden), "positive widths"),
+                  ("epochs", self.epochs >= 1, ">= 1"), ("lr", self.lr > 0, "> 0"), ("lam", self.lam >= 0, ">= 0")]
+        for name, ok, allowed in checks:
+            if not ok:
+                raise NetworkError(f"model config: {name} = {getattr(self, name)!r} is invalid (allowed: {allowed})")
+
+    def key(self) -> str:
+        d = dataclasses.asdict(self)
+        d.pop("extra")
+        return hashlib.sha256(json.dumps([TRAIN_VERSION, d], sort_keys=True).encode()).hexdigest()[:20]
+
+
+def build(config: ModelConfig, ds: datasets.Dataset) -> QuantNet:
+    torch.manual_seed(config.seed)
+    if config.arch == "mlp":
+        return mlp(ds.n_features, config.hidden, ds.n_classes)
+    if len(ds.shape) != 2:
+        raise NetworkError(f"cnn1d needs (channels, length) inputs; data set {ds.name} has shape {ds.shape}")
+    return cnn1d(ds.shape, config.hidden, ds.n_classes)
+
+
+def _tensors(ds: datasets.Dataset, seed: int):
+    """Train / validation (10% of train, seeded) / test tensors; inputs as the model expects them."""
+    def shape(x):
+        return torch.as_tensor(x.reshape(len(x), *ds.shape))
+
+    perm = np.random.default_rng(seed).permutation(len(ds.x_train))
+    n_val = max(1, len(perm) // 10)
+    val, tr = perm[:n_val], perm[n_val:]
+    return ((shape(ds.x_train[tr]), torch.as_tensor(ds.y_train[tr])),
+            (shape(ds.x_train[val]), torch.as_tensor(ds.y_train[val])),
+            (shape(ds.x_test), torch.as_tensor(ds.y_test)))
+
+
+def accuracy(model: QuantNet, x: torch.Tensor, y: torch.Tensor) -> float:
+    model.eval()
+    with torch.no_grad():
+        return float((model(x).argmax(1) == y).float().mean())
+
+
+def total_bits(model: QuantNet) -> torch.Tensor:
+    """Sum over weight layers and channels of max(I_c, 0) times the channel's element count (bits)."""
+    terms = []
+    for layer in model.weight_layers():
+        q = layer.quant
+        if q.mode == "noise":
+            per = layer.weight[0].numel()
+            terms.append((q.learned_bits(layer.weight).clamp_min(0) * q.mask).sum() * per)
+    return torch.stack(terms).sum() if terms else torch.zeros(())
+
+
+def fit(model: QuantNet, splits, config: ModelConfig, epochs: int, lam: float = 0.0, desc: str = "train",
+        progress: bool = True) -> dict:
+    """Adam on cross-entropy (+ lam * total bits), early stopping on validation loss, best state restored."""
+    (xtr, ytr), (xva, yva), _ = splits
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    gen = torch.Generator().manual_seed(config.seed)
+    best, best_state, waited, history = math.inf, None, 0, []
+    bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False, unit="epoch")
+    for epoch in bar:
+        model.train()
+        perm = torch.randperm(len(xtr), generator=gen)
+        for i in range(0, len(perm), config.batch):
+            idx = perm[i:i + config.batch]
+            loss = F.cross_entropy(model(xtr[idx]), ytr[idx])
+            if lam:
+                loss = loss + lam * total_bits(model)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        model.eval()
+        with torch.no_grad():
+            val = F.cross_entropy(model(xva), yva).item() + (lam * total_bits(model).item() if lam else 0.0)
+        history.append(val)
+        bar.set_postfix(val_loss=f"{val:.4f}")
+        if val < best - 1e-5:
+            best, best_state, waited = val, copy.deepcopy(model.state_dict()), 0
+        else:
+            waited += 1
+            if waited >= config.patience:
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return {"epochs": epoch + 1, "best_val_loss": best}
+
+
+def _train(config: ModelConfig, progress: bool) -> tuple[QuantNet, dict]:
+    ds = datasets.load(config.dataset)
+    splits = _tensors(ds, config.seed)
+    model = build(config, ds)
+    info = {"float": fit(model, splits, config, config.epochs, desc=f"float {config.dataset}", progress=progress)}
+    info["float_test_accuracy"] = accuracy(model, *splits[2])
+    layers = model.weight_layers()
+    if config.quant == "fixed":
+        for layer in layers:
+            layer.quant.start_fixed(config.bits, config.backward, config.sigma)
+        info["qat"] = fit(model, splits, config, config.finetune_epochs, desc=f"QAT {config.bits} bits",
+                          progress=progress)
+    elif config.quant == "learned-noise":
+        for layer in layers:
+            layer.quant.start_noise(layer.weight.detach(), config.init_bits, config.noise)
+        info["noise"] = fit(model, splits, config, config.noise_epochs, lam=config.lam, desc="learned noise",
+                            progress=progress)
+        with torch.no_grad():
+            for layer in layers:
+                q = layer.quant
+                keep = (q.learned_bits(layer.weight) > 0).float()
+                q.mask.copy_(keep * q.mask)
+                q.freeze_steps(q.alpha.detach() * math.sqrt(12), config.backward)
+        info["finetune"] = fit(model, splits, config, config.finetune_epochs, desc="fine-tune", progress=progress)
+    info["test_accuracy"] = accuracy(model, *splits[2])
+    return model, info
+
+
+def models_dir() -> Path:
+    root = os.environ.get("TESTBED_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "nn-vs-digital-testbed")
+    path = Path(root) / "models"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def trained_model(config: ModelConfig, progress: bool = True, cache: bool = True) -> tuple[QuantNet, dict]:
+    """The trained model of `config` and its training info; from the cache when it was trained before."""
+    torch.set_num_threads(1)
+    path = models_dir() / f"{config.key()}.pt"
+    ds = datasets.load(config.dataset)
+    if cache and path.exists():
+        saved = torch.load(path, weights_only=False)
+        model = build(config, ds)
+        _restore_modes(model, saved["modes"])
+        model.load_state_dict(saved["state"])
+        model.eval()
+        return model, saved["info"]
+    model, info = _train(config, progress)
+    model.eval()
+    if cache:
+        modes = [(layer.quant.mode, layer.quant.bits, layer.quant.backward_kind) for layer in model.weight_layers()]
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        os.close(fd)
+        torch.save({"state": model.state_dict(), "info": info, "modes": modes,
+                    "config": dataclasses.asdict(config)}, tmp)
+        os.replace(tmp, path)
+    return model, info
+
+
+def _restore_modes(model: QuantNet, modes) -> None:
+    for layer, (mode, bits, backward) in zip(model.weight_layers(), modes, strict=True):
+        layer.quant.mode, layer.quant.bits, layer.quant.backward_kind = mode, bits, backward
+
+
+def size_report(model: QuantNet) -> dict:
+    """Per layer and channel: learned bits I (when learned), integer bits of the rounded weights, pruned
+    count; total size in bits including one fp32 scale per channel and fp32 biases (KB = 1024 bytes)."""
+    layers, total = [], 0
+    for k, layer in enumerate(model.weight_layers()):
+        q = layer.quant
+        w = layer.weight.detach()
+        with torch.no_grad():
+            steps = q.current_steps(w)
+            kept = q.mask.bool()
+            ints = torch.round(w.reshape(w.shape[0], -1) / steps[:, None]).abs().amax(dim=1)
+        if q.mode == "float":
+            int_bits = torch.full((w.shape[0],), 32)
+        else:
+            int_bits = torch.where(kept, torch.ceil(torch.log2(2 * ints + 1)).clamp_min(1), torch.zeros_like(ints))
+        per = w[0].numel()
+        weight_bits = int((int_bits * per).sum())
+        scale_bits = 32 * int(kept.sum()) if q.mode != "float" else 0
+        bias_bits = 32 * layer.bias.numel()
+        entry = {"layer": k, "channels": int(w.shape[0]), "pruned": int((~kept).sum()),
+                 "int_bits": int_bits.tolist(), "weight_bits": weight_bits, "scale_bits": scale_bits,
+                 "bias_bits": bias_bits}
+        if q.mode == "step" or q.mode == "noise":
+            entry["learned_bits"] = [round(float(v), 3) for v in q.learned_bits(w)]
+        layers.append(entry)
+        total += weight_bits + scale_bits + bias_bits
+    return {"layers": layers, "total_bits": total, "kb": total / 8 / 1024}
