@@ -68,8 +68,25 @@ class Builder:
         return {bus: [int(remap[n]) for n in nets] for bus, nets in netlist.outputs.items()}
 
     def build(self) -> Netlist:
-        return Netlist(self.inputs, self.ops, self.args or np.zeros((0, 3)), self.outputs, self.names,
-                       self.name, self.signed)
+        """The netlist of every gate that some output depends on (dead gates are dropped)."""
+        base = self._next_input
+        live = np.zeros(len(self.ops), dtype=bool)
+        for nets in self.outputs.values():
+            for n in nets:
+                if n >= base:
+                    live[n - base] = True
+        for g in range(len(self.ops) - 1, -1, -1):
+            if live[g]:
+                for a in self.args[g]:
+                    if a >= base:
+                        live[a - base] = True
+        remap = np.arange(base + len(self.ops))
+        remap[base:] = base + np.cumsum(live) - 1
+        keep = np.flatnonzero(live)
+        args = remap[np.asarray(self.args, dtype=np.int64).reshape(-1, 3)[keep]] if len(keep) else np.zeros((0, 3))
+        outputs = {bus: [int(remap[n]) for n in nets] for bus, nets in self.outputs.items()}
+        return Netlist(self.inputs, np.asarray(self.ops, np.uint8)[keep], args, outputs,
+                       [self.names[g] for g in keep], self.name, self.signed)
 
     # conveniences
     def half_adder(self, a: int, b: int) -> tuple[int, int]:

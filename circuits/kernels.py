@@ -141,7 +141,8 @@ def _straight_line_source(netlist) -> str:
                   "        for i in range(NI):", "            for j in range(B):",
                   "                st[i * B + j] = inp[i, w0 + j]"]
         if flips:
-            lines += ["        if blk == b0 or blk % CHUNK == 0:", "            state = _seed_chunk(seed, blk // CHUNK)",
+            lines += ["        if blk == b0 or blk % CHUNK == 0:",
+                      "            state = _seed_chunk(seed, blk // CHUNK)",
                       "        state, nt = _fill_flips(st, FM, NG * B, p, state, touched)"]
         lines += ["        for j in range(B):"]
         lines += [f"            s{2 + i} = st[{i * B} + j]" for i in range(ni)]
@@ -154,7 +155,8 @@ def _straight_line_source(netlist) -> str:
         lines += ["        for k in range(NO):", "            for j in range(B):",
                   "                out[k, w0 + j] = st[OUT + k * B + j]"]
         kind = "flip" if flips else "clean"
-        lines += ["", "@njit(cache=True, nogil=True, parallel=True)", f"def {kind}_parallel(inp, out, nblocks{extra}):",
+        lines += ["", "@njit(cache=True, nogil=True, parallel=True)",
+                  f"def {kind}_parallel(inp, out, nblocks{extra}):",
                   "    nchunks = (nblocks + CHUNK - 1) // CHUNK", "    for c in prange(nchunks):",
                   f"        {kind}_blocks(inp, out, c * CHUNK, min(nblocks, (c + 1) * CHUNK){extra})"]
     return "\n".join(lines) + "\n"

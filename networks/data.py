@@ -58,7 +58,7 @@ def signals(n_train: int = 4000, n_test: int = 1000, length: int = 40, seed: int
         x[k, shift[k]:shift[k] + 12] = scale[k] * templates[y[k]]
     kernel = np.array([0.25, 0.5, 0.25])
     x = np.apply_along_axis(lambda r: np.convolve(r, kernel, mode="same"), 1, x)
-    x += rng.normal(0, 0.15, x.shape) + np.cumsum(rng.normal(0, 0.03, x.shape), axis=1)
+    x += rng.normal(0, 0.1, x.shape) + np.cumsum(rng.normal(0, 0.02, x.shape), axis=1)
     x = np.clip((x + 1.5) / 3.0, 0, 1).astype(np.float32)[:, None, :]
     return Dataset("signals", x[:n_train], y[:n_train], x[n_train:], y[n_train:], 10, (1, length))
 

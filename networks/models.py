@@ -6,7 +6,6 @@ A model is a sequence of weight layers (QLinear, QConv1d), each followed by ReLU
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 
@@ -55,12 +54,12 @@ class QuantNet(nn.Module):
         return x
 
 
-def mlp(n_in: int, hidden: tuple[int, ...], n_out: int) -> QuantNet:
-    """MLP n_in-hidden...-n_out with ReLU (the reference is 64-64-10)."""
+def mlp(n_in: int, hidden: tuple[int, ...], n_out: int, input_shape: tuple | None = None) -> QuantNet:
+    """MLP n_in-hidden...-n_out with ReLU (the reference is 64-64-10); inputs of `input_shape` are flattened."""
     widths = [n_in, *hidden, n_out]
     if any(w < 1 for w in widths):
         raise NetworkError(f"mlp widths must be >= 1, got {widths}")
-    return QuantNet([QLinear(a, b) for a, b in zip(widths[:-1], widths[1:], strict=True)], (n_in,))
+    return QuantNet([QLinear(a, b) for a, b in zip(widths[:-1], widths[1:], strict=True)], input_shape or (n_in,))
 
 
 def cnn1d(input_shape: tuple[int, int], channels: tuple[int, ...], n_out: int, kernel: int = 5) -> QuantNet:

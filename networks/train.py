@@ -79,7 +79,7 @@ class ModelConfig:
 def build(config: ModelConfig, ds: datasets.Dataset) -> QuantNet:
     torch.manual_seed(config.seed)
     if config.arch == "mlp":
-        return mlp(ds.n_features, config.hidden, ds.n_classes)
+        return mlp(ds.n_features, config.hidden, ds.n_classes, ds.shape)
     if len(ds.shape) != 2:
         raise NetworkError(f"cnn1d needs (channels, length) inputs; data set {ds.name} has shape {ds.shape}")
     return cnn1d(ds.shape, config.hidden, ds.n_classes)
@@ -124,7 +124,9 @@ def fit(model: QuantNet, splits, config: ModelConfig, epochs: int, lam: float = 
     gen = torch.Generator().manual_seed(config.seed)
     best, best_state, waited, history = math.inf, None, 0, []
     bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False, unit="epoch")
-    for epoch in bar:
+    epochs_run = 0
+    for _ in bar:
+        epochs_run += 1
         model.train()
         perm = torch.randperm(len(xtr), generator=gen)
         for i in range(0, len(perm), config.batch):
@@ -148,7 +150,7 @@ def fit(model: QuantNet, splits, config: ModelConfig, epochs: int, lam: float = 
                 break
     if best_state is not None:
         model.load_state_dict(best_state)
-    return {"epochs": epoch + 1, "best_val_loss": best}
+    return {"epochs": epochs_run, "best_val_loss": best}
 
 
 def _train(config: ModelConfig, progress: bool) -> tuple[QuantNet, dict]:

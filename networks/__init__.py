@@ -1,0 +1,11 @@
+"""Quantized neural networks: offline data sets, models, float / fixed-bit / learned-noise training,
+export to an integer model, and an integer engine whose multiplier can be a circuit netlist."""
+
+from networks.data import Dataset, digits, signals
+from networks.engine import IntegerEngine, Multiplier
+from networks.errors import NetworkError
+from networks.export import IntegerModel, export
+from networks.train import ModelConfig, size_report, trained_model
+
+__all__ = ["Dataset", "IntegerEngine", "IntegerModel", "ModelConfig", "Multiplier", "NetworkError", "digits",
+           "export", "signals", "size_report", "trained_model"]
