@@ -58,12 +58,16 @@ def _from_planes(planes, row0, width, n, out, masks):
 
 
 def to_planes(values: np.ndarray, width: int, planes: np.ndarray, row0: int) -> None:
-    """Write the low `width` bits of uint64 `values` into rows row0.. of `planes` (width <= 64)."""
+    """Write the low `width` bits of uint64 `values` into rows row0.. of `planes`."""
+    if width > 64:
+        raise ValueError(f"bit planes of integers hold at most 64 bits, not {width}")
     _to_planes(np.ascontiguousarray(values, dtype=np.uint64), width, planes, row0, _MASKS)
 
 
 def from_planes(planes: np.ndarray, row0: int, width: int, n: int) -> np.ndarray:
     """Read `width` rows of `planes` starting at row0 back into n uint64 values."""
+    if width > 64:
+        raise ValueError(f"bit planes of integers hold at most 64 bits, not {width}")
     out = np.empty(n, np.uint64)
     _from_planes(planes, row0, width, n, out, _MASKS)
     return out

@@ -12,8 +12,8 @@ from a cache folder so that `@njit(cache=True)` keeps the machine code for later
   used for stuck-at faults and for one-off or huge netlists.
 
 Transient flips: each gate output flips independently with probability p for each vector. Per block a
-binomial count of flips is drawn, then that many distinct bit positions (rejection of repeats); for
-p > DENSE_P every bit is drawn. Streams are keyed by (seed, chunk of CHUNK_BLOCKS blocks), so both
+binomial count of flips is drawn (inverse CDF from a table), then that many distinct bit positions
+(rejection of repeats); for p > DENSE_P every bit is drawn. Streams are keyed by (seed, chunk of CHUNK_BLOCKS blocks), so both
 evaluators draw the same flips and results do not depend on threads.
 """
 
@@ -58,18 +58,17 @@ def _mix(z):
 
 @njit(cache=True, nogil=True)
 def _seed_chunk(seed, chunk):
-    """Key numba's per-thread generator (binomial counts) and return a splitmix state (positions)."""
-    state = _mix(np.uint64(seed) ^ _mix(np.uint64(chunk) + _GOLD))
-    np.random.seed(np.int64(state >> np.uint64(33)))
-    return state
+    """The splitmix64 state of one chunk of blocks."""
+    return _mix(np.uint64(seed) ^ _mix(np.uint64(chunk) + _GOLD))
 
 
 @njit(cache=True, nogil=True)
-def _fill_flips(buf, off, nwords, p, state, touched):
+def _fill_flips(buf, off, nwords, p, state, touched, k0, cdf):
     """Set each bit of buf[off:off+nwords] independently with probability p; returns (state, n touched).
 
-    The caller zeroes the words listed in touched[:n] afterwards (the whole range when n < 0: dense draws
-    or more flips than touched holds).
+    The count of flips is drawn by inverting cdf, the Binomial(nbits, p) CDF over k0, k0 + 1, ... (see
+    binomial_cdf). The caller zeroes the words listed in touched[:n] afterwards (the whole range when
+    n < 0: dense draws, or more flips than touched holds).
     """
     nbits = nwords * 64  # < 2^24: positions from 40 random bits, non-uniformity < nbits / 2^40
     if p <= 0.0:
@@ -83,7 +82,9 @@ def _fill_flips(buf, off, nwords, p, state, touched):
                     word |= np.uint64(1) << np.uint64(k)
             buf[off + w] = word
         return state, -1
-    count = np.random.binomial(nbits, p)
+    state += _GOLD
+    u = float(_mix(state) >> np.uint64(11)) * 1.1102230246251565e-16
+    count = k0 + np.searchsorted(cdf, u, side="right")  # inverse binomial CDF
     cap = touched.shape[0]
     placed = 0
     while placed < count:
@@ -129,7 +130,7 @@ def _straight_line_source(netlist) -> str:
     lines = ["import numpy as np", "from numba import njit, prange", "", f"B = {B}", f"CHUNK = {CHUNK_BLOCKS}",
              f"NI = {ni}", f"NO = {no}", f"NG = {ng}", f"OUT = {ni * B}", f"FM = {(ni + no) * B}", _RNG_SOURCE]
     for flips in (False, True):
-        extra = ", p, seed" if flips else ""
+        extra = ", p, seed, k0, cdf" if flips else ""
         lines += ["", "@njit(cache=True, nogil=True, fastmath=False)",
                   f"def {'flip' if flips else 'clean'}_blocks(inp, out, b0, b1{extra}):",
                   f"    st = np.zeros((NI + NO{' + NG' if flips else ''}) * B, np.uint64)",
@@ -143,7 +144,7 @@ def _straight_line_source(netlist) -> str:
         if flips:
             lines += ["        if blk == b0 or blk % CHUNK == 0:",
                       "            state = _seed_chunk(seed, blk // CHUNK)",
-                      "        state, nt = _fill_flips(st, FM, NG * B, p, state, touched)"]
+                      "        state, nt = _fill_flips(st, FM, NG * B, p, state, touched, k0, cdf)"]
         lines += ["        for j in range(B):"]
         lines += [f"            s{2 + i} = st[{i * B} + j]" for i in range(ni)]
         for g in range(ng):
@@ -171,7 +172,8 @@ def _interpreter_source() -> str:
     lines += ['''
 
 @njit(cache=True, nogil=True)
-def run_blocks(inp, out, b0, b1, ops, sa, sb, sc, dst, in_slot, out_slot, nslots, keep, force, p, seed):
+def run_blocks(inp, out, b0, b1, ops, sa, sb, sc, dst, in_slot, out_slot, nslots, keep, force, p, seed, k0,
+               cdf):
     ng = ops.shape[0]
     v = np.empty((nslots, B), np.uint64)
     fm = np.zeros(ng * B, np.uint64)
@@ -187,7 +189,7 @@ def run_blocks(inp, out, b0, b1, ops, sa, sb, sc, dst, in_slot, out_slot, nslots
                 v[in_slot[i], j] = inp[i, w0 + j]
         if blk == b0 or blk % CHUNK == 0:
             state = _seed_chunk(seed, blk // CHUNK)
-        state, nt = _fill_flips(fm, 0, ng * B, p, state, touched)
+        state, nt = _fill_flips(fm, 0, ng * B, p, state, touched, k0, cdf)
         for g in range(ng):
             op = ops[g]
             ka = sa[g]
@@ -205,11 +207,12 @@ def run_blocks(inp, out, b0, b1, ops, sa, sb, sc, dst, in_slot, out_slot, nslots
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def run_parallel(inp, out, nblocks, ops, sa, sb, sc, dst, in_slot, out_slot, nslots, keep, force, p, seed):
+def run_parallel(inp, out, nblocks, ops, sa, sb, sc, dst, in_slot, out_slot, nslots, keep, force, p, seed, k0,
+                 cdf):
     nchunks = (nblocks + CHUNK - 1) // CHUNK
     for c in prange(nchunks):
         run_blocks(inp, out, c * CHUNK, min(nblocks, (c + 1) * CHUNK), ops, sa, sb, sc, dst, in_slot, out_slot,
-                   nslots, keep, force, p, seed)
+                   nslots, keep, force, p, seed, k0, cdf)
 
 
 @njit(cache=True, nogil=True)
@@ -324,3 +327,20 @@ def straight_line(netlist):
 def interpreter():
     """The generated interpreter module (shared by all netlists)."""
     return _load(_interpreter_source(), "interp")
+
+
+def binomial_cdf(n_gates: int, p: float) -> tuple[int, "np.ndarray"]:
+    """(k0, cdf): the CDF of the number of flips per block, Binomial(n_gates * B * 64, p), at k0, k0+1, ...
+    over mean +- 12 standard deviations (the mass outside is below 1e-30); cdf[-1] is exactly 1."""
+    import numpy as np
+    from scipy.stats import binom
+
+    nbits = n_gates * B * 64
+    if p <= 0 or p > 0.05 or nbits == 0:
+        return 0, np.ones(1)
+    mean, sd = nbits * p, (nbits * p * (1 - p)) ** 0.5
+    k0 = max(0, int(mean - 12 * sd) - 10)
+    k1 = min(nbits, int(mean + 12 * sd) + 10)
+    cdf = binom.cdf(np.arange(k0, k1 + 1), nbits, p)
+    cdf[-1] = 1.0
+    return k0, cdf

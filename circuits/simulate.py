@@ -118,14 +118,15 @@ def simulate_planes(netlist: Netlist, planes: np.ndarray, *, stuck=None, flip_p:
     parallel = threads > 1
     if parallel:
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    k0, cdf = kernels.binomial_cdf(netlist.n_gates, float(flip_p))
     use = choose_engine(netlist, planes.shape[1] * 64, engine)
     if use == "compiled" and netlist.n_gates > 0 and not stuck:  # stuck-at faults run in the interpreter
         k = kernels.straight_line(netlist)
         if flip_p > 0:
             if parallel:
-                k.flip_parallel(planes, out, nblocks, float(flip_p), seed)
+                k.flip_parallel(planes, out, nblocks, float(flip_p), seed, k0, cdf)
             else:
-                k.flip_blocks(planes, out, 0, nblocks, float(flip_p), seed)
+                k.flip_blocks(planes, out, 0, nblocks, float(flip_p), seed, k0, cdf)
         elif parallel:
             k.clean_parallel(planes, out, nblocks)
         else:
@@ -133,7 +134,7 @@ def simulate_planes(netlist: Netlist, planes: np.ndarray, *, stuck=None, flip_p:
     else:
         sa, sb, sc, dst, in_slot, out_slot, nslots = _interp_plan(netlist)
         it = kernels.interpreter()
-        args = (netlist.ops, sa, sb, sc, dst, in_slot, out_slot, nslots, keep, force, float(flip_p), seed)
+        args = (netlist.ops, sa, sb, sc, dst, in_slot, out_slot, nslots, keep, force, float(flip_p), seed, k0, cdf)
         if parallel:
             it.run_parallel(planes, out, nblocks, *args)
         else:
@@ -168,6 +169,10 @@ def pack_operands(netlist: Netlist, operands: dict) -> tuple[np.ndarray, int]:
     except ValueError:
         raise NetlistError(f"netlist {netlist.name!r}: operand arrays have incompatible shapes "
                            f"{[np.shape(v) for v in operands.values()]}") from None
+    wide = [bus for bus, w in {**netlist.inputs, **netlist.output_widths}.items() if w > 64]
+    if wide:
+        raise NetlistError(f"netlist {netlist.name!r}: bus(es) {', '.join(wide)} wider than 64 bits cannot be given "
+                           "as integers; use simulate_planes with bit planes")
     nwords = -(-max(n, 1) // (64 * kernels.B)) * kernels.B
     planes = np.zeros((netlist.n_input_bits, nwords), np.uint64)
     row = 0

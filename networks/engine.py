@@ -33,6 +33,7 @@ class PassResult:
     predictions: np.ndarray  # (N,) int64
     operands: np.ndarray | None = None  # (2^act_bits, 2^mag_bits) counts of (a, |w|) pairs when recorded
     site_error: dict | None = None  # per site: [signal power, error power] summed over the pass
+    wrong_products: np.ndarray | None = None  # (N,) products that differ from exact, per input (measured)
 
 
 @njit(cache=True, nogil=True)
@@ -160,7 +161,9 @@ class IntegerEngine:
             mac_flip_p: float = 0.0, mac_stuck=(), seed: int = 0, record: bool = False,
             measure_error: bool = False) -> PassResult:
         """One pass over float inputs x in [0, 1]. mac_flip_p / mac_stuck: gate faults of the multiplier
-        (need mode 'gates' for flips; stuck-at faults alone run through a faulty lookup table)."""
+        (need mode 'gates' for flips; stuck-at faults alone run through a faulty lookup table).
+        record: count the (a, |w|) operand pairs; measure_error: signal and error power at each site
+        (the product site compares every product with exact arithmetic) and wrong products per input."""
         noise = noise or {}
         unknown = set(noise) - set(SITES)
         if unknown:
@@ -176,6 +179,8 @@ class IntegerEngine:
         n = a.shape[0]
         hist = np.zeros((1 << mul.act_bits, 1 << mul.mag_bits), np.int64) if record else None
         errors = {site: np.zeros(2) for site in SITES} if measure_error else None
+        wrong: list = []
+        wrong_products = np.zeros(n, np.int64)
         for k, layer in enumerate(m.layers):
             w = layer.weight
             if "weight" in noise:
@@ -186,7 +191,10 @@ class IntegerEngine:
             mag, sign = np.abs(w), np.sign(w)
             if hist is not None:
                 hist += self._histogram(cols, mag, hist.shape)
-            acc = self._accumulate(layer, cols, mag, sign, noise, rng, mac_flip_p, mac_stuck, seed * 1009 + k, errors)
+            acc = self._accumulate(layer, cols, mag, sign, noise, rng, mac_flip_p, mac_stuck, seed * 1009 + k, errors,
+                                   wrong)
+            if errors is not None:
+                wrong_products += wrong.pop().reshape(n, -1).sum(axis=1)
             acc = _wrap(acc, m.acc_bits)
             if "accumulator" in noise:
                 acc = self._noisy("accumulator", noise, acc, m.acc_bits, True, rng, errors)
@@ -198,7 +206,8 @@ class IntegerEngine:
             a = out
         logits = a.reshape(n, -1)
         return PassResult(logits, logits.argmax(axis=1), hist,
-                          {s: v.tolist() for s, v in errors.items()} if errors is not None else None)
+                          {s: v.tolist() for s, v in errors.items()} if errors is not None else None,
+                          wrong_products if errors is not None else None)
 
     @staticmethod
     def _noisy(site, noise, values, bits, signed, rng, errors):
@@ -221,7 +230,7 @@ class IntegerEngine:
         pairs = cols[:, None, :] * shape[1] + mag[None, :, :]
         return np.bincount(pairs.reshape(-1), minlength=shape[0] * shape[1]).reshape(shape)
 
-    def _accumulate(self, layer, cols, mag, sign, noise, rng, flip_p, stuck, seed, errors):
+    def _accumulate(self, layer, cols, mag, sign, noise, rng, flip_p, stuck, seed, errors, wrong_rows):
         mul = self.multiplier
         explicit = "product" in noise or errors is not None or mul.mode == "gates"
         if mul.mode == "exact" and not explicit:
@@ -233,12 +242,12 @@ class IntegerEngine:
             if not explicit:
                 return _lut_accumulate(cols, mag, sign, table, layer.bias)
             prod = _lut_products(cols, mag, table)
+        if "product" in noise:
+            prod = np.asarray(noise["product"](prod, mul.out_bits, False, rng), dtype=np.int64)
         if errors is not None:
             exact = cols[:, None, :] * mag[None, :, :]
+            diff = prod - exact
             errors["product"] += [float(np.square(exact, dtype=np.float64).sum()),
-                                  float(np.square(prod - exact, dtype=np.float64).sum())]
-        if "product" in noise:
-            prod = self._noisy("product", noise, prod, mul.out_bits, False, rng, None)
-            if errors is not None:
-                errors["product"][1] = errors["product"][1]  # product error counted against exact above
+                                  float(np.square(diff, dtype=np.float64).sum())]
+            wrong_rows.append(np.count_nonzero(diff.reshape(diff.shape[0], -1), axis=1))
         return _signed_sum(prod, sign, layer.bias)

@@ -1,0 +1,68 @@
+"""Task metrics of a point, pooled over its trial rows, each with a confidence interval.
+
+Rates pool their counts over trials (Wilson interval) when the noise is transient; under stuck-at faults
+the samples of one trial share their faults, so the interval is a bootstrap over trials instead.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from testbed.stats import binary_capacity, bootstrap, mutual_information, wilson
+
+
+def _rate(rows, key, per_trial_bootstrap: bool):
+    k = sum(r[key] for r in rows)
+    n = sum(r["n"] for r in rows)
+    value = k / n if n else math.nan
+    if per_trial_bootstrap and len(rows) > 1:
+        lo, hi = bootstrap([r[key] / r["n"] for r in rows])
+    else:
+        lo, hi = wilson(k, n)
+    return value, lo, hi
+
+
+def _snr(rows) -> float:
+    signal = sum(r["signal_power"] for r in rows)
+    error = sum(r["error_power"] for r in rows)
+    if error <= 0:
+        return math.inf
+    return 0.5 * math.log2(signal / error) if signal > 0 else -math.inf
+
+
+def circuit_metrics(rows: list[dict], width: int, stuck: bool) -> dict:
+    """exact_rate, ber, mred (vs golden), error_snr_bits (output word), capacity_bits; each (value, lo, hi)
+    for rates and plain values otherwise."""
+    n = sum(r["n"] for r in rows)
+    bit_errors = np.sum([r["bit_errors"] for r in rows], axis=0)
+    ber = bit_errors / n
+    total_bits = n * width
+    return {
+        "exact_rate": _rate(rows, "correct", stuck),
+        "ber": (float(bit_errors.sum() / total_bits), *wilson(int(bit_errors.sum()), total_bits)),
+        "ber_per_bit": ber.tolist(),
+        "mred": sum(r["rel_error_sum"] for r in rows) / n,
+        "error_snr_bits": _snr(rows),
+        "capacity_bits": binary_capacity(ber),
+        "trials": len(rows), "samples": n,
+    }
+
+
+def network_metrics(rows: list[dict], n_classes: int, stuck: bool) -> dict:
+    """accuracy, agreement, digital_task_rate (inputs whose every product was exact), mutual information
+    (plug-in and Miller-Madow corrected, bits), error_snr_bits at the site."""
+    confusion = np.sum([r["confusion"] for r in rows], axis=0)
+    labels = np.repeat(np.arange(n_classes), confusion.sum(axis=1))
+    preds = np.concatenate([np.repeat(np.arange(n_classes), row) for row in confusion])
+    plug, corrected = mutual_information(labels, preds, n_classes)
+    return {
+        "accuracy": _rate(rows, "correct", stuck),
+        "agreement": _rate(rows, "agree", stuck),
+        "digital_task_rate": _rate(rows, "all_products_exact", stuck),
+        "mi_bits": corrected, "mi_plugin_bits": plug,
+        "error_snr_bits": _snr(rows),
+        "confusion": confusion.tolist(),
+        "trials": len(rows), "samples": int(confusion.sum()),
+    }
