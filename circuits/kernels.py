@@ -13,8 +13,8 @@ from a cache folder so that `@njit(cache=True)` keeps the machine code for later
 
 Transient flips: each gate output flips independently with probability p for each vector. Per block a
 binomial count of flips is drawn (inverse CDF from a table), then that many distinct bit positions
-(rejection of repeats); for p > DENSE_P every bit is drawn. Streams are keyed by (seed, chunk of CHUNK_BLOCKS blocks), so both
-evaluators draw the same flips and results do not depend on threads.
+(rejection of repeats); for p > DENSE_P every bit is drawn. Streams are keyed by (seed, chunk of
+CHUNK_BLOCKS blocks), so both evaluators draw the same flips and results do not depend on threads.
 """
 
 from __future__ import annotations
@@ -329,7 +329,7 @@ def interpreter():
     return _load(_interpreter_source(), "interp")
 
 
-def binomial_cdf(n_gates: int, p: float) -> tuple[int, "np.ndarray"]:
+def binomial_cdf(n_gates: int, p: float):
     """(k0, cdf): the CDF of the number of flips per block, Binomial(n_gates * B * 64, p), at k0, k0+1, ...
     over mean +- 12 standard deviations (the mass outside is below 1e-30); cdf[-1] is exactly 1."""
     import numpy as np
