@@ -324,6 +324,15 @@ def straight_line(netlist):
     return _straight_cache[key]
 
 
+def is_cached(netlist) -> bool:
+    """Whether this netlist's straight-line kernel was generated before (in this process or on disk)."""
+    if netlist.fingerprint() in _straight_cache:
+        return True
+    source = _straight_line_source(netlist)
+    digest = hashlib.sha256((GENERATOR_VERSION + source).encode()).hexdigest()[:16]
+    return (cache_dir() / f"_tb_k{netlist.fingerprint()}_{digest}.py").exists()
+
+
 def interpreter():
     """The generated interpreter module (shared by all netlists)."""
     return _load(_interpreter_source(), "interp")

@@ -87,14 +87,15 @@ def _interp_plan(netlist: Netlist):
 
 
 def choose_engine(netlist: Netlist, n_vectors: int, engine: str = "auto") -> str:
-    """'compiled' (generated straight-line kernel) or 'interpreter'; 'auto' compiles when it pays off."""
+    """'compiled' (generated straight-line kernel) or 'interpreter'; 'auto' compiles when it pays off or
+    when the kernel was compiled before (it is cached on disk)."""
     if engine not in ENGINES:
         raise NetlistError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if engine != "auto":
         return engine
     if netlist.n_gates > _MAX_COMPILED_GATES:
         return "interpreter"
-    if netlist.fingerprint() in kernels._straight_cache or n_vectors * netlist.n_gates >= _COMPILE_PAYS_OFF:
+    if n_vectors * netlist.n_gates >= _COMPILE_PAYS_OFF or kernels.is_cached(netlist):
         return "compiled"
     return "interpreter"
 

@@ -123,7 +123,7 @@ def fit(model: QuantNet, splits, config: ModelConfig, epochs: int, lam: float = 
     opt = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     gen = torch.Generator().manual_seed(config.seed)
     best, best_state, waited, history = math.inf, None, 0, []
-    bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False, unit="epoch")
+    bar = tqdm(range(epochs), desc=desc, disable=None if progress else True, leave=False, unit="epoch")
     epochs_run = 0
     for _ in bar:
         epochs_run += 1

@@ -63,8 +63,8 @@ class Sweep:
         self.seed, self.min_trials, self.max_trials, self.margin = seed, min_trials, max_trials, margin
         self.refine_steps = refine
         self.levels = sorted({float(v) for v in levels}, key=self.severity)
+        self.grid = set(self.levels)
         self.rows: dict[float, dict[int, dict]] = {lv: {} for lv in self.levels}
-        self.refined = 0
         if system.world == "circuit":
             self.metric, self.threshold = "exact_rate", CIRCUIT_THRESHOLD if threshold is None else threshold
         else:
@@ -107,18 +107,24 @@ class Sweep:
         return hi < self.threshold or lo >= self.threshold or (hi - lo) / 2 <= self.margin
 
     def pending(self) -> list[tuple[float, int]]:
-        """The (level, trial) pairs to run next; empty when the sweep is complete."""
+        """The (level, trial) pairs to run next; empty when the sweep is complete.
+
+        A pure function of the rows present (so a resumed run asks for exactly what an uninterrupted one
+        would): first fill missing trials below the highest one present, then one more trial for every
+        unsettled level, then one refinement level between the bracketing levels.
+        """
         need = []
         for lv in sorted(self.rows, key=self.severity):
-            if not self._settled(lv):
-                have = len(self.rows[lv])
-                want = self.min_trials if have < self.min_trials else have + 1
-                need += [(lv, t) for t in range(have, want)]
+            have = self.rows[lv]
+            holes = [t for t in range(max(have, default=-1) + 1) if t not in have]
+            if holes:
+                need += [(lv, t) for t in holes]
+            elif not self._settled(lv):
+                need += [(lv, t) for t in range(len(have), max(self.min_trials, len(have) + 1))]
         if need:
             return need
-        if self.refined < self.refine_steps:
+        if len(set(self.rows) - self.grid) < self.refine_steps:
             mid = self._bisect()
-            self.refined += 1
             if mid is not None:
                 self.rows[mid] = {}
                 return [(mid, t) for t in range(self.min_trials)]
@@ -190,10 +196,12 @@ def _crossing(xs: np.ndarray, values: np.ndarray, threshold: float) -> tuple[flo
 
 
 def _interp_snr(xs, snr, x) -> float:
-    if len(xs) == 0 or not math.isfinite(x):
-        return math.nan
-    clipped = np.clip(snr, -64, 64)
-    return float(np.interp(x, xs, clipped))
+    """Error SNR at severity x, interpolated between the finite measurements (an error-free point has
+    infinite SNR and is left out, so next to one the nearest finite value is returned)."""
+    finite = np.isfinite(snr)
+    if not finite.any() or not math.isfinite(x):
+        return math.inf if len(snr) and not finite.any() and math.isfinite(x) else math.nan
+    return float(np.interp(x, xs[finite], snr[finite]))
 
 
 def run_sweep(sweep: Sweep) -> Sweep:

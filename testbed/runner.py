@@ -1,0 +1,195 @@
+"""The campaign runner: expand a suite into trials, run them in workers, store each one, resume.
+
+Rounds: every sweep unit says which (level, trial) pairs it needs next (a pure function of the rows
+already stored, so a resumed run asks for exactly what an uninterrupted one would); the round's trials run
+on an executor (in-process for one worker, local processes, or a Dask cluster) and each finished trial is
+written to the store by this process alone, in one transaction. Seeds come from (suite seed, point id,
+trial), so results do not depend on the number of workers or the order trials finish in.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from pathlib import Path
+
+from tqdm import tqdm
+
+from testbed.build import build_systems, build_units
+from testbed.errors import TestbedError
+from testbed.store import Store
+from testbed.suite import load_suite
+from testbed.summary import build_summary, write_summary
+
+_WORKER_UNITS: dict = {}
+
+
+def _units_for(suite_path: str, suite_hash: str) -> dict:
+    """The sweep units of a suite, built once per process (workers and Dask keep them between tasks)."""
+    if suite_hash not in _WORKER_UNITS:
+        suite = load_suite(suite_path)
+        if suite.hash != suite_hash:
+            raise TestbedError(f"{suite_path} changed while the run was going on")
+        _WORKER_UNITS.clear()
+        _WORKER_UNITS[suite_hash] = build_units(suite, build_systems(suite, progress=False))
+    return _WORKER_UNITS[suite_hash]
+
+
+def run_trial_task(suite_path: str, suite_hash: str, label: str, level: float, trial: int) -> tuple:
+    """Run one trial; returns (label, level, trial, seed, row or None, traceback or None, seconds)."""
+    t0 = time.perf_counter()
+    sweep = _units_for(suite_path, suite_hash)[label].sweep
+    seed = sweep.trial_seed(level, trial)
+    try:
+        row = sweep.run_trial(level, trial)
+        return label, level, trial, seed, row, None, time.perf_counter() - t0
+    except Exception:  # noqa: BLE001 (a failed point is stored with its traceback; the rest still run)
+        return label, level, trial, seed, None, traceback.format_exc(), time.perf_counter() - t0
+
+
+class _InProcess:
+    """An executor that runs each task when it is submitted (one worker: no process start-up)."""
+
+    def submit(self, fn, *args):
+        fut: Future = Future()
+        fut.set_result(fn(*args))
+        return fut
+
+    def shutdown(self, cancel_futures=False):
+        pass
+
+
+def make_executor(workers: int, scheduler: str | None):
+    if scheduler:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise TestbedError("--scheduler needs the optional extra: pip install '.[distributed]'") from None
+        try:
+            return _DaskExecutor(Client(scheduler, timeout="20s"))
+        except OSError as exc:
+            raise TestbedError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+    if workers <= 1:
+        return _InProcess()
+    import multiprocessing
+
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+class _DaskExecutor:
+    """Adapter of a dask.distributed Client to the submit/shutdown interface (futures are concurrent ones)."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def submit(self, fn, *args):
+        fut: Future = Future()
+        dfut = self.client.submit(fn, *args, pure=False)
+
+        def done(d):
+            try:
+                fut.set_result(d.result())
+            except Exception as exc:  # noqa: BLE001 (a lost worker: its trials are simply not stored)
+                fut.set_exception(exc)
+        dfut.add_done_callback(done)
+        return fut
+
+    def shutdown(self, cancel_futures=False):
+        self.client.close()
+
+
+def run_suite(suite_path, out_dir, workers: int | None = None, scheduler: str | None = None,
+              progress: bool = True) -> dict:
+    """Run (or resume) a suite into out_dir; returns {'summary', 'failed', 'notes'}."""
+    suite = load_suite(suite_path)
+    systems = build_systems(suite, progress=progress)  # bad input fails here, before anything is written
+    units = build_units(suite, systems)
+    if not units:
+        raise TestbedError(f"{suite_path}: no sweep unit can run ({'; '.join(suite.notes)})")
+    _warm_kernels(units)
+    store = Store.create(out_dir, suite.name, suite.hash, suite.text, suite.seed)
+    for label, level, trial, _seed, row, _ in store.rows("ok"):
+        if label in units:
+            units[label].sweep.add(level, trial, row)
+    done = len(store.rows("ok"))
+    workers = workers or os.cpu_count() or 1
+    executor = make_executor(workers, scheduler)
+    if workers > 1 or scheduler:
+        _WORKER_UNITS.clear()
+    else:
+        _WORKER_UNITS[suite.hash] = units
+    failed: set = set()
+    bar = tqdm(total=done, initial=done, desc=f"{suite.name}", unit="trial", disable=None if progress else True, smoothing=0.1)
+    path = str(Path(suite_path).resolve())
+    try:
+        while True:
+            todo = [(label, lv, t) for label, u in units.items() if label not in failed
+                    for lv, t in u.sweep.pending()]
+            if not todo:
+                break
+            bar.total += len(todo)
+            bar.refresh()
+            futures = {executor.submit(run_trial_task, path, suite.hash, *item) for item in todo}
+            while futures:
+                finished, futures = wait(futures, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    try:
+                        label, level, trial, seed, row, error, secs = fut.result()
+                    except Exception as exc:  # noqa: BLE001 (lost worker: rerun resumes these trials)
+                        raise TestbedError(f"a worker was lost ({exc}); rerun to resume") from None
+                    store.write(label, level, trial, seed, row, error, secs)
+                    if error:
+                        failed.add(label)
+                    else:
+                        units[label].sweep.add(level, trial, row)
+                    bar.update(1)
+    finally:
+        executor.shutdown(cancel_futures=True)
+        bar.close()
+    summary = build_summary(suite, units, store.meta())
+    write_summary(out_dir, summary)
+    store.close()
+    return {"summary": summary, "failed": sorted(failed), "notes": suite.notes}
+
+
+def _warm_kernels(units: dict) -> None:
+    """Compile (or load) every circuit's simulation kernels once here, before workers start."""
+    import numpy as np
+
+    from circuits import simulate_planes
+    from circuits.kernels import B
+
+    seen = set()
+    for u in units.values():
+        system = u.sweep.system
+        net = system.netlist if system.world == "circuit" else system.engine.multiplier.netlist
+        if net is None or net.fingerprint() in seen:
+            continue
+        seen.add(net.fingerprint())
+        planes = np.zeros((net.n_input_bits, B), np.uint64)
+        simulate_planes(net, planes, engine="compiled")
+        simulate_planes(net, planes, engine="compiled", flip_p=1e-3)
+
+
+def run_suite_cli(args) -> int:
+    """`testbed run`: exit 0 when every trial ran, 1 when some failed (stored with their tracebacks)."""
+    import sys
+
+    from testbed.show import show_summary
+
+    result = run_suite(args.suite, args.out, args.workers, args.scheduler)
+    for note in result["notes"]:
+        print(f"note: {note}", file=sys.stderr)
+    print(show_summary(result["summary"]))
+    if not args.no_report:
+        from reports.build import write_report
+
+        paths = write_report([args.out])
+        print(f"report: {paths['html']}")
+    if result["failed"]:
+        print(f"testbed: {len(result['failed'])} sweep unit(s) had failed trials (tracebacks in the store): "
+              + ", ".join(result["failed"]), file=sys.stderr)
+        return 1
+    return 0
