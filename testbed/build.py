@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import circuits
 from circuits import NetlistError
 from circuits.yosys import from_verilog, from_yosys_json, yosys_available
-from networks import IntegerEngine, Multiplier, NetworkError, export, trained_model
+from networks import IntegerEngine, Multiplier, NetworkError, export, size_report, trained_model
 from networks import data as datasets
 from testbed.compare import Sweep
 from testbed.errors import SuiteError
@@ -88,6 +88,7 @@ def build_systems(suite: Suite, progress: bool = True) -> dict:
                 multiplier = Multiplier(mode, netlist, imodel.act_bits, mag)
                 system = NetworkSystem(IntegerEngine(imodel, multiplier), ds, name)
                 system.multiplier_name = mult_name
+                system.size = size_report(model) if config.quant != "float" else None
                 systems[name] = system
         except (NetlistError, NetworkError) as exc:
             raise SuiteError(f"{where}: {exc}") from None

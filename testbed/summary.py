@@ -81,7 +81,13 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
                                  "level": level_gap.to_dict(), "error_snr": snr_gap.to_dict()})
         sweeps.append({"name": spec.name, "noise": spec.noise.kind, "dist": spec.noise.dist, "per_bit": spec.per_bit,
                        "levels": spec.levels, "units": entries, "gaps": gaps})
+    details = {}
+    for u in units.values():
+        system = u.sweep.system
+        if system.name not in details:
+            details[system.name] = system_detail(system)
     return _clean({
+        "systems": details,
         "suite": suite.name, "description": suite.description, "suite_hash": suite.hash, "seed": suite.seed,
         "code_version": meta.get("code_version"), "created": meta.get("created"), "notes": suite.notes,
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
@@ -89,6 +95,32 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
         "thresholds": {"circuit_exact_rate": CIRCUIT_THRESHOLD, "network_accuracy_drop": 0.01},
         "sweeps": sweeps,
     })
+
+
+def system_detail(system) -> dict:
+    """Static facts of a system for the report: circuits their size, depth, single stuck-at fault coverage and
+    sensitivity S (exhaustive when inputs <= 20 bits, else 2^16 random vectors); networks their accuracy,
+    per-layer weight bits and pruned channels."""
+    if system.world == "circuit":
+        from circuits.campaign import stuck_at_campaign
+
+        net = system.netlist
+        vectors = "exhaustive" if net.n_input_bits <= 20 else 1 << 16
+        camp = stuck_at_campaign(net, vectors=vectors, seed=0)
+        return {"world": "circuit", "gates": net.n_gates, "depth": net.depth(), "inputs": net.inputs,
+                "outputs": net.output_widths, "operands": system.operand_kind, "vectors": int(system.n),
+                "output_entropy_bits": system.required_rate_bits, "fault_coverage": camp.coverage,
+                "faults": len(camp.sites), "undetected_faults": len(camp.undetected()),
+                "sensitivity_S": camp.sensitivity, "campaign_vectors": camp.n_vectors}
+    layers = []
+    for k, lay in enumerate(system.engine.model.layers):
+        layers.append({"layer": k, "kind": lay.kind, "shape": list(lay.weight.shape), "weight_bits": lay.weight_bits,
+                       "pruned_channels": int((abs(lay.weight).sum(axis=1) == 0).sum())})
+    size = getattr(system, "size", None)
+    return {"world": "network", "dataset": system.dataset.name, "test_inputs": int(system.n),
+            "clean_accuracy": system.clean_accuracy, "label_entropy_bits": system.required_rate_bits,
+            "multiplier": getattr(system, "multiplier_name", None), "mode": system.engine.multiplier.mode,
+            "layers": layers, "size": size}
 
 
 def write_summary(directory, summary: dict) -> Path:

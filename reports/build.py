@@ -1,0 +1,232 @@
+"""`testbed report`: report.html (self-contained), report.md with PNG figures, from a run's summary.json.
+
+With two directories the report compares the runs side by side (break-down levels and gaps of units that
+share a label, and figures overlaying both runs), written into the first directory as comparison.html/md.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from pathlib import Path
+
+from reports import figures
+from reports.errors import ReportError
+
+QUESTION = ("Artificial neural networks usually tolerate some noise, while digital circuits do not. What is the "
+            "difference? Each system below meets the same injected noise; the table gives the noise level where "
+            "its task metric crosses its threshold (circuit: exact-output rate below 99%; network: accuracy more "
+            "than 1 point under noise-free), with the interval from the metric's confidence bounds, and the "
+            "tolerance gaps between them (decades of probability, or bits of SNR). Break-down levels are "
+            "estimates from sampled trials: every one is given with its interval.")
+
+
+def fmt(v) -> str:
+    """How every number appears in the headline (3 significant digits; 'inf', '-' for none)."""
+    if v is None:
+        return "-"
+    if isinstance(v, str):
+        return v
+    if isinstance(v, float) and not math.isfinite(v):
+        return "inf" if v > 0 else "-inf"
+    return f"{v:.3g}"
+
+
+def load(directory) -> dict:
+    from testbed.errors import StoreError
+    from testbed.store import Store
+    from testbed.summary import read_summary
+
+    try:
+        summary = read_summary(directory)
+        store = Store.open(directory)
+    except StoreError as exc:
+        raise ReportError(str(exc)) from None
+    summary["suite_text"] = store.suite_text()
+    summary["meta"] = store.meta()
+    store.close()
+    return summary
+
+
+def headline(summary: dict) -> list[dict]:
+    """The headline rows: each break-down level with its interval, then each gap; all from summary.json."""
+    rows = []
+    for sw in summary["sweeps"]:
+        if sw["per_bit"]:
+            continue
+        unit = "bits SNR" if sw["noise"] == "additive" else ("p" if sw["noise"] == "bitflip" else "faults")
+        for u in sw["units"]:
+            b = u["breakdown"]
+            rows.append({"sweep": sw["name"], "what": f"break-down of {u['system']}@{u['site']}", "unit": unit,
+                         "value": b["level"], "lo": b["lo"], "hi": b["hi"], "censored": b.get("censored") or "",
+                         "error_snr": b["error_snr_bits"]})
+            if u.get("exact_digital_breakdown"):
+                d = u["exact_digital_breakdown"]
+                rows.append({"sweep": sw["name"], "what": f"break-down of the same products computed exactly "
+                             f"({u['system']})", "unit": unit, "value": d["level"], "lo": d["lo"], "hi": d["hi"],
+                             "censored": d.get("censored") or "", "error_snr": d["error_snr_bits"]})
+        for g in sw["gaps"]:
+            lv = g["level"]
+            rows.append({"sweep": sw["name"], "what": f"gap {g['framing']}: {g['network'].split('/', 1)[1]} vs "
+                         f"{g['against'].split('/', 1)[1]}", "unit": lv["unit"], "value": lv["value"], "lo": lv["lo"],
+                         "hi": lv["hi"], "censored": lv.get("censored") or "", "error_snr": g["error_snr"]["value"]})
+    return rows
+
+
+def _systems(summary: dict) -> list[str]:
+    return sorted({u["system"] for sw in summary["sweeps"] for u in sw["units"]})
+
+
+def _figures(summary: dict, colours: dict, runs=None) -> list[tuple[str, str, bytes]]:
+    """(file name, caption, png) in report order."""
+    out = []
+    for i, sw in enumerate(summary["sweeps"]):
+        if sw["per_bit"]:
+            out.append((f"per_bit_{i}.png", f"Per-bit view ({sw['name']}): which product bits carry the tolerance.",
+                        figures.per_bit_figure(sw, colours)))
+            continue
+        pair = [(n, next((s for s in r["sweeps"] if s["name"] == sw["name"]), None)) for n, r in runs] if runs else None
+        pair = [(n, s) for n, s in pair if s is not None] if pair else None
+        out.append((f"sweep_{i}.png", f"{sw['name']}: task metric against noise level (bands: 95% intervals; "
+                    "vertical lines: break-down levels; dotted: the same products computed exactly).",
+                    figures.sweep_figure(sw, colours, pair)))
+    out.append(("error_power.png", "Error-power view: every break-down level on one axis, the SNR of the error "
+                "the noise caused at its site.", figures.error_power_figure(summary, colours)))
+    for i, sw in enumerate(summary["sweeps"]):
+        if not sw["per_bit"]:
+            out.append((f"information_{i}.png", f"Information view ({sw['name']}): the rate each task needs against "
+                        "the information that survives.", figures.information_figure(sw, colours)))
+    return out
+
+
+def _detail_figures(summary: dict) -> list[tuple[str, str, bytes]]:
+    out, seen = [], set()
+    for i, sw in enumerate(summary["sweeps"]):
+        if sw["per_bit"]:
+            continue
+        for j, u in enumerate(sw["units"]):
+            if u["world"] == "circuit" and (u["system"], "ber") not in seen:
+                seen.add((u["system"], "ber"))
+                out.append((f"ber_{i}_{j}.png", f"{u['system']}: bit-error rate per output bit ({sw['name']}).",
+                            figures.ber_heatmap(u)))
+            if u["world"] == "network" and (u["system"], "cm") not in seen and u["breakdown"]["level"] is not None:
+                seen.add((u["system"], "cm"))
+                out.append((f"confusion_{i}_{j}.png", f"{u['system']}: confusion matrix at the level nearest its "
+                            f"break-down ({sw['name']}).", figures.confusion_figure(u)))
+    return out
+
+
+def _headline_html(rows) -> str:
+    cells = ["<table class='headline'><tr><th>sweep</th><th>quantity</th><th>value</th><th>95% interval</th>"
+             "<th>unit</th><th>error SNR (bits)</th><th>note</th></tr>"]
+    for r in rows:
+        note = {"above": "not reached in the levels swept (bound)", "below": "already at the first level (bound)"}.get(
+            r["censored"], r["censored"])
+        cells.append(f"<tr><td>{html.escape(r['sweep'])}</td><td>{html.escape(r['what'])}</td>"
+                     f"<td class='v'>{fmt(r['value'])}</td><td>[{fmt(r['lo'])}, {fmt(r['hi'])}]</td>"
+                     f"<td>{html.escape(r['unit'])}</td><td>{fmt(r['error_snr'])}</td><td>{html.escape(note)}</td></tr>")
+    return "\n".join(cells) + "</table>"
+
+
+def _detail_html(summary: dict) -> str:
+    parts = []
+    for name, d in summary.get("systems", {}).items():
+        if d["world"] == "circuit":
+            parts.append(f"<h3>{html.escape(name)} (circuit)</h3><ul><li>{d['gates']} gates, logic depth "
+                         f"{d['depth']}; inputs {html.escape(json.dumps(d['inputs']))}, outputs "
+                         f"{html.escape(json.dumps(d['outputs']))}</li><li>operands: {d['operands']} "
+                         f"({d['vectors']} vectors); output entropy {fmt(d['output_entropy_bits'])} bits</li>"
+                         f"<li>single stuck-at coverage {fmt(100 * d['fault_coverage'])}% of {d['faults']} faults "
+                         f"({d['undetected_faults']} undetected) over {d['campaign_vectors']} vectors; sensitivity "
+                         f"S = {fmt(d['sensitivity_S'])}</li></ul>")
+        else:
+            layers = "".join(f"<tr><td>{lay['layer']}</td><td>{lay['kind']}</td><td>{lay['shape']}</td>"
+                             f"<td>{lay['weight_bits']}</td><td>{lay['pruned_channels']}</td></tr>"
+                             for lay in d["layers"])
+            size = d.get("size")
+            learned = ""
+            if size:
+                learned = "<p>learned bits per channel (I = log2(rms/alpha)): " + "; ".join(
+                    f"layer {lay['layer']}: mean {fmt(sum(lay.get('learned_bits', [0])) / max(1, len(lay.get('learned_bits', [0]))))}"
+                    f", {lay['pruned']} of {lay['channels']} channels pruned" for lay in size["layers"]) + \
+                    f"; model size {fmt(size['kb'])} KB (1 KB = 1024 bytes)</p>"
+            parts.append(f"<h3>{html.escape(name)} (network)</h3><p>data set {d['dataset']} ({d['test_inputs']} test "
+                         f"inputs), accuracy without noise {fmt(100 * d['clean_accuracy'])}%, label entropy "
+                         f"{fmt(d['label_entropy_bits'])} bits; multiplier {d['multiplier']} in mode {d['mode']}</p>"
+                         "<table><tr><th>layer</th><th>kind</th><th>weights</th><th>weight bits</th>"
+                         f"<th>pruned channels</th></tr>{layers}</table>{learned}")
+    return "\n".join(parts)
+
+
+CSS = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:auto;padding:1rem;line-height:1.4}
+img{max-width:100%;height:auto}table{border-collapse:collapse;font-size:.85rem;display:block;overflow-x:auto}
+td,th{border:1px solid #bbb;padding:.2rem .4rem}pre{white-space:pre-wrap;background:#f4f4f4;padding:.5rem}
+@media print{figure{break-inside:avoid}}"""
+
+
+def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, detail_figs) -> dict:
+    fig_dir = directory / "figures"
+    fig_dir.mkdir(exist_ok=True)
+    for name, _, png in figs + detail_figs:
+        (fig_dir / name).write_bytes(png)
+
+    def img(name, caption, png):
+        data = base64.b64encode(png).decode()
+        return f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>" \
+               f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    meta = summary.get("meta", {})
+    repro = (f"<p>suite {html.escape(summary['suite'])} (hash {summary['suite_hash']}), seed {summary['seed']}, code "
+             f"{html.escape(str(summary['code_version']))}, created {html.escape(str(summary.get('created')))}; "
+             f"machine {html.escape(json.dumps(summary['machine']))}</p><p>Rerun: <code>testbed run SUITE --out DIR"
+             f"</code> with the suite below.</p><pre>{html.escape(summary.get('suite_text', ''))}</pre>")
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in summary.get("notes", []))
+    body = [f"<h1>{html.escape(title)}</h1><p>{html.escape(QUESTION)}</p>",
+            f"<p>{html.escape(summary.get('description', ''))}</p>", "<h2>Headline</h2>", _headline_html(rows),
+            f"<ul>{notes}</ul>" if notes else "", "<h2>Figures</h2>", *[img(*f) for f in figs],
+            "<h2>Systems</h2>", _detail_html(summary), *[img(*f) for f in detail_figs],
+            "<h2>Reproduce</h2>", repro]
+    page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' "
+            f"content='width=device-width, initial-scale=1'><title>{html.escape(title)}</title><style>{CSS}</style>"
+            f"</head><body>{''.join(body)}</body></html>")
+    html_path = directory / f"{stem}.html"
+    html_path.write_text(page)
+    md = [f"# {title}", "", QUESTION, "", "## Headline", "",
+          "| sweep | quantity | value | 95% interval | unit | error SNR (bits) | note |", "|---|---|---|---|---|---|---|"]
+    md += [f"| {r['sweep']} | {r['what']} | {fmt(r['value'])} | [{fmt(r['lo'])}, {fmt(r['hi'])}] | {r['unit']} | "
+           f"{fmt(r['error_snr'])} | {r['censored']} |" for r in rows]
+    md += ["", "## Figures", ""] + [f"![{c}](figures/{n})\n\n{c}\n" for n, c, _ in figs + detail_figs]
+    md += ["## Reproduce", "", f"suite {summary['suite']} (hash {summary['suite_hash']}), seed {summary['seed']}, "
+           f"code {summary['code_version']}, machine {json.dumps(summary['machine'])}", "", "```toml",
+           summary.get("suite_text", "").rstrip(), "```", ""]
+    del meta
+    md_path = directory / f"{stem}.md"
+    md_path.write_text("\n".join(md))
+    return {"html": html_path, "md": md_path}
+
+
+def write_report(dirs) -> dict:
+    """Write the report of one run, or the comparison of two (into the first directory)."""
+    if len(dirs) not in (1, 2):
+        raise ReportError(f"report takes one results directory or two to compare, got {len(dirs)}")
+    summaries = [load(d) for d in dirs]
+    colours = figures.palette(s for summary in summaries for s in _systems(summary))
+    first = Path(dirs[0])
+    if len(dirs) == 1:
+        summary = summaries[0]
+        return _write(first, "report", f"Robustness report: {summary['suite']}", summary, headline(summary),
+                      _figures(summary, colours), _detail_figures(summary))
+    a, b = summaries
+    runs = [(Path(dirs[0]).name, a), (Path(dirs[1]).name, b)]
+    rows = []
+    for name, s in runs:
+        rows += [dict(r, sweep=f"{name}: {r['sweep']}") for r in headline(s)]
+    return _write(first, "comparison", f"Comparison: {runs[0][0]} vs {runs[1][0]}", a, rows,
+                  _figures(a, colours, runs), [])
+
+
+def report_cli(dirs) -> int:
+    paths = write_report(dirs)
+    print(f"report: {paths['html']}\nmarkdown: {paths['md']}")
+    return 0

@@ -1,0 +1,152 @@
+"""Figures of a run (matplotlib, Agg): one colour per system across every figure (Okabe-Ito palette,
+colour-blind safe), labelled axes with units, intervals drawn as bands."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+AXIS = {"bitflip": "bit-flip probability p per bit (log scale)", "stuck_at": "stuck-at faults k (count)",
+        "additive": "SNR of the injected noise (bits)"}
+
+
+def palette(names) -> dict:
+    return {n: OKABE_ITO[i % len(OKABE_ITO)] for i, n in enumerate(sorted(set(names)))}
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _num(v):
+    return v if isinstance(v, (int, float)) else (math.inf if v == "inf" else -math.inf if v == "-inf" else math.nan)
+
+
+def sweep_figure(sweep: dict, colours: dict, runs: list[tuple[str, dict]] | None = None) -> bytes:
+    """Task metric against noise level for every unit of a sweep (band: interval; vertical line: break-down)."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    styles = ["-", "--"]
+    for r, (run_name, sw) in enumerate(runs or [("", sweep)]):
+        for u in sw["units"]:
+            c = colours[u["system"]]
+            xs = [p["level"] for p in u["curve"]]
+            ax.plot(xs, [p["value"] for p in u["curve"]], styles[r % 2], color=c, marker="o", ms=3,
+                    label=f"{u['system']}@{u['site']}: {u['metric'].replace('_', ' ')}" + (f" ({run_name})" if run_name
+                                                                                             else ""))
+            ax.fill_between(xs, [p["lo"] for p in u["curve"]], [p["hi"] for p in u["curve"]], color=c, alpha=0.15)
+            if u["world"] == "network" and r == 0:
+                ax.plot(xs, [p["digital_task_rate"][0] for p in u["curve"]], ":", color=c,
+                        label=f"{u['system']}: same products, exact digital")
+            b = u["breakdown"]
+            if b["level"] is not None and not b.get("censored"):
+                ax.axvline(b["level"], color=c, lw=1, ls=styles[r % 2], alpha=0.8)
+            ax.axhline(u["threshold"], color=c, lw=0.6, ls=":", alpha=0.6)
+    if sweep["noise"] == "bitflip":
+        ax.set_xscale("log")
+    ax.set_xlabel(AXIS[sweep["noise"]])
+    ax.set_ylabel("task metric (fraction): exact-output rate / accuracy")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(f"{sweep['name']}: {sweep['noise']}")
+    ax.legend(fontsize=7, loc="best")
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
+def error_power_figure(summary: dict, colours: dict) -> bytes:
+    """Every break-down level placed on one axis: the SNR (bits) of the error the noise caused at its site."""
+    rows = [(sw["name"], u) for sw in summary["sweeps"] if not sw["per_bit"] for u in sw["units"]]
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.2))
+    for i, (name, u) in enumerate(rows):
+        b = u["breakdown"]
+        v, lo, hi = (_num(b["error_snr_bits"]), _num(b["error_snr_lo"]), _num(b["error_snr_hi"]))
+        if math.isfinite(v):
+            err = [[max(v - lo, 0) if math.isfinite(lo) else 0], [max(hi - v, 0) if math.isfinite(hi) else 0]]
+            ax.errorbar([v], [i], xerr=err, fmt="o", color=colours[u["system"]], capsize=3)
+    ax.set_yticks(range(len(rows)), [f"{n}: {u['system']}@{u['site']}" for n, u in rows], fontsize=8)
+    ax.set_xlabel("error SNR at the site at break-down (bits)")
+    ax.set_title("error-power view: where each system breaks, whatever the noise")
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
+def information_figure(sweep: dict, colours: dict) -> bytes:
+    """Required rate (dashed) against the information that survives the noise (solid), per level."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for u in sweep["units"]:
+        c = colours[u["system"]]
+        xs = [p["level"] for p in u["curve"]]
+        ax.plot(xs, [p["surviving_bits"] for p in u["curve"]], "-o", ms=3, color=c,
+                label=f"{u['system']}: " + ("sum of 1 - h(BER) over output bits" if u["world"] == "circuit"
+                                            else "I(label; prediction), Miller-Madow"))
+        ax.axhline(u["curve"][0]["required_bits"], color=c, ls="--", lw=1,
+                   label=f"{u['system']}: required rate (" + ("output entropy" if u["world"] == "circuit"
+                                                              else "label entropy") + ")")
+    if sweep["noise"] == "bitflip":
+        ax.set_xscale("log")
+    ax.set_xlabel(AXIS[sweep["noise"]])
+    ax.set_ylabel("information (bits per operation / per input)")
+    ax.set_title(f"information view: {sweep['name']}")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
+def per_bit_figure(sweep: dict, colours: dict) -> bytes:
+    """Break-down flip probability when only bit k of each word can flip, against k."""
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    by_system: dict = {}
+    for u in sweep["units"]:
+        by_system.setdefault(u["system"], []).append(u)
+    for name, units in by_system.items():
+        units.sort(key=lambda u: u["bit"])
+        ks = [u["bit"] for u in units]
+        lv = [u["breakdown"]["level"] for u in units]
+        cens = [u["breakdown"].get("censored") == "above" for u in units]
+        ax.plot(ks, lv, "-o", color=colours[name], label=f"{name}@{units[0]['site']}")
+        ax.scatter([k for k, c in zip(ks, cens, strict=True) if c], [v for v, c in zip(lv, cens, strict=True) if c],
+                   marker="^", s=60, color=colours[name], label=f"{name}: not broken within the levels swept")
+    ax.set_yscale("log")
+    ax.set_xlabel("bit position k of the word (0 = least significant)")
+    ax.set_ylabel("break-down flip probability of bit k")
+    ax.set_title(f"per-bit view: {sweep['name']}")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
+def ber_heatmap(unit: dict) -> bytes:
+    """Bit-error rate per output bit (columns) at each noise level (rows) of a circuit unit."""
+    curve = unit["curve"]
+    data = [p["ber_per_bit"] for p in curve]
+    fig, ax = plt.subplots(figsize=(7, 0.3 * len(curve) + 1.5))
+    im = ax.imshow(data, aspect="auto", cmap="viridis", vmin=0, vmax=max(0.5, max(max(r) for r in data)))
+    ax.set_yticks(range(len(curve)), [f"{p['level']:.3g}" for p in curve], fontsize=7)
+    ax.set_xlabel("output bit (0 = least significant)")
+    ax.set_ylabel("noise level")
+    ax.set_title(f"bit-error rate per output bit: {unit['system']}@{unit['site']}")
+    fig.colorbar(im, ax=ax, label="bit-error rate (probability)")
+    return _png(fig)
+
+
+def confusion_figure(unit: dict) -> bytes:
+    """Confusion matrix of a network at the level closest to its break-down."""
+    b = unit["breakdown"]["level"]
+    curve = unit["curve"]
+    point = min(curve, key=lambda p: abs(math.log10(p["level"] / b)) if b and p["level"] > 0 and b > 0
+                else abs(p["level"] - (b or 0)))
+    fig, ax = plt.subplots(figsize=(4.2, 3.8))
+    im = ax.imshow(point["confusion"], cmap="Blues")
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(f"{unit['system']} at level {point['level']:.3g}", fontsize=9)
+    fig.colorbar(im, ax=ax, label="inputs (count, pooled over trials)")
+    return _png(fig)
