@@ -149,8 +149,8 @@ def _detail_html(summary: dict) -> str:
             learned = ""
             if size:
                 learned = "<p>learned bits per channel (I = log2(rms/alpha)): " + "; ".join(
-                    f"layer {lay['layer']}: mean {fmt(sum(lay.get('learned_bits', [0])) / max(1, len(lay.get('learned_bits', [0]))))}"
-                    f", {lay['pruned']} of {lay['channels']} channels pruned" for lay in size["layers"]) + \
+                    f"layer {lay['layer']}: mean {fmt(_mean(lay.get('learned_bits', [])))}, {lay['pruned']} of "
+                    f"{lay['channels']} channels pruned" for lay in size["layers"]) + \
                     f"; model size {fmt(size['kb'])} KB (1 KB = 1024 bytes)</p>"
             parts.append(f"<h3>{html.escape(name)} (network)</h3><p>data set {d['dataset']} ({d['test_inputs']} test "
                          f"inputs), accuracy without noise {fmt(100 * d['clean_accuracy'])}%, label entropy "
@@ -158,6 +158,10 @@ def _detail_html(summary: dict) -> str:
                          "<table><tr><th>layer</th><th>kind</th><th>weights</th><th>weight bits</th>"
                          f"<th>pruned channels</th></tr>{layers}</table>{learned}")
     return "\n".join(parts)
+
+
+def _mean(values) -> float | None:
+    return sum(values) / len(values) if values else None
 
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:auto;padding:1rem;line-height:1.4}
@@ -193,7 +197,8 @@ def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, de
     html_path = directory / f"{stem}.html"
     html_path.write_text(page)
     md = [f"# {title}", "", QUESTION, "", "## Headline", "",
-          "| sweep | quantity | value | 95% interval | unit | error SNR (bits) | note |", "|---|---|---|---|---|---|---|"]
+          "| sweep | quantity | value | 95% interval | unit | error SNR (bits) | note |",
+          "|---|---|---|---|---|---|---|"]
     md += [f"| {r['sweep']} | {r['what']} | {fmt(r['value'])} | [{fmt(r['lo'])}, {fmt(r['hi'])}] | {r['unit']} | "
            f"{fmt(r['error_snr'])} | {r['censored']} |" for r in rows]
     md += ["", "## Figures", ""] + [f"![{c}](figures/{n})\n\n{c}\n" for n, c, _ in figs + detail_figs]

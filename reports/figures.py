@@ -65,7 +65,7 @@ def error_power_figure(summary: dict, colours: dict) -> bytes:
     """Every break-down level placed on one axis: the SNR (bits) of the error the noise caused at its site."""
     rows = [(sw["name"], u) for sw in summary["sweeps"] if not sw["per_bit"] for u in sw["units"]]
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.2))
-    for i, (name, u) in enumerate(rows):
+    for i, (_, u) in enumerate(rows):
         b = u["breakdown"]
         v, lo, hi = (_num(b["error_snr_bits"]), _num(b["error_snr_lo"]), _num(b["error_snr_hi"]))
         if math.isfinite(v):
@@ -106,14 +106,14 @@ def per_bit_figure(sweep: dict, colours: dict) -> bytes:
     by_system: dict = {}
     for u in sweep["units"]:
         by_system.setdefault(u["system"], []).append(u)
-    for name, units in by_system.items():
+    for system, units in by_system.items():
         units.sort(key=lambda u: u["bit"])
         ks = [u["bit"] for u in units]
         lv = [u["breakdown"]["level"] for u in units]
         cens = [u["breakdown"].get("censored") == "above" for u in units]
-        ax.plot(ks, lv, "-o", color=colours[name], label=f"{name}@{units[0]['site']}")
+        ax.plot(ks, lv, "-o", color=colours[system], label=f"{system}@{units[0]['site']}")
         ax.scatter([k for k, c in zip(ks, cens, strict=True) if c], [v for v, c in zip(lv, cens, strict=True) if c],
-                   marker="^", s=60, color=colours[name], label=f"{name}: not broken within the levels swept")
+                   marker="^", s=60, color=colours[system], label=f"{system}: not broken within the levels swept")
     ax.set_yscale("log")
     ax.set_xlabel("bit position k of the word (0 = least significant)")
     ax.set_ylabel("break-down flip probability of bit k")

@@ -32,7 +32,8 @@ def _netlist(name: str, table: dict, suite: Suite):
     kind = table["circuit"]
     base = suite.path.parent
     if kind == "multiplier":
-        net = circuits.multiplier(table["width"], table.get("m"), table.get("form", "array"), table.get("signed", False))
+        net = circuits.multiplier(table["width"], table.get("m"), table.get("form", "array"),
+                                  table.get("signed", False))
     elif kind == "truncated_multiplier":
         net = circuits.truncated_multiplier(table["width"], table.get("k", table["width"] - 2))
     elif kind == "broken_array_multiplier":

@@ -121,7 +121,8 @@ def run_suite(suite_path, out_dir, workers: int | None = None, scheduler: str | 
     else:
         _WORKER_UNITS[suite.hash] = units
     failed: set = set()
-    bar = tqdm(total=done, initial=done, desc=f"{suite.name}", unit="trial", disable=None if progress else True, smoothing=0.1)
+    bar = tqdm(total=done, initial=done, desc=f"{suite.name}", unit="trial", disable=None if progress else True,
+               smoothing=0.1)
     path = str(Path(suite_path).resolve())
     try:
         while True:
