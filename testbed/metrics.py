@@ -2,6 +2,10 @@
 
 Rates pool their counts over trials (Wilson interval) when the noise is transient; under stuck-at faults
 the samples of one trial share their faults, so the interval is a bootstrap over trials instead.
+Intervals are conditional on the fixed inputs (the exhaustive vector set, the test set): they bound what
+the noise does to these inputs, not the generalisation error of the network. A network's accuracy is its
+noise-free accuracy plus the inputs the noise made right minus those it made wrong; the interval combines
+the Wilson intervals of those two rates, so it is exact (zero width) where the noise changes nothing.
 """
 
 from __future__ import annotations
@@ -57,8 +61,15 @@ def network_metrics(rows: list[dict], n_classes: int, stuck: bool) -> dict:
     labels = np.repeat(np.arange(n_classes), confusion.sum(axis=1))
     preds = np.concatenate([np.repeat(np.arange(n_classes), row) for row in confusion])
     plug, corrected = mutual_information(labels, preds, n_classes)
+    n = sum(r["n"] for r in rows)
+    accuracy = _rate(rows, "correct", stuck)
+    if not stuck and n:
+        clean = (sum(r["correct"] for r in rows) + sum(r["lost"] for r in rows) - sum(r["gained"] for r in rows)) / n
+        lost_lo, lost_hi = wilson(sum(r["lost"] for r in rows), n)
+        gain_lo, gain_hi = wilson(sum(r["gained"] for r in rows), n)
+        accuracy = (accuracy[0], max(0.0, clean + gain_lo - lost_hi), min(1.0, clean + gain_hi - lost_lo))
     return {
-        "accuracy": _rate(rows, "correct", stuck),
+        "accuracy": accuracy,
         "agreement": _rate(rows, "agree", stuck),
         "digital_task_rate": _rate(rows, "all_products_exact", stuck),
         "mi_bits": corrected, "mi_plugin_bits": plug,

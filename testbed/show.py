@@ -29,7 +29,7 @@ def show_summary(summary: dict) -> str:
             b = u["breakdown"]
             lines.append(f"  {u['label'].split('/', 1)[1]:<44} {_level(b, sw['noise']):<46} "
                          f"{_num(b['error_snr_bits'])}")
-            if u.get("exact_digital_breakdown"):
+            if u.get("exact_digital_breakdown") and not sw["per_bit"]:
                 d = u["exact_digital_breakdown"]
                 lines.append(f"  {'  same products, exact digital':<44} {_level(d, sw['noise']):<46} "
                              f"{_num(d['error_snr_bits'])}")

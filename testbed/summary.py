@@ -61,7 +61,7 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
             breakdowns[u.label] = b
             entry = {"label": u.label, "system": u.system, "site": u.site, "bit": u.bit, "world": sw.system.world,
                      "metric": sw.metric, "threshold": sw.threshold, "breakdown": b.to_dict(), "curve": _curve(u)}
-            if sw.system.world == "network":
+            if sw.system.world == "network" and not spec.per_bit:
                 entry["clean_accuracy"] = sw.system.clean_accuracy
                 entry["multiplier"] = getattr(sw.system, "multiplier_name", None)
                 digital = sw.breakdown("digital_task_rate", CIRCUIT_THRESHOLD)

@@ -131,7 +131,11 @@ class NetworkSystem:
         power = result.site_error["product" if site in GATE_SITES else site]
         k = self.dataset.n_classes
         confusion = np.bincount(self.labels * k + pred, minlength=k * k).reshape(k, k)
-        return {"n": int(self.n), "correct": int(np.count_nonzero(pred == self.labels)),
+        was_right = self.golden == self.labels
+        now_right = pred == self.labels
+        return {"n": int(self.n), "correct": int(np.count_nonzero(now_right)),
+                "lost": int(np.count_nonzero(was_right & ~now_right)),
+                "gained": int(np.count_nonzero(~was_right & now_right)),
                 "agree": int(np.count_nonzero(pred == self.golden)),
                 "all_products_exact": int(np.count_nonzero(result.wrong_products == 0)),
                 "confusion": confusion.tolist(), "signal_power": power[0], "error_power": power[1]}
