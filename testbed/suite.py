@@ -176,13 +176,12 @@ def _check_system(p: _Problems, name: str, table, systems: dict, base: Path) -> 
         circ = table.get("circuit")
         if circ not in CIRCUITS:
             p.add(f"{where}.circuit", f"unknown circuit {circ!r} (allowed: {', '.join(CIRCUITS)})")
-        for key in ("width", "m", "k", "hbl", "vbl"):
+        for key, lo in (("width", 1), ("m", 1), ("k", 0), ("hbl", 0), ("vbl", 0)):
             v = table.get(key)
-            if isinstance(v, int) and not isinstance(v, bool) and not 0 <= v <= 64:
-                p.add(f"{where}.{key}", f"must be in 0..64, got {v}")
-        w = table.get("width")
+            if isinstance(v, int) and not isinstance(v, bool) and not lo <= v <= 32:
+                p.add(f"{where}.{key}", f"must be in {lo}..32, got {v}")
         if circ in ("multiplier", "truncated_multiplier", "broken_array_multiplier", "ripple_carry_adder",
-                    "kogge_stone_adder") and not (isinstance(w, int) and w >= 1):
+                    "kogge_stone_adder") and "width" not in table:
             p.add(f"{where}.width", "required: an integer >= 1")
         if table.get("form", "array") not in ("array", "wallace", "dadda"):
             p.add(f"{where}.form", f"must be array, wallace or dadda, got {table.get('form')!r}")
