@@ -1,0 +1,119 @@
+"""Reports: the headline agrees with summary.json, comparison mode, and the page loads in Chromium."""
+
+import html.parser
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from reports.build import fmt, write_report
+from testbed.cli import main
+from testbed.runner import run_suite
+from tests.conftest import require_tool
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("rep") / "smoke"
+    run_suite(ROOT / "suites" / "smoke.toml", out, workers=1, progress=False)
+    write_report([out])
+    return out
+
+
+class _Headline(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.rows, self._in, self._cell = [], False, None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table" and ("class", "headline") in attrs:
+            self._in = True
+        elif self._in and tag == "tr":
+            self.rows.append([])
+        elif self._in and tag in ("td", "th"):
+            self._cell = ""
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self._in = False
+        elif self._in and tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append(self._cell)
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
+
+
+def test_every_headline_number_is_in_summary_json(run_dir):
+    parser = _Headline()
+    parser.feed((run_dir / "report.html").read_text())
+    rows = parser.rows[1:]
+    assert len(rows) >= 6
+    summary = json.loads((run_dir / "summary.json").read_text())
+    sweeps = {sw["name"]: sw for sw in summary["sweeps"]}
+    for sweep, what, value, interval, unit, snr, _note in rows:
+        sw = sweeps[sweep]
+        if what.startswith("break-down of the same products"):
+            system = what.split("(")[-1].rstrip(")")
+            src = next(u for u in sw["units"] if u["system"] == system)["exact_digital_breakdown"]
+            expect = (src["level"], src["lo"], src["hi"], src["error_snr_bits"])
+        elif what.startswith("break-down of "):
+            label = f"{sweep}/{what.removeprefix('break-down of ')}"
+            src = next(u for u in sw["units"] if u["label"] == label)["breakdown"]
+            expect = (src["level"], src["lo"], src["hi"], src["error_snr_bits"])
+        else:
+            framing, pair = what.removeprefix("gap ").split(": ", 1)
+            net, other = pair.split(" vs ")
+            g = next(g for g in sw["gaps"] if g["framing"] == framing and g["network"] == f"{sweep}/{net}"
+                     and g["against"] == f"{sweep}/{other}")
+            expect = (g["level"]["value"], g["level"]["lo"], g["level"]["hi"], g["error_snr"]["value"])
+            assert unit == g["level"]["unit"]
+        assert value == fmt(expect[0]) and interval == f"[{fmt(expect[1])}, {fmt(expect[2])}]"
+        assert snr == fmt(expect[3])
+
+
+def test_markdown_and_figures_beside_it(run_dir):
+    md = (run_dir / "report.md").read_text()
+    assert "## Headline" in md and "```toml" in md
+    for name in md.split("(figures/")[1:]:
+        assert (run_dir / "figures" / name.split(")")[0]).is_file()
+
+
+def test_comparison_mode(run_dir, tmp_path):
+    other = tmp_path / "copy"
+    shutil.copytree(run_dir, other)
+    assert main(["report", str(run_dir), str(other)]) == 0
+    page = (run_dir / "comparison.html").read_text()
+    assert "Comparison: smoke vs copy" in page and page.count("data:image/png;base64,") >= 3
+
+
+def test_report_of_a_missing_run_is_bad_input(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    assert "no summary.json" in capsys.readouterr().err or "no results store" in capsys.readouterr().err
+
+
+def test_report_opens_in_headless_chromium(run_dir, tmp_path):
+    require_tool("chromium")
+    page = (run_dir / "report.html").read_text()
+    probe = ("<script>window.addEventListener('load',()=>{const imgs=[...document.images];"
+             "document.body.setAttribute('data-images',imgs.length);"
+             "document.body.setAttribute('data-loaded',imgs.filter(i=>i.complete&&i.naturalWidth>0).length);});"
+             "</script></body>")
+    (tmp_path / "probe.html").write_text(page.replace("</body>", probe))
+    proc = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                           "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                           "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr",
+                           "--v=0", "--virtual-time-budget=5000", "--dump-dom", f"file://{tmp_path / 'probe.html'}"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    dom = proc.stdout
+    images = int(dom.split('data-images="')[1].split('"')[0])
+    loaded = int(dom.split('data-loaded="')[1].split('"')[0])
+    assert images >= 5 and loaded == images
+    console = [ln for ln in proc.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln]
+    assert not console, console
