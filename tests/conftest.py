@@ -1,4 +1,8 @@
-"""Shared fixtures: external tools are required under TESTBED_REQUIRE_TOOLS=1, skipped otherwise."""
+"""Shared helpers: external tools are required under TESTBED_REQUIRE_TOOLS=1, skipped otherwise.
+
+The Hypothesis profile "testbed-ci" (bounded examples, no deadline, derandomized) comes from the project's
+pytest plugin (testbed.pytest_plugin); HYPOTHESIS_PROFILE selects another.
+"""
 
 import os
 import shutil
@@ -6,8 +10,9 @@ import shutil
 import pytest
 from hypothesis import settings
 
-settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+import testbed.pytest_plugin  # noqa: F401 (registers the profile even when the entry point is not installed)
+
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "testbed-ci"))
 
 
 def require_tool(*names: str) -> None:
@@ -19,9 +24,3 @@ def require_tool(*names: str) -> None:
     if os.environ.get("TESTBED_REQUIRE_TOOLS") == "1":
         pytest.fail(msg + " but TESTBED_REQUIRE_TOOLS=1")
     pytest.skip(msg)
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _kernel_cache(tmp_path_factory):
-    """Keep generated kernels in the user's cache (shared across runs) unless TESTBED_CACHE is set."""
-    yield

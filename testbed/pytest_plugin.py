@@ -1,0 +1,33 @@
+"""pytest plugin (entry point `testbed`): a seeded fault-injection context and a Hypothesis profile.
+
+Fixture `fault_context`: a FaultContext whose seed derives from the test's node id, so every run of a test
+draws the same faults. Hypothesis profile "testbed-ci": bounded examples, no deadline, derandomized.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from hypothesis import settings
+
+settings.register_profile("testbed-ci", max_examples=50, deadline=None, derandomize=True, print_blob=True)
+
+
+@dataclass
+class FaultContext:
+    seed: int
+    rng: np.random.Generator
+
+    def random_faults(self, netlist, k: int) -> list[tuple[int, int]]:
+        """k stuck-at faults on distinct random gates."""
+        gates = self.rng.choice(netlist.n_gates, size=min(k, netlist.n_gates), replace=False)
+        return [(int(g), int(v)) for g, v in zip(gates, self.rng.integers(0, 2, len(gates)), strict=True)]
+
+
+@pytest.fixture
+def fault_context(request) -> FaultContext:
+    seed = zlib.crc32(request.node.nodeid.encode())
+    return FaultContext(seed, np.random.default_rng(seed))
