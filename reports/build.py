@@ -36,8 +36,7 @@ def fmt(v) -> str:
 
 def load(directory) -> dict:
     from testbed.errors import StoreError
-    from testbed.store import Store
-    from testbed.summary import read_summary
+    from testbed.store import Store, read_summary
 
     try:
         summary = read_summary(directory)

@@ -12,8 +12,8 @@ CIRCUITS = {
     "yosys_json": "a Yosys write_json netlist; path, top",
 }
 NETWORKS = {
-    "mlp": "multilayer perceptron with ReLU; dataset digits|signals, hidden widths, bits, training plain|learned-noise",
-    "cnn": "small convolutional network (1-D for signals, 2-D for digits); channels, bits",
+    "mlp": "multilayer perceptron with ReLU; dataset digits|signals, hidden widths, quant float|fixed|learned-noise",
+    "cnn1d": "small 1-D convolutional network (signals); hidden = channels per conv layer, quant as for mlp",
 }
 NOISE_MODELS = {
     "bitflip": "each bit at the site flips independently with probability p (level: p in [0, 1])",

@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from circuits.metrics import snr_bits
 from testbed.stats import binary_capacity, bootstrap, mutual_information, wilson
 
 
@@ -29,11 +30,7 @@ def _rate(rows, key, per_trial_bootstrap: bool):
 
 
 def _snr(rows) -> float:
-    signal = sum(r["signal_power"] for r in rows)
-    error = sum(r["error_power"] for r in rows)
-    if error <= 0:
-        return math.inf
-    return 0.5 * math.log2(signal / error) if signal > 0 else -math.inf
+    return snr_bits(sum(r["signal_power"] for r in rows), sum(r["error_power"] for r in rows))
 
 
 def circuit_metrics(rows: list[dict], width: int, stuck: bool) -> dict:

@@ -149,10 +149,11 @@ def apply_words(noise: NoiseModel, values: np.ndarray, width: int, signed: bool,
         if not lanes:
             return values
         pos = flip_positions(u.size * len(lanes), float(noise.level), rng)
-        if len(pos):
+        if len(pos):  # positions are sorted, so the flips of one word are adjacent: OR them, then XOR once
             word, lane = np.divmod(pos, len(lanes))
             masks = np.left_shift(np.uint64(1), np.asarray(lanes, np.uint64)[lane])
-            np.bitwise_xor.at(u, word, masks)
+            words, first = np.unique(word, return_index=True)
+            u[words] ^= np.bitwise_or.reduceat(masks, first)
         return _from_unsigned(u, width, signed).reshape(values.shape)
     if noise.kind == "stuck_at":
         k = int(noise.level)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from testbed.summary import read_summary
+from testbed.store import read_summary
 
 
 def _num(v, unit: str = "") -> str:

@@ -20,6 +20,7 @@ from testbed import __version__
 from testbed.errors import StoreError
 
 DB_NAME = "results.sqlite"
+SUMMARY = "summary.json"  # written by testbed.summary at the end of a run
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS suite (name TEXT NOT NULL, hash TEXT NOT NULL, text TEXT NOT NULL);
@@ -129,3 +130,11 @@ def export(directory, fmt: str, stream) -> None:
     for u, lv, t, s, r, e in rows:
         writer.writerow([u, repr(lv), t, s, "failed" if e else "ok",
                          *[json.dumps(r.get(k)) if r else "" for k in keys], e or ""])
+
+
+def read_summary(directory) -> dict:
+    """The summary.json of a finished run (StoreError when the run has not finished)."""
+    path = Path(directory) / SUMMARY
+    if not path.is_file():
+        raise StoreError(f"{directory}: no {SUMMARY}; the run is unfinished (rerun `testbed run` to resume it)")
+    return json.loads(path.read_text())

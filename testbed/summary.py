@@ -17,8 +17,7 @@ import tempfile
 from pathlib import Path
 
 from testbed.compare import CIRCUIT_THRESHOLD, gap
-
-SUMMARY = "summary.json"
+from testbed.store import SUMMARY
 
 
 def _clean(value):
@@ -130,12 +129,3 @@ def write_summary(directory, summary: dict) -> Path:
         json.dump(summary, fh, indent=1)
     os.replace(tmp, path)
     return path
-
-
-def read_summary(directory) -> dict:
-    from testbed.errors import StoreError
-
-    path = Path(directory) / SUMMARY
-    if not path.is_file():
-        raise StoreError(f"{directory}: no {SUMMARY}; the run is unfinished (rerun `testbed run` to resume it)")
-    return json.loads(path.read_text())

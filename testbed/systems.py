@@ -9,8 +9,6 @@ had every product exact, i.e. an exact digital computation of the same operation
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from circuits import Netlist, simulate_planes
@@ -21,14 +19,6 @@ from testbed.noise import GATE_SITES, NoiseModel, apply_words, check_site, engin
 from testbed.stats import entropy_bits
 
 OPERAND_KINDS = ("exhaustive", "random", "recorded")
-
-
-def _snr(signal: float, error: float) -> float:
-    if error <= 0:
-        return math.inf
-    if signal <= 0:
-        return -math.inf
-    return 0.5 * math.log2(signal / error)
 
 
 class CircuitSystem:

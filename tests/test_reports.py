@@ -4,6 +4,7 @@ import html.parser
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,10 @@ def test_report_opens_in_headless_chromium(run_dir, tmp_path):
     assert images >= 5 and loaded == images
     console = [ln for ln in proc.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln]
     assert not console, console
+
+
+def test_reports_import_neither_circuits_nor_networks():
+    code = ("import sys, reports.build, reports.figures; "
+            "print([m for m in sys.modules if m.split('.')[0] in ('circuits', 'networks')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
