@@ -341,8 +341,9 @@ def interpreter():
 def binomial_cdf(n_gates: int, p: float):
     """(k0, cdf): the CDF of the number of flips per block, Binomial(n_gates * B * 64, p), at k0, k0+1, ...
     over mean +- 12 standard deviations (the mass outside is below 1e-30); cdf[-1] is exactly 1."""
+    import math
+
     import numpy as np
-    from scipy.stats import binom
 
     nbits = n_gates * B * 64
     if p <= 0 or p > 0.05 or nbits == 0:
@@ -350,6 +351,11 @@ def binomial_cdf(n_gates: int, p: float):
     mean, sd = nbits * p, (nbits * p * (1 - p)) ** 0.5
     k0 = max(0, int(mean - 12 * sd) - 10)
     k1 = min(nbits, int(mean + 12 * sd) + 10)
-    cdf = binom.cdf(np.arange(k0, k1 + 1), nbits, p)
+    log_norm = math.lgamma(nbits + 1)
+    log_p, log_q = math.log(p), math.log1p(-p)
+    log_pmf = np.array([log_norm - math.lgamma(k + 1) - math.lgamma(nbits - k + 1) + k * log_p + (nbits - k) * log_q
+                        for k in range(k0, k1 + 1)])
+    cdf = np.cumsum(np.exp(log_pmf))
+    cdf /= cdf[-1]
     cdf[-1] = 1.0
     return k0, cdf

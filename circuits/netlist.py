@@ -92,7 +92,14 @@ class Netlist:
         return int(level[outs].max()) if len(outs) else 0
 
     def fingerprint(self) -> str:
-        """A hash of the structure (gates, buses, signedness): equal netlists share compiled kernels."""
+        """A hash of the structure (gates, buses, signedness): equal netlists share compiled kernels.
+
+        Computed once: a netlist's gates and buses are not changed after construction."""
+        if getattr(self, "_fingerprint", None) is None:
+            self._fingerprint = self._hash()
+        return self._fingerprint
+
+    def _hash(self) -> str:
         h = hashlib.sha256()
         h.update(repr((sorted(self.inputs.items()), self.signed)).encode())
         h.update(self.ops.tobytes())

@@ -101,10 +101,11 @@ def choose_engine(netlist: Netlist, n_vectors: int, engine: str = "auto") -> str
 
 
 def simulate_planes(netlist: Netlist, planes: np.ndarray, *, stuck=None, flip_p: float = 0.0, seed: int = 0,
-                    engine: str = "auto", threads: int = 1) -> np.ndarray:
+                    engine: str = "auto", threads: int = 1, out: np.ndarray | None = None) -> np.ndarray:
     """Simulate on input bit planes (n_input_bits, n_words), n_words a multiple of kernels.B.
 
-    Returns output planes (n_output_bits, n_words), output buses in declaration order, bit 0 first.
+    Returns output planes (n_output_bits, n_words), output buses in declaration order, bit 0 first,
+    written into `out` when given (a uint64 array of that shape, reused across calls).
     """
     if planes.ndim != 2 or planes.shape[0] != netlist.n_input_bits or planes.shape[1] % kernels.B:
         raise NetlistError(f"netlist {netlist.name!r}: input planes must be ({netlist.n_input_bits}, k*{kernels.B}),"
@@ -113,8 +114,11 @@ def simulate_planes(netlist: Netlist, planes: np.ndarray, *, stuck=None, flip_p:
         raise NetlistError(f"flip_p must be a probability in [0, 1], got {flip_p!r}")
     planes = np.ascontiguousarray(planes, dtype=np.uint64)
     nblocks = planes.shape[1] // kernels.B
-    out = np.empty((sum(netlist.output_widths.values()), planes.shape[1]), np.uint64)
-    keep, force = fault_masks(netlist, stuck)
+    shape = (sum(netlist.output_widths.values()), planes.shape[1])
+    if out is None:
+        out = np.empty(shape, np.uint64)
+    elif out.shape != shape or out.dtype != np.uint64 or not out.flags.c_contiguous:
+        raise NetlistError(f"netlist {netlist.name!r}: out must be a C-contiguous uint64 array of shape {shape}")
     seed = int(seed) & 0x7FFFFFFFFFFFFFFF
     parallel = threads > 1
     if parallel:
@@ -133,6 +137,7 @@ def simulate_planes(netlist: Netlist, planes: np.ndarray, *, stuck=None, flip_p:
         else:
             k.clean_blocks(planes, out, 0, nblocks)
     else:
+        keep, force = fault_masks(netlist, stuck)
         sa, sb, sc, dst, in_slot, out_slot, nslots = _interp_plan(netlist)
         it = kernels.interpreter()
         args = (netlist.ops, sa, sb, sc, dst, in_slot, out_slot, nslots, keep, force, float(flip_p), seed, k0, cdf)
