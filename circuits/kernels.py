@@ -19,6 +19,7 @@ CHUNK_BLOCKS blocks), so both evaluators draw the same flips and results do not 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import os
@@ -70,7 +71,7 @@ def _fill_flips(buf, off, nwords, p, state, touched, k0, cdf):
     binomial_cdf). The caller zeroes the words listed in touched[:n] afterwards (the whole range when
     n < 0: dense draws, or more flips than touched holds).
     """
-    nbits = nwords * 64  # < 2^24: positions from 40 random bits, non-uniformity < nbits / 2^40
+    nbits = nwords * 64  # < 2^32
     if p <= 0.0:
         return state, 0
     if p > DENSE_P:
@@ -87,9 +88,23 @@ def _fill_flips(buf, off, nwords, p, state, touched, k0, cdf):
     count = k0 + np.searchsorted(cdf, u, side="right")  # inverse binomial CDF
     cap = touched.shape[0]
     placed = 0
+    n32 = np.uint64(nbits)
+    low32 = np.uint64(0xFFFFFFFF)
+    reject = (np.uint64(1 << 32) - n32) % n32  # Lemire's method: exactly uniform positions
+    draws = np.uint64(0)
+    spare = False
     while placed < count:
-        state += _GOLD
-        pos = int(((_mix(state) >> np.uint64(24)) * np.uint64(nbits)) >> np.uint64(40))  # nbits < 2^24
+        if spare:  # two 32-bit draws per 64-bit output
+            x = draws & low32
+        else:
+            state += _GOLD
+            draws = _mix(state)
+            x = draws >> np.uint64(32)
+        spare = not spare
+        m = x * n32
+        if (m & low32) < reject:
+            continue
+        pos = int(m >> np.uint64(32))
         w = off + (pos >> 6)
         bit = np.uint64(1) << np.uint64(pos & 63)
         if buf[w] & bit:
@@ -338,8 +353,9 @@ def interpreter():
     return _load(_interpreter_source(), "interp")
 
 
+@functools.lru_cache(maxsize=64)
 def binomial_cdf(n_gates: int, p: float):
-    """(k0, cdf): the CDF of the number of flips per block, Binomial(n_gates * B * 64, p), at k0, k0+1, ...
+    """(k0, cdf) (cached; do not modify cdf): the CDF of the number of flips per block, Binomial(n_gates * B * 64, p), at k0, k0+1, ...
     over mean +- 12 standard deviations (the mass outside is below 1e-30); cdf[-1] is exactly 1."""
     import math
 
