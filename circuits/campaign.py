@@ -110,14 +110,14 @@ def stuck_at_campaign(netlist: Netlist, vectors="exhaustive", seed: int = 0, ope
             step = _CHUNK_WORDS * 64
             for start in range(0, total, step):
                 n = min(step, total - start)
-                planes = np.zeros((nbits, -(-n // (64 * kernels.B)) * kernels.B), np.uint64)
+                planes = np.zeros((nbits, -(-n // (64 * kernels.WORDS)) * kernels.WORDS), np.uint64)
                 counter_planes(start, nbits, planes)
                 yield planes, n
         elif isinstance(vectors, (int, np.integer)) and not isinstance(vectors, bool) and vectors > 0:
             rng = np.random.default_rng(seed)
             for start in range(0, int(vectors), _CHUNK_WORDS * 64):
                 n = min(_CHUNK_WORDS * 64, int(vectors) - start)
-                nwords = -(-n // (64 * kernels.B)) * kernels.B
+                nwords = -(-n // (64 * kernels.WORDS)) * kernels.WORDS
                 yield rng.integers(0, 2 ** 64, size=(nbits, nwords), dtype=np.uint64, endpoint=False), n
         else:
             raise NetlistError(f"vectors must be 'exhaustive', 'operands' or a positive count, got {vectors!r}")

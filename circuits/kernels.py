@@ -5,7 +5,8 @@ from a cache folder so that `@njit(cache=True)` keeps the machine code for later
 
 - a straight-line kernel per netlist: one loop over the B words of a block holds the whole netlist as
   scalar locals (`s93 = ~(s12 & s40)`); inputs and outputs are staged in one flat buffer at constant
-  offsets so LLVM vectorises the loop. Fastest, but compiling costs seconds per netlist (once, then
+  offsets so LLVM vectorises the loop (blocks of CLEAN_B words; B words with flips, whose masks then stay
+  in L1). Fastest, but compiling costs seconds per netlist (once, then
   cached). Two variants: fault-free, and transient flips (each gate output XOR a flip mask);
 - one interpreter for every netlist: opcode arrays, liveness-compacted signal slots, a block of B words
   per gate, with stuck-at faults (per gate a keep and a force mask) and flips. No compile per netlist;
@@ -29,9 +30,11 @@ from pathlib import Path
 
 from circuits.gates import BY_OPCODE, KINDS, render
 
-B = 8  # words per block: 512 vectors (one zmm register per signal)
-CHUNK_BLOCKS = 64  # blocks per parallel task: 65,536 vectors
-GENERATOR_VERSION = "3"
+B = 8  # words per block of the flip kernel, the interpreter and the campaign: 512 vectors
+CLEAN_B = 32  # words per block of the fault-free straight-line kernel: 2,048 vectors (measured fastest)
+WORDS = 32  # input planes are padded to a multiple of this many words (a multiple of B and CLEAN_B)
+CHUNK_BLOCKS = 64  # blocks of B words per parallel task (and per flip stream): 32,768 vectors
+GENERATOR_VERSION = "4"
 
 
 def cache_dir() -> Path:
@@ -142,39 +145,41 @@ def _straight_line_source(netlist) -> str:
 
     # One staging array per block: inputs at 0, outputs at OUT, flip masks at FM (constant offsets, so
     # LLVM proves the accesses do not overlap and vectorises the word loop).
-    lines = ["import numpy as np", "from numba import njit, prange", "", f"B = {B}", f"CHUNK = {CHUNK_BLOCKS}",
-             f"NI = {ni}", f"NO = {no}", f"NG = {ng}", f"OUT = {ni * B}", f"FM = {(ni + no) * B}", _RNG_SOURCE]
+    lines = ["import numpy as np", "from numba import njit, prange", "", f"NI = {ni}", f"NO = {no}", f"NG = {ng}",
+             _RNG_SOURCE]
     for flips in (False, True):
+        b = B if flips else CLEAN_B  # words per block of this variant
+        chunk = CHUNK_BLOCKS * B // b  # blocks per parallel task: the same vectors for both variants
+        out_at, fm_at = ni * b, (ni + no) * b
         extra = ", p, seed, k0, cdf" if flips else ""
-        lines += ["", "@njit(cache=True, nogil=True, fastmath=False)",
-                  f"def {'flip' if flips else 'clean'}_blocks(inp, out, b0, b1{extra}):",
-                  f"    st = np.zeros((NI + NO{' + NG' if flips else ''}) * B, np.uint64)",
+        kind = "flip" if flips else "clean"
+        lines += ["", "@njit(cache=True, nogil=True, fastmath=False)", f"def {kind}_blocks(inp, out, b0, b1{extra}):",
+                  f"    st = np.zeros({(ni + no + (ng if flips else 0)) * b}, np.uint64)",
                   "    c0 = np.uint64(0)", "    c1 = ~c0"]
         if flips:
-            lines += ["    touched = np.empty(int(min(p, DENSE_P) * NG * B * 128) + 256, np.int64)",
+            lines += [f"    touched = np.empty(int(min(p, DENSE_P) * {ng * b * 128}) + 256, np.int64)",
                       "    state = np.uint64(0)"]
-        lines += ["    for blk in range(b0, b1):", "        w0 = blk * B",
-                  "        for i in range(NI):", "            for j in range(B):",
-                  "                st[i * B + j] = inp[i, w0 + j]"]
+        lines += ["    for blk in range(b0, b1):", f"        w0 = blk * {b}",
+                  "        for i in range(NI):", f"            for j in range({b}):",
+                  f"                st[i * {b} + j] = inp[i, w0 + j]"]
         if flips:
-            lines += ["        if blk == b0 or blk % CHUNK == 0:",
-                      "            state = _seed_chunk(seed, blk // CHUNK)",
-                      "        state, nt = _fill_flips(st, FM, NG * B, p, state, touched, k0, cdf)"]
-        lines += ["        for j in range(B):"]
-        lines += [f"            s{2 + i} = st[{i * B} + j]" for i in range(ni)]
+            lines += [f"        if blk == b0 or blk % {chunk} == 0:",
+                      f"            state = _seed_chunk(seed, blk // {chunk})",
+                      f"        state, nt = _fill_flips(st, {fm_at}, {ng * b}, p, state, touched, k0, cdf)"]
+        lines += [f"        for j in range({b}):"]
+        lines += [f"            s{2 + i} = st[{i * b} + j]" for i in range(ni)]
         for g in range(ng):
             e = expr(g)
-            lines.append(f"            s{base + g} = " + (f"({e}) ^ st[{(ni + no + g) * B} + j]" if flips else e))
-        lines += [f"            st[{(ni + k) * B} + j] = {name(n)}" for k, n in enumerate(outs)]
+            lines.append(f"            s{base + g} = " + (f"({e}) ^ st[{fm_at + g * b} + j]" if flips else e))
+        lines += [f"            st[{out_at + k * b} + j] = {name(n)}" for k, n in enumerate(outs)]
         if flips:
-            lines += ["        _clear_flips(st, FM, NG * B, touched, nt)"]
-        lines += ["        for k in range(NO):", "            for j in range(B):",
-                  "                out[k, w0 + j] = st[OUT + k * B + j]"]
-        kind = "flip" if flips else "clean"
+            lines += [f"        _clear_flips(st, {fm_at}, {ng * b}, touched, nt)"]
+        lines += ["        for k in range(NO):", f"            for j in range({b}):",
+                  f"                out[k, w0 + j] = st[{out_at} + k * {b} + j]"]
         lines += ["", "@njit(cache=True, nogil=True, parallel=True)",
                   f"def {kind}_parallel(inp, out, nblocks{extra}):",
-                  "    nchunks = (nblocks + CHUNK - 1) // CHUNK", "    for c in prange(nchunks):",
-                  f"        {kind}_blocks(inp, out, c * CHUNK, min(nblocks, (c + 1) * CHUNK){extra})"]
+                  f"    nchunks = (nblocks + {chunk - 1}) // {chunk}", "    for c in prange(nchunks):",
+                  f"        {kind}_blocks(inp, out, c * {chunk}, min(nblocks, (c + 1) * {chunk}){extra})"]
     return "\n".join(lines) + "\n"
 
 
@@ -355,7 +360,8 @@ def interpreter():
 
 @functools.lru_cache(maxsize=64)
 def binomial_cdf(n_gates: int, p: float):
-    """(k0, cdf) (cached; do not modify cdf): the CDF of the number of flips per block, Binomial(n_gates * B * 64, p), at k0, k0+1, ...
+    """(k0, cdf), cached (do not modify cdf): the CDF of the number of flips per block,
+    Binomial(n_gates * B * 64, p), at k0, k0+1, ...
     over mean +- 12 standard deviations (the mass outside is below 1e-30); cdf[-1] is exactly 1."""
     import math
 

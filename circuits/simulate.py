@@ -102,18 +102,18 @@ def choose_engine(netlist: Netlist, n_vectors: int, engine: str = "auto") -> str
 
 def simulate_planes(netlist: Netlist, planes: np.ndarray, *, stuck=None, flip_p: float = 0.0, seed: int = 0,
                     engine: str = "auto", threads: int = 1, out: np.ndarray | None = None) -> np.ndarray:
-    """Simulate on input bit planes (n_input_bits, n_words), n_words a multiple of kernels.B.
+    """Simulate on input bit planes (n_input_bits, n_words), n_words a multiple of kernels.WORDS.
 
     Returns output planes (n_output_bits, n_words), output buses in declaration order, bit 0 first,
     written into `out` when given (a uint64 array of that shape, reused across calls).
     """
-    if planes.ndim != 2 or planes.shape[0] != netlist.n_input_bits or planes.shape[1] % kernels.B:
-        raise NetlistError(f"netlist {netlist.name!r}: input planes must be ({netlist.n_input_bits}, k*{kernels.B}),"
-                           f" got {planes.shape}")
+    if planes.ndim != 2 or planes.shape[0] != netlist.n_input_bits or planes.shape[1] % kernels.WORDS:
+        raise NetlistError(f"netlist {netlist.name!r}: input planes must be ({netlist.n_input_bits}, "
+                           f"k*{kernels.WORDS}), got {planes.shape}")
     if not 0.0 <= flip_p <= 1.0:
         raise NetlistError(f"flip_p must be a probability in [0, 1], got {flip_p!r}")
     planes = np.ascontiguousarray(planes, dtype=np.uint64)
-    nblocks = planes.shape[1] // kernels.B
+    nblocks = planes.shape[1] // kernels.B  # blocks of the flip kernel and the interpreter
     shape = (sum(netlist.output_widths.values()), planes.shape[1])
     if out is None:
         out = np.empty(shape, np.uint64)
@@ -133,9 +133,9 @@ def simulate_planes(netlist: Netlist, planes: np.ndarray, *, stuck=None, flip_p:
             else:
                 k.flip_blocks(planes, out, 0, nblocks, float(flip_p), seed, k0, cdf)
         elif parallel:
-            k.clean_parallel(planes, out, nblocks)
+            k.clean_parallel(planes, out, planes.shape[1] // kernels.CLEAN_B)
         else:
-            k.clean_blocks(planes, out, 0, nblocks)
+            k.clean_blocks(planes, out, 0, planes.shape[1] // kernels.CLEAN_B)
     else:
         keep, force = fault_masks(netlist, stuck)
         sa, sb, sc, dst, in_slot, out_slot, nslots = _interp_plan(netlist)
@@ -179,7 +179,7 @@ def pack_operands(netlist: Netlist, operands: dict) -> tuple[np.ndarray, int]:
     if wide:
         raise NetlistError(f"netlist {netlist.name!r}: bus(es) {', '.join(wide)} wider than 64 bits cannot be given "
                            "as integers; use simulate_planes with bit planes")
-    nwords = -(-max(n, 1) // (64 * kernels.B)) * kernels.B
+    nwords = -(-max(n, 1) // (64 * kernels.WORDS)) * kernels.WORDS
     planes = np.zeros((netlist.n_input_bits, nwords), np.uint64)
     row = 0
     for bus, width in netlist.inputs.items():
@@ -230,7 +230,7 @@ def exhaustive(netlist: Netlist, *, chunk_bits: int = 20, **kwargs) -> Iterator[
     chunk = 1 << max(10, min(chunk_bits, max(nbits, 10)))
     for start in range(0, total, chunk):
         n = min(chunk, total - start)
-        nwords = -(-n // (64 * kernels.B)) * kernels.B
+        nwords = -(-n // (64 * kernels.WORDS)) * kernels.WORDS
         planes = np.zeros((nbits, nwords), np.uint64)
         counter_planes(start, nbits, planes)
         kw = dict(kwargs)

@@ -160,7 +160,7 @@ def _warm_kernels(units: dict) -> None:
     import numpy as np
 
     from circuits import simulate_planes
-    from circuits.kernels import B
+    from circuits.kernels import WORDS
 
     seen = set()
     for u in units.values():
@@ -169,7 +169,7 @@ def _warm_kernels(units: dict) -> None:
         if net is None or net.fingerprint() in seen:
             continue
         seen.add(net.fingerprint())
-        planes = np.zeros((net.n_input_bits, B), np.uint64)
+        planes = np.zeros((net.n_input_bits, WORDS), np.uint64)
         simulate_planes(net, planes, engine="compiled")
         simulate_planes(net, planes, engine="compiled", flip_p=1e-3)
 

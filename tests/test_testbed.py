@@ -9,6 +9,7 @@ import circuits as c
 from circuits.bitplanes import from_planes
 from circuits.builder import Builder
 from circuits.campaign import stuck_at_campaign
+from circuits.kernels import WORDS
 from networks import IntegerEngine, ModelConfig, Multiplier, digits, export, trained_model
 from testbed import NoiseError, TestbedError
 from testbed.compare import Sweep, compare, per_bit_breakdowns, run_sweep
@@ -29,7 +30,7 @@ def _majority_tree(depth):
 
 def _tree_error_rate(net, eps, n, seed):
     """Error rate of the tree's output with every leaf 0 (so the golden output is 0)."""
-    planes = np.zeros((net.n_input_bits, -(-n // 512) * 8), np.uint64)
+    planes = np.zeros((net.n_input_bits, -(-n // (64 * WORDS)) * WORDS), np.uint64)
     out = c.simulate_planes(net, planes, flip_p=eps, seed=seed)
     return float(np.mean(from_planes(out, 0, 1, n) != 0))
 
