@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from circuits import kernels
@@ -75,12 +76,12 @@ def fanout_cones(netlist: Netlist) -> tuple[np.ndarray, np.ndarray]:
 
 
 def stuck_at_campaign(netlist: Netlist, vectors="exhaustive", seed: int = 0, operands: dict | None = None,
-                      gates=None) -> FaultCampaign:
+                      gates=None, threads: int = 1) -> FaultCampaign:
     """Detection counts of every single stuck-at fault (both polarities on each gate output, or on `gates`).
 
     vectors: "exhaustive" (all 2^inputs vectors, inputs <= 32 bits), an int n (n uniform random vectors
     from `seed`), or "operands" with operands={bus: values} (for example the operands a network feeds
-    its multiplier).
+    its multiplier). threads: vector blocks are split over this many threads (same counts).
     """
     sites_g = np.arange(netlist.n_gates) if gates is None else np.array([netlist.gate_index(g) for g in gates])
     sites = np.repeat(sites_g, 2).astype(np.int64)
@@ -122,9 +123,11 @@ def stuck_at_campaign(netlist: Netlist, vectors="exhaustive", seed: int = 0, ope
         else:
             raise NetlistError(f"vectors must be 'exhaustive', 'operands' or a positive count, got {vectors!r}")
 
+    if threads > 1:
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     total = 0
     for planes, n in chunks():
         run(planes, planes.shape[1] // kernels.B, n, netlist.ops, args, out_nets, sites, stuck, ptr, cone,
-            detected, per_bit)
+            detected, per_bit, max(1, threads))
         total += n
     return FaultCampaign(netlist.name, netlist.gate_names, sites, stuck, detected, per_bit, total)

@@ -34,7 +34,7 @@ B = 8  # words per block of the flip kernel, the interpreter and the campaign: 5
 CLEAN_B = 32  # words per block of the fault-free straight-line kernel: 2,048 vectors (measured fastest)
 WORDS = 32  # input planes are padded to a multiple of this many words (a multiple of B and CLEAN_B)
 CHUNK_BLOCKS = 64  # blocks of B words per parallel task (and per flip stream): 32,768 vectors
-GENERATOR_VERSION = "4"
+GENERATOR_VERSION = "5"
 
 
 def cache_dir() -> Path:
@@ -235,11 +235,26 @@ def run_parallel(inp, out, nblocks, ops, sa, sb, sc, dst, in_slot, out_slot, nsl
                    nslots, keep, force, p, seed, k0, cdf)
 
 
-@njit(cache=True, nogil=True)
-def detect_counts(inp, nblocks, nvec, ops, args, out_nets, sites, stuck, cone_ptr, cone, counts, per_bit):
+@njit(cache=True, nogil=True, parallel=True)
+def detect_counts(inp, nblocks, nvec, ops, args, out_nets, sites, stuck, cone_ptr, cone, counts, per_bit, parts):
     """Parallel-pattern single-fault propagation: counts[f] += vectors where fault f changes an output,
     per_bit[f, k] += vectors where it changes output bit k. Fault f is gate sites[f] stuck at stuck[f];
-    only the gates of that gate's fan-out cone (cone[cone_ptr[g]:cone_ptr[g+1]]) are re-evaluated."""
+    only the gates of that gate's fan-out cone (cone[cone_ptr[g]:cone_ptr[g+1]]) are re-evaluated.
+    The blocks are split into `parts` ranges run in parallel, each counting on its own."""
+    nf = sites.shape[0]
+    part_counts = np.zeros((parts, nf), np.int64)
+    part_bits = np.zeros((parts, nf, out_nets.shape[0]), np.int64)
+    per = (nblocks + parts - 1) // parts
+    for t in prange(parts):
+        _detect_range(inp, t * per, min(nblocks, (t + 1) * per), nvec, ops, args, out_nets, sites, stuck, cone_ptr,
+                      cone, part_counts[t], part_bits[t])
+    for t in range(parts):
+        counts += part_counts[t]
+        per_bit += part_bits[t]
+
+
+@njit(cache=True, nogil=True)
+def _detect_range(inp, b0, b1, nvec, ops, args, out_nets, sites, stuck, cone_ptr, cone, counts, per_bit):
     ng = ops.shape[0]
     nin = inp.shape[0]
     base = 2 + nin
@@ -251,7 +266,7 @@ def detect_counts(inp, nblocks, nvec, ops, args, out_nets, sites, stuck, cone_pt
     for j in range(B):
         v[0, j] = 0
         v[1, j] = ~np.uint64(0)
-    for blk in range(nblocks):
+    for blk in range(b0, b1):
         w0 = blk * B
         for j in range(B):
             first = (w0 + j) * 64

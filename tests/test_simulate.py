@@ -134,3 +134,11 @@ def test_exhaustive_streams_in_chunks():
     net = c.ripple_carry_adder(7)
     chunks = list(c.exhaustive(net, chunk_bits=10))
     assert len(chunks) == 16 and all(len(i["a"]) == 1024 for i, _ in chunks)
+
+
+def test_campaign_threads_give_identical_counts():
+    net = c.multiplier(5, form="wallace")
+    one = stuck_at_campaign(net, vectors=5000, seed=2)
+    two = stuck_at_campaign(net, vectors=5000, seed=2, threads=2)
+    np.testing.assert_array_equal(one.detected, two.detected)
+    np.testing.assert_array_equal(one.per_bit, two.per_bit)
