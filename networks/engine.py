@@ -89,6 +89,7 @@ class Multiplier:
             raise NetworkError(f"multiplier mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.mode, self.netlist = mode, netlist
         self.act_bits, self.mag_bits = act_bits, mag_bits
+        self._tables: dict = {}
         if mode == "exact":
             self.out_bits = act_bits + mag_bits
             return
@@ -105,7 +106,6 @@ class Multiplier:
         if netlist.n_input_bits > 20 and mode == "lut":
             raise NetworkError(f"multiplier netlist {netlist.name!r}: a lookup table of 2^{netlist.n_input_bits} "
                                "entries is too large; use mode 'gates'")
-        self._tables: dict = {}
 
     def table(self, stuck=()) -> np.ndarray:
         """(2^act_bits, 2^mag_bits) products of the netlist (with permanent stuck-at faults, if any)."""
@@ -115,12 +115,10 @@ class Multiplier:
                 a = np.arange(1 << self.act_bits)[:, None]
                 return a * np.arange(1 << self.mag_bits)[None, :]
             table = np.zeros((1 << self.act_bits, 1 << self.mag_bits), np.int64)
-            wa = self.netlist.inputs["a"]
             for ins, outs in exhaustive(self.netlist, stuck=list(key)):
                 a, b = ins["a"], ins["b"]
                 ok = (a < (1 << self.act_bits)) & (b < (1 << self.mag_bits))
                 table[a[ok], b[ok]] = outs[self.out_bus][ok]
-            del wa
             if len(self._tables) > 64:
                 self._tables.clear()
             self._tables[key] = table

@@ -179,7 +179,6 @@ def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, de
         data = base64.b64encode(png).decode()
         return f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>" \
                f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-    meta = summary.get("meta", {})
     repro = (f"<p>suite {html.escape(summary['suite'])} (hash {summary['suite_hash']}), seed {summary['seed']}, code "
              f"{html.escape(str(summary['code_version']))}, created {html.escape(str(summary.get('created')))}; "
              f"machine {html.escape(json.dumps(summary['machine']))}</p><p>Rerun: <code>testbed run SUITE --out DIR"
@@ -204,7 +203,6 @@ def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, de
     md += ["## Reproduce", "", f"suite {summary['suite']} (hash {summary['suite_hash']}), seed {summary['seed']}, "
            f"code {summary['code_version']}, machine {json.dumps(summary['machine'])}", "", "```toml",
            summary.get("suite_text", "").rstrip(), "```", ""]
-    del meta
     md_path = directory / f"{stem}.md"
     md_path.write_text("\n".join(md))
     return {"html": html_path, "md": md_path}

@@ -148,7 +148,7 @@ class Sweep:
         return None
 
     # -- results ---------------------------------------------------------------------------------------
-    def curve(self, metric: str | None = None) -> list[dict]:
+    def curve(self) -> list[dict]:
         """Per level (least severe first): level, the metric (value, lo, hi) and every pooled measurement."""
         out = []
         for lv in sorted(self.rows, key=self.severity):

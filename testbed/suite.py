@@ -278,6 +278,12 @@ def _check_sweep(p: _Problems, i: int, sw, systems: dict, defaults: dict) -> Swe
         if site not in allowed:
             p.add(f"{where}.sites.{sys_name}", f"site {site!r} does not exist for a {table['kind']} "
                                                f"(allowed: {', '.join(allowed)})")
+        elif site == "mac-gate" and table.get("mode", "gates" if table.get("multiplier") else "exact") == "exact":
+            p.add(f"{where}.sites.{sys_name}", "site 'mac-gate' needs a network with a multiplier netlist "
+                                               "(mode gates, or lut for stuck_at)")
+        elif site == "mac-gate" and kind == "bitflip" and table.get("mode") == "lut":
+            p.add(f"{where}.sites.{sys_name}", "transient gate flips need mode 'gates' (a lookup table holds "
+                                               "only permanent faults)")
         elif kind == "additive" and site in ("gate", "mac-gate"):
             p.add(f"{where}.sites.{sys_name}", f"site {site!r} holds single bits: additive noise cannot be "
                                                "realised there (allowed: bitflip, stuck_at)")

@@ -139,6 +139,7 @@ MUTATIONS = [
     ("max_trials = 3", "max_trials = 0", "defaults.max_trials: must be in [1, 1000]"),
     ('circuit = "multiplier"', 'circuit = "verilog"\npath = "missing.v"', "systems.mul4.path: no such file"),
     ("[[sweeps]]", "[extra]\n[[sweeps]]", "extra: unknown table"),
+    ('mode = "gates"', 'mode = "exact"', "site 'mac-gate' needs a network with a multiplier netlist"),
 ]
 
 

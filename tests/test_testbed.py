@@ -191,3 +191,13 @@ def test_sweep_stops_early_far_from_threshold():
     circuit = CircuitSystem(c.multiplier(4))
     sweep = run_sweep(Sweep(circuit, "gate", bitflip(0), [1e-6, 0.3], max_trials=10, refine=0))
     assert all(len(r) == 2 for r in sweep.rows.values())
+
+
+def test_network_on_exact_multiplier_takes_word_noise(digits_system):
+    exact = NetworkSystem(IntegerEngine(digits_system.engine.model), digits_system.dataset, "exact")
+    clean = exact.trial(bitflip(0), "product", 1)
+    noisy = exact.trial(bitflip(1e-3), "product", 1)
+    assert clean["agree"] == clean["n"] and clean["error_power"] == 0
+    assert noisy["error_power"] > 0 and noisy["all_products_exact"] == 0
+    with pytest.raises(Exception, match="need a netlist multiplier"):
+        exact.trial(bitflip(1e-3), "mac-gate", 1)
