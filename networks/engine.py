@@ -177,7 +177,6 @@ class IntegerEngine:
         n = a.shape[0]
         hist = np.zeros((1 << mul.act_bits, 1 << mul.mag_bits), np.int64) if record else None
         errors = {site: np.zeros(2) for site in SITES} if measure_error else None
-        wrong: list = []
         wrong_products = np.zeros(n, np.int64)
         for k, layer in enumerate(m.layers):
             w = layer.weight
@@ -189,10 +188,10 @@ class IntegerEngine:
             mag, sign = np.abs(w), np.sign(w)
             if hist is not None:
                 hist += self._histogram(cols, mag, hist.shape)
-            acc = self._accumulate(layer, cols, mag, sign, noise, rng, mac_flip_p, mac_stuck, seed * 1009 + k, errors,
-                                   wrong)
-            if errors is not None:
-                wrong_products += wrong.pop().reshape(n, -1).sum(axis=1)
+            acc, wrong = self._accumulate(layer, cols, mag, sign, noise, rng, mac_flip_p, mac_stuck, seed * 1009 + k,
+                                          errors)
+            if wrong is not None:
+                wrong_products += wrong.reshape(n, -1).sum(axis=1)
             acc = _wrap(acc, m.acc_bits)
             if "accumulator" in noise:
                 acc = self._noisy("accumulator", noise, acc, m.acc_bits, True, rng, errors)
@@ -228,24 +227,27 @@ class IntegerEngine:
         pairs = cols[:, None, :] * shape[1] + mag[None, :, :]
         return np.bincount(pairs.reshape(-1), minlength=shape[0] * shape[1]).reshape(shape)
 
-    def _accumulate(self, layer, cols, mag, sign, noise, rng, flip_p, stuck, seed, errors, wrong_rows):
+    def _accumulate(self, layer, cols, mag, sign, noise, rng, flip_p, stuck, seed, errors):
+        """Accumulators (rows of cols x output channels) and, when errors are measured, the number of wrong
+        products of each row (else None)."""
         mul = self.multiplier
         explicit = "product" in noise or errors is not None or mul.mode == "gates"
         if mul.mode == "exact" and not explicit:
-            return cols @ (mag * sign).T + layer.bias
+            return cols @ (mag * sign).T + layer.bias, None
         if mul.mode == "gates" and (flip_p > 0 or not stuck):
             prod = mul.gate_products(cols, mag, flip_p, stuck, seed)
         else:
             table = mul.table(stuck)
             if not explicit:
-                return _lut_accumulate(cols, mag, sign, table, layer.bias)
+                return _lut_accumulate(cols, mag, sign, table, layer.bias), None
             prod = _lut_products(cols, mag, table)
         if "product" in noise:
             prod = np.asarray(noise["product"](prod, mul.out_bits, False, rng), dtype=np.int64)
+        wrong = None
         if errors is not None:
             exact = cols[:, None, :] * mag[None, :, :]
             diff = prod - exact
             errors["product"] += [float(np.square(exact, dtype=np.float64).sum()),
                                   float(np.square(diff, dtype=np.float64).sum())]
-            wrong_rows.append(np.count_nonzero(diff.reshape(diff.shape[0], -1), axis=1))
-        return _signed_sum(prod, sign, layer.bias)
+            wrong = np.count_nonzero(diff.reshape(diff.shape[0], -1), axis=1)
+        return _signed_sum(prod, sign, layer.bias), wrong
