@@ -118,7 +118,7 @@ def _detail_figures(summary: dict) -> list[tuple[str, str, bytes]]:
 
 
 def _headline_html(rows) -> str:
-    cells = ["<table class='headline'><tr><th>sweep</th><th>quantity</th><th>value</th><th>95% interval</th>"
+    cells = ["<table class='headline'><tr><th>sweep</th><th>quantity</th><th>value</th><th>interval</th>"
              "<th>unit</th><th>error SNR (bits)</th><th>note</th></tr>"]
     for r in rows:
         note = {"above": "not reached in the levels swept (bound)", "below": "already at the first level (bound)"}.get(
@@ -159,6 +159,11 @@ def _detail_html(summary: dict) -> str:
     return "\n".join(parts)
 
 
+def _confidence_note(summary: dict) -> str:
+    levels = ", ".join(f"{sw['name']} {100 * sw.get('confidence', 0.95):g}%" for sw in summary["sweeps"])
+    return f"Intervals are at each sweep's confidence level: {levels}."
+
+
 def _mean(values) -> float | None:
     return sum(values) / len(values) if values else None
 
@@ -186,6 +191,7 @@ def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, de
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in summary.get("notes", []))
     body = [f"<h1>{html.escape(title)}</h1><p>{html.escape(QUESTION)}</p>",
             f"<p>{html.escape(summary.get('description', ''))}</p>", "<h2>Headline</h2>", _headline_html(rows),
+            f"<p>{html.escape(_confidence_note(summary))}</p>",
             f"<ul>{notes}</ul>" if notes else "", "<h2>Figures</h2>", *[img(*f) for f in figs],
             "<h2>Systems</h2>", _detail_html(summary), *[img(*f) for f in detail_figs],
             "<h2>Reproduce</h2>", repro]
@@ -195,11 +201,11 @@ def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, de
     html_path = directory / f"{stem}.html"
     html_path.write_text(page)
     md = [f"# {title}", "", QUESTION, "", "## Headline", "",
-          "| sweep | quantity | value | 95% interval | unit | error SNR (bits) | note |",
+          "| sweep | quantity | value | interval | unit | error SNR (bits) | note |",
           "|---|---|---|---|---|---|---|"]
     md += [f"| {r['sweep']} | {r['what']} | {fmt(r['value'])} | [{fmt(r['lo'])}, {fmt(r['hi'])}] | {r['unit']} | "
            f"{fmt(r['error_snr'])} | {r['censored']} |" for r in rows]
-    md += ["", "## Figures", ""] + [f"![{c}](figures/{n})\n\n{c}\n" for n, c, _ in figs + detail_figs]
+    md += ["", _confidence_note(summary), "", "## Figures", ""] + [f"![{c}](figures/{n})\n\n{c}\n" for n, c, _ in figs + detail_figs]
     md += ["## Reproduce", "", f"suite {summary['suite']} (hash {summary['suite_hash']}), seed {summary['seed']}, "
            f"code {summary['code_version']}, machine {json.dumps(summary['machine'])}", "", "```toml",
            summary.get("suite_text", "").rstrip(), "```", ""]

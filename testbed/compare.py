@@ -50,7 +50,7 @@ class Sweep:
 
     def __init__(self, system, site: str, noise: NoiseModel, levels, *, seed: int = 0, min_trials: int = 2,
                  max_trials: int = 8, margin: float = 0.01, refine: int = 3, threshold: float | None = None,
-                 label: str | None = None):
+                 label: str | None = None, confidence: float = 0.95):
         check_site(noise, site, system.world)
         if len(levels) < 2:
             raise TestbedError("levels: a sweep needs at least two levels")
@@ -61,7 +61,7 @@ class Sweep:
         self.system, self.site, self.noise = system, site, noise
         self.label = label or f"{system.name}@{site}"
         self.seed, self.min_trials, self.max_trials, self.margin = seed, min_trials, max_trials, margin
-        self.refine_steps = refine
+        self.refine_steps, self.confidence = refine, confidence
         self.levels = sorted({float(v) for v in levels}, key=self.severity)
         self.grid = set(self.levels)
         self.rows: dict[float, dict[int, dict]] = {lv: {} for lv in self.levels}
@@ -94,8 +94,8 @@ class Sweep:
         rows = [self.rows[level][t] for t in sorted(self.rows[level])]
         stuck = self.noise.kind == "stuck_at"
         if self.system.world == "circuit":
-            return circuit_metrics(rows, self.system.width, stuck)
-        return network_metrics(rows, self.system.dataset.n_classes, stuck)
+            return circuit_metrics(rows, self.system.width, stuck, self.confidence)
+        return network_metrics(rows, self.system.dataset.n_classes, stuck, self.confidence)
 
     def _settled(self, level: float) -> bool:
         rows = self.rows.get(level, {})

@@ -18,14 +18,14 @@ from circuits.metrics import snr_bits
 from testbed.stats import binary_capacity, bootstrap, mutual_information, wilson
 
 
-def _rate(rows, key, per_trial_bootstrap: bool):
+def _rate(rows, key, per_trial_bootstrap: bool, confidence: float = 0.95):
     k = sum(r[key] for r in rows)
     n = sum(r["n"] for r in rows)
     value = k / n if n else math.nan
     if per_trial_bootstrap and len(rows) > 1:
-        lo, hi = bootstrap([r[key] / r["n"] for r in rows])
+        lo, hi = bootstrap([r[key] / r["n"] for r in rows], confidence)
     else:
-        lo, hi = wilson(k, n)
+        lo, hi = wilson(k, n, confidence)
     return value, lo, hi
 
 
@@ -33,7 +33,7 @@ def _snr(rows) -> float:
     return snr_bits(sum(r["signal_power"] for r in rows), sum(r["error_power"] for r in rows))
 
 
-def circuit_metrics(rows: list[dict], width: int, stuck: bool) -> dict:
+def circuit_metrics(rows: list[dict], width: int, stuck: bool, confidence: float = 0.95) -> dict:
     """exact_rate, ber, mred (vs golden), error_snr_bits (output word), capacity_bits; each (value, lo, hi)
     for rates and plain values otherwise."""
     n = sum(r["n"] for r in rows)
@@ -41,8 +41,8 @@ def circuit_metrics(rows: list[dict], width: int, stuck: bool) -> dict:
     ber = bit_errors / n
     total_bits = n * width
     return {
-        "exact_rate": _rate(rows, "correct", stuck),
-        "ber": (float(bit_errors.sum() / total_bits), *wilson(int(bit_errors.sum()), total_bits)),
+        "exact_rate": _rate(rows, "correct", stuck, confidence),
+        "ber": (float(bit_errors.sum() / total_bits), *wilson(int(bit_errors.sum()), total_bits, confidence)),
         "ber_per_bit": ber.tolist(),
         "mred": sum(r["rel_error_sum"] for r in rows) / n,
         "error_snr_bits": _snr(rows),
@@ -51,7 +51,7 @@ def circuit_metrics(rows: list[dict], width: int, stuck: bool) -> dict:
     }
 
 
-def network_metrics(rows: list[dict], n_classes: int, stuck: bool) -> dict:
+def network_metrics(rows: list[dict], n_classes: int, stuck: bool, confidence: float = 0.95) -> dict:
     """accuracy, agreement, digital_task_rate (inputs whose every product was exact), mutual information
     (plug-in and Miller-Madow corrected, bits), error_snr_bits at the site."""
     confusion = np.sum([r["confusion"] for r in rows], axis=0)
@@ -59,16 +59,16 @@ def network_metrics(rows: list[dict], n_classes: int, stuck: bool) -> dict:
     preds = np.concatenate([np.repeat(np.arange(n_classes), row) for row in confusion])
     plug, corrected = mutual_information(labels, preds, n_classes)
     n = sum(r["n"] for r in rows)
-    accuracy = _rate(rows, "correct", stuck)
+    accuracy = _rate(rows, "correct", stuck, confidence)
     if not stuck and n:
         clean = (sum(r["correct"] for r in rows) + sum(r["lost"] for r in rows) - sum(r["gained"] for r in rows)) / n
-        lost_lo, lost_hi = wilson(sum(r["lost"] for r in rows), n)
-        gain_lo, gain_hi = wilson(sum(r["gained"] for r in rows), n)
+        lost_lo, lost_hi = wilson(sum(r["lost"] for r in rows), n, confidence)
+        gain_lo, gain_hi = wilson(sum(r["gained"] for r in rows), n, confidence)
         accuracy = (accuracy[0], max(0.0, clean + gain_lo - lost_hi), min(1.0, clean + gain_hi - lost_lo))
     return {
         "accuracy": accuracy,
-        "agreement": _rate(rows, "agree", stuck),
-        "digital_task_rate": _rate(rows, "all_products_exact", stuck),
+        "agreement": _rate(rows, "agree", stuck, confidence),
+        "digital_task_rate": _rate(rows, "all_products_exact", stuck, confidence),
         "mi_bits": corrected, "mi_plugin_bits": plug,
         "error_snr_bits": _snr(rows),
         "confusion": confusion.tolist(),

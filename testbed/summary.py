@@ -79,7 +79,8 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
                     gaps.append({"network": n["label"], "against": other, "framing": framing,
                                  "level": level_gap.to_dict(), "error_snr": snr_gap.to_dict()})
         sweeps.append({"name": spec.name, "noise": spec.noise.kind, "dist": spec.noise.dist, "per_bit": spec.per_bit,
-                       "levels": spec.levels, "units": entries, "gaps": gaps})
+                       "levels": spec.levels, "confidence": spec.options["confidence"], "units": entries,
+                       "gaps": gaps})
     details = {}
     for u in units.values():
         system = u.sweep.system
