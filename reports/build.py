@@ -205,7 +205,8 @@ def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, de
           "|---|---|---|---|---|---|---|"]
     md += [f"| {r['sweep']} | {r['what']} | {fmt(r['value'])} | [{fmt(r['lo'])}, {fmt(r['hi'])}] | {r['unit']} | "
            f"{fmt(r['error_snr'])} | {r['censored']} |" for r in rows]
-    md += ["", _confidence_note(summary), "", "## Figures", ""] + [f"![{c}](figures/{n})\n\n{c}\n" for n, c, _ in figs + detail_figs]
+    md += ["", _confidence_note(summary), "", "## Figures", ""]
+    md += [f"![{c}](figures/{n})\n\n{c}\n" for n, c, _ in figs + detail_figs]
     md += ["## Reproduce", "", f"suite {summary['suite']} (hash {summary['suite_hash']}), seed {summary['seed']}, "
            f"code {summary['code_version']}, machine {json.dumps(summary['machine'])}", "", "```toml",
            summary.get("suite_text", "").rstrip(), "```", ""]
