@@ -329,10 +329,14 @@ def _popcount(x):
     return "\n".join(lines)
 
 
+def _module_name(source: str, stem: str) -> str:
+    """The content-hashed module name of generated source (its file in the cache folder is NAME.py)."""
+    return f"_tb_{stem}_{hashlib.sha256((GENERATOR_VERSION + source).encode()).hexdigest()[:16]}"
+
+
 def _load(source: str, stem: str):
     """Write `source` to the cache folder under a content-hashed name (atomically) and import it."""
-    digest = hashlib.sha256((GENERATOR_VERSION + source).encode()).hexdigest()[:16]
-    modname = f"_tb_{stem}_{digest}"
+    modname = _module_name(source, stem)
     if modname in sys.modules:
         return sys.modules[modname]
     path = cache_dir() / f"{modname}.py"
@@ -359,13 +363,19 @@ def straight_line(netlist):
     return _straight_cache[key]
 
 
+_on_disk: dict[str, bool] = {}
+
+
 def is_cached(netlist) -> bool:
-    """Whether this netlist's straight-line kernel was generated before (in this process or on disk)."""
-    if netlist.fingerprint() in _straight_cache:
+    """Whether this netlist's straight-line kernel was generated before (in this process or on disk).
+    The disk is looked at once per netlist and process: the source is generated only for that."""
+    key = netlist.fingerprint()
+    if key in _straight_cache:
         return True
-    source = _straight_line_source(netlist)
-    digest = hashlib.sha256((GENERATOR_VERSION + source).encode()).hexdigest()[:16]
-    return (cache_dir() / f"_tb_k{netlist.fingerprint()}_{digest}.py").exists()
+    if key not in _on_disk:
+        name = _module_name(_straight_line_source(netlist), f"k{key}")
+        _on_disk[key] = (cache_dir() / f"{name}.py").exists()
+    return _on_disk[key]
 
 
 def interpreter():

@@ -188,6 +188,22 @@ def pack_operands(netlist: Netlist, operands: dict) -> tuple[np.ndarray, int]:
     return planes, n
 
 
+def to_signed(values: np.ndarray, width: int) -> np.ndarray:
+    """Read `width`-bit unsigned values (width < 64) as two's complement."""
+    return np.where(values >= (1 << (width - 1)), values - (1 << width), values)
+
+
+def index_operands(netlist: Netlist, index: np.ndarray) -> dict[str, np.ndarray]:
+    """The operands of exhaustive vector numbers `index`: the first bus in the low bits (two's complement
+    values when the netlist is signed)."""
+    ops, shift = {}, 0
+    for bus, width in netlist.inputs.items():
+        vals = (index >> shift) & ((1 << width) - 1)
+        ops[bus] = to_signed(vals, width) if netlist.signed else vals
+        shift += width
+    return ops
+
+
 def unpack_outputs(netlist: Netlist, planes: np.ndarray, n: int) -> dict[str, np.ndarray]:
     """Integer outputs {bus: int64 array} from output planes (two's complement when netlist.signed)."""
     result, row = {}, 0
@@ -197,7 +213,7 @@ def unpack_outputs(netlist: Netlist, planes: np.ndarray, n: int) -> dict[str, np
         if width < 64:
             vals = vals.astype(np.int64)
             if netlist.signed:
-                vals = np.where(vals >= (1 << (width - 1)), vals - (1 << width), vals)
+                vals = to_signed(vals, width)
         elif netlist.signed:
             vals = vals.view(np.int64)
         result[bus] = vals
@@ -236,12 +252,4 @@ def exhaustive(netlist: Netlist, *, chunk_bits: int = 20, **kwargs) -> Iterator[
         kw = dict(kwargs)
         kw["seed"] = int(kw.get("seed", 0)) + start  # a distinct flip stream per chunk
         out = simulate_planes(netlist, planes, **kw)
-        index = np.arange(start, start + n, dtype=np.int64)
-        ins, shift = {}, 0
-        for bus, width in netlist.inputs.items():
-            vals = (index >> shift) & ((1 << width) - 1)
-            if netlist.signed:
-                vals = np.where(vals >= (1 << (width - 1)), vals - (1 << width), vals)
-            ins[bus] = vals
-            shift += width
-        yield ins, unpack_outputs(netlist, out, n)
+        yield index_operands(netlist, np.arange(start, start + n, dtype=np.int64)), unpack_outputs(netlist, out, n)

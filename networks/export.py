@@ -54,15 +54,15 @@ class IntegerModel:
                 f"activations {self.act_bits} bits unsigned, accumulators {self.acc_bits} bits")
 
 
-def _effective_weights(layer) -> tuple[np.ndarray, np.ndarray, int | None]:
-    """(quantized weights, per-channel steps, bits or None) as the model uses them in eval mode."""
+def _effective_weights(layer) -> tuple[np.ndarray, np.ndarray | None]:
+    """(quantized weights, per-channel steps or None for float layers) as the model uses them in eval mode."""
     q = layer.quant
     w = layer.weight.detach()
     with torch.no_grad():
         q.eval()
         wq = q(w).double().numpy()
         steps = q.current_steps(w).double().numpy() if q.mode != "float" else None
-    return wq, steps, (q.bits if q.mode == "fixed" else None)
+    return wq, steps
 
 
 def _layer_inputs(model: QuantNet, x: torch.Tensor) -> list[np.ndarray]:
@@ -99,7 +99,7 @@ def export(model: QuantNet, calibration: np.ndarray, act_bits: int = 8, weight_b
     layers = []
     n = len(model.layers)
     for k, layer in enumerate(model.layers):
-        wq, steps, _ = _effective_weights(layer)
+        wq, steps = _effective_weights(layer)
         wq = wq.reshape(wq.shape[0], -1)
         if steps is None:
             levels = 2 ** (weight_bits - 1) - 1

@@ -11,6 +11,7 @@ CIRCUITS = {
     "verilog": "a combinational Verilog module synthesized by Yosys; path, top",
     "yosys_json": "a Yosys write_json netlist; path, top",
 }
+FILE_CIRCUITS = ("verilog", "yosys_json")  # read from a file; every other circuit is a generator with a width
 NETWORKS = {
     "mlp": "multilayer perceptron with ReLU; dataset digits|signals, hidden widths, quant float|fixed|learned-noise",
     "cnn1d": "small 1-D convolutional network (signals); hidden = channels per conv layer, quant as for mlp",

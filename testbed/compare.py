@@ -62,9 +62,8 @@ class Sweep:
         self.label = label or f"{system.name}@{site}"
         self.seed, self.min_trials, self.max_trials, self.margin = seed, min_trials, max_trials, margin
         self.refine_steps, self.confidence = refine, confidence
-        self.levels = sorted({float(v) for v in levels}, key=self.severity)
-        self.grid = set(self.levels)
-        self.rows: dict[float, dict[int, dict]] = {lv: {} for lv in self.levels}
+        self.grid = {float(v) for v in levels}
+        self.rows: dict[float, dict[int, dict]] = {lv: {} for lv in sorted(self.grid, key=self.severity)}
         if system.world == "circuit":
             self.metric, self.threshold = "exact_rate", CIRCUIT_THRESHOLD if threshold is None else threshold
         else:

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from circuits.simulate import to_signed
 from testbed.errors import NoiseError
 
 KINDS = ("bitflip", "stuck_at", "additive")
@@ -115,9 +116,7 @@ def _to_unsigned(values: np.ndarray, width: int, signed: bool) -> np.ndarray:
 
 def _from_unsigned(u: np.ndarray, width: int, signed: bool) -> np.ndarray:
     v = u.astype(np.int64)
-    if signed:
-        v = np.where(v >= (1 << (width - 1)), v - (1 << width), v)
-    return v
+    return to_signed(v, width) if signed else v
 
 
 def flip_positions(n_bits_total: int, p: float, rng: np.random.Generator) -> np.ndarray:

@@ -9,6 +9,7 @@ operand vectors, lower noise levels.
     stuck_faults(netlist, max_faults=1)             [(gate index, 0 or 1)], distinct gates
     flip_masks(width, size)                         integer masks of word bits to flip
     noise_models(kind=None, site=None)              valid NoiseModels (levels in their domain)
+    sites(world)                                    the sites of a 'circuit' or a 'network'
     small_networks()                                small torch QuantNets with quantized weights, and inputs
     malformed_suites(valid_text)                    a valid suite's text with 1-3 problems injected
 """

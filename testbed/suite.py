@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from testbed.catalog import CIRCUITS
+from testbed.catalog import CIRCUITS, FILE_CIRCUITS
 from testbed.errors import SuiteError
 from testbed.noise import CIRCUIT_SITES, DISTS, KINDS, NETWORK_SITES, NoiseModel
 
@@ -180,12 +180,11 @@ def _check_system(p: _Problems, name: str, table, systems: dict, base: Path) -> 
             v = table.get(key)
             if isinstance(v, int) and not isinstance(v, bool) and not lo <= v <= 32:
                 p.add(f"{where}.{key}", f"must be in {lo}..32, got {v}")
-        if circ in ("multiplier", "truncated_multiplier", "broken_array_multiplier", "ripple_carry_adder",
-                    "kogge_stone_adder") and "width" not in table:
+        if circ in CIRCUITS and circ not in FILE_CIRCUITS and "width" not in table:
             p.add(f"{where}.width", "required: an integer >= 1")
         if table.get("form", "array") not in ("array", "wallace", "dadda"):
             p.add(f"{where}.form", f"must be array, wallace or dadda, got {table.get('form')!r}")
-        if circ in ("verilog", "yosys_json"):
+        if circ in FILE_CIRCUITS:
             path = table.get("path")
             if not isinstance(path, str):
                 p.add(f"{where}.path", "required: the file of the circuit")

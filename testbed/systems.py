@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from circuits import Netlist, simulate_planes
-from circuits.simulate import pack_operands, unpack_outputs
+from circuits.simulate import index_operands, pack_operands, to_signed, unpack_outputs
 from networks import IntegerEngine
 from networks.data import Dataset
 from testbed.noise import GATE_SITES, NoiseModel, apply_words, check_site, engine_hook
@@ -38,21 +38,17 @@ class CircuitSystem:
                                f"or a histogram, got {operands!r}")
         rng = np.random.default_rng(seed)
         if self.operand_kind == "exhaustive":
-            index = np.arange(1 << netlist.n_input_bits, dtype=np.int64)
-            ops, shift = {}, 0
-            for bus, w in netlist.inputs.items():
-                ops[bus] = (index >> shift) & ((1 << w) - 1)
-                shift += w
-        elif self.operand_kind == "random":
-            ops = {bus: rng.integers(0, 1 << w, n_vectors) for bus, w in netlist.inputs.items()}
+            ops = index_operands(netlist, np.arange(1 << netlist.n_input_bits, dtype=np.int64))
         else:
-            hist = np.asarray(operands, dtype=np.float64)
-            flat = rng.choice(hist.size, size=n_vectors, p=hist.reshape(-1) / hist.sum())
-            a, b = np.divmod(flat, hist.shape[1])
-            ops = {"a": a, "b": b}
-        if netlist.signed:
-            ops = {bus: np.where(v >= 1 << (netlist.inputs[bus] - 1), v - (1 << netlist.inputs[bus]), v)
-                   for bus, v in ops.items()}
+            if self.operand_kind == "random":
+                ops = {bus: rng.integers(0, 1 << w, n_vectors) for bus, w in netlist.inputs.items()}
+            else:  # a (2^wa, 2^wb) histogram of (a, b) bit patterns
+                hist = np.asarray(operands, dtype=np.float64)
+                flat = rng.choice(hist.size, size=n_vectors, p=hist.reshape(-1) / hist.sum())
+                a, b = np.divmod(flat, hist.shape[1])
+                ops = {"a": a, "b": b}
+            if netlist.signed:
+                ops = {bus: to_signed(v, netlist.inputs[bus]) for bus, v in ops.items()}
         self.operands = ops
         self.planes, self.n = pack_operands(netlist, ops)
         self.out_bus, self.width = next(iter(netlist.output_widths.items()))
