@@ -64,6 +64,7 @@ class Sweep:
         self.refine_steps, self.confidence = refine, confidence
         self.grid = {float(v) for v in levels}
         self.rows: dict[float, dict[int, dict]] = {lv: {} for lv in sorted(self.grid, key=self.severity)}
+        self._metrics: dict[float, dict] = {}
         if system.world == "circuit":
             self.metric, self.threshold = "exact_rate", CIRCUIT_THRESHOLD if threshold is None else threshold
         else:
@@ -87,14 +88,19 @@ class Sweep:
 
     def add(self, level: float, trial: int, row: dict) -> None:
         self.rows.setdefault(float(level), {})[trial] = row
+        self._metrics.pop(float(level), None)
 
     # -- pooled metrics -------------------------------------------------------------------------------
     def metrics(self, level: float) -> dict:
-        rows = [self.rows[level][t] for t in sorted(self.rows[level])]
-        stuck = self.noise.kind == "stuck_at"
-        if self.system.world == "circuit":
-            return circuit_metrics(rows, self.system.width, stuck, self.confidence)
-        return network_metrics(rows, self.system.dataset.n_classes, stuck, self.confidence)
+        """Pooled metrics of a level, computed once per set of trials (add() forgets them)."""
+        if level not in self._metrics:
+            rows = [self.rows[level][t] for t in sorted(self.rows[level])]
+            stuck = self.noise.kind == "stuck_at"
+            if self.system.world == "circuit":
+                self._metrics[level] = circuit_metrics(rows, self.system.width, stuck, self.confidence)
+            else:
+                self._metrics[level] = network_metrics(rows, stuck, self.confidence)
+        return self._metrics[level]
 
     def _settled(self, level: float) -> bool:
         rows = self.rows.get(level, {})

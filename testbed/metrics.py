@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from circuits.metrics import snr_bits
-from testbed.stats import binary_capacity, bootstrap, mutual_information, wilson
+from testbed.stats import binary_capacity, bootstrap, mutual_information_from_confusion, wilson
 
 
 def _rate(rows, key, per_trial_bootstrap: bool, confidence: float = 0.95):
@@ -51,13 +51,11 @@ def circuit_metrics(rows: list[dict], width: int, stuck: bool, confidence: float
     }
 
 
-def network_metrics(rows: list[dict], n_classes: int, stuck: bool, confidence: float = 0.95) -> dict:
+def network_metrics(rows: list[dict], stuck: bool, confidence: float = 0.95) -> dict:
     """accuracy, agreement, digital_task_rate (inputs whose every product was exact), mutual information
     (plug-in and Miller-Madow corrected, bits), error_snr_bits at the site."""
     confusion = np.sum([r["confusion"] for r in rows], axis=0)
-    labels = np.repeat(np.arange(n_classes), confusion.sum(axis=1))
-    preds = np.concatenate([np.repeat(np.arange(n_classes), row) for row in confusion])
-    plug, corrected = mutual_information(labels, preds, n_classes)
+    plug, corrected = mutual_information_from_confusion(confusion)
     n = sum(r["n"] for r in rows)
     accuracy = _rate(rows, "correct", stuck, confidence)
     if not stuck and n:

@@ -52,13 +52,18 @@ def leveugle_sample_size(population: int, margin: float = 0.01, confidence: floa
 
 
 def mutual_information(labels, predictions, n_classes: int) -> tuple[float, float]:
-    """I(label; prediction) in bits from the confusion matrix: (plug-in, Miller-Madow corrected).
+    """I(label; prediction) in bits from labels and predictions: see mutual_information_from_confusion."""
+    from sklearn.metrics import confusion_matrix
+
+    return mutual_information_from_confusion(confusion_matrix(labels, predictions, labels=list(range(n_classes))))
+
+
+def mutual_information_from_confusion(confusion) -> tuple[float, float]:
+    """I(label; prediction) in bits from a confusion matrix (rows: labels): (plug-in, Miller-Madow corrected).
 
     The correction subtracts (K_x - 1)(K_y - 1) / (2 N ln 2) with K the observed numbers of classes.
     """
-    from sklearn.metrics import confusion_matrix
-
-    cm = confusion_matrix(labels, predictions, labels=list(range(n_classes))).astype(np.float64)
+    cm = np.asarray(confusion, dtype=np.float64)
     n = cm.sum()
     if n == 0:
         return 0.0, 0.0
