@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -138,18 +139,31 @@ def yosys_available() -> bool:
 
 
 def from_verilog(path, top: str | None = None) -> Netlist:
-    """Synthesize a combinational Verilog module with Yosys to single-bit gates and load it."""
+    """Synthesize a combinational Verilog module with Yosys to single-bit gates and load it.
+
+    No user string reaches the Yosys script unchecked: `top` must be a simple Verilog identifier, and the
+    file is copied into a private folder as `in.v` (Yosys runs there and sees only fixed names).
+    """
     path = Path(path)
+    if top is not None and not (isinstance(top, str) and _IDENTIFIER.fullmatch(top)):
+        raise NetlistError(f"{_show(path)}: top = {top!r} is not a Verilog identifier ([A-Za-z_][A-Za-z0-9_$]*)")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in str(path)):
+        raise NetlistError(f"{_show(path)}: Verilog paths may not contain control characters")
     if not path.is_file():
         raise NetlistError(f"{path}: no such Verilog file")
     if not yosys_available():
         raise NetlistError(f"{path}: yosys is not on PATH (Debian: apt-get install yosys)")
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "netlist.json"
+        try:
+            shutil.copyfile(path, Path(tmp) / "in.v")
+        except OSError as exc:
+            raise NetlistError(f"{path}: cannot read ({exc.strerror or exc})") from None
         top_arg = f"-top {top}" if top else "-auto-top"
-        script = (f"read_verilog {_quote(path)}; synth -flatten {top_arg}; "
-                  f"abc -g AND,NAND,OR,NOR,XOR,XNOR,MUX; opt_clean; write_json {_quote(out)}")
-        proc = subprocess.run(["yosys", "-q", "-p", script], capture_output=True, text=True)
+        script = (f"read_verilog in.v; synth -flatten {top_arg}; "
+                  "abc -g AND,NAND,OR,NOR,XOR,XNOR,MUX; opt_clean; write_json out.json")
+        proc = subprocess.run(["yosys", "-q", "-p", script], capture_output=True, text=True, cwd=tmp,
+                              stdin=subprocess.DEVNULL)
+        out = Path(tmp) / "out.json"
         if proc.returncode != 0 or not out.exists():
             lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
             msg = next((ln for ln in lines if "ERROR" in ln), lines[-1] if lines else "yosys failed")
@@ -159,11 +173,13 @@ def from_verilog(path, top: str | None = None) -> Netlist:
     return netlist
 
 
-def _quote(path: Path) -> str:
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+
+
+def _show(path: Path) -> str:
+    """A path for a one-line message: control characters escaped."""
     text = str(path)
-    if any(ch in text for ch in ' ;"'):
-        raise NetlistError(f"{text}: paths given to yosys may not contain spaces, ';' or quotes")
-    return text
+    return repr(text)[1:-1] if any(ord(ch) < 32 or ord(ch) == 127 for ch in text) else text
 
 
 def to_verilog(netlist: Netlist, module: str | None = None) -> str:

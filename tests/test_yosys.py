@@ -140,3 +140,40 @@ def test_json_loader_fuzzed_cells(tmp_path, cells):
         from_yosys_json(_json(tmp_path, _module(cells)))
     except NetlistError as exc:
         assert "module m" in str(exc)
+
+
+MUL4_V = "module mul4(input [3:0] a, input [3:0] b, output [7:0] p);\n  assign p = a * b;\nendmodule\n"
+
+
+@pytest.mark.parametrize("top", ["mul4; exec -- touch PWNED;", "mul4\nexec -- touch PWNED", "mul4 ;exec -- touch PWNED",
+                                 "-top", "", "4mul", 4])
+def test_yosys_top_injection_is_rejected(tmp_path, monkeypatch, top):
+    require_tool("yosys")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mul4.v").write_text(MUL4_V)
+    with pytest.raises(NetlistError, match="is not a Verilog identifier"):
+        from_verilog(tmp_path / "mul4.v", top)
+    assert not list(tmp_path.rglob("PWNED"))
+
+
+def test_yosys_path_with_control_characters_is_rejected(tmp_path, monkeypatch):
+    require_tool("yosys")
+    monkeypatch.chdir(tmp_path)
+    src = tmp_path / "a.v\nexec\t--\ttouch\tPWNED"
+    src.write_text(MUL4_V)
+    with pytest.raises(NetlistError, match="control characters") as err:
+        from_verilog(src)
+    assert "\n" not in str(err.value)
+    assert not list(tmp_path.rglob("PWNED"))
+
+
+@pytest.mark.parametrize("name", ["-lib", "-p", "mul 4;x.v", "q'\"uote.v"])
+def test_yosys_odd_file_names_are_read_as_files(tmp_path, monkeypatch, name):
+    """Names that look like options or hold separators are only ever file names: the right circuit comes back."""
+    require_tool("yosys")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / name).write_text(MUL4_V)
+    net = from_verilog(name, "mul4")
+    assert net.inputs == {"a": 4, "b": 4}
+    for ins, outs in c.exhaustive(net):
+        np.testing.assert_array_equal(outs["p"], ins["a"] * ins["b"])
