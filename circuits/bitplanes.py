@@ -2,10 +2,13 @@
 
 A bit plane of a bus bit i over n vectors is a uint64 array of ceil(n / 64) words; vector v sits at
 bit (v % 64) of word (v // 64). Conversions use a 64x64 bit-matrix transpose (6 rounds of masked swaps).
+Numba's cache files of these functions are read back at import; unreadable ones are deleted (see kernels).
 """
 
 import numpy as np
 from numba import njit
+
+from circuits.kernels import verify_numba_cache
 
 _MASKS = np.array([0x00000000FFFFFFFF, 0x0000FFFF0000FFFF, 0x00FF00FF00FF00FF,
                    0x0F0F0F0F0F0F0F0F, 0x3333333333333333, 0x5555555555555555], dtype=np.uint64)
@@ -86,3 +89,6 @@ def counter_planes(start, n_bits, planes):
                 planes[i, w] = pat[i]
             else:
                 planes[i, w] = full if ((start // 64 + w) >> (i - 6)) & 1 else np.uint64(0)
+
+
+verify_numba_cache(globals(), __name__)

@@ -16,16 +16,24 @@ Transient flips: each gate output flips independently with probability p for eac
 binomial count of flips is drawn (inverse CDF from a table), then that many distinct bit positions
 (rejection of repeats); for p > DENSE_P every bit is drawn. Streams are keyed by (seed, chunk of
 CHUNK_BLOCKS blocks), so both evaluators draw the same flips and results do not depend on threads.
+
+The cache is verified, never trusted: a kernel file is named by the hash of its source and ends with a
+`# sha256 ...` line; one that does not hold exactly the generated source is rebuilt, and Numba's cache files
+(*.nbi, *.nbc) that cannot be read back are deleted before first use, each with a one-line CacheWarning. An
+unusable cache folder gives way to a temporary one for the rest of the process (with a warning).
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import importlib.util
 import os
+import shutil
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 from circuits.gates import BY_OPCODE, KINDS, render
@@ -34,16 +42,106 @@ B = 8  # words per block of the flip kernel, the interpreter and the campaign: 5
 CLEAN_B = 32  # words per block of the fault-free straight-line kernel: 2,048 vectors (measured fastest)
 WORDS = 32  # input planes are padded to a multiple of this many words (a multiple of B and CLEAN_B)
 CHUNK_BLOCKS = 64  # blocks of B words per parallel task (and per flip stream): 32,768 vectors
-GENERATOR_VERSION = "5"
+GENERATOR_VERSION = "6"
+
+
+class CacheWarning(UserWarning):
+    """A cached kernel or model was unusable (rebuilt), or the cache folder was (a temporary one is used)."""
+
+
+_fallbacks: dict[Path, Path] = {}  # configured cache folder -> temporary folder used instead in this process
+
+
+def cache_root() -> Path:
+    """$TESTBED_CACHE, else ~/.cache/nn-vs-digital-testbed (kernels/ and models/ live below it)."""
+    return Path(os.environ.get("TESTBED_CACHE") or os.path.join(os.path.expanduser("~"), ".cache",
+                                                                  "nn-vs-digital-testbed"))
+
+
+def usable_dir(path: Path) -> Path:
+    """`path`, created if needed; a temporary folder instead (one warning per process) when it cannot be."""
+    if path in _fallbacks:
+        return _fallbacks[path]
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return fall_back(path, exc)
+    return path
+
+
+def fall_back(path: Path, exc: BaseException) -> Path:
+    """The temporary folder that replaces the unusable cache folder `path` for the rest of the process."""
+    if path not in _fallbacks:
+        tmp = Path(tempfile.mkdtemp(prefix=f"testbed-{path.name}-"))
+        atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+        _fallbacks[path] = tmp
+        reason = getattr(exc, "strerror", None) or f"{type(exc).__name__}: {exc}"
+        warn(f"cache folder {path} is unusable ({reason}); using {tmp} for this process")
+    return _fallbacks[path]
+
+
+def warn(message: str) -> None:
+    """One line about the cache on stderr (a CacheWarning)."""
+    warnings.warn(" ".join(message.split()), CacheWarning, stacklevel=3)
 
 
 def cache_dir() -> Path:
-    """Where generated kernels live: $TESTBED_CACHE/kernels, else ~/.cache/nn-vs-digital-testbed/kernels."""
-    root = os.environ.get("TESTBED_CACHE") or os.path.join(os.path.expanduser("~"), ".cache",
-                                                            "nn-vs-digital-testbed")
-    path = Path(root) / "kernels"
-    path.mkdir(parents=True, exist_ok=True)
+    """Where generated kernels live: cache_root()/kernels (a temporary folder when that is unusable)."""
+    return usable_dir(cache_root() / "kernels")
+
+
+def write_atomically(path: Path, data: bytes) -> Path:
+    """Write `data` to `path` (mode 0644) through a temporary file, into the fallback folder when path's
+    folder is unwritable. Returns the path written."""
+    folder = usable_dir(path.parent)
+    try:
+        return _write(folder / path.name, data)
+    except OSError as exc:
+        if folder in _fallbacks.values():
+            raise
+        return _write(fall_back(path.parent, exc) / path.name, data)
+
+
+def _write(path: Path, data: bytes) -> Path:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
+
+
+def verify_numba_cache(namespace: dict, where) -> None:
+    """Read back the Numba cache files of every cached dispatcher in `namespace` (a module's globals) before
+    first use, as Numba would. Unreadable ones (truncated, garbage, wrong format) are deleted, with a warning,
+    so Numba compiles afresh; where they cannot be deleted, caching is turned off for that function."""
+    for obj in list(namespace.values()):
+        cache = getattr(obj, "_cache", None)
+        cfile = getattr(cache, "_cache_file", None)
+        if cfile is None or not hasattr(cfile, "_load_index") or not hasattr(cfile, "_load_data"):
+            continue
+        try:
+            for data_name in cfile._load_index().values():
+                try:
+                    cfile._load_data(data_name)
+                except FileNotFoundError:
+                    pass  # Numba compiles a missing entry afresh
+        except Exception as exc:  # anything Numba would fail on when loading this function's cache
+            folder = Path(cache._cache_path)
+            base = cfile._index_name.removesuffix(".nbi")
+            try:
+                for f in folder.iterdir():
+                    if f.name == cfile._index_name or (f.name.startswith(base + ".") and f.name.endswith(".nbc")):
+                        f.unlink()
+                done = "deleted"
+            except OSError:
+                cache.disable()
+                done = "cannot be deleted; compiling without a cache"
+            warn(f"{where}: Numba cache of {obj.__name__} in {folder} is unreadable ({type(exc).__name__}); {done}")
 
 
 _RNG_SOURCE = '''
@@ -75,7 +173,7 @@ def _fill_flips(buf, off, nwords, p, state, touched, k0, cdf):
     n < 0: dense draws, or more flips than touched holds).
     """
     nbits = nwords * 64  # < 2^32
-    if p <= 0.0:
+    if p <= 0.0 or nwords <= 0:
         return state, 0
     if p > DENSE_P:
         for w in range(nwords):
@@ -334,32 +432,68 @@ def _module_name(source: str, stem: str) -> str:
     return f"_tb_{stem}_{hashlib.sha256((GENERATOR_VERSION + source).encode()).hexdigest()[:16]}"
 
 
-def _load(source: str, stem: str):
-    """Write `source` to the cache folder under a content-hashed name (atomically) and import it."""
+def _load(source: str, stem: str, names: tuple[str, ...]):
+    """Import generated `source` from the cache folder, writing it first (atomically) unless the file there
+    holds exactly this source (verified: name and last line carry its hash); anything else is rebuilt."""
     modname = _module_name(source, stem)
     if modname in sys.modules:
         return sys.modules[modname]
+    text = (source + f"# sha256 {hashlib.sha256(source.encode()).hexdigest()}\n").encode()
     path = cache_dir() / f"{modname}.py"
-    if not path.exists():
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(source)
-        os.replace(tmp, path)
+    problem = _mismatch(path, text)
+    if problem:
+        if problem != "missing":
+            warn(f"cached kernel {path} {problem}; rebuilding it")
+        path = write_atomically(path, text)
+    try:
+        module = _import(modname, path, names)
+    except Exception as exc:  # verified source that does not import here: Numba cannot cache in this folder
+        if path.parent in _fallbacks.values():
+            raise
+        module = _import(modname, _write(fall_back(path.parent, exc) / path.name, text), names)
+    return module
+
+
+def _mismatch(path: Path, text: bytes) -> str | None:
+    """None when `path` holds exactly `text`; else what is wrong with it ("missing" when absent)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return "missing"
+    except OSError as exc:
+        return f"is unreadable ({exc.strerror or exc})"
+    if data == text:
+        return None
+    if not data:
+        return "is empty"
+    return f"fails verification (sha256 mismatch; {len(data)} bytes, expected {len(text)})"
+
+
+def _import(modname: str, path: Path, names: tuple[str, ...]):
     spec = importlib.util.spec_from_file_location(modname, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[modname] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+        missing = [n for n in names if not callable(getattr(module, n, None))]
+        if missing:
+            raise ImportError(f"{path} lacks {', '.join(missing)}")
+    except BaseException:
+        sys.modules.pop(modname, None)
+        raise
+    verify_numba_cache(vars(module), path)
     return module
 
 
 _straight_cache: dict[str, object] = {}
+_STRAIGHT_NAMES = ("clean_blocks", "clean_parallel", "flip_blocks", "flip_parallel")
 
 
 def straight_line(netlist):
     """The generated straight-line kernel module of a netlist (generated and imported once per structure)."""
     key = netlist.fingerprint()
     if key not in _straight_cache:
-        _straight_cache[key] = _load(_straight_line_source(netlist), f"k{key}")
+        _straight_cache[key] = _load(_straight_line_source(netlist), f"k{key}", _STRAIGHT_NAMES)
     return _straight_cache[key]
 
 
@@ -380,7 +514,7 @@ def is_cached(netlist) -> bool:
 
 def interpreter():
     """The generated interpreter module (shared by all netlists)."""
-    return _load(_interpreter_source(), "interp")
+    return _load(_interpreter_source(), "interp", ("run_blocks", "run_parallel", "detect_counts"))
 
 
 @functools.lru_cache(maxsize=64)
