@@ -1,7 +1,10 @@
 """Training: float, fixed-bit (QAT) and learned-noise quantization, with early stopping and a model cache.
 
 `trained_model(config)` returns a trained QuantNet, training it on first use and caching it on disk under
-a key of the full configuration (and TRAIN_VERSION), so campaigns never retrain the same model.
+a key of the full configuration (and TRAIN_VERSION), so campaigns never retrain the same model. A cached
+model is verified before use (the sha256 of KEY.pt is kept in KEY.pt.sha256, and it loads with
+torch.load(weights_only=True)); one that fails is retrained with a one-line CacheWarning, and an unusable
+cache folder gives way to a temporary one (see circuits.kernels).
 """
 
 from __future__ import annotations
@@ -9,10 +12,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import io
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from circuits.kernels import cache_root, usable_dir, warn, write_atomically
 from networks import data as datasets
 from networks.errors import NetworkError
 from networks.models import QuantNet, cnn1d, mlp
@@ -182,10 +185,8 @@ def _train(config: ModelConfig, progress: bool) -> tuple[QuantNet, dict]:
 
 
 def models_dir() -> Path:
-    root = os.environ.get("TESTBED_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "nn-vs-digital-testbed")
-    path = Path(root) / "models"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """Where trained models live: cache_root()/models (a temporary folder when that is unusable)."""
+    return usable_dir(cache_root() / "models")
 
 
 def trained_model(config: ModelConfig, progress: bool = True, cache: bool = True) -> tuple[QuantNet, dict]:
@@ -193,22 +194,54 @@ def trained_model(config: ModelConfig, progress: bool = True, cache: bool = True
     torch.set_num_threads(1)
     path = models_dir() / f"{config.key()}.pt"
     ds = datasets.load(config.dataset)
-    if cache and path.exists():
-        saved = torch.load(path, weights_only=False)
-        model = build(config, ds)
-        _restore_modes(model, saved["modes"])
-        model.load_state_dict(saved["state"])
-        model.eval()
-        return model, saved["info"]
+    if cache:
+        loaded = _load_cached(path, config, ds)
+        if loaded is not None:
+            return loaded
     model, info = _train(config, progress)
     model.eval()
     if cache:
         modes = [(layer.quant.mode, layer.quant.bits, layer.quant.backward_kind) for layer in model.weight_layers()]
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        os.close(fd)
+        buf = io.BytesIO()
         torch.save({"state": model.state_dict(), "info": info, "modes": modes,
-                    "config": dataclasses.asdict(config)}, tmp)
-        os.replace(tmp, path)
+                    "config": dataclasses.asdict(config)}, buf)
+        data = buf.getvalue()
+        path = write_atomically(path, data)
+        write_atomically(_checksum_path(path), (hashlib.sha256(data).hexdigest() + "\n").encode())
+    return model, info
+
+
+def _checksum_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def _load_cached(path: Path, config: ModelConfig, ds) -> tuple[QuantNet, dict] | None:
+    """The cached model at `path` when it exists and verifies; None (with a warning when it exists) if not."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        warn(f"cached model {path} is unreadable ({exc.strerror or exc}); retraining it")
+        return None
+    try:
+        expected = _checksum_path(path).read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        expected = None
+    if expected != hashlib.sha256(data).hexdigest():
+        why = "has no checksum file" if expected is None else "fails verification (sha256 mismatch)"
+        warn(f"cached model {path} {why}; retraining it")
+        return None
+    try:
+        saved = torch.load(io.BytesIO(data), weights_only=True)
+        model = build(config, ds)
+        _restore_modes(model, saved["modes"])
+        model.load_state_dict(saved["state"])
+        info = saved["info"]
+    except Exception as exc:  # verified bytes that still do not make this model (another torch, a stale layout)
+        warn(f"cached model {path} cannot be loaded ({type(exc).__name__}); retraining it")
+        return None
+    model.eval()
     return model, info
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import circuits as c
+from circuits.kernels import CacheWarning
 from circuits.netlist import from_gates
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,3 +127,93 @@ def test_zero_gate_netlist_with_flips_passes_inputs_through(engine):
     a = np.arange(8)
     for p in (0.0, 0.01, 0.5):
         np.testing.assert_array_equal(c.simulate(wire, a=a, flip_p=p, engine=engine)["y"], a)
+
+
+# Trained models: verified on load (sha256 beside the file), retrained with a warning when they fail.
+
+TINY = dict(hidden=(4,), epochs=2, patience=1)
+
+
+@pytest.fixture
+def models(tmp_path, monkeypatch):
+    """A private model cache and a counter of trainings."""
+    import networks.train as train
+
+    monkeypatch.setenv("TESTBED_CACHE", str(tmp_path / "cache"))
+    calls = []
+    real = train._train
+
+    def counting(config, progress):
+        calls.append(config)
+        return real(config, progress)
+
+    monkeypatch.setattr(train, "_train", counting)
+    return train, calls
+
+
+def _same(m1, m2) -> bool:
+    s1, s2 = m1.state_dict(), m2.state_dict()
+    return s1.keys() == s2.keys() and all(bool((s1[k] == s2[k]).all()) for k in s1)
+
+
+def _quiet(fn):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheWarning)
+        return fn()
+
+
+def test_cached_model_is_reused_and_world_readable(models):
+    train, calls = models
+    config = train.ModelConfig(**TINY)
+    m1, info1 = _quiet(lambda: train.trained_model(config, progress=False))
+    m2, info2 = _quiet(lambda: train.trained_model(config, progress=False))
+    assert len(calls) == 1 and info1 == info2 and _same(m1, m2)
+    files = sorted(train.models_dir().iterdir())
+    assert [f.suffix for f in files] == [".pt", ".sha256"]
+    assert all(f.stat().st_mode & 0o777 == 0o644 for f in files)
+
+
+def _other_model(train, pt):
+    other = train.ModelConfig(**TINY, seed=1)
+    train.trained_model(other, progress=False)
+    pt.write_bytes((pt.parent / f"{other.key()}.pt").read_bytes())
+
+
+MODEL_DAMAGE = {
+    "truncated": lambda train, pt, sha: pt.write_bytes(pt.read_bytes()[:1000]),
+    "garbage": lambda train, pt, sha: pt.write_bytes(_garbage(pt.stat().st_size)),
+    "empty": lambda train, pt, sha: pt.write_bytes(b""),
+    "checksum missing": lambda train, pt, sha: sha.unlink(),
+    "another model's weights": lambda train, pt, sha: _other_model(train, pt),
+    "garbage with a matching checksum": lambda train, pt, sha: (
+        pt.write_bytes(b"garbage"), sha.write_text(__import__("hashlib").sha256(b"garbage").hexdigest())),
+}
+
+
+@pytest.mark.parametrize("damage", MODEL_DAMAGE)
+def test_damaged_cached_model_is_retrained(models, damage):
+    train, calls = models
+    config = train.ModelConfig(**TINY)
+    m1, info1 = train.trained_model(config, progress=False)
+    pt = train.models_dir() / f"{config.key()}.pt"
+    MODEL_DAMAGE[damage](train, pt, pt.with_name(pt.name + ".sha256"))
+    n = len(calls)
+    with pytest.warns(CacheWarning, match="retraining it"):
+        m2, info2 = train.trained_model(config, progress=False)
+    assert len(calls) == n + 1 and info1 == info2 and _same(m1, m2)
+    m3, _ = _quiet(lambda: train.trained_model(config, progress=False))  # repaired
+    assert len(calls) == n + 1 and _same(m1, m3)
+
+
+def test_unusable_model_cache_falls_back_to_a_temporary_one(tmp_path, models, monkeypatch):
+    train, calls = models
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("TESTBED_CACHE", str(blocker / "cache"))
+    config = train.ModelConfig(**TINY)
+    with pytest.warns(CacheWarning, match="is unusable"):
+        train.trained_model(config, progress=False)
+    _quiet(lambda: train.trained_model(config, progress=False))
+    assert len(calls) == 1 and blocker.is_file()
