@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: setup
-	$(VENV)/bin/testbed run suites/big-question.toml --out results/big-question --resume
+	$(VENV)/bin/testbed run suites/big-question.toml --out results/big-question
 
 test: setup
 	$(VENV)/bin/ruff check .

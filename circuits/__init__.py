@@ -1,7 +1,9 @@
 """Gate-level digital circuits: netlists, generators, Yosys import/Verilog export, a Numba bit-parallel
 simulator with fault injection, single stuck-at fault campaigns and arithmetic error metrics."""
 
+from circuits import imported  # noqa: F401 (registers the file circuits)
 from circuits.errors import NetlistError
+from circuits.faults import GateFaults
 from circuits.gates import KINDS
 from circuits.generators import (
     broken_array_multiplier,
@@ -12,9 +14,11 @@ from circuits.generators import (
     truncated_multiplier,
 )
 from circuits.netlist import Netlist, from_gates
+from circuits.registry import GENERATORS, Param, circuit, generator
 from circuits.simulate import exhaustive, simulate, simulate_planes
 
 __all__ = [
-    "KINDS", "Netlist", "NetlistError", "broken_array_multiplier", "exhaustive", "from_gates", "kogge_stone_adder",
-    "multiplier", "ripple_carry_adder", "simulate", "simulate_planes", "tmr", "truncated_multiplier",
+    "GENERATORS", "KINDS", "GateFaults", "Netlist", "NetlistError", "Param", "broken_array_multiplier", "circuit",
+    "exhaustive", "from_gates", "generator", "kogge_stone_adder", "multiplier", "ripple_carry_adder", "simulate",
+    "simulate_planes", "tmr", "truncated_multiplier",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from circuits.builder import Builder
 from circuits.errors import NetlistError
 from circuits.netlist import Netlist
+from circuits.registry import Param, circuit
 
 FORMS = ("array", "wallace", "dadda")
 
@@ -20,6 +21,18 @@ def _check_width(name: str, value, lo: int = 1, hi: int = 32) -> int:
     return value
 
 
+_WIDTH = Param(int, lo=1, hi=32, help="operand width in bits")
+
+
+def _add(**_params):
+    return lambda a, b: a + b
+
+
+def _mul(**_params):
+    return lambda a, b: a * b
+
+
+@circuit("ripple_carry_adder", "ripple-carry adder s = a + b", reference=_add, width=_WIDTH)
 def ripple_carry_adder(n: int) -> Netlist:
     """Ripple-carry adder s = a + b: n full adders (5n gates), depth about 2n; s has n + 1 bits."""
     _check_width("adder width", n, 1, 64)
@@ -30,6 +43,7 @@ def ripple_carry_adder(n: int) -> Netlist:
     return b.build()
 
 
+@circuit("kogge_stone_adder", "Kogge-Stone prefix adder s = a + b", reference=_add, width=_WIDTH)
 def kogge_stone_adder(n: int) -> Netlist:
     """Kogge-Stone parallel-prefix adder s = a + b: about n log2(n) prefix cells, depth about 2 log2(n) + 2."""
     _check_width("adder width", n, 1, 64)
@@ -137,6 +151,9 @@ def _reduce_tree(b: Builder, cols: list[list[int]], form: str) -> list[int]:
     return s
 
 
+@circuit("multiplier", "n x m multiplier p = a * b (array, Wallace or Dadda; unsigned or Baugh-Wooley signed)",
+         reference=_mul, width=_WIDTH, m=Param(int, None, 1, 32, help="width of b (default: width)"),
+         form=Param(str, "array", choices=FORMS), signed=Param(bool, False))
 def multiplier(n: int, m: int | None = None, form: str = "array", signed: bool = False) -> Netlist:
     """n x m multiplier p = a * b (p has n + m bits): AND (Baugh-Wooley NAND) partial products reduced
     by rows of ripple-carry adders (array, about 6nm gates, depth about 2(n+m)) or by a Wallace/Dadda
@@ -153,9 +170,12 @@ def multiplier(n: int, m: int | None = None, form: str = "array", signed: bool =
     return b.build()
 
 
-def truncated_multiplier(n: int = 8, k: int = 6) -> Netlist:
+@circuit("truncated_multiplier", "approximate unsigned multiplier without the k lowest partial-product columns",
+         width=_WIDTH, k=Param(int, None, 0, 63, help="columns dropped (default: width - 2)"))
+def truncated_multiplier(n: int = 8, k: int | None = None) -> Netlist:
     """Approximate unsigned n x n array multiplier without the partial products of the k lowest columns
-    (no error compensation): about 6(n*n - k(k+1)/2) gates; always under-estimates."""
+    (default n - 2; no error compensation): about 6(n*n - k(k+1)/2) gates; always under-estimates."""
+    k = n - 2 if k is None else k
     _check_width("multiplier width", n)
     _check_width("truncated columns k", k, 0, 2 * n - 1)
     b = Builder(f"umul{n}x{n}_trunc{k}")
@@ -164,10 +184,14 @@ def truncated_multiplier(n: int = 8, k: int = 6) -> Netlist:
     return b.build()
 
 
-def broken_array_multiplier(n: int = 8, hbl: int = 2, vbl: int = 8) -> Netlist:
+@circuit("broken_array_multiplier", "approximate broken-array multiplier (Mahdiani 2010)", width=_WIDTH,
+         hbl=Param(int, 2, 0, 32, help="horizontal break line"),
+         vbl=Param(int, None, 0, 63, help="vertical break line (default: width)"))
+def broken_array_multiplier(n: int = 8, hbl: int = 2, vbl: int | None = None) -> Netlist:
     """Approximate broken-array multiplier (Mahdiani et al. 2010): an unsigned n x n array multiplier whose
     cells above the horizontal break line (rows i < hbl) and right of the vertical break line
-    (columns i + j < vbl) are omitted; gates and depth as the array form minus the omitted cells."""
+    (columns i + j < vbl, default n) are omitted; gates and depth as the array form minus the omitted cells."""
+    vbl = n if vbl is None else vbl
     _check_width("multiplier width", n)
     _check_width("horizontal break line hbl", hbl, 0, n)
     _check_width("vertical break line vbl", vbl, 0, 2 * n - 1)

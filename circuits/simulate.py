@@ -1,6 +1,7 @@
 """Bit-parallel simulation of a netlist: integers in, integers out, with optional faults.
 
-`simulate(netlist, a=..., b=...)` returns {output bus: values}. Faults: `stuck=[(gate, 0 or 1), ...]`
+`simulate(netlist, {"a": ..., "b": ...})` (or `simulate(netlist, a=..., b=...)`) returns {output bus: values}.
+Faults: one `circuits.GateFaults` value (`faults=`), or its fields as keywords: `stuck=[(gate, 0 or 1), ...]`
 (permanent stuck-at on gate outputs; gate by index or name) and `flip_p` (each gate output flips
 independently with probability flip_p for every vector: transient faults), drawn from `seed`.
 """
@@ -15,6 +16,7 @@ import numpy as np
 from circuits import kernels
 from circuits.bitplanes import counter_planes, from_planes, to_planes
 from circuits.errors import NetlistError
+from circuits.faults import GateFaults
 from circuits.netlist import Netlist
 
 ENGINES = ("auto", "compiled", "interpreter")
@@ -100,18 +102,35 @@ def choose_engine(netlist: Netlist, n_vectors: int, engine: str = "auto") -> str
     return "interpreter"
 
 
-def simulate_planes(netlist: Netlist, planes: np.ndarray, *, stuck=None, flip_p: float = 0.0, seed: int = 0,
-                    engine: str = "auto", threads: int = 1, out: np.ndarray | None = None) -> np.ndarray:
+def _faults(faults: GateFaults | None, stuck, flip_p, seed) -> GateFaults:
+    """One GateFaults from either the value or its fields given as keywords (not both)."""
+    if faults is None:
+        return GateFaults(flip_p, tuple(stuck or ()), seed)
+    if stuck or flip_p or seed:
+        raise NetlistError("give faults= or stuck/flip_p/seed, not both")
+    if not isinstance(faults, GateFaults):
+        raise NetlistError(f"faults must be a circuits.GateFaults, got {type(faults).__name__}")
+    return faults
+
+
+def simulate_planes(netlist: Netlist, planes: np.ndarray, *, faults: GateFaults | None = None, stuck=None,
+                    flip_p: float = 0.0, seed: int = 0, engine: str = "auto", threads: int = 1,
+                    out: np.ndarray | None = None) -> np.ndarray:
     """Simulate on input bit planes (n_input_bits, n_words), n_words a multiple of kernels.WORDS.
 
     Returns output planes (n_output_bits, n_words), output buses in declaration order, bit 0 first,
-    written into `out` when given (a uint64 array of that shape, reused across calls).
+    written into `out` when given (a uint64 array of that shape, reused across calls). Stuck-at faults run
+    in the interpreter; engine='compiled' with stuck-at faults is an error.
     """
-    if planes.ndim != 2 or planes.shape[0] != netlist.n_input_bits or planes.shape[1] % kernels.WORDS:
+    if not isinstance(planes, np.ndarray) or planes.ndim != 2 or planes.shape[0] != netlist.n_input_bits \
+            or planes.shape[1] % kernels.WORDS:
         raise NetlistError(f"netlist {netlist.name!r}: input planes must be ({netlist.n_input_bits}, "
-                           f"k*{kernels.WORDS}), got {planes.shape}")
-    if not 0.0 <= flip_p <= 1.0:
-        raise NetlistError(f"flip_p must be a probability in [0, 1], got {flip_p!r}")
+                           f"k*{kernels.WORDS}), got {np.shape(planes)}")
+    faults = _faults(faults, stuck, flip_p, seed)
+    stuck, flip_p = faults.stuck, faults.flip_p
+    if stuck and engine == "compiled":
+        raise NetlistError(f"netlist {netlist.name!r}: engine 'compiled' does not take stuck-at faults "
+                           "(use 'auto' or 'interpreter')")
     planes = np.ascontiguousarray(planes, dtype=np.uint64)
     nblocks = planes.shape[1] // kernels.B  # blocks of the flip kernel and the interpreter
     shape = (sum(netlist.output_widths.values()), planes.shape[1])
@@ -119,13 +138,13 @@ def simulate_planes(netlist: Netlist, planes: np.ndarray, *, stuck=None, flip_p:
         out = np.empty(shape, np.uint64)
     elif out.shape != shape or out.dtype != np.uint64 or not out.flags.c_contiguous:
         raise NetlistError(f"netlist {netlist.name!r}: out must be a C-contiguous uint64 array of shape {shape}")
-    seed = int(seed) & 0x7FFFFFFFFFFFFFFF
+    seed = int(faults.seed) & 0x7FFFFFFFFFFFFFFF
     parallel = threads > 1
     if parallel:
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     k0, cdf = kernels.binomial_cdf(netlist.n_gates, float(flip_p))
     use = choose_engine(netlist, planes.shape[1] * 64, engine)
-    if use == "compiled" and netlist.n_gates > 0 and not stuck:  # stuck-at faults run in the interpreter
+    if use == "compiled" and netlist.n_gates > 0 and not stuck:
         k = kernels.straight_line(netlist)
         if flip_p > 0:
             if parallel:
@@ -153,6 +172,9 @@ def _operand_array(netlist: Netlist, bus: str, values, n: int) -> np.ndarray:
     arr = np.asarray(values)
     if arr.dtype.kind not in "iub":
         raise NetlistError(f"netlist {netlist.name!r}: operand {bus!r} must hold integers, got {arr.dtype}")
+    if arr.ndim > 1:
+        raise NetlistError(f"netlist {netlist.name!r}: operand {bus!r} must be one value or a 1-D array, "
+                           f"got shape {arr.shape}")
     arr = np.broadcast_to(arr, (n,)).astype(np.int64 if arr.dtype.kind != "u" or width < 64 else np.uint64)
     if len(arr):
         lo, hi = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if netlist.signed else (0, (1 << width) - 1)
@@ -220,16 +242,24 @@ def unpack_outputs(netlist: Netlist, planes: np.ndarray, n: int) -> dict[str, np
     return result
 
 
-def simulate(netlist: Netlist, *, stuck=None, flip_p: float = 0.0, seed: int = 0, engine: str = "auto",
-             threads: int = 1, **operands) -> dict[str, np.ndarray]:
-    """Simulate `netlist` on integer operands (one array per input bus, broadcast together).
+def simulate(netlist: Netlist, operands: dict | None = None, /, *, faults: GateFaults | None = None, stuck=None,
+             flip_p: float = 0.0, seed: int = 0, engine: str = "auto", threads: int = 1,
+             **operand_kwargs) -> dict[str, np.ndarray]:
+    """Simulate `netlist` on integer operands {input bus: 1-D array} (broadcast together), given as one
+    mapping (any bus name, `seed` included) or as keywords.
 
     Returns {output bus: int64 array} (uint64 for unsigned 64-bit buses). Signed netlists take and return
-    two's-complement values. stuck: [(gate index or name, 0/1)]; flip_p: per-gate, per-vector transient
-    flip probability; seed: the flip stream; engine: 'auto', 'compiled' or 'interpreter'.
+    two's-complement values. faults: a GateFaults, or stuck: [(gate index or name, 0/1)]; flip_p: per-gate,
+    per-vector transient flip probability; seed: the flip stream. engine: 'auto', 'compiled' or 'interpreter'.
     """
-    planes, n = pack_operands(netlist, operands)
-    out = simulate_planes(netlist, planes, stuck=stuck, flip_p=flip_p, seed=seed, engine=engine, threads=threads)
+    if operands is not None and operand_kwargs:
+        raise NetlistError(f"netlist {netlist.name!r}: give operands as one mapping or as keywords, not both")
+    if operands is not None and not isinstance(operands, dict):
+        raise NetlistError(f"netlist {netlist.name!r}: operands must be a mapping {{bus: values}}, "
+                           f"got {type(operands).__name__}")
+    planes, n = pack_operands(netlist, operand_kwargs if operands is None else operands)
+    out = simulate_planes(netlist, planes, faults=_faults(faults, stuck, flip_p, seed), engine=engine,
+                          threads=threads)
     return unpack_outputs(netlist, out, n)
 
 

@@ -19,11 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from circuits import Netlist, exhaustive, simulate
+from circuits import GateFaults, Netlist, exhaustive, simulate
 from networks.errors import NetworkError
 from networks.export import IntegerModel, IntLayer
 
-MODES = ("exact", "lut", "gates")
 SITES = ("weight", "activation", "product", "accumulator")
 
 
@@ -82,19 +81,65 @@ def _wrap(values: np.ndarray, bits: int) -> np.ndarray:
 
 
 class Multiplier:
-    """The multiplier of an engine: 'exact', or a netlist used as 'lut' or at gate level ('gates')."""
+    """The multiplier of an engine: `Multiplier(mode, netlist, act_bits, mag_bits)` gives the class of `mode`:
+    ExactMultiplier ('exact'), TableMultiplier ('lut': a table of the netlist's outputs) or GateMultiplier
+    ('gates': the netlist simulated at gate level for every product)."""
+
+    mode = ""
+    takes_flips = False  # transient gate flips
+    takes_stuck = False  # permanent stuck-at faults of the netlist's gates
+
+    def __new__(cls, mode: str = "exact", netlist: Netlist | None = None, act_bits: int = 8, mag_bits: int = 8):
+        if cls is Multiplier:
+            if mode not in MODES:
+                raise NetworkError(f"multiplier mode must be one of {', '.join(MODES)}, got {mode!r}")
+            cls = MODES[mode]
+        return super().__new__(cls)
 
     def __init__(self, mode: str = "exact", netlist: Netlist | None = None, act_bits: int = 8, mag_bits: int = 8):
-        if mode not in MODES:
-            raise NetworkError(f"multiplier mode must be one of {', '.join(MODES)}, got {mode!r}")
-        self.mode, self.netlist = mode, netlist
-        self.act_bits, self.mag_bits = act_bits, mag_bits
+        self.netlist, self.act_bits, self.mag_bits = netlist, act_bits, mag_bits
+        self.out_bits = act_bits + mag_bits
+
+    @classmethod
+    def check(cls, faults: GateFaults) -> None:
+        """NetworkError unless this kind of multiplier can realise `faults`."""
+        if (faults.flip_p > 0 and not cls.takes_flips) or (faults.stuck and not cls.takes_stuck):
+            raise NetworkError(f"gate faults need a netlist multiplier (mode 'gates' for transient flips, 'lut' or "
+                               f"'gates' for stuck-at); this one is {cls.mode!r}")
+
+    def table(self, stuck=()) -> np.ndarray:
+        """(2^act_bits, 2^mag_bits) products a * b."""
+        return np.arange(1 << self.act_bits)[:, None] * np.arange(1 << self.mag_bits)[None, :]
+
+    def products(self, a: np.ndarray, mag: np.ndarray, faults: GateFaults) -> np.ndarray:
+        """MUL(a[s, i], mag[o, i]) for all rows s, output channels o and inputs i: (N, out, in) int64."""
+        return _lut_products(a, mag, self.table(faults.stuck))
+
+    def accumulate(self, a, mag, sign, bias, faults: GateFaults) -> np.ndarray:
+        """bias[o] + sum_i sign[o, i] * MUL(a[s, i], mag[o, i]): (N, out) int64."""
+        return _lut_accumulate(a, mag, sign, self.table(faults.stuck), bias)
+
+
+class ExactMultiplier(Multiplier):
+    """Integer arithmetic."""
+
+    mode = "exact"
+
+    def accumulate(self, a, mag, sign, bias, faults):
+        return a @ (mag * sign).T + bias
+
+
+class TableMultiplier(Multiplier):
+    """A netlist's outputs over every operand pair, looked up (permanent stuck-at faults: a faulty table)."""
+
+    mode = "lut"
+    takes_stuck = True
+
+    def __init__(self, mode="lut", netlist=None, act_bits=8, mag_bits=8):
+        super().__init__(mode, netlist, act_bits, mag_bits)
         self._tables: dict = {}
-        if mode == "exact":
-            self.out_bits = act_bits + mag_bits
-            return
         if netlist is None:
-            raise NetworkError(f"multiplier mode {mode!r} needs a netlist")
+            raise NetworkError(f"multiplier mode {self.mode!r} needs a netlist")
         if netlist.signed or set(netlist.inputs) != {"a", "b"} or len(netlist.outputs) != 1:
             raise NetworkError(f"multiplier netlist {netlist.name!r} must be unsigned with inputs a, b and one output;"
                                f" it has inputs {list(netlist.inputs)} and outputs {list(netlist.outputs)}")
@@ -103,7 +148,7 @@ class Multiplier:
                                f"b[{netlist.inputs['b']}]; the model needs a[{act_bits}] x b[{mag_bits}]")
         self.out_bus = next(iter(netlist.outputs))
         self.out_bits = len(netlist.outputs[self.out_bus])
-        if netlist.n_input_bits > 20 and mode == "lut":
+        if netlist.n_input_bits > 20 and self.mode == "lut":
             raise NetworkError(f"multiplier netlist {netlist.name!r}: a lookup table of 2^{netlist.n_input_bits} "
                                "entries is too large; use mode 'gates'")
 
@@ -111,9 +156,6 @@ class Multiplier:
         """(2^act_bits, 2^mag_bits) products of the netlist (with permanent stuck-at faults, if any)."""
         key = tuple(sorted(stuck))
         if key not in self._tables:
-            if self.mode == "exact":
-                a = np.arange(1 << self.act_bits)[:, None]
-                return a * np.arange(1 << self.mag_bits)[None, :]
             table = np.zeros((1 << self.act_bits, 1 << self.mag_bits), np.int64)
             for ins, outs in exhaustive(self.netlist, stuck=list(key)):
                 a, b = ins["a"], ins["b"]
@@ -124,14 +166,28 @@ class Multiplier:
             self._tables[key] = table
         return self._tables[key]
 
-    def gate_products(self, a: np.ndarray, mag: np.ndarray, flip_p: float, stuck, seed: int) -> np.ndarray:
-        """MUL(a[s, i], mag[o, i]) for all s, o, i through the gate-level simulator: (N, out, in) int64."""
+
+class GateMultiplier(TableMultiplier):
+    """The netlist simulated at gate level for every product (hardware in the loop); with stuck-at faults
+    alone (no flips) the faulty netlist's table gives the same products faster."""
+
+    mode = "gates"
+    takes_flips = True
+
+    def products(self, a, mag, faults):
+        if faults.stuck and faults.flip_p == 0:
+            return super().products(a, mag, faults)
         n, k = a.shape
         out = mag.shape[0]
         aa = np.broadcast_to(a[:, None, :], (n, out, k)).reshape(-1)
         bb = np.broadcast_to(mag[None, :, :], (n, out, k)).reshape(-1)
-        res = simulate(self.netlist, a=aa, b=bb, flip_p=flip_p, stuck=list(stuck), seed=seed)[self.out_bus]
-        return res.reshape(n, out, k)
+        return simulate(self.netlist, {"a": aa, "b": bb}, faults=faults)[self.out_bus].reshape(n, out, k)
+
+    def accumulate(self, a, mag, sign, bias, faults):
+        return _signed_sum(self.products(a, mag, faults), sign, bias)
+
+
+MODES = {"exact": ExactMultiplier, "lut": TableMultiplier, "gates": GateMultiplier}
 
 
 class IntegerEngine:
@@ -155,23 +211,22 @@ class IntegerEngine:
             raise NetworkError(f"input shape {x.shape[1:]} does not match the model's {tuple(self.model.input_shape)}")
         return np.clip(np.round(x * (2 ** self.model.act_bits - 1)), 0, 2 ** self.model.act_bits - 1).astype(np.int64)
 
-    def run(self, x: np.ndarray, *, noise: dict | None = None, rng: np.random.Generator | None = None,
-            mac_flip_p: float = 0.0, mac_stuck=(), seed: int = 0, record: bool = False,
-            measure_error: bool = False) -> PassResult:
-        """One pass over float inputs x in [0, 1]. mac_flip_p / mac_stuck: gate faults of the multiplier
-        (need mode 'gates' for flips; stuck-at faults alone run through a faulty lookup table).
-        record: count the (a, |w|) operand pairs; measure_error: signal and error power at each site
-        (the product site compares every product with exact arithmetic) and wrong products per input."""
+    def run(self, x: np.ndarray, *, noise: dict | None = None, faults: GateFaults | None = None,
+            rng: np.random.Generator | None = None, record: bool = False, measure_error: bool = False) -> PassResult:
+        """One pass over float inputs x in [0, 1]. noise: {word site: fn(values, bits, signed, rng)};
+        faults: gate faults of every multiply (flips need mode 'gates'; stuck-at faults alone run through a
+        faulty lookup table; layer k draws its flips from seed faults.seed * 1009 + k); rng: the stream of the
+        word-site hooks (default: seeded with faults.seed). record: count the (a, |w|) operand pairs;
+        measure_error: signal and error power at each site (the product site compares every product with
+        exact arithmetic, so it includes the multiplier's own errors) and wrong products per input."""
         noise = noise or {}
+        faults = faults or GateFaults()
         unknown = set(noise) - set(SITES)
         if unknown:
             raise NetworkError(f"unknown noise site(s) {sorted(unknown)}; sites: {', '.join(SITES)}")
-        if not 0.0 <= mac_flip_p <= 1.0:
-            raise NetworkError(f"mac_flip_p must be in [0, 1], got {mac_flip_p}")
         mul = self.multiplier
-        if (mac_flip_p > 0 and mul.mode != "gates") or (mac_stuck and mul.mode == "exact"):
-            raise NetworkError("gate faults of the multiplier need a netlist multiplier (mode 'gates' for flips)")
-        rng = rng if rng is not None else np.random.default_rng(seed)
+        mul.check(faults)
+        rng = rng if rng is not None else np.random.default_rng(faults.seed)
         m = self.model
         a = self.quantize_input(x)
         n = a.shape[0]
@@ -188,7 +243,7 @@ class IntegerEngine:
             mag, sign = np.abs(w), np.sign(w)
             if hist is not None:
                 hist += self._histogram(cols, mag, hist.shape)
-            acc, wrong = self._accumulate(layer, cols, mag, sign, noise, rng, mac_flip_p, mac_stuck, seed * 1009 + k,
+            acc, wrong = self._accumulate(layer, cols, mag, sign, noise, rng, faults.with_seed(faults.seed * 1009 + k),
                                           errors)
             if wrong is not None:
                 wrong_products += wrong.reshape(n, -1).sum(axis=1)
@@ -227,22 +282,15 @@ class IntegerEngine:
         pairs = cols[:, None, :] * shape[1] + mag[None, :, :]
         return np.bincount(pairs.reshape(-1), minlength=shape[0] * shape[1]).reshape(shape)
 
-    def _accumulate(self, layer, cols, mag, sign, noise, rng, flip_p, stuck, seed, errors):
+    def _accumulate(self, layer, cols, mag, sign, noise, rng, faults, errors):
         """Accumulators (rows of cols x output channels) and, when errors are measured, the number of wrong
         products of each row (else None)."""
         mul = self.multiplier
-        explicit = "product" in noise or errors is not None or mul.mode == "gates"
-        if mul.mode == "exact" and not explicit:
-            return cols @ (mag * sign).T + layer.bias, None
-        if mul.mode == "gates" and (flip_p > 0 or not stuck):
-            prod = mul.gate_products(cols, mag, flip_p, stuck, seed)
-        else:
-            table = mul.table(stuck)
-            if not explicit:
-                return _lut_accumulate(cols, mag, sign, table, layer.bias), None
-            prod = _lut_products(cols, mag, table)
+        if "product" not in noise and errors is None:
+            return mul.accumulate(cols, mag, sign, layer.bias, faults), None
+        prod = mul.products(cols, mag, faults)
         if "product" in noise:
-            prod = np.asarray(noise["product"](prod, mul.out_bits, False, rng), dtype=np.int64)
+            prod = self._noisy("product", noise, prod, mul.out_bits, False, rng, None)
         wrong = None
         if errors is not None:
             exact = cols[:, None, :] * mag[None, :, :]

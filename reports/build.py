@@ -55,7 +55,7 @@ def headline(summary: dict) -> list[dict]:
     for sw in summary["sweeps"]:
         if sw["per_bit"]:
             continue
-        unit = "bits SNR" if sw["noise"] == "additive" else ("p" if sw["noise"] == "bitflip" else "faults")
+        unit = sw["axis"]["unit"]
         for u in sw["units"]:
             b = u["breakdown"]
             rows.append({"sweep": sw["name"], "what": f"break-down of {u['system']}@{u['site']}", "unit": unit,

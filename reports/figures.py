@@ -12,8 +12,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
-AXIS = {"bitflip": "bit-flip probability p per bit (log scale)", "stuck_at": "stuck-at faults k (count)",
-        "additive": "SNR of the injected noise (bits)"}
 
 
 def palette(names) -> dict:
@@ -29,6 +27,14 @@ def _png(fig) -> bytes:
 
 def _num(v):
     return v if isinstance(v, (int, float)) else (math.inf if v == "inf" else -math.inf if v == "-inf" else math.nan)
+
+
+def _level_axis(ax, sweep: dict) -> None:
+    """The x axis of a sweep's levels, as summary.json describes it."""
+    axis = sweep["axis"]
+    if axis["log"]:
+        ax.set_xscale("log")
+    ax.set_xlabel(axis["label"] + (" (log scale)" if axis["log"] else ""))
 
 
 def sweep_figure(sweep: dict, colours: dict, runs: list[tuple[str, dict]] | None = None) -> bytes:
@@ -50,9 +56,7 @@ def sweep_figure(sweep: dict, colours: dict, runs: list[tuple[str, dict]] | None
             if b["level"] is not None and not b.get("censored"):
                 ax.axvline(b["level"], color=c, lw=1, ls=styles[r % 2], alpha=0.8)
             ax.axhline(u["threshold"], color=c, lw=0.6, ls=":", alpha=0.6)
-    if sweep["noise"] == "bitflip":
-        ax.set_xscale("log")
-    ax.set_xlabel(AXIS[sweep["noise"]])
+    _level_axis(ax, sweep)
     ax.set_ylabel("task metric (fraction): exact-output rate / accuracy")
     ax.set_ylim(-0.02, 1.02)
     ax.set_title(f"{sweep['name']}: {sweep['noise']}")
@@ -90,9 +94,7 @@ def information_figure(sweep: dict, colours: dict) -> bytes:
         ax.axhline(u["curve"][0]["required_bits"], color=c, ls="--", lw=1,
                    label=f"{u['system']}: required rate (" + ("output entropy" if u["world"] == "circuit"
                                                               else "label entropy") + ")")
-    if sweep["noise"] == "bitflip":
-        ax.set_xscale("log")
-    ax.set_xlabel(AXIS[sweep["noise"]])
+    _level_axis(ax, sweep)
     ax.set_ylabel("information (bits per operation / per input)")
     ax.set_title(f"information view: {sweep['name']}")
     ax.legend(fontsize=7)

@@ -1,4 +1,4 @@
-"""Build a validated suite's systems and its sweep units (one Sweep per sweep, system and site)."""
+"""Build a suite's systems from its specs, and its sweep units (one Sweep per sweep, system and site)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,12 @@ from dataclasses import dataclass
 
 import circuits
 from circuits import NetlistError
-from circuits.yosys import from_verilog, from_yosys_json, yosys_available
 from networks import IntegerEngine, Multiplier, NetworkError, export, size_report, trained_model
 from networks import data as datasets
 from testbed.compare import Sweep
 from testbed.errors import SuiteError
-from testbed.noise import NoiseModel
-from testbed.suite import Suite, network_config
+from testbed.noise import bitflip
+from testbed.suite import CircuitSpec, NetworkSpec, Suite
 from testbed.systems import CircuitSystem, NetworkSystem
 
 
@@ -28,80 +27,58 @@ class Unit:
     sweep: Sweep
 
 
-def _netlist(name: str, table: dict, suite: Suite):
-    kind = table["circuit"]
-    base = suite.path.parent
-    if kind == "multiplier":
-        net = circuits.multiplier(table["width"], table.get("m"), table.get("form", "array"),
-                                  table.get("signed", False))
-    elif kind == "truncated_multiplier":
-        net = circuits.truncated_multiplier(table["width"], table.get("k", table["width"] - 2))
-    elif kind == "broken_array_multiplier":
-        net = circuits.broken_array_multiplier(table["width"], table.get("hbl", 2), table.get("vbl", table["width"]))
-    elif kind == "ripple_carry_adder":
-        net = circuits.ripple_carry_adder(table["width"])
-    elif kind == "kogge_stone_adder":
-        net = circuits.kogge_stone_adder(table["width"])
-    elif kind == "verilog":
-        net = from_verilog(base / table["path"], table.get("top"))
-    else:
-        net = from_yosys_json(base / table["path"], table.get("top"))
-    if table.get("tmr"):
+def build_netlist(spec: CircuitSpec):
+    """The netlist of a circuit spec (through the circuit registry), triplicated when spec.tmr."""
+    net = circuits.generator(spec.circuit)(**spec.params)
+    if spec.tmr:
         net = circuits.tmr(net)
-    net.name = name
+    net.name = spec.name
     return net
+
+
+def _network(spec: NetworkSpec, netlist, progress: bool) -> NetworkSystem:
+    model, _ = trained_model(spec.config, progress=progress)
+    ds = datasets.load(spec.config.dataset)
+    imodel = export(model, ds.x_train, act_bits=spec.act_bits, weight_bits=spec.weight_bits)
+    mag = netlist.inputs.get("b", 8) if netlist is not None else 8
+    multiplier = Multiplier(spec.mode, netlist, imodel.act_bits, mag)
+    size = size_report(model) if spec.config.quant != "float" else None
+    return NetworkSystem(IntegerEngine(imodel, multiplier), ds, spec.name, runs_on=spec.multiplier, size=size)
 
 
 def build_systems(suite: Suite, progress: bool = True) -> dict:
     """Systems by name: circuits first, then networks (trained or loaded from the model cache), then
-    circuits whose operands are recorded from a network. Optional Verilog systems are skipped (with a
-    note in suite.notes) when Yosys is missing. Errors become SuiteError naming the system."""
+    circuits whose operands are recorded from a network. Optional circuits whose tool is missing are skipped
+    (with a note in suite.notes). Errors become SuiteError naming the system."""
     systems: dict = {}
     nets: dict = {}
-    tables = suite.systems
-    order = ([n for n, t in tables.items() if t["kind"] == "circuit"] +
-             [n for n, t in tables.items() if t["kind"] == "network"])
-    for name in order:
-        table = tables[name]
-        where = f"{suite.path}: systems.{name}"
+    specs = suite.systems
+    order = ([s for s in specs.values() if isinstance(s, CircuitSpec)] +
+             [s for s in specs.values() if isinstance(s, NetworkSpec)])
+    for spec in order:
         try:
-            if table["kind"] == "circuit":
-                if table["circuit"] == "verilog" and not yosys_available() and table.get("optional"):
-                    suite.notes.append(f"systems.{name} skipped: yosys is not installed")
+            if isinstance(spec, CircuitSpec):
+                if spec.optional and not circuits.generator(spec.circuit).available():
+                    suite.notes.append(f"systems.{spec.name} skipped: its tool is not installed")
                     continue
-                nets[name] = _netlist(name, table, suite)
-                if not str(table.get("operands", "exhaustive")).startswith("recorded:"):
-                    systems[name] = CircuitSystem(nets[name], table.get("operands", "exhaustive"),
-                                                  table.get("n_vectors", 65536), suite.seed, name)
+                nets[spec.name] = build_netlist(spec)
+                if spec.operands != "recorded":
+                    systems[spec.name] = CircuitSystem(nets[spec.name], spec.operands, spec.n_vectors, suite.seed,
+                                                       spec.name)
+            elif spec.multiplier is not None and spec.multiplier not in nets:
+                suite.notes.append(f"systems.{spec.name} skipped: its multiplier {spec.multiplier} was skipped")
             else:
-                config = network_config(table)
-                model, _ = trained_model(config, progress=progress)
-                ds = datasets.load(config.dataset)
-                imodel = export(model, ds.x_train, act_bits=table.get("act_bits", 8),
-                                weight_bits=table.get("weight_bits", 8))
-                mult_name = table.get("multiplier")
-                if mult_name is not None and mult_name not in nets:
-                    suite.notes.append(f"systems.{name} skipped: its multiplier {mult_name} was skipped")
-                    continue
-                mode = table.get("mode", "gates" if mult_name else "exact")
-                netlist = nets.get(mult_name)
-                mag = netlist.inputs.get("b", 8) if netlist is not None else 8
-                multiplier = Multiplier(mode, netlist, imodel.act_bits, mag)
-                system = NetworkSystem(IntegerEngine(imodel, multiplier), ds, name)
-                system.multiplier_name = mult_name
-                system.size = size_report(model) if config.quant != "float" else None
-                systems[name] = system
+                systems[spec.name] = _network(spec, nets.get(spec.multiplier), progress)
         except (NetlistError, NetworkError) as exc:
-            raise SuiteError(f"{where}: {exc}") from None
-    for name, table in tables.items():
-        ops = str(table.get("operands", ""))
-        if table["kind"] == "circuit" and ops.startswith("recorded:") and name in nets:
-            source = systems.get(ops.split(":", 1)[1])
+            raise SuiteError(f"{suite.path}: systems.{spec.name}: {exc}") from None
+    for spec in specs.values():
+        if isinstance(spec, CircuitSpec) and spec.operands == "recorded" and spec.name in nets:
+            source = systems.get(spec.recorded_from)
             if source is None:
-                suite.notes.append(f"systems.{name} skipped: {ops} was skipped")
+                suite.notes.append(f"systems.{spec.name} skipped: recorded:{spec.recorded_from} was skipped")
                 continue
-            systems[name] = CircuitSystem(nets[name], source.operand_histogram, table.get("n_vectors", 65536),
-                                          suite.seed, name)
+            systems[spec.name] = CircuitSystem(nets[spec.name], source.operand_histogram, spec.n_vectors,
+                                               suite.seed, spec.name)
     return systems
 
 
@@ -116,11 +93,10 @@ def build_units(suite: Suite, systems: dict) -> dict[str, Unit]:
                 suite.notes.append(f"sweep {spec.name}: {sys_name} not run (skipped system)")
                 continue
             if spec.per_bit:
-                site = "product" if system.world == "network" else "output"
-                width = system.engine.multiplier.out_bits if system.world == "network" else system.width
-                for k in range(width):
+                site = system.word_site
+                for k in range(system.word_width):
                     label = f"{spec.name}/{sys_name}@{site}[bit {k}]"
-                    noise = NoiseModel("bitflip", 0.0, bits=(k,))
+                    noise = bitflip(0.0, bits=(k,))
                     units[label] = Unit(label, spec.name, sys_name, site, k,
                                         Sweep(system, site, noise, spec.levels, seed=suite.seed, label=label, **opts))
                 continue

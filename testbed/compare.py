@@ -16,12 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from testbed.errors import TestbedError
-from testbed.metrics import circuit_metrics, network_metrics
-from testbed.noise import NoiseModel, check_site
+from testbed.noise import BITS, GapAxis, NoiseModel, bitflip
 from testbed.rng import derive_seed
-
-CIRCUIT_THRESHOLD = 0.99  # exact-output rate
-NETWORK_DROP = 0.01  # accuracy more than 1 point under noise-free
 
 
 @dataclass
@@ -51,7 +47,7 @@ class Sweep:
     def __init__(self, system, site: str, noise: NoiseModel, levels, *, seed: int = 0, min_trials: int = 2,
                  max_trials: int = 8, margin: float = 0.01, refine: int = 3, threshold: float | None = None,
                  label: str | None = None, confidence: float = 0.95):
-        check_site(noise, site, system.world)
+        system.site(noise, site)
         if len(levels) < 2:
             raise TestbedError("levels: a sweep needs at least two levels")
         for lv in levels:
@@ -65,17 +61,12 @@ class Sweep:
         self.grid = {float(v) for v in levels}
         self.rows: dict[float, dict[int, dict]] = {lv: {} for lv in sorted(self.grid, key=self.severity)}
         self._metrics: dict[float, dict] = {}
-        if system.world == "circuit":
-            self.metric, self.threshold = "exact_rate", CIRCUIT_THRESHOLD if threshold is None else threshold
-        else:
-            self.metric = "accuracy"
-            self.threshold = system.clean_accuracy - NETWORK_DROP if threshold is None else threshold
+        self.metric = system.metric
+        self.threshold = system.threshold if threshold is None else threshold
 
     def severity(self, level: float) -> float:
-        """An axis on which larger means more noise (log p for bitflip, k for stuck-at, -SNR for additive)."""
-        if self.noise.kind == "bitflip":
-            return math.log10(level) if level > 0 else -math.inf
-        return float(level) if self.noise.kind == "stuck_at" else -float(level)
+        """An axis on which larger means more noise (the noise model's)."""
+        return self.noise.severity(level)
 
     def point_id(self, level: float) -> str:
         return f"{self.label}|{self.noise.at(level).label()}"
@@ -95,11 +86,7 @@ class Sweep:
         """Pooled metrics of a level, computed once per set of trials (add() forgets them)."""
         if level not in self._metrics:
             rows = [self.rows[level][t] for t in sorted(self.rows[level])]
-            stuck = self.noise.kind == "stuck_at"
-            if self.system.world == "circuit":
-                self._metrics[level] = circuit_metrics(rows, self.system.width, stuck, self.confidence)
-            else:
-                self._metrics[level] = network_metrics(rows, stuck, self.confidence)
+            self._metrics[level] = self.system.pool(rows, self.noise, self.confidence)
         return self._metrics[level]
 
     def _settled(self, level: float) -> bool:
@@ -114,9 +101,10 @@ class Sweep:
     def pending(self) -> list[tuple[float, int]]:
         """The (level, trial) pairs to run next; empty when the sweep is complete.
 
-        A pure function of the rows present (so a resumed run asks for exactly what an uninterrupted one
-        would): first fill missing trials below the highest one present, then one more trial for every
-        unsettled level, then one refinement level between the bracketing levels.
+        Depends only on the rows present (so a resumed run asks for exactly what an uninterrupted one
+        would); it adds the refinement level it asks for to `rows`. First fill missing trials below the highest
+        one present, then one more trial for every unsettled level, then one refinement level between the
+        bracketing levels.
         """
         need = []
         for lv in sorted(self.rows, key=self.severity):
@@ -140,16 +128,8 @@ class Sweep:
         values = [self.metrics(lv)[self.metric][0] for lv in levels]
         for i in range(1, len(levels)):
             if values[i] < self.threshold <= values[i - 1]:
-                a, b = levels[i - 1], levels[i]
-                if self.noise.kind == "bitflip" and a > 0 and b > 0:
-                    mid = math.sqrt(a * b)
-                elif self.noise.kind == "stuck_at":
-                    mid = float((int(a) + int(b)) // 2)
-                    if mid in (a, b):
-                        return None
-                else:
-                    mid = (a + b) / 2
-                return mid if mid not in self.rows else None
+                mid = self.noise.midpoint(levels[i - 1], levels[i])
+                return mid if mid is not None and mid not in self.rows else None
         return None
 
     # -- results ---------------------------------------------------------------------------------------
@@ -181,9 +161,7 @@ class Sweep:
                          snr_lo, snr_hi, censored or "")
 
     def _level(self, x: float) -> float:
-        if self.noise.kind == "bitflip":
-            return 10 ** x
-        return x if self.noise.kind == "stuck_at" else -x
+        return self.noise.level_at(x)
 
 
 def _crossing(xs: np.ndarray, values: np.ndarray, threshold: float) -> tuple[float, str | None]:
@@ -233,24 +211,20 @@ class Gap:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in self.__dict__.items()}
 
 
-def gap(network: Breakdown, circuit: Breakdown, kind: str, axis: str = "level") -> Gap:
-    """Tolerance gap: decades between break-down probabilities (bitflip, stuck_at) or bits between
-    break-down SNRs (additive, or axis='error_snr' for any kind); positive when the network tolerates more.
-    censored: the gap is only a bound because a break-down level lies outside the levels swept."""
+def gap(network: Breakdown, circuit: Breakdown, noise: NoiseModel, axis: str = "level") -> Gap:
+    """Tolerance gap on the noise's own gap axis (decades between probabilities, bits between SNRs), or
+    with axis='error_snr' in bits between the error SNRs at break-down; positive when the network tolerates
+    more. censored: the gap is only a bound because a break-down level lies outside the levels swept."""
     censored = "; ".join(f"{b.system} {b.censored}" for b in (network, circuit) if b.censored)
-    if axis == "error_snr" or kind == "additive":
-        n = (network.error_snr_bits, network.error_snr_lo, network.error_snr_hi) if axis == "error_snr" else \
-            (network.level, network.lo, network.hi)
-        c = (circuit.error_snr_bits, circuit.error_snr_lo, circuit.error_snr_hi) if axis == "error_snr" else \
-            (circuit.level, circuit.lo, circuit.hi)
-        ends = (c[1] - n[2], c[2] - n[1])
-        return Gap(network.system, circuit.system, c[0] - n[0], min(ends), max(ends), "bits", censored)
-
-    def dec(a, b):
-        return math.log10(a / b) if a > 0 and b > 0 else math.nan
-    ends = (dec(network.lo, circuit.hi), dec(network.hi, circuit.lo))
-    return Gap(network.system, circuit.system, dec(network.level, circuit.level), min(ends), max(ends), "decades",
-               censored)
+    if axis == "error_snr":
+        scale: GapAxis = BITS
+        n = (network.error_snr_bits, network.error_snr_lo, network.error_snr_hi)
+        c = (circuit.error_snr_bits, circuit.error_snr_lo, circuit.error_snr_hi)
+    else:
+        scale = noise.gap_axis
+        n, c = (network.level, network.lo, network.hi), (circuit.level, circuit.lo, circuit.hi)
+    ends = (scale.gap(n[1], c[2]), scale.gap(n[2], c[1]))
+    return Gap(network.system, circuit.system, scale.gap(n[0], c[0]), min(ends), max(ends), scale.unit, censored)
 
 
 class Comparison:
@@ -261,14 +235,14 @@ class Comparison:
         self.noise = noise
         self.breakdown = {label: s.breakdown() for label, s in self.sweeps.items()}
         for label, s in self.sweeps.items():
-            if s.system.world == "network":  # per-task framing: an exact digital computation of the same ops
-                self.breakdown[f"{label} (exact digital)"] = s.breakdown("digital_task_rate", CIRCUIT_THRESHOLD)
+            for suffix, (metric, threshold) in s.system.baselines.items():
+                self.breakdown[label + suffix] = s.breakdown(metric, threshold)
 
     def gap(self, network: str, circuit: str, axis: str = "level") -> Gap:
         for name in (network, circuit):
             if name not in self.breakdown:
                 raise TestbedError(f"no sweep named {name!r} (have: {', '.join(self.breakdown)})")
-        return gap(self.breakdown[network], self.breakdown[circuit], self.noise.kind, axis)
+        return gap(self.breakdown[network], self.breakdown[circuit], self.noise, axis)
 
     def to_rows(self) -> list[dict]:
         rows = []
@@ -295,20 +269,18 @@ def compare(systems, noise: NoiseModel, levels, sites=None, seed: int = 0, **swe
     sweeps = []
     for item in systems:
         system, site = item if isinstance(item, tuple) else (item, None)
-        site = site or (sites or {}).get(system.name) or ("gate" if system.world == "circuit" else "mac-gate")
+        site = site or (sites or {}).get(system.name) or system.default_site
         sweeps.append(run_sweep(Sweep(system, site, noise, levels, seed=seed, **sweep_options)))
     return Comparison(sweeps, noise)
 
 
-def per_bit_breakdowns(system, levels, site: str = "product", width: int | None = None, seed: int = 0,
-                       **sweep_options) -> list[Breakdown]:
-    """The per-bit view: break-down level of bitflip when only bit k of each word at `site` can flip,
-    for every k (bit 0 first); shows which bits carry the tolerance."""
-    if width is None:
-        width = system.engine.multiplier.out_bits if system.world == "network" else system.width
+def per_bit_breakdowns(system, levels, seed: int = 0, **sweep_options) -> list[Breakdown]:
+    """The per-bit view: break-down level of bitflip when only bit k of each result word (the system's
+    word_site) can flip, for every k (bit 0 first); shows which bits carry the tolerance."""
     out = []
-    for k in range(width):
-        sweep = Sweep(system, site, NoiseModel("bitflip", 0.0, bits=(k,)), levels, seed=seed,
+    site = system.word_site
+    for k in range(system.word_width):
+        sweep = Sweep(system, site, bitflip(0.0, bits=(k,)), levels, seed=seed,
                       label=f"{system.name}@{site}[bit {k}]", **sweep_options)
         out.append(run_sweep(sweep).breakdown())
     return out

@@ -1,5 +1,10 @@
 """Noise models: one spec (kind, level, fixed parameters) realised identically at any site.
 
+Each kind is one class with one contract: level validation, realisation on integer words (`words`), realisation
+as gate faults of a netlist (`gate_faults`), the severity axis (`severity`, `level_at`, `midpoint`), the unit of a
+gap (`gap_axis`), label and serialisation. Subclassing NoiseModel with a new `kind` registers it; nothing outside
+this module compares kind names.
+
 - bitflip(p): each bit at the site flips independently with probability p, fresh at every evaluation;
 - stuck_at(k): k permanent stuck-at faults at random locations and values, drawn once per trial (at a
   word site a location is one bit of one word position, the same for every sample; at a gate site one
@@ -13,100 +18,146 @@ additive noise cannot be realised there and is rejected.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
+from circuits.faults import GateFaults, draw_stuck, flip_positions
 from circuits.simulate import to_signed
 from testbed.errors import NoiseError
+from testbed.sites import Site, site_named
 
-KINDS = ("bitflip", "stuck_at", "additive")
-DISTS = ("gaussian", "uniform")
-CIRCUIT_SITES = ("gate", "output")
-NETWORK_SITES = ("weight", "activation", "accumulator", "product", "mac-gate")
-GATE_SITES = ("gate", "mac-gate")
+KINDS: dict[str, type[NoiseModel]] = {}
+
+
+@dataclass(frozen=True)
+class GapAxis:
+    """How two break-down levels compare: unit and gap(network level, circuit level), positive when the
+    network tolerates more."""
+
+    unit: str
+    gap: Callable[[float, float], float]
+
+
+def _decades(network: float, circuit: float) -> float:
+    return math.log10(network / circuit) if network > 0 and circuit > 0 else math.nan
+
+
+DECADES = GapAxis("decades", _decades)
+BITS = GapAxis("bits", lambda network, circuit: circuit - network)  # SNR: lower SNR tolerated = more tolerant
 
 
 @dataclass(frozen=True)
 class NoiseModel:
-    """A noise kind at one level. level: p in [0, 1] (bitflip), k >= 0 faults (stuck_at), SNR in bits
-    (additive); dist: additive noise distribution; bits: bit positions bitflip may hit (None: all)."""
+    """A noise kind at one level; subclasses set `kind` and implement the realisations."""
 
-    kind: str
     level: float
-    dist: str = "gaussian"
-    bits: tuple | None = None
+    kind: ClassVar[str] = ""
+    level_name: ClassVar[str] = "level"  # what the level is, with its unit, for axis labels
+    log_axis: ClassVar[bool] = False  # levels are best shown on a log scale
+    clean_level: ClassVar[float] = 0.0  # the level that injects nothing
+    level_unit: ClassVar[str] = ""  # the level's unit in tables
+    summary: ClassVar[str] = ""
+    gap_axis: ClassVar[GapAxis] = DECADES
+    transient: ClassVar[bool] = True  # False: faults are shared by every sample of a trial
+    gate_level: ClassVar[bool] = True  # can be realised as faults of single gate outputs
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.kind:
+            KINDS[cls.kind] = cls
 
     def __post_init__(self):
-        if self.kind not in KINDS:
-            raise NoiseError(f"noise kind {self.kind!r} is unknown (allowed: {', '.join(KINDS)})")
         lvl = self.level
-        if isinstance(lvl, bool) or not isinstance(lvl, (int, float)) or math.isnan(lvl):
+        if isinstance(lvl, bool) or not isinstance(lvl, (int, float, np.integer, np.floating)) or math.isnan(lvl):
             raise NoiseError(f"noise level must be a number, got {lvl!r}")
-        if self.kind == "bitflip" and not 0.0 <= lvl <= 1.0:
-            raise NoiseError(f"bitflip level p = {lvl} is outside [0, 1]")
-        if self.kind == "stuck_at" and (lvl < 0 or lvl != int(lvl)):
-            raise NoiseError(f"stuck_at level k = {lvl} must be a whole number >= 0")
-        if self.kind == "additive" and not -64 <= lvl <= 64 and not math.isinf(lvl):
-            raise NoiseError(f"additive level (SNR in bits) = {lvl} is outside [-64, 64] (or inf for no noise)")
-        if self.dist not in DISTS:
-            raise NoiseError(f"additive dist {self.dist!r} is unknown (allowed: {', '.join(DISTS)})")
-        if self.bits is not None:
-            object.__setattr__(self, "bits", tuple(int(b) for b in self.bits))
-            if self.kind != "bitflip" or any(b < 0 for b in self.bits):
-                raise NoiseError("bits (positions) apply to bitflip only and must be >= 0")
+        object.__setattr__(self, "level", float(lvl))
+        self.check_level(self.level)
 
-    def at(self, level: float) -> NoiseModel:
-        return NoiseModel(self.kind, level, self.dist, self.bits)
+    # -- contract -------------------------------------------------------------------------------------
+    def check_level(self, level: float) -> None:
+        """Raise NoiseError when `level` is outside the kind's domain."""
 
     @property
     def is_clean(self) -> bool:
-        return (self.kind == "additive" and math.isinf(self.level) and self.level > 0) or (
-            self.kind != "additive" and self.level == 0)
+        """True when this level injects nothing."""
+        return self.level == self.clean_level
+
+    def clean(self) -> NoiseModel:
+        """The same model at the level that injects nothing."""
+        return self.at(self.clean_level)
+
+    def severity(self, level: float) -> float:
+        """An axis on which larger means more noise."""
+        return float(level)
+
+    def level_at(self, severity: float) -> float:
+        """The inverse of severity()."""
+        return float(severity)
+
+    def midpoint(self, a: float, b: float) -> float | None:
+        """The level halfway between a and b on the severity axis (None when there is none)."""
+        return (a + b) / 2
+
+    def words(self, values: np.ndarray, width: int, signed: bool, rng: np.random.Generator,
+              batch_axis: bool = True) -> np.ndarray:
+        """Realise the noise on `width`-bit integer words (two's complement when signed). batch_axis: the
+        first axis indexes samples (a permanent fault location is the same for every sample)."""
+        raise NotImplementedError
+
+    def gate_faults(self, n_gates: int, rng: np.random.Generator) -> GateFaults:
+        """Realise the noise as faults of a netlist's `n_gates` gate outputs (seed left 0 for the caller)."""
+        raise NoiseError(f"{self.kind} noise cannot be realised as gate faults")
+
+    # -- derived --------------------------------------------------------------------------------------
+    def at(self, level: float) -> NoiseModel:
+        return dataclasses.replace(self, level=level)
+
+    @property
+    def params(self) -> dict:
+        """The fixed parameters (every field but the level)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "level"}
 
     @property
     def more_noise_is_higher(self) -> bool:
-        """True when a higher level means more noise (p, k); False for SNR."""
-        return self.kind != "additive"
+        return self.severity(2.0) > self.severity(1.0)
+
+    def plan(self, site: str | Site) -> FaultPlan:
+        """What this noise does at `site`, drawn per trial from the trial's generator."""
+        site = site_named(site) if isinstance(site, str) else site
+        if site.holds == "bits" and not self.gate_level:
+            raise NoiseError(f"site {site.name!r} holds single bits and cannot take {self.kind} noise "
+                             f"(allowed there: {', '.join(k for k, c in KINDS.items() if c.gate_level)})")
+        return FaultPlan(self, site)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["bits"] = list(self.bits) if self.bits is not None else None
-        return d
+        return {"kind": self.kind, "level": self.level, **{k: (list(v) if isinstance(v, tuple) else v)
+                                                           for k, v in self.params.items()}}
 
-    @classmethod
-    def from_dict(cls, d: dict) -> NoiseModel:
-        return cls(d["kind"], d["level"], d.get("dist", "gaussian"), tuple(d["bits"]) if d.get("bits") else None)
+    def _extra_label(self) -> str:
+        return ""
 
     def label(self) -> str:
-        extra = f", {self.dist}" if self.kind == "additive" else ""
-        extra += f", bits {list(self.bits)}" if self.bits is not None else ""
-        return f"{self.kind}({self.level:g}{extra})"
+        return f"{self.kind}({self.level:g}{self._extra_label()})"
 
 
-def bitflip(p: float, bits=None) -> NoiseModel:
-    return NoiseModel("bitflip", p, bits=bits)
+@dataclass(frozen=True)
+class FaultPlan:
+    """A noise model at one site: `plan(values, width, signed, rng)` realises it on words (the integer engine's
+    hook contract), `plan.gates(n_gates, rng)` as gate faults."""
 
+    noise: NoiseModel
+    site: Site
 
-def stuck_at(k: int) -> NoiseModel:
-    return NoiseModel("stuck_at", k)
+    def __call__(self, values, width: int, signed: bool, rng: np.random.Generator) -> np.ndarray:
+        return apply_words(self.noise, values, width, signed, rng, self.site.batch_axis)
 
-
-def additive(snr_bits: float, dist: str = "gaussian") -> NoiseModel:
-    return NoiseModel("additive", snr_bits, dist)
-
-
-def check_site(noise: NoiseModel, site: str, world: str) -> None:
-    """Raise NoiseError unless `site` exists for the world ('circuit' or 'network') and can hold `noise`."""
-    allowed = CIRCUIT_SITES if world == "circuit" else NETWORK_SITES
-    if site not in allowed:
-        raise NoiseError(f"site {site!r} does not exist for a {world} (allowed: {', '.join(allowed)})")
-    if site in GATE_SITES and noise.kind == "additive":
-        raise NoiseError(f"site {site!r} holds single bits and cannot take additive noise "
-                         "(allowed there: bitflip, stuck_at)")
-    if site in GATE_SITES and noise.bits is not None:
-        raise NoiseError(f"site {site!r}: bit positions apply to word sites only")
+    def gates(self, n_gates: int, rng: np.random.Generator) -> GateFaults:
+        return GateFaults() if self.noise.is_clean else self.noise.gate_faults(n_gates, rng)
 
 
 def _to_unsigned(values: np.ndarray, width: int, signed: bool) -> np.ndarray:
@@ -119,65 +170,158 @@ def _from_unsigned(u: np.ndarray, width: int, signed: bool) -> np.ndarray:
     return to_signed(v, width) if signed else v
 
 
-def flip_positions(n_bits_total: int, p: float, rng: np.random.Generator) -> np.ndarray:
-    """Distinct positions in [0, n_bits_total), each included independently with probability p."""
-    if p <= 0 or n_bits_total == 0:
-        return np.zeros(0, np.int64)
-    if p > 0.05:
-        return np.flatnonzero(rng.random(n_bits_total) < p)
-    count = int(rng.binomial(n_bits_total, p))
-    pos = np.unique(rng.integers(0, n_bits_total, count))
-    while len(pos) < count:  # distinct positions: draw the missing ones again
-        pos = np.unique(np.concatenate([pos, rng.integers(0, n_bits_total, count - len(pos))]))
-    return pos
+@dataclass(frozen=True)
+class BitFlip(NoiseModel):
+    """Each bit at the site flips independently with probability p (level), fresh at every evaluation;
+    bits: the bit positions that may flip (None: all)."""
 
+    bits: tuple | None = None
+    kind: ClassVar[str] = "bitflip"
+    level_name: ClassVar[str] = "bit-flip probability p per bit"
+    log_axis: ClassVar[bool] = True
+    level_unit: ClassVar[str] = "p"
+    summary: ClassVar[str] = "each bit at the site flips independently with probability p (level: p in [0, 1])"
 
-def apply_words(noise: NoiseModel, values: np.ndarray, width: int, signed: bool, rng: np.random.Generator,
-                batch_axis: bool = True) -> np.ndarray:
-    """Realise `noise` on an array of `width`-bit integer words (two's complement when signed).
+    def check_level(self, level):
+        if not 0.0 <= level <= 1.0:
+            raise NoiseError(f"bitflip level p = {level} is outside [0, 1]")
+        if self.bits is not None:
+            object.__setattr__(self, "bits", tuple(int(b) for b in self.bits))
+            if any(b < 0 for b in self.bits):
+                raise NoiseError("bits (positions) must be >= 0")
 
-    batch_axis: the first axis indexes samples, so a stuck-at location (word position without the batch
-    axis, bit) is the same for every sample; otherwise every word is a location.
-    """
-    values = np.asarray(values, dtype=np.int64)
-    if noise.is_clean or values.size == 0:
-        return values
-    if noise.kind == "bitflip":
+    def severity(self, level):
+        return math.log10(level) if level > 0 else -math.inf
+
+    def level_at(self, severity):
+        return 10 ** severity
+
+    def midpoint(self, a, b):
+        return math.sqrt(a * b) if a > 0 and b > 0 else (a + b) / 2
+
+    def words(self, values, width, signed, rng, batch_axis=True):
         u = _to_unsigned(values, width, signed).reshape(-1)
-        lanes = [b for b in (noise.bits if noise.bits is not None else range(width)) if b < width]
+        lanes = [b for b in (self.bits if self.bits is not None else range(width)) if b < width]
         if not lanes:
             return values
-        pos = flip_positions(u.size * len(lanes), float(noise.level), rng)
+        pos = flip_positions(u.size * len(lanes), self.level, rng)
         if len(pos):  # positions are sorted, so the flips of one word are adjacent: OR them, then XOR once
             word, lane = np.divmod(pos, len(lanes))
             masks = np.left_shift(np.uint64(1), np.asarray(lanes, np.uint64)[lane])
             words, first = np.unique(word, return_index=True)
             u[words] ^= np.bitwise_or.reduceat(masks, first)
         return _from_unsigned(u, width, signed).reshape(values.shape)
-    if noise.kind == "stuck_at":
-        k = int(noise.level)
-        shape = values.shape[1:] if batch_axis and values.ndim > 1 else values.shape
-        n_loc = int(np.prod(shape)) * width
-        loc = rng.choice(n_loc, size=min(k, n_loc), replace=False)
-        stuck_to = rng.integers(0, 2, len(loc))
-        u = _to_unsigned(values, width, signed).reshape((values.shape[0], -1) if batch_axis and values.ndim > 1
-                                                        else (1, -1))
-        word, bit = np.divmod(loc, width)
-        for w, b, s in zip(word, bit, stuck_to, strict=True):
+
+    def gate_faults(self, n_gates, rng):
+        if self.bits is not None:
+            raise NoiseError("bit positions apply to word sites only")
+        return GateFaults(flip_p=self.level)
+
+    def _extra_label(self):
+        return f", bits {list(self.bits)}" if self.bits is not None else ""
+
+
+@dataclass(frozen=True)
+class StuckAt(NoiseModel):
+    """k (level) permanent stuck-at faults at random locations and values, drawn once per trial."""
+
+    kind: ClassVar[str] = "stuck_at"
+    level_name: ClassVar[str] = "stuck-at faults k (count)"
+    level_unit: ClassVar[str] = "faults"
+    summary: ClassVar[str] = "k random permanent stuck-at faults drawn once per trial (level: k >= 0)"
+    transient: ClassVar[bool] = False
+
+    def check_level(self, level):
+        if level < 0 or level != int(level):
+            raise NoiseError(f"stuck_at level k = {level} must be a whole number >= 0")
+
+    def midpoint(self, a, b):
+        mid = float((int(a) + int(b)) // 2)
+        return None if mid in (a, b) else mid
+
+    def words(self, values, width, signed, rng, batch_axis=True):
+        per_sample = batch_axis and values.ndim > 1
+        shape = values.shape[1:] if per_sample else values.shape
+        faults = draw_stuck(int(np.prod(shape)) * width, int(self.level), rng)
+        u = _to_unsigned(values, width, signed).reshape((values.shape[0], -1) if per_sample else (1, -1))
+        for loc, s in faults:
+            w, b = divmod(loc, width)
             m = np.uint64(1) << np.uint64(b)
             u[:, w] = (u[:, w] | m) if s else (u[:, w] & ~m)
         return _from_unsigned(u.reshape(-1), width, signed).reshape(values.shape)
-    # additive
-    power = float(np.mean(np.square(values, dtype=np.float64)))
-    alpha = math.sqrt(power / 2.0 ** (2 * float(noise.level))) if power > 0 else 0.0
-    r = rng.standard_normal(values.shape) if noise.dist == "gaussian" else rng.uniform(-math.sqrt(3), math.sqrt(3),
-                                                                                       values.shape)
-    lo, hi = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
-    return np.clip(np.round(values - alpha * r), lo, hi).astype(np.int64)
+
+    def gate_faults(self, n_gates, rng):
+        return GateFaults(stuck=tuple(draw_stuck(n_gates, int(self.level), rng)))
 
 
-def engine_hook(noise: NoiseModel, site: str):
-    """The function the integer engine calls at a word site: fn(values, bits, signed, rng)."""
-    def hook(values, bits, signed, rng):
-        return apply_words(noise, values, bits, signed, rng, batch_axis=site != "weight")
-    return hook
+@dataclass(frozen=True)
+class Additive(NoiseModel):
+    """q = f - alpha*r, r Gaussian or uniform with E r^2 = 1, alpha from the signal power at the site so that
+    the SNR is `level` bits (inf: no noise); integer sites round back and clip to their range."""
+
+    dist: str = "gaussian"
+    kind: ClassVar[str] = "additive"
+    level_name: ClassVar[str] = "SNR of the injected noise (bits)"
+    level_unit: ClassVar[str] = "bits SNR"
+    summary: ClassVar[str] = "q = f - alpha*r, E|r|^2 = 1, r gaussian|uniform (level: SNR in bits)"
+    gap_axis: ClassVar[GapAxis] = BITS
+    gate_level: ClassVar[bool] = False
+    clean_level: ClassVar[float] = math.inf
+    DISTS: ClassVar[tuple] = ("gaussian", "uniform")
+
+    def check_level(self, level):
+        if not -64 <= level <= 64 and level != math.inf:
+            raise NoiseError(f"additive level (SNR in bits) = {level} is outside [-64, 64] (or inf for no noise)")
+        if self.dist not in self.DISTS:
+            raise NoiseError(f"additive dist {self.dist!r} is unknown (allowed: {', '.join(self.DISTS)})")
+
+    def severity(self, level):
+        return -float(level)
+
+    def level_at(self, severity):
+        return -severity
+
+    def words(self, values, width, signed, rng, batch_axis=True):
+        power = float(np.mean(np.square(values, dtype=np.float64)))
+        alpha = math.sqrt(power / 2.0 ** (2 * self.level)) if power > 0 else 0.0
+        r = rng.standard_normal(values.shape) if self.dist == "gaussian" else \
+            rng.uniform(-math.sqrt(3), math.sqrt(3), values.shape)
+        lo, hi = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
+        return np.clip(np.round(values - alpha * r), lo, hi).astype(np.int64)
+
+    def _extra_label(self):
+        return f", {self.dist}"
+
+
+def make_noise(kind: str, level: float, **params) -> NoiseModel:
+    """The noise model of a registered kind; NoiseError for an unknown kind or parameter."""
+    cls = KINDS.get(kind)
+    if cls is None:
+        raise NoiseError(f"noise kind {kind!r} is unknown (allowed: {', '.join(KINDS)})")
+    allowed = {f.name for f in dataclasses.fields(cls)} - {"level"}
+    unknown = set(params) - allowed
+    if unknown:
+        raise NoiseError(f"{kind} noise takes no parameter(s) {', '.join(sorted(unknown))} "
+                         f"(allowed: {', '.join(sorted(allowed)) or 'none'})")
+    return cls(level, **params)
+
+
+def bitflip(p: float, bits=None) -> BitFlip:
+    return BitFlip(p, bits)
+
+
+def stuck_at(k: int) -> StuckAt:
+    return StuckAt(k)
+
+
+def additive(snr_bits: float, dist: str = "gaussian") -> Additive:
+    return Additive(snr_bits, dist)
+
+
+def apply_words(noise: NoiseModel, values: np.ndarray, width: int, signed: bool, rng: np.random.Generator,
+                batch_axis: bool = True) -> np.ndarray:
+    """Realise `noise` on an array of `width`-bit integer words (see NoiseModel.words)."""
+    values = np.asarray(values, dtype=np.int64)
+    if noise.is_clean or values.size == 0:
+        return values
+    return noise.words(values, width, signed, rng, batch_axis)

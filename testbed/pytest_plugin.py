@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
+from circuits.faults import draw_stuck
+
 settings.register_profile("testbed-ci", max_examples=50, deadline=None, derandomize=True, print_blob=True)
 
 
@@ -23,8 +25,7 @@ class FaultContext:
 
     def random_faults(self, netlist, k: int) -> list[tuple[int, int]]:
         """k stuck-at faults on distinct random gates."""
-        gates = self.rng.choice(netlist.n_gates, size=min(k, netlist.n_gates), replace=False)
-        return [(int(g), int(v)) for g, v in zip(gates, self.rng.integers(0, 2, len(gates)), strict=True)]
+        return draw_stuck(netlist.n_gates, k, self.rng)
 
 
 @pytest.fixture

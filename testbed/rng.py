@@ -1,7 +1,7 @@
-"""Seeded random streams keyed by (suite seed, point id, trial).
+"""Seeds keyed by (suite seed, point id, trial).
 
-Every random draw of a campaign comes from `stream(seed, point_id, trial)`, so results do not
-depend on the number of workers or the order in which they finish.
+Every trial of a campaign draws from a generator seeded with `derive_seed(seed, point_id, trial)`, so results
+do not depend on the number of workers or the order in which they finish.
 """
 
 import hashlib
@@ -22,11 +22,6 @@ def _words(point_id) -> list[int]:
 def seed_sequence(seed: int, point_id=0, trial: int = 0) -> np.random.SeedSequence:
     """The SeedSequence of one (suite seed, point id, trial)."""
     return np.random.SeedSequence([int(seed), *_words(point_id), int(trial)])
-
-
-def stream(seed: int, point_id=0, trial: int = 0) -> np.random.Generator:
-    """An independent numpy Generator for one (suite seed, point id, trial)."""
-    return np.random.Generator(np.random.PCG64(seed_sequence(seed, point_id, trial)))
 
 
 def derive_seed(seed: int, point_id=0, trial: int = 0) -> int:

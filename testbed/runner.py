@@ -163,34 +163,10 @@ def _warm_kernels(units: dict) -> None:
     from circuits.kernels import WORDS
 
     seen = set()
-    for u in units.values():
-        system = u.sweep.system
-        net = system.netlist if system.world == "circuit" else system.engine.multiplier.netlist
-        if net is None or net.fingerprint() in seen:
+    for net in (n for u in units.values() for n in u.sweep.system.netlists()):
+        if net.n_gates == 0 or net.fingerprint() in seen:
             continue
         seen.add(net.fingerprint())
         planes = np.zeros((net.n_input_bits, WORDS), np.uint64)
         simulate_planes(net, planes, engine="compiled")
         simulate_planes(net, planes, engine="compiled", flip_p=1e-3)
-
-
-def run_suite_cli(args) -> int:
-    """`testbed run`: exit 0 when every trial ran, 1 when some failed (stored with their tracebacks)."""
-    import sys
-
-    from testbed.show import show_summary
-
-    result = run_suite(args.suite, args.out, args.workers, args.scheduler)
-    for note in result["notes"]:
-        print(f"note: {note}", file=sys.stderr)
-    print(show_summary(result["summary"]))
-    if not args.no_report:
-        from reports.build import write_report
-
-        paths = write_report([args.out])
-        print(f"report: {paths['html']}")
-    if result["failed"]:
-        print(f"testbed: {len(result['failed'])} sweep unit(s) had failed trials (tracebacks in the store): "
-              + ", ".join(result["failed"]), file=sys.stderr)
-        return 1
-    return 0

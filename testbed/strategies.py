@@ -4,7 +4,7 @@ Everything shrinks towards small, readable counterexamples: fewer gates, fewer f
 operand vectors, lower noise levels.
 
     netlists(inputs={"a": 3, "b": 2}, n_outputs=2)   random gate DAGs of every supported kind
-    generated_circuits(max_width=6)                 (netlist, reference) from the built-in generators
+    generated_circuits(max_width=6)                 (netlist, reference) from the registered generators
     operands(netlist)                               {bus: [values]} in range for the netlist's buses
     stuck_faults(netlist, max_faults=1)             [(gate index, 0 or 1)], distinct gates
     flip_masks(width, size)                         integer masks of word bits to flip
@@ -19,10 +19,12 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-import circuits
 from circuits.gates import KINDS
 from circuits.netlist import Netlist
-from testbed.noise import CIRCUIT_SITES, GATE_SITES, NETWORK_SITES, NoiseModel
+from circuits.registry import GENERATORS
+from testbed.noise import KINDS as NOISE_KINDS
+from testbed.noise import Additive, BitFlip, StuckAt
+from testbed.sites import site_named, sites_of
 
 _KIND_NAMES = list(KINDS)  # BUF first: gate kinds shrink towards the simplest
 
@@ -47,24 +49,27 @@ def netlists(draw, inputs: dict | None = None, n_outputs: int | None = None, max
     return Netlist(inputs, ops, args, {"y": outs}, name="drawn")
 
 
-_GENERATORS = {
-    "ripple_carry_adder": (lambda n, m, f, s: circuits.ripple_carry_adder(n), lambda a, b: a + b, False),
-    "kogge_stone_adder": (lambda n, m, f, s: circuits.kogge_stone_adder(n), lambda a, b: a + b, False),
-    "multiplier": (lambda n, m, f, s: circuits.multiplier(n, m, f, s), lambda a, b: a * b, True),
-}
+def _references() -> list[str]:
+    """Registered generators that state the exact function they compute (read when a strategy is built, so
+    generators registered later are included)."""
+    return [name for name, gen in GENERATORS.items() if gen.reference is not None]
 
 
 @st.composite
-def generated_circuits(draw, max_width: int = 6, kinds=tuple(_GENERATORS)):
-    """(netlist, reference) of a built-in generator at drawn widths, form and signedness; reference(a, b)
-    gives the exact result (the netlist's output is that result modulo its output width)."""
-    kind = draw(st.sampled_from(list(kinds)))
-    build, ref, two = _GENERATORS[kind]
-    n = draw(st.integers(1, max_width))
-    m = draw(st.integers(1, max_width)) if two else n
-    form = draw(st.sampled_from(circuits.generators.FORMS))
-    signed = draw(st.booleans()) if two else False
-    return build(n, m, form, signed), ref
+def generated_circuits(draw, max_width: int = 6, kinds=None):
+    """(netlist, reference) of a registered generator with a reference function, its parameters drawn from
+    their declared ranges (integers capped at max_width); reference(a, b) gives the exact result (the
+    netlist's output is that result modulo its output width)."""
+    gen = GENERATORS[draw(st.sampled_from(list(kinds or _references())))]
+    values = {}
+    for key, param in gen.params.items():
+        if param.type is bool:
+            values[key] = draw(st.booleans())
+        elif param.choices:
+            values[key] = draw(st.sampled_from(param.choices))
+        elif param.type is int:
+            values[key] = draw(st.integers(param.lo or 0, min(param.hi or max_width, max_width)))
+    return gen(**values), gen.reference(**values)
 
 
 @st.composite
@@ -91,21 +96,25 @@ def flip_masks(width: int, size: int):
         lambda v: np.array(v, dtype=np.int64))
 
 
+_LEVELS = {BitFlip: lambda max_p: st.floats(0.0, max_p, allow_nan=False),
+           StuckAt: lambda max_p: st.integers(0, 4),
+           Additive: lambda max_p: st.floats(-4.0, 30.0, allow_nan=False)}
+
+
 @st.composite
 def noise_models(draw, kind: str | None = None, site: str | None = None, max_p: float = 0.5):
-    """A valid NoiseModel; with `site`, one that site can hold (no additive noise at gate sites)."""
-    kinds = ["bitflip", "stuck_at"] + ([] if site in GATE_SITES else ["additive"])
-    kind = kind or draw(st.sampled_from(kinds))
-    if kind == "bitflip":
-        return NoiseModel("bitflip", draw(st.floats(0.0, max_p, allow_nan=False)))
-    if kind == "stuck_at":
-        return NoiseModel("stuck_at", draw(st.integers(0, 4)))
-    return NoiseModel("additive", draw(st.floats(-4.0, 30.0, allow_nan=False)),
-                      draw(st.sampled_from(["gaussian", "uniform"])))
+    """A valid noise model of a registered kind (levels in their domain, parameters drawn); with `site`,
+    one that site can hold (no additive noise at gate sites)."""
+    held = site_named(site) if site else None
+    kinds = [k for k, cls in NOISE_KINDS.items() if cls in _LEVELS and (held is None or held.holds == "words"
+                                                                   or cls.gate_level)]
+    cls = NOISE_KINDS[kind or draw(st.sampled_from(kinds))]
+    params = {"dist": draw(st.sampled_from(Additive.DISTS))} if cls is Additive else {}
+    return cls(draw(_LEVELS[cls](max_p)), **params)
 
 
 def sites(world: str):
-    return st.sampled_from(CIRCUIT_SITES if world == "circuit" else NETWORK_SITES)
+    return st.sampled_from(sites_of(world))
 
 
 @st.composite

@@ -1,68 +1,103 @@
-"""Suite files (TOML): the schema, validation that reports every problem at once, and building systems.
+"""Suite files (TOML): the schema, validation that reports every problem at once, and the frozen specs it
+parses a suite into (building consumes specs, never the raw tables).
 
 Schema (unknown keys are errors; paths are relative to the suite file):
 
   [suite]     name (str), seed (int >= 0), description (str)
   [defaults]  min_trials, max_trials (int >= 1), margin (0..0.5), refine (int >= 0), confidence (0.5..0.999)
   [systems.NAME]  kind = "circuit" | "network"
-     circuit: circuit = one of testbed.catalog.CIRCUITS; width, m, form, signed, k, hbl, vbl (generators);
-              path, top (verilog / yosys_json); tmr (bool); operands = "exhaustive" | "random" | "recorded:NET";
-              n_vectors (int); optional (bool: skip with a note when Yosys is missing)
-     network: dataset, arch, hidden (list), quant, bits, lam, seed, backward (see networks.ModelConfig);
+     circuit: circuit = a name of the circuit registry (`testbed list`) and that generator's parameters
+              (e.g. width, m, form, signed; path, top for verilog / yosys_json); tmr (bool);
+              operands = "exhaustive" | "random" | "recorded:NET"; n_vectors (int);
+              optional (bool: skip with a note when the circuit's tool, e.g. Yosys, is missing)
+     network: dataset, arch, hidden (list), quant, bits, lam, seed, backward, epochs (see networks.ModelConfig);
               weight_bits (8), act_bits (8), multiplier (a circuit system), mode = "exact" | "lut" | "gates"
-  [[sweeps]]  name (str), noise = "bitflip" | "stuck_at" | "additive", dist, levels = [..] or
+              (default: gates with a multiplier, else exact)
+  [[sweeps]]  name (str), noise = a registered noise kind and its parameters (additive: dist), levels = [..] or
               {log = [lo, hi, n]} or {lin = [lo, hi, n]}, sites = {SYSTEM = SITE, ...}, per_bit (bool:
-              bit k of each product alone, for every k, at the network systems' product site), and any
+              bit k of each result word alone, for every k, at each system's word site), and any
               [defaults] key to override it for this sweep.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from testbed.catalog import CIRCUITS, FILE_CIRCUITS
-from testbed.errors import SuiteError
-from testbed.noise import CIRCUIT_SITES, DISTS, KINDS, NETWORK_SITES, NoiseModel
+from circuits import GENERATORS, NetlistError
+from networks import ModelConfig, NetworkError
+from networks.engine import MODES
+from testbed.errors import SuiteError, TestbedError
+from testbed.noise import KINDS, make_noise
+from testbed.sites import SITES
 
 TOP_KEYS = {"suite", "defaults", "systems", "sweeps"}
 SUITE_KEYS = {"name": str, "seed": int, "description": str}
 DEFAULT_KEYS = {"min_trials": int, "max_trials": int, "margin": float, "refine": int, "confidence": float}
-CIRCUIT_KEYS = {"kind": str, "circuit": str, "width": int, "m": int, "form": str, "signed": bool, "k": int,
-                "hbl": int, "vbl": int, "path": str, "top": str, "tmr": bool, "operands": str, "n_vectors": int,
-                "optional": bool}
+CIRCUIT_KEYS = {"kind": str, "circuit": str, "tmr": bool, "operands": str, "n_vectors": int, "optional": bool}
 NETWORK_KEYS = {"kind": str, "dataset": str, "arch": str, "hidden": list, "quant": str, "bits": int, "lam": float,
                 "seed": int, "backward": str, "epochs": int, "weight_bits": int, "act_bits": int, "multiplier": str,
                 "mode": str}
-SWEEP_KEYS = {"name": str, "noise": str, "dist": str, "levels": (list, dict), "sites": dict, "per_bit": bool,
-              **DEFAULT_KEYS}
+MODEL_KEYS = ("dataset", "arch", "quant", "bits", "lam", "seed", "backward", "epochs")
+SWEEP_KEYS = {"name": str, "noise": str, "levels": (list, dict), "sites": dict, "per_bit": bool, **DEFAULT_KEYS}
 DEFAULTS = {"min_trials": 2, "max_trials": 8, "margin": 0.01, "refine": 3, "confidence": 0.95}
+MAX_VECTORS = 1 << 24
 
 
-@dataclass
+@dataclass(frozen=True)
+class CircuitSpec:
+    """A circuit system: a registered generator with its parameters (file paths resolved)."""
+
+    name: str
+    circuit: str
+    params: dict
+    tmr: bool = False
+    operands: str = "exhaustive"  # exhaustive | random | recorded
+    recorded_from: str | None = None  # the network whose operands are recorded
+    n_vectors: int = 65536
+    optional: bool = False
+    kind = "circuit"
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A network system: the model to train (or load from the cache), its integer export and its multiplier."""
+
+    name: str
+    config: ModelConfig
+    weight_bits: int = 8
+    act_bits: int = 8
+    multiplier: str | None = None
+    mode: str = "exact"
+    kind = "network"
+
+
+@dataclass(frozen=True)
 class SweepSpec:
     name: str
-    noise: NoiseModel
-    levels: list
+    noise: object  # a testbed.noise.NoiseModel at the first level
+    levels: tuple
     sites: dict
     per_bit: bool
     options: dict
 
 
-@dataclass
+@dataclass(frozen=True)
 class Suite:
     path: Path
     text: str
     name: str
     seed: int
     description: str
-    systems: dict  # name -> raw table
-    sweeps: list
-    notes: list = field(default_factory=list)
+    systems: dict  # name -> CircuitSpec | NetworkSpec
+    sweeps: tuple
+    notes: list = field(default_factory=list)  # what building skipped, and why
 
     @property
     def hash(self) -> str:
@@ -89,9 +124,12 @@ class _Problems:
             ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
             if float in types and isinstance(value, int) and not isinstance(value, bool):
                 ok = True
+            if float in types and isinstance(value, float) and not math.isfinite(value):
+                ok = False
             if not ok:
                 names = " or ".join(t.__name__ for t in types)
-                self.add(f"{where}.{key}", f"must be {names}, got {type(value).__name__} {value!r}")
+                self.add(f"{where}.{key}", f"must be {'a finite ' if float in types else ''}{names}, "
+                                           f"got {type(value).__name__} {value!r}")
 
     def raise_if_any(self) -> None:
         if self.items:
@@ -109,29 +147,33 @@ def load_suite(path) -> Suite:
         raise SuiteError(f"{path}: cannot read suite file ({exc})") from None
     try:
         doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SuiteError(f"{path}: not valid TOML ({exc})") from None
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
+        raise SuiteError(f"{path}: not valid TOML ({type(exc).__name__}: {str(exc)[:200]})") from None
     p = _Problems(path)
     for key in doc:
         if key not in TOP_KEYS:
             p.add(key, f"unknown table (allowed: {', '.join(sorted(TOP_KEYS))})")
     meta = doc.get("suite", {})
     p.check_keys(meta, SUITE_KEYS, "suite")
-    seed = meta.get("seed", 0) if isinstance(meta, dict) else 0
-    if isinstance(seed, int) and not isinstance(seed, bool) and seed < 0:
-        p.add("suite.seed", f"must be >= 0, got {seed}")
+    meta = meta if isinstance(meta, dict) else {}
+    seed = meta.get("seed", 0)
+    if isinstance(seed, int) and not isinstance(seed, bool) and not 0 <= seed < 2 ** 63:
+        p.add("suite.seed", f"must be in 0..2^63-1, got {seed}")
     defaults = dict(DEFAULTS)
     user_defaults = doc.get("defaults", {})
     p.check_keys(user_defaults, DEFAULT_KEYS, "defaults")
     if isinstance(user_defaults, dict):
         _check_options(p, user_defaults, "defaults")
         defaults.update({k: v for k, v in user_defaults.items() if k in DEFAULT_KEYS})
-    systems = doc.get("systems")
-    if not isinstance(systems, dict) or not systems:
+    tables = doc.get("systems")
+    if not isinstance(tables, dict) or not tables:
         p.add("systems", "missing: at least one [systems.NAME] table is required")
-        systems = {}
-    for name, table in systems.items():
-        _check_system(p, name, table, systems, path.parent)
+        tables = {}
+    systems = {}
+    for name, table in tables.items():
+        spec = _system(p, name, table, tables, path.parent)
+        if spec is not None:
+            systems[name] = spec
     sweeps_raw = doc.get("sweeps")
     sweeps = []
     if not isinstance(sweeps_raw, list) or not sweeps_raw:
@@ -139,7 +181,7 @@ def load_suite(path) -> Suite:
         sweeps_raw = []
     names = set()
     for i, sw in enumerate(sweeps_raw):
-        spec = _check_sweep(p, i, sw, systems, defaults)
+        spec = _sweep(p, i, sw, tables, systems, defaults)
         if spec is not None:
             if spec.name in names:
                 p.add(f"sweeps[{i}].name", f"duplicate sweep name {spec.name!r}")
@@ -147,7 +189,7 @@ def load_suite(path) -> Suite:
             sweeps.append(spec)
     p.raise_if_any()
     return Suite(path, text, str(meta.get("name", path.stem)), int(seed), str(meta.get("description", "")),
-                 systems, sweeps)
+                 systems, tuple(sweeps))
 
 
 def _check_options(p: _Problems, table: dict, where: str) -> None:
@@ -162,65 +204,100 @@ def _check_options(p: _Problems, table: dict, where: str) -> None:
         p.add(f"{where}.min_trials", f"must be <= max_trials ({mx}), got {mn}")
 
 
-def _check_system(p: _Problems, name: str, table, systems: dict, base: Path) -> None:
+def _name_problem(name: str) -> str | None:
+    """Names become parts of unit labels 'SWEEP/SYSTEM@SITE': they may not hold '/', '@', '|' or '[',
+    nor control characters, so labels are unique by construction."""
+    if not name or any(ch in name for ch in "/@|[]") or not name.isprintable():
+        return "names may not be empty nor hold '/', '@', '|', '[', ']' or control characters"
+    return None
+
+
+def _system(p: _Problems, name: str, table, tables: dict, base: Path):
     where = f"systems.{name}"
+    if _name_problem(name):
+        p.add(where, _name_problem(name))
+        return None
     if not isinstance(table, dict):
         p.add(where, "must be a table")
-        return
+        return None
     kind = table.get("kind")
-    if kind not in ("circuit", "network"):
-        p.add(f"{where}.kind", f"must be 'circuit' or 'network', got {kind!r}")
-        return
     if kind == "circuit":
-        p.check_keys(table, CIRCUIT_KEYS, where)
-        circ = table.get("circuit")
-        if circ not in CIRCUITS:
-            p.add(f"{where}.circuit", f"unknown circuit {circ!r} (allowed: {', '.join(CIRCUITS)})")
-        for key, lo in (("width", 1), ("m", 1), ("k", 0), ("hbl", 0), ("vbl", 0)):
-            v = table.get(key)
-            if isinstance(v, int) and not isinstance(v, bool) and not lo <= v <= 32:
-                p.add(f"{where}.{key}", f"must be in {lo}..32, got {v}")
-        if circ in CIRCUITS and circ not in FILE_CIRCUITS and "width" not in table:
-            p.add(f"{where}.width", "required: an integer >= 1")
-        if table.get("form", "array") not in ("array", "wallace", "dadda"):
-            p.add(f"{where}.form", f"must be array, wallace or dadda, got {table.get('form')!r}")
-        if circ in FILE_CIRCUITS:
-            path = table.get("path")
-            if not isinstance(path, str):
-                p.add(f"{where}.path", "required: the file of the circuit")
-            elif not (base / path).is_file():
-                p.add(f"{where}.path", f"no such file {base / path}")
-        ops = table.get("operands", "exhaustive")
-        if isinstance(ops, str) and not (ops in ("exhaustive", "random") or ops.startswith("recorded:")):
-            p.add(f"{where}.operands", f"must be exhaustive, random or recorded:NETWORK, got {ops!r}")
-        elif isinstance(ops, str) and ops.startswith("recorded:"):
-            other = systems.get(ops.split(":", 1)[1])
-            if not (isinstance(other, dict) and other.get("kind") == "network"):
-                p.add(f"{where}.operands", f"{ops!r} does not name a network system")
-    else:
-        p.check_keys(table, NETWORK_KEYS, where)
-        mult = table.get("multiplier")
-        mode = table.get("mode", "exact" if mult is None else "gates")
-        if mode not in ("exact", "lut", "gates"):
-            p.add(f"{where}.mode", f"must be exact, lut or gates, got {mode!r}")
-        if mult is not None:
-            other = systems.get(mult)
-            if not (isinstance(other, dict) and other.get("kind") == "circuit"):
-                p.add(f"{where}.multiplier", f"{mult!r} does not name a circuit system")
-        elif mode != "exact":
-            p.add(f"{where}.multiplier", f"required for mode {mode!r}: a circuit system")
-        for key, lo, hi in (("weight_bits", 2, 16), ("act_bits", 1, 16), ("bits", 1, 16)):
-            v = table.get(key)
-            if isinstance(v, int) and not isinstance(v, bool) and not lo <= v <= hi:
-                p.add(f"{where}.{key}", f"must be in {lo}..{hi}, got {v}")
-        hidden = table.get("hidden")
-        if isinstance(hidden, list) and not all(isinstance(h, int) and not isinstance(h, bool) and h >= 1
-                                                for h in hidden):
-            p.add(f"{where}.hidden", f"must be a list of positive integers, got {hidden!r}")
-        try:
-            network_config(table)
-        except Exception as exc:  # noqa: BLE001 (the message is reported as a problem of this table)
-            p.add(where, str(exc))
+        return _circuit(p, where, name, table, tables, base)
+    if kind == "network":
+        return _network(p, where, name, table, tables)
+    p.add(f"{where}.kind", f"must be 'circuit' or 'network', got {kind!r}")
+    return None
+
+
+def _circuit(p: _Problems, where: str, name: str, table: dict, tables: dict, base: Path) -> CircuitSpec | None:
+    before = len(p.items)
+    circ = table.get("circuit")
+    gen = GENERATORS.get(circ) if isinstance(circ, str) else None
+    if gen is None:
+        p.add(f"{where}.circuit", f"unknown circuit {circ!r} (allowed: {', '.join(GENERATORS)})")
+        p.check_keys({k: v for k, v in table.items() if k in CIRCUIT_KEYS}, CIRCUIT_KEYS, where)
+        return None
+    p.check_keys({k: v for k, v in table.items() if k in CIRCUIT_KEYS}, CIRCUIT_KEYS, where)
+    params = {k: v for k, v in table.items() if k not in CIRCUIT_KEYS}
+    for key, why in gen.problems(params).items():
+        p.add(f"{where}.{key}", why)
+    for key, param in gen.params.items():
+        if param.type is Path and isinstance(params.get(key), str):
+            file = base / params[key]
+            if not file.is_file():
+                p.add(f"{where}.{key}", f"no such file {file}")
+            params[key] = str(file)
+    ops = table.get("operands", "exhaustive")
+    recorded_from = None
+    if isinstance(ops, str) and ops.startswith("recorded:"):
+        recorded_from = ops.split(":", 1)[1]
+        other = tables.get(recorded_from)
+        if not (isinstance(other, dict) and other.get("kind") == "network"):
+            p.add(f"{where}.operands", f"{ops!r} does not name a network system")
+        ops = "recorded"
+    elif isinstance(ops, str) and ops not in ("exhaustive", "random"):
+        p.add(f"{where}.operands", f"must be exhaustive, random or recorded:NETWORK, got {ops!r}")
+    n_vectors = table.get("n_vectors", 65536)
+    if isinstance(n_vectors, int) and not 1 <= n_vectors <= MAX_VECTORS:
+        p.add(f"{where}.n_vectors", f"must be in 1..{MAX_VECTORS}, got {n_vectors}")
+    if len(p.items) > before:
+        return None
+    return CircuitSpec(name, circ, params, table.get("tmr", False), ops, recorded_from, n_vectors,
+                       table.get("optional", False))
+
+
+def _network(p: _Problems, where: str, name: str, table: dict, tables: dict) -> NetworkSpec | None:
+    before = len(p.items)
+    p.check_keys(table, NETWORK_KEYS, where)
+    mult = table.get("multiplier")
+    mode = table.get("mode", "exact" if mult is None else "gates")
+    if mode not in MODES:
+        p.add(f"{where}.mode", f"must be one of {', '.join(MODES)}, got {mode!r}")
+    if mult is not None:
+        other = tables.get(mult)
+        if not (isinstance(other, dict) and other.get("kind") == "circuit"):
+            p.add(f"{where}.multiplier", f"{mult!r} does not name a circuit system")
+    elif mode != "exact":
+        p.add(f"{where}.multiplier", f"required for mode {mode!r}: a circuit system")
+    for key, lo, hi in (("weight_bits", 2, 16), ("act_bits", 1, 16), ("bits", 1, 16), ("epochs", 1, 100_000)):
+        v = table.get(key)
+        if isinstance(v, int) and not isinstance(v, bool) and not lo <= v <= hi:
+            p.add(f"{where}.{key}", f"must be in {lo}..{hi}, got {v}")
+    hidden = table.get("hidden")
+    if isinstance(hidden, list) and not (0 < len(hidden) <= 16 and all(
+            isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= 4096 for h in hidden)):
+        p.add(f"{where}.hidden", f"must be a list of 1..16 integers in 1..4096, got {hidden!r}")
+    if len(p.items) > before:
+        return None
+    kwargs = {k: table[k] for k in MODEL_KEYS if k in table}
+    if "hidden" in table:
+        kwargs["hidden"] = tuple(table["hidden"])
+    try:
+        config = ModelConfig(**kwargs)
+    except NetworkError as exc:
+        p.add(where, str(exc))
+        return None
+    return NetworkSpec(name, config, table.get("weight_bits", 8), table.get("act_bits", 8), mult, mode)
 
 
 def _levels(p: _Problems, where: str, spec) -> list | None:
@@ -231,9 +308,12 @@ def _levels(p: _Problems, where: str, spec) -> list | None:
         return [float(v) for v in spec]
     if isinstance(spec, dict) and len(spec) == 1 and next(iter(spec)) in ("log", "lin"):
         scale, args = next(iter(spec.items()))
-        if not (isinstance(args, list) and len(args) == 3 and all(isinstance(a, (int, float)) for a in args)
-                and isinstance(args[2], int) and args[2] >= 2 and (scale == "lin" or (args[0] > 0 and args[1] > 0))):
-            p.add(where, f"{{{scale} = [lo, hi, n]}} needs numbers lo, hi (> 0 for log) and an integer n >= 2")
+        if not (isinstance(args, list) and len(args) == 3
+                and all(isinstance(a, (int, float)) and not isinstance(a, bool) and math.isfinite(a) for a in args)
+                and isinstance(args[2], int) and 2 <= args[2] <= 1000
+                and (scale == "lin" or (args[0] > 0 and args[1] > 0))):
+            p.add(where, f"{{{scale} = [lo, hi, n]}} needs finite numbers lo, hi (> 0 for log) and an integer n "
+                         "in 2..1000")
             return None
         lo, hi, n = args
         return (np.logspace(np.log10(lo), np.log10(hi), n) if scale == "log" else np.linspace(lo, hi, n)).tolist()
@@ -241,66 +321,62 @@ def _levels(p: _Problems, where: str, spec) -> list | None:
     return None
 
 
-def _check_sweep(p: _Problems, i: int, sw, systems: dict, defaults: dict) -> SweepSpec | None:
+def _sweep(p: _Problems, i: int, sw, tables: dict, systems: dict, defaults: dict) -> SweepSpec | None:
     where = f"sweeps[{i}]"
     if not isinstance(sw, dict):
         p.add(where, "must be a table")
         return None
     before = len(p.items)
-    p.check_keys(sw, SWEEP_KEYS, where)
+    kind = sw.get("noise")
+    cls = KINDS.get(kind) if isinstance(kind, str) else None
+    noise_keys = {f.name: f.type for f in dataclasses.fields(cls) if f.name not in ("level", "bits")} if cls else {}
+    p.check_keys(sw, {**SWEEP_KEYS, **{k: str for k in noise_keys}}, where)
     _check_options(p, sw, where)
     name = sw.get("name", f"sweep{i}")
-    kind = sw.get("noise")
-    if kind not in KINDS:
+    if isinstance(name, str) and _name_problem(name):
+        p.add(f"{where}.name", _name_problem(name))
+    if cls is None:
         p.add(f"{where}.noise", f"must be one of {', '.join(KINDS)}, got {kind!r}")
-    dist = sw.get("dist", "gaussian")
-    if dist not in DISTS:
-        p.add(f"{where}.dist", f"must be one of {', '.join(DISTS)}, got {dist!r}")
     levels = _levels(p, f"{where}.levels", sw.get("levels"))
-    if levels is not None and kind in KINDS and dist in DISTS:
-        for lv in levels:
-            try:
-                NoiseModel(kind, lv, dist)
-            except Exception as exc:  # noqa: BLE001
-                p.add(f"{where}.levels", str(exc))
-                break
+    noises = []
+    if levels is not None and cls is not None:
+        try:
+            noises = [make_noise(kind, lv, **{k: sw[k] for k in noise_keys if k in sw}) for lv in levels]
+        except TestbedError as exc:
+            p.add(f"{where}.levels", str(exc))
     sites = sw.get("sites")
     if not isinstance(sites, dict) or not sites:
         p.add(f"{where}.sites", "required: a table SYSTEM = SITE")
         sites = {}
+    per_bit = bool(sw.get("per_bit"))
+    if per_bit and cls is not None and "bits" not in {f.name for f in dataclasses.fields(cls)}:
+        p.add(f"{where}.per_bit", f"applies to noise kinds with bit positions only (not {kind})")
     for sys_name, site in sites.items():
-        table = systems.get(sys_name)
+        at = f"{where}.sites.{sys_name}"
+        table = tables.get(sys_name)
         if not isinstance(table, dict) or table.get("kind") not in ("circuit", "network"):
-            p.add(f"{where}.sites.{sys_name}", f"no system named {sys_name!r} (systems: {', '.join(systems)})")
+            p.add(at, f"no system named {sys_name!r} (systems: {', '.join(tables)})")
             continue
-        allowed = CIRCUIT_SITES if table["kind"] == "circuit" else NETWORK_SITES
-        if site not in allowed:
-            p.add(f"{where}.sites.{sys_name}", f"site {site!r} does not exist for a {table['kind']} "
-                                               f"(allowed: {', '.join(allowed)})")
-        elif site == "mac-gate" and table.get("mode", "gates" if table.get("multiplier") else "exact") == "exact":
-            p.add(f"{where}.sites.{sys_name}", "site 'mac-gate' needs a network with a multiplier netlist "
-                                               "(mode gates, or lut for stuck_at)")
-        elif site == "mac-gate" and kind == "bitflip" and table.get("mode") == "lut":
-            p.add(f"{where}.sites.{sys_name}", "transient gate flips need mode 'gates' (a lookup table holds "
-                                               "only permanent faults)")
-        elif kind == "additive" and site in ("gate", "mac-gate"):
-            p.add(f"{where}.sites.{sys_name}", f"site {site!r} holds single bits: additive noise cannot be "
-                                               "realised there (allowed: bitflip, stuck_at)")
-    if sw.get("per_bit") and kind != "bitflip":
-        p.add(f"{where}.per_bit", "applies to bitflip sweeps only")
+        spec = systems.get(sys_name)
+        row = SITES.get(site) if isinstance(site, str) else None
+        if row is None or row.world != table["kind"]:
+            allowed = [s.name for s in SITES.values() if s.world == table["kind"]]
+            p.add(at, f"site {site!r} does not exist for a {table['kind']} (allowed: {', '.join(allowed)})")
+        elif noises and spec is not None:
+            _check_site(p, at, spec, row, noises[-1])
     if len(p.items) > before:
         return None
     options = {k: sw.get(k, defaults[k]) for k in DEFAULT_KEYS}
-    return SweepSpec(str(name), NoiseModel(kind, levels[0], dist), levels, dict(sites), bool(sw.get("per_bit")),
-                     options)
+    return SweepSpec(str(name), noises[0], tuple(levels), dict(sites), per_bit, options)
 
 
-def network_config(table: dict):
-    """The networks.ModelConfig of a network system table."""
-    from networks.train import ModelConfig
-
-    keys = ("dataset", "arch", "quant", "bits", "lam", "seed", "backward", "epochs")
-    kwargs = {k: table[k] for k in keys if k in table}
-    if "hidden" in table:
-        kwargs["hidden"] = tuple(table["hidden"])
-    return ModelConfig(**kwargs)
+def _check_site(p: _Problems, at: str, spec, site, noise) -> None:
+    """Can this system's site hold this noise? (gate sites of a network need a netlist multiplier that
+    realises the noise's gate faults)."""
+    try:
+        noise.plan(site)
+        if site.holds == "bits" and spec.kind == "network":
+            faults = noise.gate_faults(1, np.random.default_rng(0))
+            MODES[spec.mode].check(faults)
+    except (TestbedError, NetworkError, NetlistError) as exc:
+        p.add(at, str(exc))

@@ -16,8 +16,9 @@ import platform
 import tempfile
 from pathlib import Path
 
-from testbed.compare import CIRCUIT_THRESHOLD, gap
+from testbed.compare import gap
 from testbed.store import SUMMARY
+from testbed.systems import CIRCUIT_THRESHOLD, NETWORK_DROP
 
 
 def _clean(value):
@@ -36,91 +37,68 @@ def _curve(unit) -> list[dict]:
     out = []
     for p in sweep.curve():
         value, lo, hi = p[sweep.metric]
-        point = {"level": p["level"], "value": value, "lo": lo, "hi": hi, "error_snr_bits": p["error_snr_bits"],
-                 "trials": p["trials"], "samples": p["samples"], "required_bits": system.required_rate_bits}
-        if system.world == "circuit":
-            point.update(surviving_bits=p["capacity_bits"], ber=p["ber"][0], mred=p["mred"],
-                         ber_per_bit=p["ber_per_bit"])
-        else:
-            point.update(surviving_bits=p["mi_bits"], mi_plugin_bits=p["mi_plugin_bits"],
-                         agreement=p["agreement"][0], digital_task_rate=list(p["digital_task_rate"]),
-                         confusion=p["confusion"])
-        out.append(point)
+        out.append({"level": p["level"], "value": value, "lo": lo, "hi": hi, "error_snr_bits": p["error_snr_bits"],
+                    "trials": p["trials"], "samples": p["samples"], "required_bits": system.required_rate_bits,
+                    **system.curve_point(p)})
     return out
+
+
+def _axis(noise) -> dict:
+    """How reports and `show` present a sweep's levels (from the noise model, so they compare no kinds)."""
+    return {"label": noise.level_name, "log": noise.log_axis, "unit": noise.level_unit,
+            "more_noise_is_higher": noise.more_noise_is_higher, "gap_unit": noise.gap_axis.unit}
 
 
 def build_summary(suite, units: dict, meta: dict) -> dict:
     sweeps = []
     for spec in suite.sweeps:
         mine = [u for u in units.values() if u.sweep_name == spec.name]
-        entries, breakdowns = [], {}
+        entries, breakdowns, systems = [], {}, {}
         for u in mine:
             sw = u.sweep
             b = sw.breakdown()
             breakdowns[u.label] = b
+            systems[u.label] = sw.system
             entry = {"label": u.label, "system": u.system, "site": u.site, "bit": u.bit, "world": sw.system.world,
                      "metric": sw.metric, "threshold": sw.threshold, "breakdown": b.to_dict(), "curve": _curve(u)}
-            if sw.system.world == "network" and not spec.per_bit:
-                entry["clean_accuracy"] = sw.system.clean_accuracy
-                entry["multiplier"] = getattr(sw.system, "multiplier_name", None)
-                digital = sw.breakdown("digital_task_rate", CIRCUIT_THRESHOLD)
-                entry["exact_digital_breakdown"] = digital.to_dict()
-                breakdowns[u.label + " (exact digital)"] = digital
+            if not spec.per_bit:
+                entry.update(sw.system.summary_fields())
+                for suffix, (metric, threshold) in sw.system.baselines.items():
+                    baseline = sw.breakdown(metric, threshold)
+                    entry["exact_digital_breakdown"] = baseline.to_dict()
+                    breakdowns[u.label + suffix] = baseline
             entries.append(entry)
         gaps = []
         if not spec.per_bit:
-            for n in (e for e in entries if e["world"] == "network"):
-                pairs = [(c["label"], "per operation" if c["system"] == n.get("multiplier") else "versus circuit")
-                         for c in entries if c["world"] == "circuit"]
-                pairs.append((n["label"] + " (exact digital)", "per task"))
+            references = [e for e in entries if systems[e["label"]].is_reference]
+            for n in (e for e in entries if not systems[e["label"]].is_reference):
+                system = systems[n["label"]]
+                pairs = [(c["label"], "per operation" if c["system"] == system.runs_on else "versus circuit")
+                         for c in references]
+                pairs += [(n["label"] + suffix, "per task") for suffix in system.baselines]
                 for other, framing in pairs:
-                    level_gap = gap(breakdowns[n["label"]], breakdowns[other], spec.noise.kind)
-                    snr_gap = gap(breakdowns[n["label"]], breakdowns[other], spec.noise.kind, axis="error_snr")
+                    level_gap = gap(breakdowns[n["label"]], breakdowns[other], spec.noise)
+                    snr_gap = gap(breakdowns[n["label"]], breakdowns[other], spec.noise, axis="error_snr")
                     gaps.append({"network": n["label"], "against": other, "framing": framing,
                                  "level": level_gap.to_dict(), "error_snr": snr_gap.to_dict()})
-        sweeps.append({"name": spec.name, "noise": spec.noise.kind, "dist": spec.noise.dist, "per_bit": spec.per_bit,
-                       "levels": spec.levels, "confidence": spec.options["confidence"], "units": entries,
+        sweeps.append({"name": spec.name, "noise": spec.noise.kind, "dist": spec.noise.params.get("dist"),
+                       "noise_label": spec.noise.label(), "axis": _axis(spec.noise), "per_bit": spec.per_bit,
+                       "levels": list(spec.levels), "confidence": spec.options["confidence"], "units": entries,
                        "gaps": gaps})
     details = {}
     for u in units.values():
         system = u.sweep.system
         if system.name not in details:
-            details[system.name] = system_detail(system)
+            details[system.name] = system.detail()
     return _clean({
         "systems": details,
         "suite": suite.name, "description": suite.description, "suite_hash": suite.hash, "seed": suite.seed,
         "code_version": meta.get("code_version"), "created": meta.get("created"), "notes": suite.notes,
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "processor": platform.processor() or platform.machine(), "cpus": os.cpu_count()},
-        "thresholds": {"circuit_exact_rate": CIRCUIT_THRESHOLD, "network_accuracy_drop": 0.01},
+        "thresholds": {"circuit_exact_rate": CIRCUIT_THRESHOLD, "network_accuracy_drop": NETWORK_DROP},
         "sweeps": sweeps,
     })
-
-
-def system_detail(system) -> dict:
-    """Static facts of a system for the report: circuits their size, depth, single stuck-at fault coverage and
-    sensitivity S (exhaustive when inputs <= 20 bits, else 2^16 random vectors); networks their accuracy,
-    per-layer weight bits and pruned channels."""
-    if system.world == "circuit":
-        from circuits.campaign import stuck_at_campaign
-
-        net = system.netlist
-        vectors = "exhaustive" if net.n_input_bits <= 20 else 1 << 16
-        camp = stuck_at_campaign(net, vectors=vectors, seed=0)
-        return {"world": "circuit", "gates": net.n_gates, "depth": net.depth(), "inputs": net.inputs,
-                "outputs": net.output_widths, "operands": system.operand_kind, "vectors": int(system.n),
-                "output_entropy_bits": system.required_rate_bits, "fault_coverage": camp.coverage,
-                "faults": len(camp.sites), "undetected_faults": len(camp.undetected()),
-                "sensitivity_S": camp.sensitivity, "campaign_vectors": camp.n_vectors}
-    layers = []
-    for k, lay in enumerate(system.engine.model.layers):
-        layers.append({"layer": k, "kind": lay.kind, "shape": list(lay.weight.shape), "weight_bits": lay.weight_bits,
-                       "pruned_channels": int((abs(lay.weight).sum(axis=1) == 0).sum())})
-    size = getattr(system, "size", None)
-    return {"world": "network", "dataset": system.dataset.name, "test_inputs": int(system.n),
-            "clean_accuracy": system.clean_accuracy, "label_entropy_bits": system.required_rate_bits,
-            "multiplier": getattr(system, "multiplier_name", None), "mode": system.engine.multiplier.mode,
-            "layers": layers, "size": size}
 
 
 def write_summary(directory, summary: dict) -> Path:

@@ -1,10 +1,13 @@
 """Systems under test: a circuit or a network, each with a golden (noise-free) output and task metrics.
 
-`system.trial(noise, site, seed)` runs one trial and returns a row of counts and measurements; the
-comparator pools rows over trials. Circuit rows: exact outputs, bit errors per output bit, MRED, output
-SNR, the error SNR at the site and the surviving information. Network rows: correct and agreeing
-predictions, the confusion matrix, the error SNR at the site, and (per-task framing) how many inputs
-had every product exact, i.e. an exact digital computation of the same operations would be right.
+Every system follows one protocol (the System base class): `trial(noise, site, seed)` runs one trial and returns
+a row of counts and measurements; `pool(rows, noise, confidence)` turns a level's rows into metrics with
+intervals; `metric` and `threshold` define its break-down; `baselines` adds derived break-downs; `detail()` is
+what a report shows; `netlists()` the netlists it simulates. Nothing outside these classes branches on a
+system's kind. Circuit rows: exact outputs, bit errors per output bit, MRED, output SNR, the error SNR at the
+site. Network rows: correct and agreeing predictions, the confusion matrix, the error SNR at the site, and
+(per-task framing) how many inputs had every product exact, i.e. an exact digital computation of the same
+operations would be right.
 """
 
 from __future__ import annotations
@@ -15,25 +18,81 @@ from circuits import Netlist, simulate_planes
 from circuits.simulate import index_operands, pack_operands, to_signed, unpack_outputs
 from networks import IntegerEngine
 from networks.data import Dataset
-from testbed.noise import GATE_SITES, NoiseModel, apply_words, check_site, engine_hook
+from testbed.errors import TestbedError
+from testbed.metrics import circuit_metrics, network_metrics
+from testbed.noise import NoiseModel
+from testbed.sites import Site, site_named
 from testbed.stats import entropy_bits
+
+CIRCUIT_THRESHOLD = 0.99  # exact-output rate
+NETWORK_DROP = 0.01  # accuracy more than 1 point under noise-free
 
 OPERAND_KINDS = ("exhaustive", "random", "recorded")
 
 
-class CircuitSystem:
+class System:
+    """The protocol every system follows (see the module docstring)."""
+
+    world = ""  # a name for summaries and reports: "circuit" or "network"
+    metric = ""  # the task metric whose threshold defines break-down
+    default_site = ""  # where compare() puts noise when no site is given
+    word_site = ""  # the result-word site of the per-bit view
+    is_reference = False  # tolerance gaps are measured against reference systems (the digital side)
+    runs_on: str | None = None  # the circuit system whose netlist it runs on (gaps against it are per operation)
+    baselines: dict = {}  # label suffix -> (metric, threshold): break-downs derived from the same trials
+    name = ""
+    required_rate_bits = 0.0
+
+    @property
+    def threshold(self) -> float:
+        raise NotImplementedError
+
+    @property
+    def word_width(self) -> int:
+        """Bits of the word at word_site (the per-bit view sweeps each)."""
+        raise NotImplementedError
+
+    def site(self, noise: NoiseModel, site: str) -> Site:
+        """The Site, checked to exist for this system and to hold `noise` (NoiseError otherwise)."""
+        s = site_named(site, self.world)
+        noise.plan(s)
+        if noise.params.get("bits") is not None and s.holds == "bits":
+            raise TestbedError(f"site {site!r}: bit positions apply to word sites only")
+        return s
+
+    def trial(self, noise: NoiseModel, site: str, seed: int) -> dict:
+        raise NotImplementedError
+
+    def pool(self, rows: list[dict], noise: NoiseModel, confidence: float) -> dict:
+        raise NotImplementedError
+
+    def curve_point(self, metrics: dict) -> dict:
+        """The pooled measurements of one level that summary.json keeps beside the task metric."""
+        return {}
+
+    def summary_fields(self) -> dict:
+        return {}
+
+    def detail(self) -> dict:
+        raise NotImplementedError
+
+    def netlists(self) -> list[Netlist]:
+        return []
+
+
+class CircuitSystem(System):
     """A netlist with its operand set. operands: 'exhaustive' (every input combination), 'random' (n_vectors
     uniform vectors from `seed`) or a (2^wa, 2^wb) histogram of (a, b) pairs recorded from a network
     (n_vectors pairs drawn from it). The golden output is the netlist's own noise-free output."""
 
-    world = "circuit"
+    world, metric, default_site, word_site, is_reference = "circuit", "exact_rate", "gate", "output", True
+    threshold = CIRCUIT_THRESHOLD
 
     def __init__(self, netlist: Netlist, operands="exhaustive", n_vectors: int = 65536, seed: int = 0,
                  name: str | None = None):
         self.netlist, self.name = netlist, name or netlist.name
         self.operand_kind = operands if isinstance(operands, str) else "recorded"
         if self.operand_kind not in OPERAND_KINDS:
-            from testbed.errors import TestbedError
             raise TestbedError(f"circuit {self.name}: operands must be one of {', '.join(OPERAND_KINDS)} "
                                f"or a histogram, got {operands!r}")
         rng = np.random.default_rng(seed)
@@ -56,22 +115,44 @@ class CircuitSystem:
         _, counts = np.unique(self.golden, return_counts=True)
         self.required_rate_bits = entropy_bits(counts)
 
+    @property
+    def word_width(self) -> int:
+        return self.width
+
     def trial(self, noise: NoiseModel, site: str, seed: int) -> dict:
-        check_site(noise, site, self.world)
+        plan = noise.plan(self.site(noise, site))
         rng = np.random.default_rng(seed)
-        if site == "gate":
-            stuck = []
-            if noise.kind == "stuck_at" and noise.level > 0:
-                gates = rng.choice(self.netlist.n_gates, size=min(int(noise.level), self.netlist.n_gates),
-                                   replace=False)
-                stuck = [(int(g), int(v)) for g, v in zip(gates, rng.integers(0, 2, len(gates)), strict=True)]
-            flip_p = float(noise.level) if noise.kind == "bitflip" else 0.0
-            out = simulate_planes(self.netlist, self.planes, flip_p=flip_p, stuck=stuck,
-                                  seed=int(rng.integers(0, 2 ** 62)))
+        if plan.site.holds == "bits":
+            faults = plan.gates(self.netlist.n_gates, rng)
+            out = simulate_planes(self.netlist, self.planes, faults=faults.with_seed(int(rng.integers(0, 2 ** 62))))
             noisy = unpack_outputs(self.netlist, out, self.n)[self.out_bus]
         else:
-            noisy = apply_words(noise, self.golden[:, None], self.width, self.netlist.signed, rng)[:, 0]
+            noisy = plan(self.golden[:, None], self.width, self.netlist.signed, rng)[:, 0]
         return self._row(noisy)
+
+    def pool(self, rows, noise, confidence):
+        return circuit_metrics(rows, self.width, not noise.transient, confidence)
+
+    def curve_point(self, p):
+        return {"surviving_bits": p["capacity_bits"], "ber": p["ber"][0], "mred": p["mred"],
+                "ber_per_bit": p["ber_per_bit"]}
+
+    def netlists(self):
+        return [self.netlist]
+
+    def detail(self) -> dict:
+        """Size, depth, single stuck-at fault coverage and sensitivity S (exhaustive when inputs <= 20 bits,
+        else 2^16 random vectors)."""
+        from circuits.campaign import stuck_at_campaign
+
+        net = self.netlist
+        vectors = "exhaustive" if net.n_input_bits <= 20 else 1 << 16
+        camp = stuck_at_campaign(net, vectors=vectors, seed=0)
+        return {"world": self.world, "gates": net.n_gates, "depth": net.depth(), "inputs": net.inputs,
+                "outputs": net.output_widths, "operands": self.operand_kind, "vectors": int(self.n),
+                "output_entropy_bits": self.required_rate_bits, "fault_coverage": camp.coverage,
+                "faults": len(camp.sites), "undetected_faults": len(camp.undetected()),
+                "sensitivity_S": camp.sensitivity, "campaign_vectors": camp.n_vectors}
 
     def _row(self, noisy: np.ndarray) -> dict:
         diff = (noisy.astype(np.int64) ^ self.golden.astype(np.int64)) & ((1 << self.width) - 1)
@@ -83,13 +164,17 @@ class CircuitSystem:
                 "signal_power": signal, "error_power": float(np.square(err).sum())}
 
 
-class NetworkSystem:
-    """An integer network on a data set's test inputs, with the engine's multiplier (exact, lut, gates)."""
+class NetworkSystem(System):
+    """An integer network on a data set's test inputs, with the engine's multiplier (exact, lut, gates).
+    runs_on: the name of the circuit system of its multiplier; size: the model's size report, if quantized."""
 
-    world = "network"
+    world, metric, default_site, word_site = "network", "accuracy", "mac-gate", "product"
+    baselines = {" (exact digital)": ("digital_task_rate", CIRCUIT_THRESHOLD)}
 
-    def __init__(self, engine: IntegerEngine, dataset: Dataset, name: str = "network"):
+    def __init__(self, engine: IntegerEngine, dataset: Dataset, name: str = "network", runs_on: str | None = None,
+                 size: dict | None = None):
         self.engine, self.dataset, self.name = engine, dataset, name
+        self.runs_on, self.size = runs_on, size
         self.x, self.labels = dataset.x_test, dataset.y_test
         clean = engine.run(self.x, record=True)
         self.golden = clean.predictions
@@ -98,23 +183,27 @@ class NetworkSystem:
         self.clean_accuracy = float(np.mean(self.golden == self.labels))
         self.required_rate_bits = entropy_bits(np.bincount(self.labels))
 
+    @property
+    def threshold(self) -> float:
+        return self.clean_accuracy - NETWORK_DROP
+
+    @property
+    def word_width(self) -> int:
+        return self.engine.multiplier.out_bits
+
     def trial(self, noise: NoiseModel, site: str, seed: int) -> dict:
-        check_site(noise, site, self.world)
+        plan = noise.plan(self.site(noise, site))
         rng = np.random.default_rng(seed)
-        kwargs: dict = {"rng": rng, "seed": int(rng.integers(0, 2 ** 31)), "measure_error": True}
-        if site in GATE_SITES:
-            if noise.kind == "bitflip":
-                kwargs["mac_flip_p"] = float(noise.level)
-            elif noise.level > 0:
-                net = self.engine.multiplier.netlist
-                gates = rng.choice(net.n_gates, size=min(int(noise.level), net.n_gates), replace=False)
-                kwargs["mac_stuck"] = [(int(g), int(v)) for g, v in
-                                       zip(gates, rng.integers(0, 2, len(gates)), strict=True)]
+        seed = int(rng.integers(0, 2 ** 31))
+        kwargs: dict = {"rng": rng, "measure_error": True}
+        if plan.site.holds == "bits":
+            net = self.engine.multiplier.netlist
+            kwargs["faults"] = plan.gates(net.n_gates if net is not None else 0, rng).with_seed(seed)
         elif not noise.is_clean:
-            kwargs["noise"] = {site: engine_hook(noise, site)}
+            kwargs["noise"] = {site: plan}
         result = self.engine.run(self.x, **kwargs)
         pred = result.predictions
-        power = result.site_error["product" if site in GATE_SITES else site]
+        power = result.site_error[plan.site.measured_at]
         k = self.dataset.n_classes
         confusion = np.bincount(self.labels * k + pred, minlength=k * k).reshape(k, k)
         was_right = self.golden == self.labels
@@ -125,3 +214,27 @@ class NetworkSystem:
                 "agree": int(np.count_nonzero(pred == self.golden)),
                 "all_products_exact": int(np.count_nonzero(result.wrong_products == 0)),
                 "confusion": confusion.tolist(), "signal_power": power[0], "error_power": power[1]}
+
+    def pool(self, rows, noise, confidence):
+        return network_metrics(rows, not noise.transient, confidence)
+
+    def curve_point(self, p):
+        return {"surviving_bits": p["mi_bits"], "mi_plugin_bits": p["mi_plugin_bits"],
+                "agreement": p["agreement"][0], "digital_task_rate": list(p["digital_task_rate"]),
+                "confusion": p["confusion"]}
+
+    def summary_fields(self):
+        return {"clean_accuracy": self.clean_accuracy, "multiplier": self.runs_on}
+
+    def netlists(self):
+        net = self.engine.multiplier.netlist
+        return [net] if net is not None else []
+
+    def detail(self) -> dict:
+        """Accuracy, label entropy, the multiplier, per-layer weight bits and pruned channels, the size report."""
+        layers = [{"layer": k, "kind": lay.kind, "shape": list(lay.weight.shape), "weight_bits": lay.weight_bits,
+                   "pruned_channels": int((abs(lay.weight).sum(axis=1) == 0).sum())}
+                  for k, lay in enumerate(self.engine.model.layers)]
+        return {"world": self.world, "dataset": self.dataset.name, "test_inputs": int(self.n),
+                "clean_accuracy": self.clean_accuracy, "label_entropy_bits": self.required_rate_bits,
+                "multiplier": self.runs_on, "mode": self.engine.multiplier.mode, "layers": layers, "size": self.size}

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from testbed.cli import main
+from cli.main import main
 from testbed.runner import run_suite
 from testbed.store import Store
 

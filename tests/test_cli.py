@@ -1,7 +1,7 @@
 import subprocess
 import sys
 
-from testbed.cli import main
+from cli.main import main
 
 
 def test_help_and_version(capsys):

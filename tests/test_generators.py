@@ -68,14 +68,12 @@ def _wide(*key):
     return _WIDE[key]
 
 
-@given(n=st.integers(11, 64), data=st.data())
+@given(n=st.integers(11, 62), data=st.data())  # sums of up to 63 bits fit int64 operands
 def test_wide_adders_on_drawn_vectors(n, data):
     a = data.draw(st.lists(st.integers(0, (1 << n) - 1), min_size=1, max_size=8))
     b = data.draw(st.lists(st.integers(0, (1 << n) - 1), min_size=len(a), max_size=len(a)))
     for gen in (c.ripple_carry_adder, c.kogge_stone_adder):
         net = gen(n)
-        if n + 1 > 63:  # the sum does not fit int64 operands; check the low 63 bits through the planes
-            continue
         got = c.simulate(net, a=np.array(a, dtype=np.int64), b=np.array(b, dtype=np.int64), engine="interpreter")
         assert [int(v) for v in got["s"]] == [x + y for x, y in zip(a, b, strict=True)]
 

@@ -59,11 +59,12 @@ def test_faulty_multiplier_changes_results_and_operands_are_recorded(digits_floa
     clean = eng.run(ds.x_test[:100], record=True)
     assert clean.operands.sum() == 100 * (64 * 64 + 64 * 10)
     top = int(net.outputs["p"][8]) - net.first_gate_net  # the gate driving product bit 8
-    stuck = eng.run(ds.x_test[:100], mac_stuck=[(top, 1)])
-    stuck_lut = IntegerEngine(imodel, Multiplier("lut", net)).run(ds.x_test[:100], mac_stuck=[(top, 1)])
+    fault = c.GateFaults(stuck=[(top, 1)])
+    stuck = eng.run(ds.x_test[:100], faults=fault)
+    stuck_lut = IntegerEngine(imodel, Multiplier("lut", net)).run(ds.x_test[:100], faults=fault)
     np.testing.assert_array_equal(stuck.logits, stuck_lut.logits)
     assert not np.array_equal(stuck.logits, clean.logits)
-    flips = eng.run(ds.x_test[:100], mac_flip_p=0.01, seed=3)
+    flips = eng.run(ds.x_test[:100], faults=c.GateFaults(0.01, seed=3))
     assert np.mean(flips.predictions != clean.predictions) > 0.1
 
 

@@ -3,6 +3,7 @@
 import contextlib
 import io
 import re
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,6 @@ from testbed.errors import SuiteError
 from testbed.noise import apply_words, bitflip
 from testbed.properties import assert_error_rate_nondecreasing, assert_prediction_stable, assert_unaffected
 from testbed.strategies import (
-    flip_masks,
     generated_circuits,
     malformed_suites,
     netlists,
@@ -57,7 +57,7 @@ def test_random_netlists_compiled_interpreter_and_reference_agree(net, data):
 
 @given(noise=noise_models(), data=st.data())
 def test_zero_noise_equals_golden(noise, data):
-    clean = noise.at(float("inf") if noise.kind == "additive" else 0)
+    clean = noise.clean()
     values = np.array(data.draw(st.lists(st.integers(-128, 127), min_size=1, max_size=20)))
     np.testing.assert_array_equal(apply_words(clean, values[:, None], 8, True, np.random.default_rng(0)),
                                   values[:, None])
@@ -66,8 +66,6 @@ def test_zero_noise_equals_golden(noise, data):
 @given(width=st.integers(1, 16), data=st.data())
 def test_flipping_the_same_bits_twice_restores_the_value(width, data):
     values = np.array(data.draw(st.lists(st.integers(0, (1 << width) - 1), min_size=1, max_size=10)))
-    masks = data.draw(flip_masks(width, len(values)))
-    assert np.array_equal((values ^ masks) ^ masks, values)
     seed = data.draw(st.integers(0, 100))
     once = apply_words(bitflip(0.2), values, width, False, np.random.default_rng(seed))
     assert np.array_equal(apply_words(bitflip(0.2), once, width, False, np.random.default_rng(seed)), values)
@@ -83,7 +81,7 @@ def test_lut_multiplier_equals_gate_level(case, data):
     ops = data.draw(operands(net))
     a, b = np.array(ops["a"]), np.array(ops["b"])
     gates = Multiplier("gates", net, act_bits=net.inputs["a"], mag_bits=net.inputs["b"])
-    via_gates = gates.gate_products(a[:, None], b[:, None], 0.0, (), 0)[:, :, 0]  # every pair (a_s, b_o)
+    via_gates = gates.products(a[:, None], b[:, None], circuits.GateFaults())[:, :, 0]  # every pair (a_s, b_o)
     np.testing.assert_array_equal(mul.table()[a[:, None], b[None, :]], via_gates)
 
 
@@ -136,10 +134,10 @@ def test_error_rate_nondecreasing_property():
         assert_error_rate_nondecreasing(lambda p: (int(1000 * (1 - p)), 1000), [0.1, 0.5])
 
 
-def test_tmr_protects_and_plain_fails_with_pytest_fixture(fault_context):
+def test_tmr_protects_and_plain_fails_with_pytest_fixture(fault_context, request):
     plain = circuits.multiplier(3)
     faults = fault_context.random_faults(plain, 1)
-    assert fault_context.seed == fault_context.seed and len(faults) == 1
+    assert fault_context.seed == zlib.crc32(request.node.nodeid.encode()) and len(faults) == 1
     ops = {"a": np.arange(8).repeat(8), "b": np.tile(np.arange(8), 8)}
     protected = circuits.tmr(plain)
     assert_unaffected(protected, [(protected.gate_names.index("r1." + plain.gate_names[faults[0][0]]),

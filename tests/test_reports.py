@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from reports.build import fmt, write_report
-from testbed.cli import main
 from testbed.runner import run_suite
 from tests.conftest import require_tool
 
@@ -95,7 +95,8 @@ def test_comparison_mode(run_dir, tmp_path):
 
 def test_report_of_a_missing_run_is_bad_input(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
-    assert "no summary.json" in capsys.readouterr().err or "no results store" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no summary.json" in err or "no results store" in err
 
 
 def test_report_opens_in_headless_chromium(run_dir, tmp_path):

@@ -1,7 +1,8 @@
 """The `testbed` command line: run suites, report, show and export results, list what is known.
 
+It sits above every package (testbed runs experiments, reports renders them; neither imports the other).
 Bad input (any package's error type) becomes one line on stderr and exit status 2; --debug shows the
-traceback. A run whose points partly failed exits 1.
+traceback. A run whose points partly failed exits 1; an interrupted one 130.
 """
 
 from __future__ import annotations
@@ -26,12 +27,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("suite", metavar="SUITE", help="suite file (TOML)")
     r.add_argument("--out", required=True, metavar="DIR", help="results directory")
     r.add_argument("--workers", type=int, default=None, metavar="N", help="worker processes (default: all cores)")
-    r.add_argument("--resume", action="store_true", help="continue a run in DIR (the default when DIR holds one)")
     r.add_argument("--scheduler", metavar="ADDRESS", help="run points on a Dask distributed scheduler")
     r.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     rep = sub.add_parser("report", help="write the report of one run (or compare two)",
-                         description="Write report.html, report.md, figures and summary.json into DIR "
-                         "(with two directories: a side-by-side comparison into the first).")
+                         description="Write report.html, report.md and figures into DIR from its summary.json "
+                         "(with two directories: a side-by-side comparison).")
     rep.add_argument("dirs", nargs="+", metavar="DIR", help="results directory (two to compare)")
     sh = sub.add_parser("show", help="print break-down levels and gaps of a run",
                         description="Print a terminal summary of a results directory.")
@@ -79,9 +79,7 @@ def _dispatch(args) -> int:
         print(describe())
         return EXIT_OK
     if args.command == "run":
-        from testbed.runner import run_suite_cli
-
-        return run_suite_cli(args)
+        return _run(args)
     if args.command == "report":
         from reports.build import report_cli
 
@@ -97,3 +95,24 @@ def _dispatch(args) -> int:
         export(args.dir, args.format, sys.stdout)
         return EXIT_OK
     raise AssertionError(args.command)
+
+
+def _run(args) -> int:
+    """`testbed run`: exit 0 when every trial ran, 1 when some failed (stored with their tracebacks)."""
+    from testbed.runner import run_suite
+    from testbed.show import show_summary
+
+    result = run_suite(args.suite, args.out, args.workers, args.scheduler)
+    for note in result["notes"]:
+        print(f"note: {note}", file=sys.stderr)
+    print(show_summary(result["summary"]))
+    if not args.no_report:
+        from reports.build import write_report
+
+        paths = write_report([args.out])
+        print(f"report: {paths['html']}")
+    if result["failed"]:
+        print(f"testbed: {len(result['failed'])} sweep unit(s) had failed trials (tracebacks in the store): "
+              + ", ".join(result["failed"]), file=sys.stderr)
+        return EXIT_FAILED_POINTS
+    return EXIT_OK

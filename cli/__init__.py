@@ -1,0 +1,1 @@
+"""The `testbed` command (cli.main): above testbed, networks, circuits and reports."""
