@@ -4,15 +4,26 @@ Tables: meta (suite name, hash, code version, seed, creation time), suite (the s
 (unit, level, trial, seed, status 'ok' | 'failed', the row as JSON, the traceback of a failure, time).
 Every finished trial is one transaction. A directory holds one suite: opening it with a changed suite is
 refused (StoreError) instead of mixing results; rerunning the same suite resumes it.
+
+Creation is atomic (the database is built in a temporary file, then renamed into place; a store left
+half-created by older code is detected and redone). A run holds its directory: `Store.create` takes an
+exclusive lock on DIR/.lock for the life of the Store, so a second run on the same directory gets StoreError.
+`Store.open` reads only (SQLite read-only mode; `immutable` for a directory it cannot write, through a
+private copy when a write-ahead log is left over), so archives can be exported and reported.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import json
 import math
+import os
+import shutil
 import sqlite3
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,6 +32,9 @@ from testbed.errors import StoreError
 
 DB_NAME = "results.sqlite"
 SUMMARY = "summary.json"  # written by testbed.summary at the end of a run
+LOCK = ".lock"  # flock()ed by the run that holds the directory
+_TMP_PREFIX = ".results-"  # temporary databases of an unfinished creation
+META_KEYS = ("suite_name", "suite_hash", "seed", "code_version", "created")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS suite (name TEXT NOT NULL, hash TEXT NOT NULL, text TEXT NOT NULL);
@@ -41,59 +55,117 @@ def code_version() -> str:
 
 
 class Store:
-    """A results directory's store. Use `Store.create(dir, suite)` to run, `Store.open(dir)` to read."""
+    """A results directory's store. Use `Store.create(dir, ...)` to run (locks the directory), `Store.open(dir)`
+    to read."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection):
-        self.path, self.conn = path, conn
+    def __init__(self, path: Path, conn: sqlite3.Connection, lock=None, db: Path | None = None):
+        self.path, self.conn, self._lock = path, conn, lock
+        self.db = db or path / DB_NAME
 
     @classmethod
     def open(cls, directory) -> Store:
-        db = Path(directory) / DB_NAME
-        if not db.is_file():
-            raise StoreError(f"{directory}: no results store ({DB_NAME}) here; run a suite into it first")
-        conn = sqlite3.connect(db, timeout=30)
+        """Open an existing store for reading (read-only, also in a directory or file it cannot write)."""
+        directory = Path(directory)
+        db = _existing_db(directory)
+        store = cls(directory, _connect_readonly(db), db=db)
         try:
-            conn.execute("SELECT count(*) FROM results").fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{db}: not a testbed results store ({exc})") from None
-        return cls(Path(directory), conn)
+            store._check()
+        except BaseException:
+            store.close()
+            raise
+        return store
 
     @classmethod
     def create(cls, directory, suite_name: str, suite_hash: str, suite_text: str, seed: int) -> Store:
-        """Open for writing, creating it; refuse a directory holding another suite's results."""
+        """Open for writing, creating it; lock the directory; refuse a directory holding another suite's results."""
         directory = Path(directory)
+        if directory.exists() and not directory.is_dir():
+            raise StoreError(f"{directory} exists and is not a directory")
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{directory}: cannot create the results directory ({exc.strerror or exc})") from None
+        lock = _lock(directory)
+        try:
+            return cls._create_locked(directory, lock, suite_name, suite_hash, suite_text, seed)
+        except BaseException:
+            lock.close()
+            raise
+
+    @classmethod
+    def _create_locked(cls, directory: Path, lock, suite_name, suite_hash, suite_text, seed) -> Store:
         db = directory / DB_NAME
+        for leftover in directory.glob(_TMP_PREFIX + "*"):  # an interrupted creation
+            leftover.unlink(missing_ok=True)
         if db.exists():
-            store = cls.open(directory)
-            held = store.meta().get("suite_hash")
-            if held != suite_hash:
-                raise StoreError(f"{directory} holds results of suite {store.meta().get('suite_name')!r} "
-                                 f"(hash {held}); this suite (hash {suite_hash}) differs: use another --out "
-                                 "directory instead of mixing results")
-            return store
-        if directory.exists() and any(directory.iterdir()):
+            store = cls(directory, _connect(db), lock, db)
+            try:
+                if store._half_created():
+                    store.conn.close()
+                    for f in (db, db.with_name(DB_NAME + "-wal"), db.with_name(DB_NAME + "-shm")):
+                        f.unlink(missing_ok=True)
+                else:
+                    store._check()
+                    held = store.meta()
+                    if held["suite_hash"] != suite_hash:
+                        raise StoreError(f"{directory} holds results of suite {held['suite_name']!r} "
+                                         f"(hash {held['suite_hash']}); this suite (hash {suite_hash}) differs: use "
+                                         "another --out directory instead of mixing results")
+                    return store
+            except BaseException:
+                store.conn.close()
+                raise
+        elif any(p.name != LOCK for p in directory.iterdir()):
             raise StoreError(f"{directory} exists and is not a testbed results directory; choose an empty one")
-        directory.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(db, timeout=30)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(SCHEMA)
-        with conn:
-            meta = {"suite_name": suite_name, "suite_hash": suite_hash, "seed": str(seed),
-                    "code_version": code_version(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-            conn.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
-            conn.execute("INSERT INTO suite VALUES (?, ?, ?)", (suite_name, suite_hash, suite_text))
-        return cls(directory, conn)
+        meta = {"suite_name": suite_name, "suite_hash": suite_hash, "seed": str(seed),
+                "code_version": code_version(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        try:
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix=_TMP_PREFIX, suffix=".sqlite")
+            os.close(fd)
+            try:
+                conn = sqlite3.connect(tmp)
+                try:
+                    conn.executescript(SCHEMA)
+                    with conn:
+                        conn.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+                        conn.execute("INSERT INTO suite VALUES (?, ?, ?)", (suite_name, suite_hash, suite_text))
+                finally:
+                    conn.close()
+                os.chmod(tmp, 0o644)
+                os.replace(tmp, db)
+            finally:
+                Path(tmp).unlink(missing_ok=True)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"{db}: cannot create the results store ({exc})") from None
+        return cls(directory, _connect(db), lock, db)
+
+    def _query(self, sql: str, params=()) -> list[tuple]:
+        try:
+            return self.conn.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.db}: not a usable testbed results store ({exc})") from None
+
+    def _half_created(self) -> bool:
+        """Schema (or part of it) without meta rows and without results: an interrupted creation."""
+        tables = {name for (name,) in self._query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "meta" in tables and self._query("SELECT count(*) FROM meta")[0][0]:
+            return False
+        return "results" not in tables or not self._query("SELECT count(*) FROM results")[0][0]
+
+    def _check(self) -> None:
+        """StoreError naming the file unless the tables are there and the meta rows complete."""
+        self._query("SELECT count(*) FROM results")
+        self._query("SELECT count(*) FROM suite")
+        missing = [k for k in META_KEYS if k not in self.meta()]
+        if missing:
+            raise StoreError(f"{self.db}: incomplete or tampered results store (meta lacks {', '.join(missing)})")
 
     def meta(self) -> dict:
-        return dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
+        return dict(self._query("SELECT key, value FROM meta"))
 
     def suite_text(self) -> str:
-        row = self.conn.execute("SELECT text FROM suite").fetchone()
-        return row[0] if row else ""
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self.conn:
-            self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+        rows = self._query("SELECT text FROM suite")
+        return rows[0][0] if rows else ""
 
     def write(self, unit: str, level: float, trial: int, seed: int, row: dict | None, error: str | None = None,
               seconds: float = 0.0) -> None:
@@ -105,23 +177,122 @@ class Store:
 
     def rows(self, status: str = "ok") -> list[tuple]:
         """(unit, level, trial, seed, row dict or None, error) of every stored trial with `status`."""
-        cur = self.conn.execute("SELECT unit, level, trial, seed, row, error FROM results WHERE status = ? "
-                                "ORDER BY unit, level, trial", (status,))
-        return [(u, lv, t, s, json.loads(r) if r else None, e) for u, lv, t, s, r, e in cur.fetchall()]
+        out = []
+        for u, lv, t, s, r, e in self._query("SELECT unit, level, trial, seed, row, error FROM results "
+                                             "WHERE status = ? ORDER BY unit, level, trial", (status,)):
+            try:
+                row = json.loads(r) if r else None
+            except (TypeError, ValueError) as exc:
+                raise StoreError(f"{self.db}: the row of ({u}, {lv}, {t}) is not valid JSON ({exc})") from None
+            if row is not None and not isinstance(row, dict):
+                raise StoreError(f"{self.db}: the row of ({u}, {lv}, {t}) is not a JSON object")
+            out.append((u, lv, t, s, row, e))
+        return out
 
     def close(self) -> None:
-        self.conn.close()
+        """Close the database (checkpointing its log) and release the directory."""
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.close()
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+
+def _existing_db(directory: Path) -> Path:
+    if not directory.exists():
+        raise StoreError(f"{directory}: no such directory")
+    if not directory.is_dir():
+        raise StoreError(f"{directory}: not a directory")
+    db = directory / DB_NAME
+    if not db.is_file():
+        raise StoreError(f"{directory}: no results store ({DB_NAME}) here; run a suite into it first")
+    return db
+
+
+def _connect(db: Path) -> sqlite3.Connection:
+    """A read-write connection in WAL mode (StoreError when the file is no SQLite database)."""
+    try:
+        conn = sqlite3.connect(db, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{db}: not a testbed results store ({exc})") from None
+    return conn
+
+
+def _writable(path: Path) -> bool:
+    return os.access(path, os.W_OK)
+
+
+def _connect_readonly(db: Path) -> sqlite3.Connection:
+    """Read-only; `immutable` when the folder or file cannot be written (SQLite could not make its -shm file),
+    and a copy in memory when a write-ahead log must be replayed first."""
+    uri = db.resolve().as_uri() + "?mode=ro"
+    wal = db.with_name(DB_NAME + "-wal")
+    try:
+        if _writable(db.parent) and _writable(db):
+            return sqlite3.connect(uri, uri=True, timeout=30)
+        if not (wal.is_file() and wal.stat().st_size):
+            return sqlite3.connect(uri + "&immutable=1", uri=True, timeout=30)
+        with tempfile.TemporaryDirectory(prefix="testbed-store-") as tmp:
+            shutil.copyfile(db, Path(tmp) / DB_NAME)
+            shutil.copyfile(wal, Path(tmp) / wal.name)
+            copy = sqlite3.connect(Path(tmp) / DB_NAME)  # replays the log
+            memory = sqlite3.connect(":memory:")
+            try:
+                copy.backup(memory)
+            finally:
+                copy.close()
+            return memory
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(f"{db}: cannot open the results store for reading ({exc})") from None
+
+
+def _lock(directory: Path):
+    """The open, exclusively flock()ed DIR/.lock (holding our pid); StoreError when another run holds it."""
+    path = directory / LOCK
+    try:
+        fh = open(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), "r+")
+    except OSError as exc:
+        raise StoreError(f"{directory}: cannot write here ({exc.strerror or exc})") from None
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = fh.read().strip() or "unknown"
+        fh.close()
+        raise StoreError(f"{directory} is in use by another testbed run (pid {holder})") from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(str(os.getpid()))
+    fh.flush()
+    return fh
+
+
+def _json_safe(value):
+    """Non-finite floats as the strings "inf" / "-inf" (NaN as null), so the document is valid JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def export(directory, fmt: str, stream) -> None:
     """Write every stored trial as CSV (row fields flattened to JSON text) or as a JSON document."""
+    if fmt not in ("csv", "json"):
+        raise StoreError(f"export format must be csv or json, not {fmt!r}")
     store = Store.open(directory)
-    rows = store.rows("ok") + store.rows("failed")
+    try:
+        rows = store.rows("ok") + store.rows("failed")
+        meta, suite = store.meta(), store.suite_text()
+    finally:
+        store.close()
     if fmt == "json":
-        json.dump({"meta": store.meta(), "suite": store.suite_text(),
-                   "results": [{"unit": u, "level": lv, "trial": t, "seed": s, "row": r, "error": e}
-                               for u, lv, t, s, r, e in rows]},
-                  stream, indent=1, default=lambda v: None if isinstance(v, float) and not math.isfinite(v) else v)
+        doc = {"meta": meta, "suite": suite,
+               "results": [{"unit": u, "level": lv, "trial": t, "seed": s, "row": r, "error": e}
+                           for u, lv, t, s, r, e in rows]}
+        json.dump(_json_safe(doc), stream, indent=1, allow_nan=False)
         stream.write("\n")
         return
     keys = sorted({k for *_, r, _e in rows if r for k in r})
@@ -133,8 +304,13 @@ def export(directory, fmt: str, stream) -> None:
 
 
 def read_summary(directory) -> dict:
-    """The summary.json of a finished run (StoreError when the run has not finished)."""
-    path = Path(directory) / SUMMARY
+    """The summary.json of a finished run (StoreError when there is none: no directory, no run, unfinished)."""
+    directory = Path(directory)
+    path = directory / SUMMARY
     if not path.is_file():
+        _existing_db(directory)  # no such directory, not a directory, no results store
         raise StoreError(f"{directory}: no {SUMMARY}; the run is unfinished (rerun `testbed run` to resume it)")
-    return json.loads(path.read_text())
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise StoreError(f"{path}: unreadable ({exc})") from None
