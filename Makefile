@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test clean clean-cache
 
 setup: $(STAMP)
 
@@ -23,5 +23,9 @@ test: setup
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
+# kernels and trained models live in $TESTBED_CACHE (default ~/.cache/nn-vs-digital-testbed); see README
 clean:
-	rm -rf $(VENV) .cache results
+	rm -rf $(VENV) results
+
+clean-cache:
+	rm -rf "$${TESTBED_CACHE:-$$HOME/.cache/nn-vs-digital-testbed}"

@@ -16,7 +16,7 @@ from bench.common import best_of, report
 from networks import IntegerEngine, ModelConfig, Multiplier, digits, export, trained_model
 from testbed import systems as systems_module
 from testbed.compare import compare
-from testbed.noise import additive, bitflip, engine_hook
+from testbed.noise import additive, bitflip
 
 
 def main() -> dict:
@@ -54,7 +54,7 @@ def main() -> dict:
     rng = np.random.default_rng(0)
     clean = best_of(lambda: engine.run(ds.x_test), 20)
     for site in ("weight", "activation", "accumulator"):
-        hook = {site: engine_hook(bitflip(1e-3), site)}
+        hook = {site: bitflip(1e-3).plan(site)}
         noisy = best_of(lambda hook=hook: engine.run(ds.x_test, noise=hook, rng=rng), 20)
         rows.append((f"bitflip p=1e-3 at {site}: pass time / clean pass", noisy / clean, "ratio (target <= 1.2)"))
         fig[f"noise_ratio_{site}"] = noisy / clean

@@ -25,7 +25,7 @@ def main() -> dict:
         gates = IntegerEngine(imodel, Multiplier("gates", net))
         t_exact = best_of(lambda e=exact: e.run(ds.x_test))
         t_lut = best_of(lambda e=lut: e.run(ds.x_test))
-        t_gates = best_of(lambda e=gates: e.run(ds.x_test, mac_flip_p=1e-3, seed=5), 3)
+        t_gates = best_of(lambda e=gates: e.run(ds.x_test, faults=c.GateFaults(1e-3, seed=5)), 3)
         acc = np.mean(exact.run(ds.x_test).predictions == ds.y_test)
         rows += [(f"seed {seed}: exact pass ({products:,} products)", t_exact * 1e3, f"ms, accuracy {100 * acc:.2f}%"),
                  (f"seed {seed}: lut pass / exact", t_lut / t_exact, "ratio (target <= 5)"),

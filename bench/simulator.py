@@ -64,7 +64,7 @@ def verilator_rate(net: c.Netlist, width: int) -> float | None:
         return float(out.split()[0])
 
 
-def planes_rate(net, nvec, threads=1, flip_p=0.0, stuck=None, repeat=5, resident=True) -> float:
+def planes_rate(net, nvec, threads=1, flip_p=0.0, repeat=5, resident=True) -> float:
     """Vectors/s of simulate_planes on random input planes. resident: a 2^17-vector working set simulated
     over and over (inputs and outputs stay in cache, as in exhaustive runs); else nvec streamed once."""
     rng = np.random.default_rng(0)
@@ -75,7 +75,7 @@ def planes_rate(net, nvec, threads=1, flip_p=0.0, stuck=None, repeat=5, resident
 
     def run():
         for _ in range(reps):
-            c.simulate_planes(net, planes, threads=threads, flip_p=flip_p, stuck=stuck, engine="compiled", seed=1,
+            c.simulate_planes(net, planes, threads=threads, flip_p=flip_p, engine="compiled", seed=1,
                               out=out)
     return nvec / best_of(run, repeat)
 

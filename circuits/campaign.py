@@ -1,7 +1,7 @@
 """Single stuck-at fault campaigns by parallel-pattern single-fault propagation (PPSFP).
 
-For each block of 1,024 vectors the fault-free circuit is simulated once; then each fault (every gate
-output stuck at 0 and at 1) is injected and only the gates of its fan-out cone are re-evaluated.
+For each block of 512 vectors (kernels.B words) the fault-free circuit is simulated once; then each fault (every
+gate output stuck at 0 and at 1) is injected and only the gates of its fan-out cone are re-evaluated.
 """
 
 from __future__ import annotations

@@ -175,13 +175,13 @@ def _operand_array(netlist: Netlist, bus: str, values, n: int) -> np.ndarray:
     if arr.ndim > 1:
         raise NetlistError(f"netlist {netlist.name!r}: operand {bus!r} must be one value or a 1-D array, "
                            f"got shape {arr.shape}")
-    arr = np.broadcast_to(arr, (n,)).astype(np.int64 if arr.dtype.kind != "u" or width < 64 else np.uint64)
-    if len(arr):
+    if arr.size:
         lo, hi = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if netlist.signed else (0, (1 << width) - 1)
-        amin, amax = int(arr.min()), int(arr.max())
+        amin, amax = int(arr.min()), int(arr.max())  # before any cast, so the message shows the values given
         if amin < lo or amax > hi:
             raise NetlistError(f"netlist {netlist.name!r}: operand {bus!r} has values in [{amin}, {amax}], outside "
                                f"the {'signed' if netlist.signed else 'unsigned'} {width}-bit range [{lo}, {hi}]")
+    arr = np.broadcast_to(arr, (n,)).astype(np.int64 if arr.dtype.kind != "u" or width < 64 else np.uint64)
     return arr.astype(np.uint64)  # two's complement bits of negative values
 
 

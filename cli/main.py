@@ -8,11 +8,12 @@ traceback. A run whose points partly failed exits 1; an interrupted one 130.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from testbed import __version__
 
-EXIT_OK, EXIT_FAILED_POINTS, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILED_POINTS, EXIT_BAD_INPUT, EXIT_WORKER_LOST, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -60,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: usage errors are bad input
         return EXIT_BAD_INPUT if exc.code not in (0, None) else EXIT_OK
+    from testbed.errors import WorkerLost
+
     try:
         return _dispatch(args)
     except _bad_input_types() as exc:
@@ -67,9 +70,15 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"testbed: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except WorkerLost as exc:
+        print(f"testbed: {exc}", file=sys.stderr)
+        return EXIT_WORKER_LOST
     except KeyboardInterrupt:
         print("testbed: interrupted; rerun the same command to resume", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (`testbed export DIR | head`): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _dispatch(args) -> int:

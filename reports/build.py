@@ -34,6 +34,11 @@ def fmt(v) -> str:
     return f"{v:.3g}"
 
 
+def md_escape(text: str) -> str:
+    """Text with Markdown's and HTML's special characters backslash-escaped (names come from suites)."""
+    return "".join("\\" + ch if ch in "\\`*_{}[]<>()#+!|~" else ch for ch in str(text))
+
+
 def load(directory) -> dict:
     from testbed.errors import StoreError
     from testbed.store import Store, read_summary
@@ -200,14 +205,15 @@ def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, de
             f"</head><body>{''.join(body)}</body></html>")
     html_path = directory / f"{stem}.html"
     html_path.write_text(page)
-    md = [f"# {title}", "", QUESTION, "", "## Headline", "",
+    md = [f"# {md_escape(title)}", "", QUESTION, "", "## Headline", "",
           "| sweep | quantity | value | interval | unit | error SNR (bits) | note |",
           "|---|---|---|---|---|---|---|"]
-    md += [f"| {r['sweep']} | {r['what']} | {fmt(r['value'])} | [{fmt(r['lo'])}, {fmt(r['hi'])}] | {r['unit']} | "
-           f"{fmt(r['error_snr'])} | {r['censored']} |" for r in rows]
+    md += [f"| {md_escape(r['sweep'])} | {md_escape(r['what'])} | {fmt(r['value'])} | [{fmt(r['lo'])}, "
+           f"{fmt(r['hi'])}] | {r['unit']} | {fmt(r['error_snr'])} | {md_escape(r['censored'])} |" for r in rows]
     md += ["", _confidence_note(summary), "", "## Figures", ""]
-    md += [f"![{c}](figures/{n})\n\n{c}\n" for n, c, _ in figs + detail_figs]
-    md += ["## Reproduce", "", f"suite {summary['suite']} (hash {summary['suite_hash']}), seed {summary['seed']}, "
+    md += [f"![{md_escape(c)}](figures/{n})\n\n{md_escape(c)}\n" for n, c, _ in figs + detail_figs]
+    md += ["## Reproduce", "",
+           f"suite {md_escape(summary['suite'])} (hash {summary['suite_hash']}), seed {summary['seed']}, "
            f"code {summary['code_version']}, machine {json.dumps(summary['machine'])}", "", "```toml",
            summary.get("suite_text", "").rstrip(), "```", ""]
     md_path = directory / f"{stem}.md"
@@ -216,7 +222,8 @@ def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, de
 
 
 def write_report(dirs) -> dict:
-    """Write the report of one run, or the comparison of two (into the first directory)."""
+    """Write the report of one run, or the comparison of two (into FIRST/comparison/, so the first run's own
+    report and figures stay as they are)."""
     if len(dirs) not in (1, 2):
         raise ReportError(f"report takes one results directory or two to compare, got {len(dirs)}")
     summaries = [load(d) for d in dirs]
@@ -231,7 +238,9 @@ def write_report(dirs) -> dict:
     rows = []
     for name, s in runs:
         rows += [dict(r, sweep=f"{name}: {r['sweep']}") for r in headline(s)]
-    return _write(first, "comparison", f"Comparison: {runs[0][0]} vs {runs[1][0]}", a, rows,
+    place = first / "comparison"
+    place.mkdir(exist_ok=True)
+    return _write(place, "comparison", f"Comparison: {runs[0][0]} vs {runs[1][0]}", a, rows,
                   _figures(a, colours, runs), [])
 
 

@@ -17,3 +17,7 @@ class NoiseError(TestbedError):
 
 class StoreError(TestbedError):
     """A results store cannot be used (changed suite, wrong schema, missing directory)."""
+
+
+class WorkerLost(RuntimeError):
+    """A worker process died during a run (not bad input); rerunning the same command resumes the run."""

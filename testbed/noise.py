@@ -142,7 +142,11 @@ class NoiseModel:
         return ""
 
     def label(self) -> str:
-        return f"{self.kind}({self.level:g}{self._extra_label()})"
+        """kind(level, parameters); the level written exactly (%g when that round-trips, else repr), so
+        distinct levels never share a label, a point id or a seed."""
+        short = f"{self.level:g}"
+        level = short if float(short) == self.level else repr(self.level)
+        return f"{self.kind}({level}{self._extra_label()})"
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ trial), so results do not depend on the number of workers or the order trials fi
 from __future__ import annotations
 
 import os
+import sys
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -18,7 +19,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from testbed.build import build_systems, build_units
-from testbed.errors import TestbedError
+from testbed.errors import TestbedError, WorkerLost
 from testbed.store import Store
 from testbed.suite import load_suite
 from testbed.summary import build_summary, write_summary
@@ -61,6 +62,18 @@ class _InProcess:
         pass
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: a daemon thread ends this worker as soon as the runner that spawned it is gone
+    (so a killed runner leaves no orphan workers)."""
+    import threading
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def make_executor(workers: int, scheduler: str | None):
     if scheduler:
         try:
@@ -69,13 +82,14 @@ def make_executor(workers: int, scheduler: str | None):
             raise TestbedError("--scheduler needs the optional extra: pip install '.[distributed]'") from None
         try:
             return _DaskExecutor(Client(scheduler, timeout="20s"))
-        except OSError as exc:
+        except (OSError, ValueError, TypeError) as exc:
             raise TestbedError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
     if workers <= 1:
         return _InProcess()
     import multiprocessing
 
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_exit_with_parent, initargs=(os.getpid(),))
 
 
 class _DaskExecutor:
@@ -102,57 +116,115 @@ class _DaskExecutor:
 
 def run_suite(suite_path, out_dir, workers: int | None = None, scheduler: str | None = None,
               progress: bool = True) -> dict:
-    """Run (or resume) a suite into out_dir; returns {'summary', 'failed', 'notes'}."""
+    """Run (or resume) a suite into out_dir; returns {'summary', 'failed', 'notes'}.
+
+    Everything that can be bad input (the suite, its systems, the output directory, the scheduler) is checked
+    before anything is written. Each finished trial is stored at once, whatever the executor."""
     suite = load_suite(suite_path)
-    systems = build_systems(suite, progress=progress)  # bad input fails here, before anything is written
+    check_out_dir(out_dir)
+    systems = build_systems(suite, progress=progress)
     units = build_units(suite, systems)
     if not units:
         raise TestbedError(f"{suite_path}: no sweep unit can run ({'; '.join(suite.notes)})")
     _warm_kernels(units)
-    store = Store.create(out_dir, suite.name, suite.hash, suite.text, suite.seed)
+    workers = workers or os.cpu_count() or 1
+    executor = make_executor(workers, scheduler)
+    try:
+        store = Store.create(out_dir, suite.name, suite.hash, suite.text, suite.seed)
+    except BaseException:
+        executor.shutdown(cancel_futures=True)
+        raise
     for label, level, trial, _seed, row, _ in store.rows("ok"):
         if label in units:
             units[label].sweep.add(level, trial, row)
-    done = len(store.rows("ok"))
-    workers = workers or os.cpu_count() or 1
-    executor = make_executor(workers, scheduler)
     if workers > 1 or scheduler:
         _WORKER_UNITS.clear()
     else:
         _WORKER_UNITS[suite.hash] = units
     failed: set = set()
-    bar = tqdm(total=done, initial=done, desc=f"{suite.name}", unit="trial", disable=None if progress else True,
-               smoothing=0.1)
+    progress_bar = Progress(suite.name, len(store.rows("ok")), units, progress)
     path = str(Path(suite_path).resolve())
+
+    def finish(fut) -> None:
+        try:
+            label, level, trial, seed, row, error, secs = fut.result()
+        except Exception as exc:  # noqa: BLE001 (lost worker: rerun resumes these trials)
+            raise WorkerLost(f"a worker was lost ({exc}); rerun the same command to resume") from None
+        store.write(label, level, trial, seed, row, error, secs)
+        if error:
+            failed.add(label)
+        else:
+            units[label].sweep.add(level, trial, row)
+        progress_bar.update()
+
     try:
         while True:
             todo = [(label, lv, t) for label, u in units.items() if label not in failed
                     for lv, t in u.sweep.pending()]
             if not todo:
                 break
-            bar.total += len(todo)
-            bar.refresh()
-            futures = {executor.submit(run_trial_task, path, suite.hash, *item) for item in todo}
+            progress_bar.planned(len(todo))
+            futures = set()
+            for item in todo:
+                fut = executor.submit(run_trial_task, path, suite.hash, *item)
+                if fut.done():  # the in-process executor: store it now, not at the end of the round
+                    finish(fut)
+                else:
+                    futures.add(fut)
             while futures:
                 finished, futures = wait(futures, return_when=FIRST_COMPLETED)
                 for fut in finished:
-                    try:
-                        label, level, trial, seed, row, error, secs = fut.result()
-                    except Exception as exc:  # noqa: BLE001 (lost worker: rerun resumes these trials)
-                        raise TestbedError(f"a worker was lost ({exc}); rerun to resume") from None
-                    store.write(label, level, trial, seed, row, error, secs)
-                    if error:
-                        failed.add(label)
-                    else:
-                        units[label].sweep.add(level, trial, row)
-                    bar.update(1)
+                    finish(fut)
     finally:
         executor.shutdown(cancel_futures=True)
-        bar.close()
+        progress_bar.close()
     summary = build_summary(suite, units, store.meta())
     write_summary(out_dir, summary)
     store.close()
     return {"summary": summary, "failed": sorted(failed), "notes": suite.notes}
+
+
+def check_out_dir(out_dir) -> None:
+    """TestbedError unless out_dir is (or can become) a writable directory."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise TestbedError(f"--out {out}: exists and is not a directory")
+    existing = next((p for p in (out, *out.parents) if p.exists()), None)
+    if existing is None or not existing.is_dir():
+        raise TestbedError(f"--out {out}: a part of the path is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise TestbedError(f"--out {out}: {existing} is not writable")
+
+
+class Progress:
+    """Trials done out of trials planned so far, growing only when a round adds work. On a terminal a tqdm
+    bar; otherwise one line at least every 10 s. Says when a resumed run had nothing left to do."""
+
+    def __init__(self, name: str, done: int, units: dict, enabled: bool):
+        self.name, self.done, self.total, self.enabled = name, done, done, enabled
+        self.start_done, self.t_last = done, time.monotonic()
+        self.bar = tqdm(total=done, initial=done, desc=name, unit="trial", smoothing=0.1,
+                        disable=None if enabled else True)
+        self.tty = enabled and not self.bar.disable
+
+    def planned(self, n: int) -> None:
+        self.total += n
+        self.bar.total = self.total
+        self.bar.refresh()
+
+    def update(self) -> None:
+        self.done += 1
+        self.bar.update(1)
+        if self.enabled and not self.tty and time.monotonic() - self.t_last >= 10:
+            self.t_last = time.monotonic()
+            print(f"{self.name}: {self.done} of {self.total} trials planned so far", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        self.bar.close()
+        if self.enabled:
+            ran = self.done - self.start_done
+            print(f"{self.name}: {'complete' if ran else 'already complete'}: {self.done} trials stored"
+                  + (f", {ran} run now" if ran else ""), file=sys.stderr, flush=True)
 
 
 def _warm_kernels(units: dict) -> None:

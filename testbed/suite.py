@@ -362,21 +362,27 @@ def _sweep(p: _Problems, i: int, sw, tables: dict, systems: dict, defaults: dict
         if row is None or row.world != table["kind"]:
             allowed = [s.name for s in SITES.values() if s.world == table["kind"]]
             p.add(at, f"site {site!r} does not exist for a {table['kind']} (allowed: {', '.join(allowed)})")
-        elif noises and spec is not None:
-            _check_site(p, at, spec, row, noises[-1])
+        elif spec is not None:
+            _check_site(p, at, spec, row, noises[-1] if noises else None)
     if len(p.items) > before:
         return None
     options = {k: sw.get(k, defaults[k]) for k in DEFAULT_KEYS}
     return SweepSpec(str(name), noises[0], tuple(levels), dict(sites), per_bit, options)
 
 
-def _check_site(p: _Problems, at: str, spec, site, noise) -> None:
+def _check_site(p: _Problems, at: str, spec, site, noise=None) -> None:
     """Can this system's site hold this noise? (gate sites of a network need a netlist multiplier that
     realises the noise's gate faults)."""
+    multiplier = MODES[spec.mode] if spec.kind == "network" else None
+    if site.holds == "bits" and multiplier is not None and not (multiplier.takes_flips or multiplier.takes_stuck):
+        p.add(at, f"site {site.name!r} needs a network with a multiplier netlist (mode 'gates', or 'lut' for "
+                  "stuck-at faults)")
+        return
+    if noise is None:
+        return
     try:
         noise.plan(site)
-        if site.holds == "bits" and spec.kind == "network":
-            faults = noise.gate_faults(1, np.random.default_rng(0))
-            MODES[spec.mode].check(faults)
+        if site.holds == "bits" and multiplier is not None:
+            multiplier.check(noise.gate_faults(1, np.random.default_rng(0)))
     except (TestbedError, NetworkError, NetlistError) as exc:
         p.add(at, str(exc))

@@ -105,6 +105,7 @@ def write_summary(directory, summary: dict) -> Path:
     path = Path(directory) / SUMMARY
     fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
     with os.fdopen(fd, "w") as fh:
-        json.dump(summary, fh, indent=1)
+        json.dump(summary, fh, indent=1, allow_nan=False)
+    os.chmod(tmp, 0o644)  # mkstemp creates 0600; a summary is as readable as the rest of the run
     os.replace(tmp, path)
     return path

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from circuits import Netlist, simulate_planes
+from circuits.metrics import ErrorStats
 from circuits.simulate import index_operands, pack_operands, to_signed, unpack_outputs
 from networks import IntegerEngine
 from networks.data import Dataset
@@ -28,6 +29,7 @@ CIRCUIT_THRESHOLD = 0.99  # exact-output rate
 NETWORK_DROP = 0.01  # accuracy more than 1 point under noise-free
 
 OPERAND_KINDS = ("exhaustive", "random", "recorded")
+EXHAUSTIVE_BITS = 20
 
 
 class System:
@@ -95,6 +97,15 @@ class CircuitSystem(System):
         if self.operand_kind not in OPERAND_KINDS:
             raise TestbedError(f"circuit {self.name}: operands must be one of {', '.join(OPERAND_KINDS)} "
                                f"or a histogram, got {operands!r}")
+        if not netlist.outputs:
+            raise TestbedError(f"circuit {self.name}: has no outputs")
+        if self.operand_kind == "exhaustive" and netlist.n_input_bits > EXHAUSTIVE_BITS:
+            raise TestbedError(f"circuit {self.name}: {netlist.n_input_bits} input bits are too many for exhaustive "
+                               f"operands (at most {EXHAUSTIVE_BITS}); use operands = \"random\"")
+        wide = [bus for bus, w in netlist.inputs.items() if w > 62]
+        if wide:
+            raise TestbedError(f"circuit {self.name}: input bus(es) {', '.join(wide)} wider than 62 bits cannot be "
+                               "drawn as integer operands")
         rng = np.random.default_rng(seed)
         if self.operand_kind == "exhaustive":
             ops = index_operands(netlist, np.arange(1 << netlist.n_input_bits, dtype=np.int64))
@@ -155,13 +166,9 @@ class CircuitSystem(System):
                 "sensitivity_S": camp.sensitivity, "campaign_vectors": camp.n_vectors}
 
     def _row(self, noisy: np.ndarray) -> dict:
-        diff = (noisy.astype(np.int64) ^ self.golden.astype(np.int64)) & ((1 << self.width) - 1)
-        bit_err = [int(np.count_nonzero((diff >> k) & 1)) for k in range(self.width)]
-        err = (noisy - self.golden).astype(np.float64)
-        signal = float(np.square(self.golden, dtype=np.float64).sum())
-        return {"n": int(self.n), "correct": int(np.count_nonzero(diff == 0)), "bit_errors": bit_err,
-                "rel_error_sum": float((np.abs(err) / np.maximum(1, np.abs(self.golden))).sum()),
-                "signal_power": signal, "error_power": float(np.square(err).sum())}
+        stats = ErrorStats(self.width).update(noisy, self.golden)
+        return {"n": int(self.n), "correct": stats.n - stats.wrong, "bit_errors": stats.bit_errors.tolist(),
+                "rel_error_sum": stats.rel_sum, "signal_power": stats.signal_sq, "error_power": stats.sq_sum}
 
 
 class NetworkSystem(System):

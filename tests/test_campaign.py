@@ -64,7 +64,7 @@ def test_dask_local_cluster_gives_identical_results(reference, tmp_path):
 
 def test_sigkill_then_resume_equals_uninterrupted_run(reference, tmp_path):
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "testbed", "run", str(SMOKE), "--out", str(out), "--workers", "1", "--no-report"]
+    cmd = [sys.executable, "-m", "cli", "run", str(SMOKE), "--out", str(out), "--workers", "1", "--no-report"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 120
     count = 0
@@ -128,13 +128,13 @@ def test_failed_point_is_stored_and_exit_status_is_1(tmp_path, monkeypatch, caps
 
 VALID = SMOKE.read_text()
 MUTATIONS = [
-    ("seed = 7", "seed = -1", "suite.seed: must be >= 0"),
+    ("seed = 7", "seed = -1", "suite.seed: must be in 0..2^63-1"),
     ("width = 4", 'width = "four"', "systems.mul4.width: must be int"),
-    ('kind = "circuit"', 'kind = "circuit"\ncolour = 3', "systems.mul4.colour: unknown key"),
+    ('kind = "circuit"', 'kind = "circuit"\ncolour = 3', "systems.mul4.colour: unknown parameter"),
     ('noise = "bitflip"', 'noise = "gamma"', "sweeps[0].noise: must be one of bitflip"),
     ('mul4 = "gate", mlp4 = "mac-gate"', 'mul4 = "product", mlp4 = "mac-gate"', "site 'product' does not exist"),
     ("levels = [2.0, 8.0, 14.0]", "levels = [2.0]", "sweeps[1].levels: must list at least two"),
-    ("{log = [1e-4, 1e-1, 4]}", "{log = [0, 1e-1, 4]}", "needs numbers lo, hi (> 0 for log)"),
+    ("{log = [1e-4, 1e-1, 4]}", "{log = [0, 1e-1, 4]}", "needs finite numbers lo, hi (> 0 for log)"),
     ('multiplier = "mul4"', 'multiplier = "nothing"', "systems.mlp4.multiplier: 'nothing' does not name"),
     ("max_trials = 3", "max_trials = 0", "defaults.max_trials: must be in [1, 1000]"),
     ('circuit = "multiplier"', 'circuit = "verilog"\npath = "missing.v"', "systems.mul4.path: no such file"),
@@ -169,7 +169,7 @@ def test_verilog_that_does_not_synthesize_is_bad_input(tmp_path):
     (tmp_path / "bad.v").write_text("module m(input a, output y);\n assign y = ;\nendmodule\n")
     text = VALID.replace('circuit = "multiplier"\nwidth = 4', 'circuit = "verilog"\npath = "bad.v"')
     (tmp_path / "s.toml").write_text(text)
-    proc = subprocess.run([sys.executable, "-m", "testbed", "run", str(tmp_path / "s.toml"), "--out",
+    proc = subprocess.run([sys.executable, "-m", "cli", "run", str(tmp_path / "s.toml"), "--out",
                            str(tmp_path / "o")], capture_output=True, text=True)
     assert proc.returncode == 2 and "systems.mul4: " in proc.stderr and "yosys failed" in proc.stderr
     assert not (tmp_path / "o").exists()

@@ -88,9 +88,11 @@ def test_markdown_and_figures_beside_it(run_dir):
 def test_comparison_mode(run_dir, tmp_path):
     other = tmp_path / "copy"
     shutil.copytree(run_dir, other)
+    own = {p.name: p.read_bytes() for p in (run_dir / "figures").iterdir()}
     assert main(["report", str(run_dir), str(other)]) == 0
-    page = (run_dir / "comparison.html").read_text()
+    page = (run_dir / "comparison" / "comparison.html").read_text()
     assert "Comparison: smoke vs copy" in page and page.count("data:image/png;base64,") >= 3
+    assert {p.name: p.read_bytes() for p in (run_dir / "figures").iterdir()} == own  # the run's own figures stay
 
 
 def test_report_of_a_missing_run_is_bad_input(tmp_path, capsys):
