@@ -36,6 +36,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from circuits.faults import DENSE_P
 from circuits.gates import BY_OPCODE, KINDS, render
 
 B = 8  # words per block of the flip kernel, the interpreter and the campaign: 512 vectors
@@ -148,7 +149,7 @@ _RNG_SOURCE = '''
 _GOLD = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
-DENSE_P = 0.05  # above this flip probability every bit is drawn; below, a binomial count of distinct positions
+DENSE_P = {dense_p!r}  # above this flip probability every bit is drawn; below, a binomial count of distinct positions
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -225,7 +226,7 @@ def _clear_flips(buf, off, nwords, touched, n):
     else:
         for q in range(n):
             buf[touched[q]] = 0
-'''
+'''.replace("{dense_p!r}", repr(DENSE_P))
 
 
 def _straight_line_source(netlist) -> str:
@@ -527,7 +528,7 @@ def binomial_cdf(n_gates: int, p: float):
     import numpy as np
 
     nbits = n_gates * B * 64
-    if p <= 0 or p > 0.05 or nbits == 0:
+    if p <= 0 or p > DENSE_P or nbits == 0:
         return 0, np.ones(1)
     mean, sd = nbits * p, (nbits * p * (1 - p)) ** 0.5
     k0 = max(0, int(mean - 12 * sd) - 10)

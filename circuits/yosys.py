@@ -33,7 +33,7 @@ def from_yosys_json(path, top: str | None = None) -> Netlist:
         doc = json.loads(path.read_text())
     except OSError as exc:
         raise NetlistError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise NetlistError(f"{path}: not valid JSON ({exc})") from None
     try:
         return _parse(doc, top, str(path))

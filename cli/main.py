@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 
 from testbed import __version__
 
@@ -55,7 +56,12 @@ def _bad_input_types() -> tuple[type, ...]:
     return (NetlistError, NetworkError, ReportError, TestbedError)
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"testbed: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.formatwarning = _one_line_warning  # a cache warning is one line, like every other message
     parser = _parser()
     try:
         args = parser.parse_args(argv)
