@@ -1,0 +1,144 @@
+"""A binarized MLP: sign weights and sign activations, trained with the straight-through estimator, and its
+exact integer model (what networks.compile turns into gates).
+
+Inputs: each feature x in [0, 1] is quantized to q = round(x * (2^bits - 1)) and read as `levels` = 2^bits - 1
+thermometer bits t_k = [q >= k], k = 1..levels (feature-major: feature f's bits at f*levels .. f*levels+levels-1),
+used as +-1 values 2t - 1. A hidden layer computes s = sum_i w_i x_i with w_i = sign(latent weight) in {-1, +1},
+then batch norm and sign. With bits b in {0, 1} (1 meaning +1), s = 2 * popcount(XNOR(x, w)) - n, so the unit
+is on exactly when the popcount passes an integer threshold: popcount >= T (batch-norm scale > 0) or popcount <= T
+(scale < 0). The output layer's score of class c is popcount(XNOR(h, w_c)); the label is the first argmax.
+Training: latent weights clipped to [-1, 1], forward sign, backward the straight-through estimator
+(gradient passed where |input| <= 1).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from networks.errors import NetworkError
+
+
+class _Sign(torch.autograd.Function):
+    """sign with sign(0) = +1; backward: the straight-through estimator clipped to |x| <= 1."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * (x.abs() <= 1).to(grad.dtype)
+
+
+def thermometer(q: np.ndarray, levels: int) -> np.ndarray:
+    """Thermometer bits (n, features * levels) of quantized inputs q (n, features): bit f*levels + k-1 is q_f >= k."""
+    q = np.asarray(q)
+    return (q[:, :, None] >= np.arange(1, levels + 1)).reshape(len(q), -1)
+
+
+class BinarizedMLP(nn.Module):
+    """Sign-weight, sign-activation MLP on thermometer inputs (+-1); batch norm before each hidden sign; the
+    logits are the output layer's +-1 sums times one learned scale."""
+
+    def __init__(self, n_in: int, hidden: tuple[int, ...], n_classes: int):
+        super().__init__()
+        sizes = (n_in, *hidden)
+        self.linears = nn.ModuleList(nn.Linear(a, c, bias=False) for a, c in zip(sizes, sizes[1:], strict=False))
+        self.norms = nn.ModuleList(nn.BatchNorm1d(c) for c in hidden)
+        self.out = nn.Linear(sizes[-1], n_classes, bias=False)
+        self.scale = nn.Parameter(torch.tensor(1.0 / math.sqrt(sizes[-1])))
+
+    def forward(self, x):
+        for lin, norm in zip(self.linears, self.norms, strict=True):
+            x = _Sign.apply(norm(x @ _Sign.apply(lin.weight).t()))
+        return self.scale * (x @ _Sign.apply(self.out.weight).t())
+
+
+@dataclass(frozen=True)
+class BinaryLayer:
+    """weights: bool (units, inputs), True for +1; unit u is on when popcount(XNOR(x, w_u)) >= thresholds[u]
+    (up[u]) or <= thresholds[u] (not up[u])."""
+
+    weights: np.ndarray
+    thresholds: np.ndarray
+    up: np.ndarray
+
+
+@dataclass(frozen=True)
+class BinarizedModel:
+    """The integer model: input quantization, hidden layers with integer thresholds, output sign weights."""
+
+    bits: int
+    n_features: int
+    hidden: tuple[BinaryLayer, ...]
+    out_weights: np.ndarray  # bool (classes, last hidden units)
+
+    @property
+    def levels(self) -> int:
+        return (1 << self.bits) - 1
+
+    def predict(self, q: np.ndarray) -> np.ndarray:
+        """Labels for quantized inputs q (n, features), exactly as the compiled netlist computes them."""
+        h = thermometer(q, self.levels)
+        for layer in self.hidden:
+            count = (h[:, None, :] == layer.weights[None]).sum(axis=2)
+            h = np.where(layer.up, count >= layer.thresholds, count <= layer.thresholds)
+        scores = (h[:, None, :] == self.out_weights[None]).sum(axis=2)
+        return np.argmax(scores, axis=1)
+
+
+def integer_model(net: BinarizedMLP, bits: int, n_features: int) -> BinarizedModel:
+    """Fold each batch norm into integer popcount thresholds (eval-mode statistics)."""
+    layers = []
+    for lin, norm in zip(net.linears, net.norms, strict=True):
+        w = (lin.weight.detach().double() >= 0).numpy()
+        n = w.shape[1]
+        g, beta = norm.weight.detach().double().numpy(), norm.bias.detach().double().numpy()
+        mu, sd = norm.running_mean.double().numpy(), np.sqrt(norm.running_var.double().numpy() + norm.eps)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s_edge = mu - beta * sd / g  # BN(s) >= 0  <=>  s >= s_edge (g > 0) or s <= s_edge (g < 0)
+        edge = (n + s_edge) / 2  # in popcount units: s = 2 * count - n
+        up = g >= 0
+        t = np.where(up, np.ceil(edge), np.floor(edge))
+        t = np.where(g == 0, np.where(beta >= 0, 0, n + 1), t)  # a constant unit
+        layers.append(BinaryLayer(w, np.clip(t, -1, n + 1).astype(np.int64), up))
+    return BinarizedModel(bits, n_features, tuple(layers), (net.out.weight.detach() >= 0).numpy())
+
+
+def train_binarized(x: np.ndarray, y: np.ndarray, hidden: tuple[int, ...] = (128,), bits: int = 2,
+                    epochs: int = 60, seed: int = 0) -> tuple[BinarizedMLP, BinarizedModel]:
+    """Train on inputs x in [0, 1] (n, features) and labels y; returns the torch model (eval mode) and its integer
+    model. Deterministic for a given seed (Adam, batches of 64, cross-entropy, cosine learning rate)."""
+    from networks.compile import quantize
+
+    if not 1 <= bits <= 4:
+        raise NetworkError(f"binarized MLP: input bits must be in 1..4, got {bits}")
+    torch.manual_seed(seed)
+    q = quantize(x, bits)
+    t = torch.as_tensor(thermometer(q, (1 << bits) - 1), dtype=torch.float32) * 2 - 1
+    labels = torch.as_tensor(np.asarray(y), dtype=torch.int64)
+    net = BinarizedMLP(t.shape[1], tuple(hidden), int(labels.max()) + 1)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    steps = epochs * math.ceil(len(t) / 64)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        net.train()
+        for idx in torch.randperm(len(t), generator=gen).split(64):
+            loss = nn.functional.cross_entropy(net(t[idx]), labels[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            with torch.no_grad():
+                for lin in [*net.linears, net.out]:
+                    lin.weight.clamp_(-1, 1)
+    net.eval()
+    return net, integer_model(net, bits, q.shape[1])

@@ -1,0 +1,111 @@
+"""Compiled classifiers against their software models: the whole digits test set, exhaustive small models,
+the building blocks exhaustively, and Icarus on a sample of the exported Verilog."""
+
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+
+import circuits as c
+from circuits import blocks
+from circuits.builder import Builder
+from circuits.yosys import to_verilog
+from networks import digits
+from networks.binarized import thermometer, train_binarized
+from networks.compile import compile_binarized, fit_forest, fit_tree, quantize
+from tests.conftest import require_tool
+
+
+@pytest.fixture(scope="module")
+def data():
+    return digits()
+
+
+@pytest.fixture(scope="module")
+def compiled(data):
+    """Tree, forest and binarized MLP trained on digits, each compiled."""
+    _, bnn = train_binarized(data.x_train, data.y_train, hidden=(32,), bits=2, epochs=30)
+    return {"tree": fit_tree(data.x_train, data.y_train), "forest": fit_forest(data.x_train, data.y_train, n_trees=8),
+            "bnn": compile_binarized(bnn)}
+
+
+def test_blocks_exhaustively():
+    b = Builder("blocks")
+    x, y = b.input("x", 4), b.input("y", 4)
+    for k in range(-1, 18):
+        b.output(f"le{k + 1}", [blocks.le_const(b, x, k)])
+        b.output(f"ge{k + 1}", [blocks.ge_const(b, x, k)])
+    b.output("pc", blocks.popcount(b, x + y))
+    b.output("lt", [blocks.less_than(b, x, y)])
+    b.output("am", blocks.argmax(b, [x, y, x[:2], y[1:]]))
+    b.output("enc", blocks.encode(b, x))
+    xs, ys = (v.ravel() for v in np.meshgrid(np.arange(16), np.arange(16)))
+    r = c.simulate(b.build(), x=xs, y=ys)
+    for k in range(-1, 18):
+        assert (r[f"le{k + 1}"] == (xs <= k)).all() and (r[f"ge{k + 1}"] == (xs >= k)).all()
+    assert (r["pc"] == [bin(u).count("1") + bin(v).count("1") for u, v in zip(xs, ys, strict=True)]).all()
+    assert (r["lt"] == (xs < ys)).all()
+    assert (r["am"] == np.argmax(np.stack([xs, ys, xs & 3, ys >> 1]), axis=0)).all()  # first maximum on ties
+    one_hot = np.isin(xs, [1, 2, 4, 8])
+    assert (r["enc"][one_hot] == np.log2(xs[one_hot])).all()
+
+
+@pytest.mark.parametrize("kind", ["tree", "forest", "bnn"])
+def test_compiled_matches_model_on_the_whole_test_set(compiled, data, kind):
+    cc = compiled[kind]
+    ref = cc.predict(data.x_test)
+    assert np.array_equal(cc.classify(data.x_test), ref)
+    assert (ref == data.y_test).mean() > {"tree": 0.75, "forest": 0.85, "bnn": 0.85}[kind]
+    assert cc.netlist.output_widths == {"class": 4}
+    assert cc.classify(data.x_test[:200], faults=c.GateFaults(flip_p=0.05, seed=1)).tolist() != ref[:200].tolist()
+
+
+def test_tree_model_is_scikit_learn(compiled, data):
+    cc = compiled["tree"]
+    assert np.array_equal(cc.predict(data.x_test), cc.model_predict(quantize(data.x_test, 4)))
+
+
+def test_binarized_integer_model_matches_torch(data):
+    net, model = train_binarized(data.x_train, data.y_train, hidden=(24,), bits=2, epochs=20, seed=3)
+    q = quantize(data.x_test, 2)
+    with torch.no_grad():
+        ref = net(torch.as_tensor(thermometer(q, 3), dtype=torch.float32) * 2 - 1).argmax(1).numpy()
+    assert (model.predict(q) == ref).mean() >= 0.99  # exact except where a float sum sits on a threshold
+
+
+def test_small_models_exhaustively():
+    rng = np.random.default_rng(0)
+    x = rng.random((400, 3))
+    y = ((x[:, 0] > 0.5) * 2 + (x[:, 1] + x[:, 2] > 0.9)).astype(np.int64)
+    grid = np.stack(np.meshgrid(*[np.arange(8)] * 3), -1).reshape(-1, 3) / 7.0  # every 3-bit input
+    _, bnn = train_binarized(x, y, hidden=(6, 5), bits=3, epochs=5)
+    for cc in (fit_tree(x, y, bits=3), fit_forest(x, y, bits=3, n_trees=5, max_depth=4), compile_binarized(bnn)):
+        assert np.array_equal(cc.classify(grid), cc.predict(grid)), cc.netlist.name
+
+
+@pytest.mark.parametrize("kind", ["forest", "bnn"])
+def test_verilog_of_a_compiled_classifier_simulates_identically_in_icarus(compiled, data, kind, tmp_path):
+    require_tool("iverilog", "vvp")
+    cc, n = compiled[kind], 60
+    x = data.x_test[:n]
+    ops = cc.operands(x)
+    net = cc.netlist
+    (tmp_path / "dut.v").write_text(to_verilog(net, "dut"))
+    width = sum(net.inputs.values())
+    packed = [sum(int(ops[f"x{f}"][i]) << (f * cc.bits) for f in range(cc.n_features)) for i in range(n)]
+    (tmp_path / "in.hex").write_text("\n".join(f"{v:x}" for v in packed) + "\n")
+    ports = ", ".join(f".x{f}(v[{(f + 1) * cc.bits - 1}:{f * cc.bits}])" for f in range(cc.n_features))
+    (tmp_path / "tb.v").write_text(f"""module tb;
+  reg [{width - 1}:0] mem [0:{n - 1}]; reg [{width - 1}:0] v; wire [3:0] class; integer i;
+  dut u({ports}, .class(class));
+  initial begin
+    $readmemh("{tmp_path}/in.hex", mem);
+    for (i = 0; i < {n}; i = i + 1) begin v = mem[i]; #1 $display("%0d", class); end
+  end
+endmodule
+""")
+    subprocess.run(["iverilog", "-o", str(tmp_path / "sim"), str(tmp_path / "tb.v"), str(tmp_path / "dut.v")],
+                   check=True, capture_output=True)
+    run = subprocess.run(["vvp", "-n", str(tmp_path / "sim")], check=True, capture_output=True, text=True)
+    assert [int(v) for v in run.stdout.split()] == cc.classify(x).tolist()
