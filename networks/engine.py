@@ -1,15 +1,18 @@
-"""Integer inference with a pluggable multiplier: exact, a lookup table, or the gate-level netlist.
+"""Integer inference of an IntegerModel graph with a pluggable multiplier: exact, a lookup table, or the netlist.
 
-Every multiply is sign-magnitude around an unsigned multiplier: product = sign(w) * MUL(a, |w|), where a is
-an unsigned activation and |w| the weight magnitude; MUL is integer arithmetic (`exact`), a table of the
-netlist's outputs over all operand pairs (`lut`), or the netlist simulated at gate level for every product
-(`gates`: hardware in the loop, with the netlist's transient flips and stuck-at faults). The netlist must
-be unsigned with input buses a (activation) and b (weight magnitude) and one output bus.
+Every multiply of every linear / convolution layer is sign-magnitude around an unsigned multiplier:
+product = sgn(a) * sign(w) * MUL(|a|, |w|), with sgn(a) = -1 for a < 0 else +1 (activations after a ReLU are
+unsigned, so sgn(a) = +1) and sign(w) in {-1, 0, +1} (a zero weight contributes nothing). MUL is integer
+arithmetic (`exact`), a table of the netlist's outputs over all operand pairs (`lut`), or the netlist simulated
+at gate level for every product (`gates`: hardware in the loop, with transient flips and stuck-at faults). The
+netlist must be unsigned with input buses a (activation magnitude) and b (weight magnitude) and one output bus.
 
-Noise hooks: `noise={site: fn}` with fn(values, bits, signed, rng) -> values, applied to integer weights
-(site 'weight', two's complement of the layer's weight width), layer inputs ('activation', unsigned
-act_bits), product magnitude words ('product', the multiplier's output width) and accumulators
-('accumulator', two's complement acc_bits). No model copy is made; weights are perturbed per pass.
+The engine runs the graph node by node; OPS maps each operation kind to one method (a new layer kind is one
+entry). Noise hooks: `noise={key: fn}` with fn(values, bits, signed, rng) -> values, key 'SITE' (every
+multiply layer) or 'SITE@LAYER' (that layer only, named by its module path, see `layer_names`), applied to
+integer weights (site 'weight', two's complement of the layer's weight width), layer inputs ('activation',
+unsigned act_bits, or two's complement act_bits + 1 for a signed input), product magnitude words ('product', the
+multiplier's output width) and accumulators ('accumulator', two's complement acc_bits). No model copy is made.
 """
 
 from __future__ import annotations
@@ -17,35 +20,54 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 from numba import njit
 
-from circuits import GateFaults, Netlist, exhaustive, simulate
+from circuits import GateFaults, Netlist, exhaustive
+from networks import gatemac
 from networks.errors import NetworkError
-from networks.export import IntegerModel, IntLayer
+from networks.graph import IntegerModel, IntLayer
 
 SITES = ("weight", "activation", "product", "accumulator")
+_EXACT_FLOAT = 2.0 ** 53  # float64 sums of integers are exact below this
 
 
 @dataclass
 class PassResult:
     logits: np.ndarray  # (N, classes) int64, common scale
     predictions: np.ndarray  # (N,) int64
-    operands: np.ndarray | None = None  # (2^act_bits, 2^mag_bits) counts of (a, |w|) pairs when recorded
+    operands: np.ndarray | None = None  # (2^act_bits, 2^mag_bits) counts of (|a|, |w|) pairs when recorded
     site_error: dict | None = None  # per site: [signal power, error power] summed over the pass
     wrong_products: np.ndarray | None = None  # (N,) products that differ from exact, per input (measured)
 
 
 @njit(cache=True, nogil=True)
-def _lut_accumulate(a, mag, sign, table, bias):
-    n, k = a.shape
-    out = mag.shape[0]
-    acc = np.empty((n, out), np.int64)
-    for s in range(n):
-        for o in range(out):
-            t = bias[o]
-            for i in range(k):
-                t += sign[o, i] * table[a[s, i], mag[o, i]]
-            acc[s, o] = t
+def _lut_accumulate(at, w, table_t, bias, signed):
+    """(out, N): bias[o] + sum_i sgn(at[i, s]) sign(w[o, i]) table_t[|w[o, i]|, |at[i, s]|]; at is (in, N)."""
+    k, n = at.shape
+    out = w.shape[0]
+    acc = np.empty((out, n), np.int64)
+    for o in range(out):
+        row = acc[o]
+        row[:] = bias[o]
+        for i in range(k):
+            wv = w[o, i]
+            if wv == 0:
+                continue
+            col = table_t[abs(wv)]
+            av = at[i]
+            if signed:
+                for s in range(n):
+                    v = av[s]
+                    t = col[abs(v)]
+                    row[s] += -t if (v < 0) != (wv < 0) else t
+            elif wv > 0:
+                for s in range(n):
+                    row[s] += col[av[s]]
+            else:
+                for s in range(n):
+                    row[s] -= col[av[s]]
     return acc
 
 
@@ -62,14 +84,18 @@ def _lut_products(a, mag, table):
 
 
 @njit(cache=True, nogil=True)
-def _signed_sum(prod, sign, bias):
+def _signed_sum(prod, cols, w, bias):
+    """(N, out): bias[o] + sum_i sgn(cols[s, i]) sign(w[o, i]) prod[s, o, i]."""
     n, out, k = prod.shape
     acc = np.empty((n, out), np.int64)
     for s in range(n):
         for o in range(out):
             t = bias[o]
             for i in range(k):
-                t += sign[o, i] * prod[s, o, i]
+                wv = w[o, i]
+                if wv != 0:
+                    p = prod[s, o, i]
+                    t += -p if (cols[s, i] < 0) != (wv < 0) else p
             acc[s, o] = t
     return acc
 
@@ -99,6 +125,7 @@ class Multiplier:
     def __init__(self, mode: str = "exact", netlist: Netlist | None = None, act_bits: int = 8, mag_bits: int = 8):
         self.netlist, self.act_bits, self.mag_bits = netlist, act_bits, mag_bits
         self.out_bits = act_bits + mag_bits
+        self._tables: dict = {}
 
     @classmethod
     def check(cls, faults: GateFaults) -> None:
@@ -111,22 +138,37 @@ class Multiplier:
         """(2^act_bits, 2^mag_bits) products a * b."""
         return np.arange(1 << self.act_bits)[:, None] * np.arange(1 << self.mag_bits)[None, :]
 
+    def _table_t(self, stuck) -> np.ndarray:
+        """The table transposed, (2^mag_bits, 2^act_bits) C-contiguous (rows per weight magnitude)."""
+        key = ("t", tuple(sorted(stuck)))
+        if key not in self._tables:
+            if len(self._tables) > 64:
+                self._tables.clear()
+            self._tables[key] = np.ascontiguousarray(self.table(stuck).T)
+        return self._tables[key]
+
     def products(self, a: np.ndarray, mag: np.ndarray, faults: GateFaults) -> np.ndarray:
-        """MUL(a[s, i], mag[o, i]) for all rows s, output channels o and inputs i: (N, out, in) int64."""
+        """MUL(a[s, i], mag[o, i]) for all rows s, output channels o and inputs i: (N, out, in) int64, a >= 0."""
         return _lut_products(a, mag, self.table(faults.stuck))
 
-    def accumulate(self, a, mag, sign, bias, faults: GateFaults) -> np.ndarray:
-        """bias[o] + sum_i sign[o, i] * MUL(a[s, i], mag[o, i]): (N, out) int64."""
-        return _lut_accumulate(a, mag, sign, self.table(faults.stuck), bias)
+    def accumulate(self, cols: np.ndarray, w: np.ndarray, bias: np.ndarray, faults: GateFaults,
+                   signed: bool = False) -> np.ndarray:
+        """bias[o] + sum_i sgn(cols[s, i]) sign(w[o, i]) MUL(|cols[s, i]|, |w[o, i]|): (N, out) int64.
+        signed: cols may be negative (else every sgn(a) is +1)."""
+        at = np.ascontiguousarray(cols.T)
+        return _lut_accumulate(at, w, self._table_t(faults.stuck), bias, signed).T
 
 
 class ExactMultiplier(Multiplier):
-    """Integer arithmetic."""
+    """Integer arithmetic (float64 BLAS, exact while every partial sum stays below 2^53; else int64)."""
 
     mode = "exact"
 
-    def accumulate(self, a, mag, sign, bias, faults):
-        return a @ (mag * sign).T + bias
+    def accumulate(self, cols, w, bias, faults, signed=False):
+        bound = float(np.abs(cols).max(initial=0)) * float(np.abs(w).sum(axis=1).max(initial=0))
+        if bound + float(np.abs(bias).max(initial=0)) < _EXACT_FLOAT:
+            return (cols.astype(np.float64) @ w.T.astype(np.float64)).astype(np.int64) + bias
+        return cols @ w.T + bias
 
 
 class TableMultiplier(Multiplier):
@@ -137,7 +179,6 @@ class TableMultiplier(Multiplier):
 
     def __init__(self, mode="lut", netlist=None, act_bits=8, mag_bits=8):
         super().__init__(mode, netlist, act_bits, mag_bits)
-        self._tables: dict = {}
         if netlist is None:
             raise NetworkError(f"multiplier mode {self.mode!r} needs a netlist")
         if netlist.signed or set(netlist.inputs) != {"a", "b"} or len(netlist.outputs) != 1:
@@ -169,7 +210,8 @@ class TableMultiplier(Multiplier):
 
 class GateMultiplier(TableMultiplier):
     """The netlist simulated at gate level for every product (hardware in the loop); with stuck-at faults
-    alone (no flips) the faulty netlist's table gives the same products faster."""
+    alone (no flips) the faulty netlist's table gives the same products faster. Products are simulated in
+    (row s, output o, input i) order, vector v = (s * out + o) * in + i of the layer's flip stream."""
 
     mode = "gates"
     takes_flips = True
@@ -177,24 +219,41 @@ class GateMultiplier(TableMultiplier):
     def products(self, a, mag, faults):
         if faults.stuck and faults.flip_p == 0:
             return super().products(a, mag, faults)
-        n, k = a.shape
-        out = mag.shape[0]
-        aa = np.broadcast_to(a[:, None, :], (n, out, k)).reshape(-1)
-        bb = np.broadcast_to(mag[None, :, :], (n, out, k)).reshape(-1)
-        return simulate(self.netlist, {"a": aa, "b": bb}, faults=faults)[self.out_bus].reshape(n, out, k)
+        return gatemac.products(self.netlist, a, mag, faults)
 
-    def accumulate(self, a, mag, sign, bias, faults):
-        return _signed_sum(self.products(a, mag, faults), sign, bias)
+    def accumulate(self, cols, w, bias, faults, signed=False):
+        if faults.stuck and faults.flip_p == 0:
+            return super().accumulate(cols, w, bias, faults, signed)
+        return _signed_sum(self.products(np.abs(cols), np.abs(w), faults), cols, w, bias)
 
 
 MODES = {"exact": ExactMultiplier, "lut": TableMultiplier, "gates": GateMultiplier}
 
 
+class _Pass:
+    """The state of one pass: resolved hooks, the rng, fault plan, and what is being measured."""
+
+    def __init__(self, n, hooks, rng, faults, faults_layer, hist, errors):
+        self.n, self.hooks, self.rng, self.faults, self.faults_layer = n, hooks, rng, faults, faults_layer
+        self.hist, self.errors = hist, errors
+        self.wrong = np.zeros(n, np.int64)
+
+    def fns(self, site: str, layer: str) -> list:
+        return self.hooks.get((site, None), []) + self.hooks.get((site, layer), [])
+
+
 class IntegerEngine:
-    """Runs an IntegerModel on unsigned inputs with a Multiplier; see the module docstring for sites."""
+    """Runs an IntegerModel graph on inputs in [0, 1] with a Multiplier; see the module docstring for sites.
+    layer_names: the multiply layers in graph order (the LAYER of 'SITE@LAYER' keys and of faults_layer)."""
+
+    OPS = {"input": "_input", "linear": "_multiply", "conv1d": "_multiply", "conv2d": "_multiply",
+           "clamp": "_clamp", "maxpool": "_maxpool", "avgpool": "_avgpool", "reshape": "_reshape", "add": "_add",
+           "cat": "_cat"}
 
     def __init__(self, model: IntegerModel, multiplier: Multiplier | None = None):
         self.model = model
+        if not model.layers:
+            raise NetworkError("integer model has no multiply layer")
         mag_bits = max(max(1, int(np.abs(lay.weight).max()).bit_length()) for lay in model.layers)
         self.multiplier = multiplier or Multiplier("exact", act_bits=model.act_bits, mag_bits=mag_bits)
         if self.multiplier.act_bits < model.act_bits or (1 << self.multiplier.mag_bits) <= max(
@@ -203,6 +262,16 @@ class IntegerEngine:
                        if int(np.abs(lay.weight).max()) >= 1 << self.multiplier.mag_bits)
             raise NetworkError(f"layer {bad}: weight magnitudes up to {int(np.abs(model.layers[bad].weight).max())} "
                                f"do not fit the multiplier's {self.multiplier.mag_bits}-bit operand b")
+        unknown = sorted({n.op for n in model.nodes} - set(self.OPS))
+        if unknown:
+            raise NetworkError(f"integer model: unknown operation(s) {unknown}; known: {', '.join(self.OPS)}")
+        self.layer_names = model.layer_names
+        self._index = {name: k for k, name in enumerate(self.layer_names)}
+        uses = {}
+        for k, node in enumerate(model.nodes):
+            for name in node.inputs:
+                uses[name] = k
+        self._last_use = uses
 
     def quantize_input(self, x: np.ndarray) -> np.ndarray:
         """Float inputs in [0, 1] shaped like the model input -> unsigned act_bits integers."""
@@ -211,91 +280,186 @@ class IntegerEngine:
             raise NetworkError(f"input shape {x.shape[1:]} does not match the model's {tuple(self.model.input_shape)}")
         return np.clip(np.round(x * (2 ** self.model.act_bits - 1)), 0, 2 ** self.model.act_bits - 1).astype(np.int64)
 
+    def _resolve(self, noise: dict) -> dict:
+        """{(site, layer or None): [fn]} from 'SITE' and 'SITE@LAYER' keys; NetworkError for unknown ones."""
+        hooks: dict = {}
+        bad_sites = []
+        for key, fn in noise.items():
+            site, _, layer = str(key).partition("@")
+            if site not in SITES:
+                bad_sites.append(key)
+                continue
+            if layer:
+                self._check_layer(layer, f"noise key {key!r}")
+            hooks.setdefault((site, layer or None), []).append(fn)
+        if bad_sites:
+            raise NetworkError(f"unknown noise site(s) {sorted(bad_sites)}; sites: {', '.join(SITES)}")
+        return hooks
+
+    def _check_layer(self, layer: str, where: str) -> None:
+        if layer not in self._index:
+            raise NetworkError(f"{where}: unknown layer {layer!r}; layers: {', '.join(self.layer_names)}")
+
     def run(self, x: np.ndarray, *, noise: dict | None = None, faults: GateFaults | None = None,
-            rng: np.random.Generator | None = None, record: bool = False, measure_error: bool = False) -> PassResult:
-        """One pass over float inputs x in [0, 1]. noise: {word site: fn(values, bits, signed, rng)};
+            faults_layer: str | None = None, rng: np.random.Generator | None = None, record: bool = False,
+            measure_error: bool = False) -> PassResult:
+        """One pass over float inputs x in [0, 1]. noise: {'SITE' or 'SITE@LAYER': fn(values, bits, signed, rng)};
         faults: gate faults of every multiply (flips need mode 'gates'; stuck-at faults alone run through a
-        faulty lookup table; layer k draws its flips from seed faults.seed * 1009 + k); rng: the stream of the
-        word-site hooks (default: seeded with faults.seed). record: count the (a, |w|) operand pairs;
-        measure_error: signal and error power at each site (the product site compares every product with
-        exact arithmetic, so it includes the multiplier's own errors) and wrong products per input."""
-        noise = noise or {}
+        faulty lookup table; layer k draws its flips from seed faults.seed * 1009 + k), restricted to the layer
+        named `faults_layer` when given; rng: the stream of the word-site hooks (default: seeded with
+        faults.seed). record: count the (|a|, |w|) operand pairs; measure_error: signal and error power at each
+        site (the product site compares every product with exact arithmetic, so it includes the multiplier's
+        own errors) and wrong products per input."""
         faults = faults or GateFaults()
-        unknown = set(noise) - set(SITES)
-        if unknown:
-            raise NetworkError(f"unknown noise site(s) {sorted(unknown)}; sites: {', '.join(SITES)}")
+        hooks = self._resolve(noise or {})
+        if faults_layer is not None:
+            self._check_layer(faults_layer, "faults_layer")
         mul = self.multiplier
         mul.check(faults)
         rng = rng if rng is not None else np.random.default_rng(faults.seed)
-        m = self.model
         a = self.quantize_input(x)
         n = a.shape[0]
         hist = np.zeros((1 << mul.act_bits, 1 << mul.mag_bits), np.int64) if record else None
         errors = {site: np.zeros(2) for site in SITES} if measure_error else None
-        wrong_products = np.zeros(n, np.int64)
-        for k, layer in enumerate(m.layers):
-            w = layer.weight
-            if "weight" in noise:
-                w = self._noisy("weight", noise, w, layer.weight_bits, True, rng, errors)
-            if "activation" in noise:
-                a = self._noisy("activation", noise, a, m.act_bits, False, rng, errors)
-            cols, positions = self._columns(layer, a)
-            mag, sign = np.abs(w), np.sign(w)
-            if hist is not None:
-                hist += self._histogram(cols, mag, hist.shape)
-            acc, wrong = self._accumulate(layer, cols, mag, sign, noise, rng, faults.with_seed(faults.seed * 1009 + k),
-                                          errors)
-            if wrong is not None:
-                wrong_products += wrong.reshape(n, -1).sum(axis=1)
-            acc = _wrap(acc, m.acc_bits)
-            if "accumulator" in noise:
-                acc = self._noisy("accumulator", noise, acc, m.acc_bits, True, rng, errors)
-            out = (acc * layer.mult + (1 << (layer.shift - 1) if layer.shift else 0)) >> layer.shift
-            if layer.relu:
-                out = np.clip(out, 0, 2 ** m.act_bits - 1)
-            if layer.kind == "conv1d":
-                out = out.reshape(n, positions, layer.n_out).transpose(0, 2, 1)
-            a = out
-        logits = a.reshape(n, -1)
+        p = _Pass(n, hooks, rng, faults, faults_layer, hist, errors)
+        values = {}
+        for k, node in enumerate(self.model.nodes):
+            ins = [a] if node.op == "input" else [values[name] for name in node.inputs]
+            values[node.name] = getattr(self, self.OPS[node.op])(node, ins, p)
+            for name in node.inputs:
+                if self._last_use[name] == k:
+                    del values[name]
+        logits = values[self.model.nodes[-1].name].reshape(n, -1)
         return PassResult(logits, logits.argmax(axis=1), hist,
                           {s: v.tolist() for s, v in errors.items()} if errors is not None else None,
-                          wrong_products if errors is not None else None)
+                          p.wrong if errors is not None else None)
+
+    # operations: (node, input values, pass) -> output value
+
+    def _input(self, node, ins, p):
+        return ins[0]
+
+    def _clamp(self, node, ins, p):
+        return np.clip(ins[0], *node.params["clamp"])
+
+    def _reshape(self, node, ins, p):
+        return ins[0].reshape(p.n, *node.params["shape"])
+
+    def _maxpool(self, node, ins, p):
+        """Integer maximum over windows (torch's pooling on exact float64 values)."""
+        fn = getattr(F, node.params["fn"])
+        return fn(torch.from_numpy(ins[0].astype(np.float64)), **node.params["kwargs"]).numpy().astype(np.int64)
+
+    def _avgpool(self, node, ins, p):
+        """Integer window sums (0/1 pooling matrix, exact float64) times mult[j] >> shift (mult[j] / 2^shift =
+        1 / divisor of output position j); the scale is kept."""
+        v = ins[0]
+        c = v.shape[1]
+        sums = (v.reshape(p.n * c, -1).astype(np.float64) @ node.params["matrix"]).astype(np.int64)
+        shift = node.params["shift"]
+        out = (sums * node.params["mult"] + (1 << (shift - 1))) >> shift
+        return out.reshape(p.n, c, *node.params["out_shape"])
 
     @staticmethod
-    def _noisy(site, noise, values, bits, signed, rng, errors):
-        new = np.asarray(noise[site](values, bits, signed, rng), dtype=np.int64)
-        if errors is not None:
-            errors[site] += [float(np.square(values, dtype=np.float64).sum()),
-                             float(np.square(new - values, dtype=np.float64).sum())]
+    def _rescaled(ins, params):
+        shift = params["shift"]
+        return [(v * m + (1 << (shift - 1))) >> shift for v, m in zip(ins, params["mults"], strict=True)]
+
+    def _add(self, node, ins, p):
+        """Branches brought to the output scale by multiply-and-shift, summed, clamped."""
+        shift = node.params["shift"]
+        total = sum(v * m for v, m in zip(ins, node.params["mults"], strict=True))
+        return np.clip((total + (1 << (shift - 1))) >> shift, *node.params["clamp"])
+
+    def _cat(self, node, ins, p):
+        """Branches brought to the output scale by multiply-and-shift, concatenated along params['dim']."""
+        return np.concatenate(self._rescaled(ins, node.params), axis=node.params["dim"])
+
+    def _multiply(self, node, ins, p):
+        layer: IntLayer = node.layer
+        k = self._index[layer.name]
+        m = self.model
+        a, w = ins[0], layer.weight
+        for fn in p.fns("weight", layer.name):
+            w = self._noisy("weight", fn, w, layer.weight_bits, True, p)
+        for fn in p.fns("activation", layer.name):
+            a = self._noisy("activation", fn, a, m.act_bits + layer.signed_input, layer.signed_input, p)
+            if layer.signed_input:
+                a = np.clip(a, 1 - 2 ** m.act_bits, 2 ** m.act_bits - 1)
+        faults = p.faults if p.faults_layer in (None, layer.name) else GateFaults()
+        faults = faults.with_seed(faults.seed * 1009 + k)
+        product_fns = p.fns("product", layer.name)
+        direct = (isinstance(self.multiplier, ExactMultiplier) and not product_fns and p.errors is None
+                  and p.hist is None)
+        groups = []
+        for g in range(layer.groups):
+            cols, shape = self._columns(layer, a, g)
+            wg = w[g * (w.shape[0] // layer.groups):(g + 1) * (w.shape[0] // layer.groups)]
+            bias = layer.bias[g * len(wg):(g + 1) * len(wg)]
+            if direct:
+                groups.append(self.multiplier.accumulate(cols, wg, bias, faults, layer.signed_input))
+                continue
+            if p.hist is not None:
+                p.hist += self._histogram(np.abs(cols), np.abs(wg), p.hist.shape)
+            gf = faults if g == 0 else faults.with_seed(faults.seed * 65537 + g)
+            groups.append(self._accumulate(cols, wg, bias, product_fns, gf, p, layer.signed_input))
+        acc = groups[0] if len(groups) == 1 else np.concatenate(groups, axis=1)
+        acc = _wrap(acc, m.acc_bits)
+        for fn in p.fns("accumulator", layer.name):
+            acc = self._noisy("accumulator", fn, acc, m.acc_bits, True, p)
+        out = (acc * layer.mult + (1 << (layer.shift - 1) if layer.shift else 0)) >> layer.shift
+        if layer.clamp is not None:
+            out = np.clip(out, *layer.clamp)
+        if layer.kind != "linear":
+            out = out.reshape(p.n, *shape, layer.n_out).transpose(0, len(shape) + 1, *range(1, len(shape) + 1))
+        return out
+
+    @staticmethod
+    def _noisy(site, fn, values, bits, signed, p):
+        new = np.asarray(fn(values, bits, signed, p.rng), dtype=np.int64)
+        if p.errors is not None:
+            p.errors[site] += [float(np.square(values, dtype=np.float64).sum()),
+                               float(np.square(new - values, dtype=np.float64).sum())]
         return new
 
     @staticmethod
-    def _columns(layer: IntLayer, a: np.ndarray) -> tuple[np.ndarray, int]:
-        """The layer's input as rows of in_features (im2col for conv1d); and the number of positions."""
+    def _columns(layer: IntLayer, a: np.ndarray, group: int = 0) -> tuple[np.ndarray, tuple]:
+        """The layer's input (channels of `group`) as rows of in_features (im2col for convolutions, rows in
+        (sample, position) order), and the output's spatial shape."""
+        n = a.shape[0]
         if layer.kind == "linear":
-            return np.ascontiguousarray(a.reshape(a.shape[0], -1)), 1
-        win = np.lib.stride_tricks.sliding_window_view(a, layer.kernel, axis=2)[:, :, ::layer.stride, :]
-        n, c, pos, kk = win.shape
-        return np.ascontiguousarray(win.transpose(0, 2, 1, 3).reshape(n * pos, c * kk)), pos
+            return np.ascontiguousarray(a.reshape(n, -1)), ()
+        cg = a.shape[1] // layer.groups
+        a = a[:, group * cg:(group + 1) * cg]
+        d = len(layer.kernel)
+        if any(layer.padding):
+            a = np.pad(a, [(0, 0), (0, 0)] + [(q, q) for q in layer.padding])
+        span = tuple(dl * (kk - 1) + 1 for kk, dl in zip(layer.kernel, layer.dilation, strict=True))
+        win = np.lib.stride_tricks.sliding_window_view(a, span, axis=tuple(range(2, 2 + d)))
+        win = win[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in layer.stride)
+                  + tuple(slice(None, None, dl) for dl in layer.dilation)]
+        shape = win.shape[2:2 + d]
+        win = win.transpose(0, *range(2, 2 + d), 1, *range(2 + d, 2 + 2 * d))
+        return np.ascontiguousarray(win.reshape(n * int(np.prod(shape)), -1)), tuple(shape)
 
-    def _histogram(self, cols, mag, shape):
+    @staticmethod
+    def _histogram(cols, mag, shape):
         pairs = cols[:, None, :] * shape[1] + mag[None, :, :]
         return np.bincount(pairs.reshape(-1), minlength=shape[0] * shape[1]).reshape(shape)
 
-    def _accumulate(self, layer, cols, mag, sign, noise, rng, faults, errors):
-        """Accumulators (rows of cols x output channels) and, when errors are measured, the number of wrong
-        products of each row (else None)."""
+    def _accumulate(self, cols, w, bias, product_fns, faults, p, signed):
+        """Accumulators (rows of cols x output channels); counts wrong products per input when measuring."""
         mul = self.multiplier
-        if "product" not in noise and errors is None:
-            return mul.accumulate(cols, mag, sign, layer.bias, faults), None
-        prod = mul.products(cols, mag, faults)
-        if "product" in noise:
-            prod = self._noisy("product", noise, prod, mul.out_bits, False, rng, None)
-        wrong = None
-        if errors is not None:
-            exact = cols[:, None, :] * mag[None, :, :]
+        if not product_fns and p.errors is None:
+            return mul.accumulate(cols, w, bias, faults, signed)
+        a, mag = np.abs(cols), np.abs(w)
+        prod = mul.products(a, mag, faults)
+        for fn in product_fns:
+            prod = np.asarray(fn(prod, mul.out_bits, False, p.rng), dtype=np.int64)
+        if p.errors is not None:
+            exact = a[:, None, :] * mag[None, :, :]
             diff = prod - exact
-            errors["product"] += [float(np.square(exact, dtype=np.float64).sum()),
-                                  float(np.square(diff, dtype=np.float64).sum())]
-            wrong = np.count_nonzero(diff.reshape(diff.shape[0], -1), axis=1)
-        return _signed_sum(prod, sign, layer.bias), wrong
+            p.errors["product"] += [float(np.square(exact, dtype=np.float64).sum()),
+                                    float(np.square(diff, dtype=np.float64).sum())]
+            p.wrong += np.count_nonzero(diff.reshape(p.n, -1), axis=1)
+        return _signed_sum(prod, cols, w, bias)

@@ -1,6 +1,6 @@
-"""Export a trained QuantNet to an integer model.
+"""Export a trained QuantNet (a chain of QLinear / QConv1d layers with ReLU between them) to an integer model.
 
-Integer model: signed integer weights per output channel (step = the channel's quantization step),
+Integer model (networks.graph): signed integer weights per output channel (step = the channel's quantization step),
 unsigned `act_bits` activations after ReLU (input pixels: round(x * (2^act_bits - 1))), integer biases
 in accumulator units, `acc_bits`-bit two's-complement accumulators, and requantization between layers by
 integer multiply-and-shift: a_next = clip((acc * M_o + 2^(shift-1)) >> shift, 0, 2^act_bits - 1), with
@@ -9,49 +9,12 @@ M_o / 2^shift = step_o * s_in / s_out. The last layer's logits use one common sc
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
 from networks.errors import NetworkError
+from networks.graph import IntegerModel, IntLayer, requantizer, weight_width
 from networks.models import QConv1d, QLinear, QuantNet
-
-
-@dataclass
-class IntLayer:
-    """One integer layer. weight: (out, in_features) int64, for conv1d in_features = c_in * kernel in
-    torch's (channel, tap) order; bias: (out,) int64 in units of w_scale * in_scale."""
-
-    kind: str  # "linear" | "conv1d"
-    weight: np.ndarray
-    bias: np.ndarray
-    mult: np.ndarray
-    shift: int
-    relu: bool
-    w_scale: np.ndarray
-    in_scale: float
-    out_scale: float
-    weight_bits: int  # signed width that holds every weight of the layer
-    kernel: int = 1
-    stride: int = 1
-
-    @property
-    def n_out(self) -> int:
-        return self.weight.shape[0]
-
-
-@dataclass
-class IntegerModel:
-    layers: list[IntLayer]
-    input_shape: tuple
-    act_bits: int = 8
-    acc_bits: int = 32
-
-    def describe(self) -> str:
-        return (f"integer model: {len(self.layers)} layers, weights {[lay.weight_bits for lay in self.layers]} bits, "
-                f"activations {self.act_bits} bits unsigned, accumulators {self.acc_bits} bits")
 
 
 def _effective_weights(layer) -> tuple[np.ndarray, np.ndarray | None]:
@@ -111,7 +74,7 @@ def export(model: QuantNet, calibration: np.ndarray, act_bits: int = 8, weight_b
             if np.abs(wq - w_int * steps[:, None]).max() > 1e-6 * max(1.0, np.abs(wq).max()):
                 raise NetworkError(f"layer {k}: weights are not on their quantization grid")
         w_int = w_int.astype(np.int64)
-        bits = int(max(2, math.ceil(math.log2(2 * int(np.abs(w_int).max()) + 1)) if w_int.size else 2))
+        bits = weight_width(w_int)
         acc_scale = steps * in_scale
         bias = np.round(layer.bias.detach().double().numpy() / acc_scale).astype(np.int64)
         last = k == n - 1
@@ -120,12 +83,11 @@ def export(model: QuantNet, calibration: np.ndarray, act_bits: int = 8, weight_b
         else:
             peak = float(np.maximum(acts[k + 1], 0).max())
             out_scale = max(peak, 1e-12) / amax
-        ratio = acc_scale / out_scale
-        shift = int(min(shift_bits, max(0, shift_bits - math.ceil(math.log2(max(ratio.max(), 1e-30))))))
-        mult = np.round(ratio * 2 ** shift).astype(np.int64)
-        kind = "conv1d" if isinstance(layer, QConv1d) else "linear"
-        layers.append(IntLayer(kind, w_int, bias, mult, shift, not last, steps, in_scale, out_scale, bits,
-                               kernel=layer.kernel_size[0] if kind == "conv1d" else 1,
-                               stride=layer.stride[0] if kind == "conv1d" else 1))
+        mult, shift = requantizer(acc_scale / out_scale, shift_bits)
+        conv = isinstance(layer, QConv1d)
+        layers.append(IntLayer("conv1d" if conv else "linear", w_int, bias, mult, shift, None if last else (0, amax),
+                               steps, in_scale, out_scale, bits, name=f"layers.{k}",
+                               kernel=tuple(layer.kernel_size) if conv else (1,),
+                               stride=tuple(layer.stride) if conv else (1,)))
         in_scale = out_scale
     return IntegerModel(layers, tuple(model.input_shape), act_bits, acc_bits)
