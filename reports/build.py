@@ -79,6 +79,52 @@ def headline(summary: dict) -> list[dict]:
     return rows
 
 
+def interval_text(d: dict) -> str:
+    """A break-down or gap as text: value [lo, hi], or a bound ("> 0.1") when censored."""
+    if d.get("censored"):
+        if d.get("unit"):  # a gap of a censored break-down: only a bound
+            return f"{fmt(d['value'])} (bound)"
+        return f"> {fmt(d['lo'])}" if d.get("hi") is None else f"< {fmt(d['hi'])}"
+    return f"{fmt(d['value'] if 'value' in d else d['level'])} [{fmt(d['lo'])}, {fmt(d['hi'])}]"
+
+
+def answer(summary: dict) -> tuple[list[str], list[dict]]:
+    """The headline's answer: one sentence and one table row per network of each sweep: where its multiplier
+    (the circuit it runs on) and the network break down, the per-operation and per-task gaps with their
+    intervals, and whether each interval excludes zero."""
+    sentences, rows = [], []
+    for sw in summary["sweeps"]:
+        if sw["per_bit"]:
+            continue
+        units = {u["label"]: u for u in sw["units"]}
+        for n in (u for u in sw["units"] if u.get("multiplier") is not None or u.get("clean_accuracy") is not None):
+            gaps = {g["framing"]: g for g in sw["gaps"] if g["network"] == n["label"]}
+            op, task = gaps.get("per operation"), gaps.get("per task")
+            circuit = units.get(op["against"]) if op else None
+            row = {"sweep": sw["name"], "network": n["system"], "site": n["site"], "unit": sw["axis"]["unit"],
+                   "network_breaks": interval_text(n["breakdown"]),
+                   "circuit": circuit["system"] if circuit else "-",
+                   "circuit_breaks": interval_text(circuit["breakdown"]) if circuit else "-",
+                   "per_operation": interval_text(op["level"]) if op else "-",
+                   "per_operation_sign": _sign(op["level"]) if op else "",
+                   "per_task": interval_text(task["level"]) if task else "-",
+                   "per_task_sign": _sign(task["level"]) if task else ""}
+            rows.append(row)
+            if op:
+                lv = op["level"]
+                verdict = ("more" if (lv["value"] or 0) > 0 else "less") + " tolerant per operation than its multiplier"
+                decided = {True: f"{verdict} (the interval excludes zero)", False: "not decided: the interval "
+                           "includes zero", None: f"{verdict}, but only as a bound (a break-down was not bracketed)"}
+                sentences.append(f"{sw['name']}: {n['system']} breaks at {row['network_breaks']} {row['unit']}, "
+                                 f"{row['circuit']} at {row['circuit_breaks']}; gap {row['per_operation']} "
+                                 f"{lv['unit']}: {decided[lv.get('excludes_zero')]}.")
+    return sentences, rows
+
+
+def _sign(g: dict) -> str:
+    return {True: "excludes 0", False: "includes 0"}.get(g.get("excludes_zero"), "bound")
+
+
 def _systems(summary: dict) -> list[str]:
     return sorted({u["system"] for sw in summary["sweeps"] for u in sw["units"]})
 
@@ -114,7 +160,7 @@ def _detail_figures(summary: dict) -> list[tuple[str, str, bytes]]:
             if u["world"] == "circuit" and (u["system"], "ber") not in seen:
                 seen.add((u["system"], "ber"))
                 out.append((f"ber_{i}_{j}.png", f"{u['system']}: bit-error rate per output bit ({sw['name']}).",
-                            figures.ber_heatmap(u)))
+                            figures.ber_heatmap(u, sw["axis"])))
             if u["world"] == "network" and (u["system"], "cm") not in seen and u["breakdown"]["level"] is not None:
                 seen.add((u["system"], "cm"))
                 out.append((f"confusion_{i}_{j}.png", f"{u['system']}: confusion matrix at the level nearest its "
@@ -122,8 +168,31 @@ def _detail_figures(summary: dict) -> list[tuple[str, str, bytes]]:
     return out
 
 
+ANSWER_COLUMNS = (("sweep", "noise (same for both)"), ("circuit", "circuit"), ("circuit_breaks", "circuit breaks at"),
+                  ("network", "network"), ("network_breaks", "network breaks at"),
+                  ("per_operation", "gap per operation"), ("per_operation_sign", ""), ("per_task", "gap per task"),
+                  ("per_task_sign", ""))
+
+
+def _answer_html(sentences, rows) -> str:
+    head = "".join(f"<th>{html.escape(t)}</th>" for _, t in ANSWER_COLUMNS)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(r[k]))}</td>" for k, _ in ANSWER_COLUMNS) + "</tr>"
+                   for r in rows)
+    text = "".join(f"<p>{html.escape(s)}</p>" for s in sentences)
+    return f"{text}<table class='headline'><tr>{head}</tr>{body}</table>" if rows else ""
+
+
+def _answer_md(sentences, rows) -> list[str]:
+    if not rows:
+        return []
+    out = [*sentences, "", "| " + " | ".join(t or "excludes 0?" for _, t in ANSWER_COLUMNS) + " |",
+           "|" + "---|" * len(ANSWER_COLUMNS)]
+    out += ["| " + " | ".join(md_escape(str(r[k])) for k, _ in ANSWER_COLUMNS) + " |" for r in rows]
+    return out + [""]
+
+
 def _headline_html(rows) -> str:
-    cells = ["<table class='headline'><tr><th>sweep</th><th>quantity</th><th>value</th><th>interval</th>"
+    cells = ["<table class='breakdowns'><tr><th>sweep</th><th>quantity</th><th>value</th><th>interval</th>"
              "<th>unit</th><th>error SNR (bits)</th><th>note</th></tr>"]
     for r in rows:
         note = {"above": "not reached in the levels swept (bound)", "below": "already at the first level (bound)"}.get(
@@ -166,7 +235,13 @@ def _detail_html(summary: dict) -> str:
 
 def _confidence_note(summary: dict) -> str:
     levels = ", ".join(f"{sw['name']} {100 * sw.get('confidence', 0.95):g}%" for sw in summary["sweeps"])
-    return f"Intervals are at each sweep's confidence level: {levels}."
+    return (f"Intervals are at each sweep's confidence level: {levels}. Break-down levels are estimated by a "
+            "dose-response fit (a quasi-binomial GLM with complementary log-log link of each trial's failure rate "
+            "against log noise level, or SNR, over the trials near the threshold; delta-method interval), with "
+            "trials placed near the crossing until the interval reaches the sweep's target width or its trial "
+            "budget ('budget reached'). Gap intervals combine the two break-downs' standard errors as if "
+            "independent (conservative where they share draws). A network's intervals are conditional on its test "
+            "set. Bounds ('> x', '< x') mark break-downs outside the levels swept.")
 
 
 def _mean(values) -> float | None:
@@ -194,9 +269,11 @@ def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, de
              f"machine {html.escape(json.dumps(summary['machine']))}</p><p>Rerun: <code>testbed run SUITE --out DIR"
              f"</code> with the suite below.</p><pre>{html.escape(summary.get('suite_text', ''))}</pre>")
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in summary.get("notes", []))
+    sentences, answer_rows = answer(summary) if stem == "report" else ([], [])
     body = [f"<h1>{html.escape(title)}</h1><p>{html.escape(QUESTION)}</p>",
-            f"<p>{html.escape(summary.get('description', ''))}</p>", "<h2>Headline</h2>", _headline_html(rows),
-            f"<p>{html.escape(_confidence_note(summary))}</p>",
+            f"<p>{html.escape(summary.get('description', ''))}</p>", "<h2>Headline</h2>",
+            _answer_html(sentences, answer_rows), f"<p>{html.escape(_confidence_note(summary))}</p>",
+            "<h2>Every break-down and gap</h2>", _headline_html(rows),
             f"<ul>{notes}</ul>" if notes else "", "<h2>Figures</h2>", *[img(*f) for f in figs],
             "<h2>Systems</h2>", _detail_html(summary), *[img(*f) for f in detail_figs],
             "<h2>Reproduce</h2>", repro]
@@ -205,12 +282,13 @@ def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, de
             f"</head><body>{''.join(body)}</body></html>")
     html_path = directory / f"{stem}.html"
     html_path.write_text(page)
-    md = [f"# {md_escape(title)}", "", QUESTION, "", "## Headline", "",
+    md = [f"# {md_escape(title)}", "", QUESTION, "", "## Headline", "", *_answer_md(sentences, answer_rows),
+          _confidence_note(summary), "", "## Every break-down and gap", "",
           "| sweep | quantity | value | interval | unit | error SNR (bits) | note |",
           "|---|---|---|---|---|---|---|"]
     md += [f"| {md_escape(r['sweep'])} | {md_escape(r['what'])} | {fmt(r['value'])} | [{fmt(r['lo'])}, "
            f"{fmt(r['hi'])}] | {r['unit']} | {fmt(r['error_snr'])} | {md_escape(r['censored'])} |" for r in rows]
-    md += ["", _confidence_note(summary), "", "## Figures", ""]
+    md += ["", "## Figures", ""]
     md += [f"![{md_escape(c)}](figures/{n})\n\n{md_escape(c)}\n" for n, c, _ in figs + detail_figs]
     md += ["## Reproduce", "",
            f"suite {md_escape(summary['suite'])} (hash {summary['suite_hash']}), seed {summary['seed']}, "

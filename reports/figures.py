@@ -7,6 +7,7 @@ import io
 import math
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -60,7 +61,7 @@ def sweep_figure(sweep: dict, colours: dict, runs: list[tuple[str, dict]] | None
     ax.set_ylabel("task metric (fraction): exact-output rate / accuracy")
     ax.set_ylim(-0.02, 1.02)
     ax.set_title(f"{sweep['name']}: {sweep['noise']}")
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3)
     return _png(fig)
 
@@ -77,7 +78,7 @@ def error_power_figure(summary: dict, colours: dict) -> bytes:
             ax.errorbar([v], [i], xerr=err, fmt="o", color=colours[u["system"]], capsize=3)
     ax.set_yticks(range(len(rows)), [f"{n}: {u['system']}@{u['site']}" for n, u in rows], fontsize=8)
     ax.set_xlabel("error SNR at the site at break-down (bits)")
-    ax.set_title("error-power view: where each system breaks, whatever the noise")
+    ax.set_title("error SNR at each system's noise site at its break-down level")
     ax.grid(alpha=0.3)
     return _png(fig)
 
@@ -97,43 +98,61 @@ def information_figure(sweep: dict, colours: dict) -> bytes:
     _level_axis(ax, sweep)
     ax.set_ylabel("information (bits per operation / per input)")
     ax.set_title(f"information view: {sweep['name']}")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3)
     return _png(fig)
 
 
 def per_bit_figure(sweep: dict, colours: dict) -> bytes:
-    """Break-down flip probability when only bit k of each word can flip, against k."""
+    """Break-down flip probability when only bit k of each word can flip, against k: bracketed levels with
+    their intervals (joined), bounds of censored bits as triangles (not joined)."""
     fig, ax = plt.subplots(figsize=(7, 3.8))
     by_system: dict = {}
     for u in sweep["units"]:
         by_system.setdefault(u["system"], []).append(u)
     for system, units in by_system.items():
         units.sort(key=lambda u: u["bit"])
-        ks = [u["bit"] for u in units]
-        lv = [u["breakdown"]["level"] for u in units]
-        cens = [u["breakdown"].get("censored") == "above" for u in units]
-        ax.plot(ks, lv, "-o", color=colours[system], label=f"{system}@{units[0]['site']}")
-        ax.scatter([k for k, c in zip(ks, cens, strict=True) if c], [v for v, c in zip(lv, cens, strict=True) if c],
-                   marker="^", s=60, color=colours[system], label=f"{system}: not broken within the levels swept")
+        c = colours[system]
+        done = [u for u in units if not u["breakdown"].get("censored")]
+        ks = [u["bit"] for u in done]
+        lv = [_num(u["breakdown"]["level"]) for u in done]
+        err = [[max(v - _num(u["breakdown"]["lo"]), 0) for v, u in zip(lv, done, strict=True)],
+               [max(_num(u["breakdown"]["hi"]) - v, 0) for v, u in zip(lv, done, strict=True)]]
+        ax.errorbar(ks, lv, yerr=err, fmt="-o", color=c, capsize=3, label=f"{system}@{units[0]['site']}")
+        for kind, marker, text in (("above", "^", "not broken within the levels swept (lower bound)"),
+                                   ("below", "v", "broken at the first level (upper bound)")):
+            cens = [u for u in units if u["breakdown"].get("censored") == kind]
+            if cens:
+                ax.scatter([u["bit"] for u in cens], [_num(u["breakdown"]["level"]) for u in cens], marker=marker,
+                           s=60, color=c, label=f"{system}: {text}")
     ax.set_yscale("log")
     ax.set_xlabel("bit position k of the word (0 = least significant)")
     ax.set_ylabel("break-down flip probability of bit k")
     ax.set_title(f"per-bit view: {sweep['name']}")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3)
     return _png(fig)
 
 
-def ber_heatmap(unit: dict) -> bytes:
-    """Bit-error rate per output bit (columns) at each noise level (rows) of a circuit unit."""
+def ber_heatmap(unit: dict, axis: dict) -> bytes:
+    """Bit-error rate per output bit (columns) against the noise level (rows, on the sweep's level axis)."""
     curve = unit["curve"]
-    data = [p["ber_per_bit"] for p in curve]
-    fig, ax = plt.subplots(figsize=(7, 0.3 * len(curve) + 1.5))
-    im = ax.imshow(data, aspect="auto", cmap="viridis", vmin=0, vmax=max(0.5, max(max(r) for r in data)))
-    ax.set_yticks(range(len(curve)), [f"{p['level']:.3g}" for p in curve], fontsize=7)
+    data = np.array([p["ber_per_bit"] for p in curve])
+    levels = np.array([_num(p["level"]) for p in curve])
+    fig, ax = plt.subplots(figsize=(7, 4))
+    keep = np.isfinite(levels) & ((levels > 0) if axis["log"] else True)
+    data, levels = data[keep], levels[keep]
+    edges = np.arange(data.shape[1] + 1) - 0.5
+    mid = np.log10(levels) if axis["log"] else levels
+    bounds = np.concatenate([[mid[0] - (mid[1] - mid[0]) / 2 if len(mid) > 1 else mid[0] - 0.5],
+                             (mid[1:] + mid[:-1]) / 2,
+                             [mid[-1] + (mid[-1] - mid[-2]) / 2 if len(mid) > 1 else mid[-1] + 0.5]])
+    im = ax.pcolormesh(edges, 10 ** bounds if axis["log"] else bounds, data, cmap="viridis", vmin=0,
+                       vmax=max(0.5, float(data.max())))
+    if axis["log"]:
+        ax.set_yscale("log")
     ax.set_xlabel("output bit (0 = least significant)")
-    ax.set_ylabel("noise level")
+    ax.set_ylabel(axis["label"])
     ax.set_title(f"bit-error rate per output bit: {unit['system']}@{unit['site']}")
     fig.colorbar(im, ax=ax, label="bit-error rate (probability)")
     return _png(fig)

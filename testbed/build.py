@@ -86,7 +86,7 @@ def build_units(suite: Suite, systems: dict) -> dict[str, Unit]:
     """Sweep units by label 'SWEEP/SYSTEM@SITE' (per-bit units: 'SWEEP/SYSTEM@SITE[bit K]')."""
     units: dict[str, Unit] = {}
     for spec in suite.sweeps:
-        opts = {k: spec.options[k] for k in ("min_trials", "max_trials", "margin", "refine", "confidence")}
+        opts = dict(spec.options)
         for sys_name, site in spec.sites.items():
             system = systems.get(sys_name)
             if system is None:

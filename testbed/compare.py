@@ -1,10 +1,16 @@
 """The comparator: sweeps, break-down levels with intervals, tolerance gaps, and the three framings.
 
 A Sweep holds one (system, site, noise kind) over levels. It asks for trials (`pending()`), pools their rows
-(`add()`), stops a point when its task-metric interval excludes the threshold or is narrower than
-`margin` (the sample-size rule), refines the bracket of the first crossing by bisection (log scale for
-probabilities), and locates the break-down level by interpolation, with an interval from the crossings
-of the interval bounds. The same object drives `compare()` in-process and the campaign runner.
+(`add()`), stops a grid point when its task-metric interval excludes the threshold or is narrower than
+`margin`, and refines the bracket of the crossing by bisection. The break-down level is a dose-response
+estimate from every trial near the threshold: the failure rate of each trial (circuits: wrong outputs;
+networks: inputs lost minus inputs gained against the noise-free prediction, so the threshold is the accuracy
+drop) is fitted by a quasi-binomial GLM with complementary log-log link in the severity axis (log10 p for
+bit flips, -SNR for additive noise), and the interval is the delta-method interval of the crossing
+(testbed.stats.crossing_fit). A sequential design then places trials at the current estimate and half an
+interval on either side until the interval is narrower than `target_width` (severity units: decades, bits)
+or the sweep has used `budget` trials. A network's interval is conditional on its test set. The same object
+drives `compare()` in-process and the campaign runner.
 """
 
 from __future__ import annotations
@@ -18,14 +24,19 @@ import numpy as np
 from testbed.errors import TestbedError
 from testbed.noise import BITS, GapAxis, NoiseModel, bitflip
 from testbed.rng import derive_seed
+from testbed.stats import crossing_fit, z_value
 
 
 @dataclass
 class Breakdown:
-    """Level where the task metric crosses its threshold, within [lo, hi] (the crossings of the metric's
-    interval bounds);
-    censored: '' when bracketed, 'above' when the metric never fell (level = most severe tested),
-    'below' when it failed already at the least severe level. error_snr_bits: the site's error SNR there."""
+    """Level where the task metric crosses its threshold, within the interval [lo, hi];
+    censored: '' when bracketed, 'above' when the metric never fell (level = the most severe level tested, a
+    bound: the break-down lies beyond it), 'below' when it failed already at the least severe level (lo = hi =
+    None). error_snr_bits: the site's error SNR there. se and width: standard error and interval width on the
+    severity axis (decades, bits); method: 'cloglog fit', 'bracket' (the metric steps between two adjacent
+    levels, which then bound it), 'interpolation' (no fit) or 'censored';
+    trials: trials in the sweep; budget_reached: the interval is wider than the target and the trial budget
+    is spent."""
 
     system: str
     metric: str
@@ -36,6 +47,12 @@ class Breakdown:
     error_snr_lo: float
     error_snr_hi: float
     censored: str = ""
+    se: float = math.nan
+    width: float = math.nan
+    method: str = ""
+    trials: int = 0
+    budget_reached: bool = False
+    severity: float = math.nan
 
     def to_dict(self) -> dict:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in self.__dict__.items()}
@@ -46,7 +63,8 @@ class Sweep:
 
     def __init__(self, system, site: str, noise: NoiseModel, levels, *, seed: int = 0, min_trials: int = 2,
                  max_trials: int = 8, margin: float = 0.01, refine: int = 3, threshold: float | None = None,
-                 label: str | None = None, confidence: float = 0.95):
+                 label: str | None = None, confidence: float = 0.95, target_width: float | None = None,
+                 budget: int = 0, batch: int = 4):
         system.site(noise, site)
         if len(levels) < 2:
             raise TestbedError("levels: a sweep needs at least two levels")
@@ -58,6 +76,8 @@ class Sweep:
         self.label = label or f"{system.name}@{site}"
         self.seed, self.min_trials, self.max_trials, self.margin = seed, min_trials, max_trials, margin
         self.refine_steps, self.confidence = refine, confidence
+        self.target_width = noise.default_target_width if target_width is None else float(target_width)
+        self.budget, self.batch = int(budget), int(batch)  # budget 0: no sequential design
         self.grid = {float(v) for v in levels}
         self.rows: dict[float, dict[int, dict]] = {lv: {} for lv in sorted(self.grid, key=self.severity)}
         self._metrics: dict[float, dict] = {}
@@ -121,7 +141,39 @@ class Sweep:
             if mid is not None:
                 self.rows[mid] = {}
                 return [(mid, t) for t in range(self.min_trials)]
-        return []
+        return self._sequential()
+
+    def trials(self) -> int:
+        return sum(len(r) for r in self.rows.values())
+
+    def _sequential(self) -> list[tuple[float, int]]:
+        """`batch` more trials at each of the current estimate and half an interval on either side (snapped
+        to a grid of target_width/4 on the severity axis, so design points repeat), for the task metric and
+        each baseline whose break-down interval is wider than the target, while the budget allows. A bracket
+        (a step between two levels) gets its midpoint instead."""
+        targets = [(self.metric, self.threshold), *self.system.baselines.values()]
+        if self.trials() + 3 * self.batch * len(targets) > self.budget:
+            return []
+        step = self.target_width / 4
+        xs: set = set()
+        for metric, threshold in targets:
+            b = self.breakdown(metric, threshold)
+            if b.width <= self.target_width or b.method not in ("cloglog fit", "bracket"):
+                continue
+            if b.method == "bracket":
+                xs.add((self.severity(b.lo) + self.severity(b.hi)) / 2)
+                continue
+            half = max(b.width / 2, step)
+            xs |= {round((b.severity + d) / step) * step for d in (-half, 0.0, half)}
+        need = []
+        for x in sorted(xs):
+            try:
+                level = self.noise.at(self.noise.level_at(x)).level
+            except TestbedError:
+                continue
+            have = self.rows.setdefault(level, {})
+            need += [(level, t) for t in range(len(have), len(have) + self.batch)]
+        return need
 
     def _bisect(self) -> float | None:
         levels = sorted(self.rows, key=self.severity)
@@ -141,27 +193,69 @@ class Sweep:
                 out.append({"level": lv, **self.metrics(lv)})
         return out
 
+    def failures(self, metric: str, reference: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per trial at a finite severity: (severity, failures, samples), failures = reference * n minus the
+        trial's count of the metric (wrong outputs; or inputs lost minus gained against noise-free)."""
+        key = self.system.metric_counts[metric]
+        x, k, n = [], [], []
+        for lv, rows in self.rows.items():
+            sev = self.severity(lv)
+            if not math.isfinite(sev):
+                continue
+            for row in rows.values():
+                x.append(sev)
+                n.append(row["n"])
+                k.append(reference * row["n"] - row[key])
+        return np.array(x), np.array(k, dtype=np.float64), np.array(n, dtype=np.float64)
+
     def breakdown(self, metric: str | None = None, threshold: float | None = None) -> Breakdown:
+        """The break-down level of `metric` at `threshold` (default: the system's), see the module docstring."""
         metric = metric or self.metric
         threshold = self.threshold if threshold is None else threshold
-        pts = self.curve()
+        reference = self.system.metric_reference(metric)
+        x, k, n = self.failures(metric, reference)
+        fail_at = reference - threshold
+        pts = [p for p in self.curve() if math.isfinite(self.severity(p["level"]))]
         xs = np.array([self.severity(p["level"]) for p in pts])
-        finite = np.isfinite(xs)
-        pts, xs = [p for p, f in zip(pts, finite, strict=True) if f], xs[finite]
-        val = np.array([p[metric][0] for p in pts])
-        lo = np.array([p[metric][1] for p in pts])
-        hi = np.array([p[metric][2] for p in pts])
         snr = np.array([p["error_snr_bits"] for p in pts], dtype=np.float64)
-        x, censored = _crossing(xs, val, threshold)
-        x_early, _ = _crossing(xs, lo, threshold)  # lower bound falls first: least severe end
-        x_late, _ = _crossing(xs, hi, threshold)
-        lo_level, hi_level = sorted((self._level(x_early), self._level(x_late)))
-        snr_lo, snr_hi = sorted((_interp_snr(xs, snr, x_early), _interp_snr(xs, snr, x_late)))
-        return Breakdown(self.label, metric, self._level(x), lo_level, hi_level, _interp_snr(xs, snr, x),
-                         snr_lo, snr_hi, censored or "")
+        rate = np.array([k[x == v].sum() / n[x == v].sum() for v in xs]) if len(xs) else np.zeros(0)
+        trials = self.trials()
+        if len(xs) == 0 or not (rate >= fail_at).any() or rate[0] >= fail_at:
+            # censored: a bound, the break-down lies beyond the most severe level ('above') or before the least
+            censored = "below" if len(xs) and rate[0] >= fail_at else "above"
+            edge_point = (pts[0] if censored == "below" else pts[-1]) if pts else None
+            edge = self.severity(edge_point["level"]) if edge_point else math.nan
+            bound = edge_point["level"] if edge_point else math.nan
+            beyond = (censored == "above") == self.noise.more_noise_is_higher  # bound is a lower bound
+            lo, hi = (bound, math.nan) if beyond else (math.nan, bound)
+            return Breakdown(self.label, metric, bound, lo, hi, _interp_snr(xs, snr, edge), math.nan, math.nan,
+                             censored, method="censored", trials=trials, severity=edge)
+        fit = crossing_fit(x, k, n, fail_at, self.confidence)
+        first = int(np.argmax(rate >= fail_at))  # the bracket: the last level under the threshold, the first over
+        bracket = (xs[first - 1], xs[first])
+        if fit is not None and xs[0] <= fit.x <= xs[-1] and fit.hi - fit.lo < bracket[1] - bracket[0]:
+            xc, x_lo, x_hi, se, method = fit.x, fit.lo, fit.hi, fit.se, "cloglog fit"
+        elif fit is not None and bracket[0] <= fit.x <= bracket[1]:
+            # the fit says less than the bracket does (a step between two levels): the bracket is the interval
+            xc, (x_lo, x_hi), method = fit.x, bracket, "bracket"
+            se = (x_hi - x_lo) / (2 * z_value(self.confidence))
+        else:  # no fit: linear interpolation of the pooled metric and of its interval bounds
+            val = np.array([p[metric][0] for p in pts])
+            xc, _ = _crossing(xs, val, threshold)
+            x_lo, _ = _crossing(xs, np.array([p[metric][1] for p in pts]), threshold)
+            x_hi, _ = _crossing(xs, np.array([p[metric][2] for p in pts]), threshold)
+            se, method = (x_hi - x_lo) / (2 * z_value(self.confidence)), "interpolation"
+        lo_level, hi_level = sorted((self._level(x_lo), self._level(x_hi)))
+        snr_lo, snr_hi = sorted((_interp_snr(xs, snr, x_lo), _interp_snr(xs, snr, x_hi)))
+        width = x_hi - x_lo
+        return Breakdown(self.label, metric, self._level(xc), lo_level, hi_level, _interp_snr(xs, snr, xc),
+                         snr_lo, snr_hi, "", se, width, method, trials,
+                         bool(self.budget) and width > self.target_width
+                         and trials + 3 * self.batch * (1 + len(self.system.baselines)) > self.budget,
+                         xc)
 
     def _level(self, x: float) -> float:
-        return self.noise.level_at(x)
+        return self.noise.level_at(x) if math.isfinite(x) else math.nan
 
 
 def _crossing(xs: np.ndarray, values: np.ndarray, threshold: float) -> tuple[float, str | None]:
@@ -199,6 +293,11 @@ def run_sweep(sweep: Sweep) -> Sweep:
 
 @dataclass
 class Gap:
+    """network: its break-down over circuit's, on the noise's gap axis (decades or bits); [lo, hi] the
+    interval at `confidence` from the two break-downs' standard errors (treated as independent, which is
+    conservative when they share draws, as the per-task framing does); excludes_zero: whether the interval
+    lies on one side of zero (None when a break-down is censored: the gap is then only a bound)."""
+
     network: str
     circuit: str
     value: float
@@ -206,25 +305,38 @@ class Gap:
     hi: float
     unit: str  # "decades" (network level / circuit level) or "bits" (circuit SNR - network SNR)
     censored: str = ""
+    excludes_zero: bool | None = None
 
     def to_dict(self) -> dict:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in self.__dict__.items()}
 
 
-def gap(network: Breakdown, circuit: Breakdown, noise: NoiseModel, axis: str = "level") -> Gap:
+def gap(network: Breakdown, circuit: Breakdown, noise: NoiseModel, axis: str = "level",
+        confidence: float = 0.95) -> Gap:
     """Tolerance gap on the noise's own gap axis (decades between probabilities, bits between SNRs), or
     with axis='error_snr' in bits between the error SNRs at break-down; positive when the network tolerates
     more. censored: the gap is only a bound because a break-down level lies outside the levels swept."""
     censored = "; ".join(f"{b.system} {b.censored}" for b in (network, circuit) if b.censored)
     if axis == "error_snr":
-        scale: GapAxis = BITS
         n = (network.error_snr_bits, network.error_snr_lo, network.error_snr_hi)
         c = (circuit.error_snr_bits, circuit.error_snr_lo, circuit.error_snr_hi)
-    else:
-        scale = noise.gap_axis
-        n, c = (network.level, network.lo, network.hi), (circuit.level, circuit.lo, circuit.hi)
-    ends = (scale.gap(n[1], c[2]), scale.gap(n[2], c[1]))
-    return Gap(network.system, circuit.system, scale.gap(n[0], c[0]), min(ends), max(ends), scale.unit, censored)
+        ends = (BITS.gap(n[1], c[2]), BITS.gap(n[2], c[1]))
+        finite = [e for e in ends if math.isfinite(e)]
+        return Gap(network.system, circuit.system, BITS.gap(n[0], c[0]), min(finite, default=math.nan),
+                   max(finite, default=math.nan), BITS.unit, censored)
+    scale: GapAxis = noise.gap_axis
+    value = scale.gap(network.level, circuit.level)
+    if censored or not (math.isfinite(network.se) and math.isfinite(circuit.se)):
+        return Gap(network.system, circuit.system, value, math.nan, math.nan, scale.unit, censored)
+
+    def at(xn, xc):
+        return scale.gap(noise.level_at(xn), noise.level_at(xc))
+    h = 1e-6
+    dn = (at(network.severity + h, circuit.severity) - at(network.severity - h, circuit.severity)) / (2 * h)
+    dc = (at(network.severity, circuit.severity + h) - at(network.severity, circuit.severity - h)) / (2 * h)
+    half = z_value(confidence) * math.hypot(dn * network.se, dc * circuit.se)
+    lo, hi = value - half, value + half
+    return Gap(network.system, circuit.system, value, lo, hi, scale.unit, "", bool(lo > 0 or hi < 0))
 
 
 class Comparison:

@@ -5,7 +5,8 @@ the samples of one trial share their faults, so the interval is a bootstrap over
 Intervals are conditional on the fixed inputs (the exhaustive vector set, the test set): they bound what
 the noise does to these inputs, not the generalisation error of the network. A network's accuracy is its
 noise-free accuracy plus the inputs the noise made right minus those it made wrong; the interval combines
-the Wilson intervals of those two rates, so it is exact (zero width) where the noise changes nothing.
+the Wilson intervals of those two rates (so where the noise changed nothing it is the Wilson bound of zero
+events: about 3.8/N wide, e.g. 0.35 points at N = 1,080 samples, not zero).
 """
 
 from __future__ import annotations

@@ -60,6 +60,7 @@ class NoiseModel:
     level_name: ClassVar[str] = "level"  # what the level is, with its unit, for axis labels
     log_axis: ClassVar[bool] = False  # levels are best shown on a log scale
     clean_level: ClassVar[float] = 0.0  # the level that injects nothing
+    default_target_width: ClassVar[float] = 1.0  # break-down interval width sought, severity units
     level_unit: ClassVar[str] = ""  # the level's unit in tables
     summary: ClassVar[str] = ""
     gap_axis: ClassVar[GapAxis] = DECADES
@@ -184,6 +185,7 @@ class BitFlip(NoiseModel):
     level_name: ClassVar[str] = "bit-flip probability p per bit"
     log_axis: ClassVar[bool] = True
     level_unit: ClassVar[str] = "p"
+    default_target_width: ClassVar[float] = 0.1  # decades
     summary: ClassVar[str] = "each bit at the site flips independently with probability p (level: p in [0, 1])"
 
     def check_level(self, level):
@@ -271,6 +273,7 @@ class Additive(NoiseModel):
     gap_axis: ClassVar[GapAxis] = BITS
     gate_level: ClassVar[bool] = False
     clean_level: ClassVar[float] = math.inf
+    default_target_width: ClassVar[float] = 0.25  # bits
     DISTS: ClassVar[tuple] = ("gaussian", "uniform")
 
     def check_level(self, level):

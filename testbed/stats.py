@@ -3,12 +3,15 @@
 Rates: Wilson score intervals (not the normal approximation, which fails near 0 and 1). Other metrics
 and rates whose samples are correlated within a trial (stuck-at faults shared by all samples): percentile
 bootstrap over trials. Sample size of a fault campaign: Leveugle et al., DATE 2009. Mutual information
-from a confusion matrix: plug-in estimate with the Miller-Madow bias correction.
+from a confusion matrix: plug-in estimate with the per-entropy Miller-Madow bias correction. Where a
+response crosses a threshold: a binomial dose-response fit (complementary log-log in the severity axis),
+see `crossing_fit`.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
@@ -61,7 +64,8 @@ def mutual_information(labels, predictions, n_classes: int) -> tuple[float, floa
 def mutual_information_from_confusion(confusion) -> tuple[float, float]:
     """I(label; prediction) in bits from a confusion matrix (rows: labels): (plug-in, Miller-Madow corrected).
 
-    The correction subtracts (K_x - 1)(K_y - 1) / (2 N ln 2) with K the observed numbers of classes.
+    Miller-Madow corrects each entropy, H_MM = H_plugin + (m - 1) / (2 N ln 2) with m its non-empty cells, so
+    I_MM = I_plugin + (m_X + m_Y - m_XY - 1) / (2 N ln 2) (clipped at 0).
     """
     cm = np.asarray(confusion, dtype=np.float64)
     n = cm.sum()
@@ -71,8 +75,8 @@ def mutual_information_from_confusion(confusion) -> tuple[float, float]:
     px, py = pxy.sum(axis=1), pxy.sum(axis=0)
     nz = pxy > 0
     plug = float((pxy[nz] * np.log2(pxy[nz] / np.outer(px, py)[nz])).sum())
-    kx, ky = int((px > 0).sum()), int((py > 0).sum())
-    corrected = plug - (kx - 1) * (ky - 1) / (2 * n * math.log(2))
+    mx, my, mxy = int((px > 0).sum()), int((py > 0).sum()), int(nz.sum())
+    corrected = plug + (mx + my - mxy - 1) / (2 * n * math.log(2))
     return plug, max(0.0, corrected)
 
 
@@ -92,3 +96,98 @@ def binary_capacity(ber) -> float:
         h = 0.0 if e in (0.0, 1.0) else -(e * math.log2(e) + (1 - e) * math.log2(1 - e))
         total += 1 - h
     return total
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """Where a fitted dose-response curve crosses a threshold, on the severity axis: x with its standard error
+    and interval [lo, hi]; slope (cloglog units per severity unit); dispersion:
+    the Pearson estimate used to scale the binomial variance; points: the observations fitted."""
+
+    x: float
+    se: float
+    lo: float
+    hi: float
+    slope: float
+    dispersion: float
+    points: int
+
+
+def cloglog_fit(x, k, n, iterations: int = 100) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """Binomial GLM with the complementary log-log link, log(-log(1 - P)) = a + b x, fitted by iteratively
+    reweighted least squares to k failures of n at x (k may be fractional, e.g. net losses). This is the
+    exact form of "fails when any of many independent faults strikes": P = 1 - exp(-e^a 10^(b' x)).
+    Returns (coefficients (a, b), their covariance scaled by the Pearson dispersion, dispersion), or None
+    when the data do not determine both."""
+    x, k, n = (np.asarray(v, dtype=np.float64) for v in (x, k, n))
+    if len(np.unique(x)) < 2:
+        return None
+    design = np.column_stack([np.ones_like(x), x])
+    y = np.clip(k / n, 0.0, 1.0)
+    y0 = np.clip((k + 0.5) / (n + 1), 1e-9, 1 - 1e-9)
+    beta = np.linalg.lstsq(design, np.log(-np.log1p(-y0)), rcond=None)[0]
+    for _ in range(iterations):
+        eta = np.clip(design @ beta, -40, 3.5)
+        mu = np.clip(-np.expm1(-np.exp(eta)), 1e-15, 1 - 1e-15)
+        dmu = np.exp(eta - np.exp(eta))
+        w = n * dmu ** 2 / (mu * (1 - mu))
+        z = eta + (y - mu) / np.maximum(dmu, 1e-300)
+        try:
+            new = np.linalg.solve(design.T @ (design * w[:, None]), design.T @ (w * z))
+        except np.linalg.LinAlgError:
+            return None
+        if not np.all(np.isfinite(new)):
+            return None
+        done = np.max(np.abs(new - beta)) < 1e-10
+        beta = new
+        if done:
+            break
+    else:
+        return None
+    eta = np.clip(design @ beta, -40, 3.5)
+    mu = np.clip(-np.expm1(-np.exp(eta)), 1e-15, 1 - 1e-15)
+    dmu = np.exp(eta - np.exp(eta))
+    info = design.T @ (design * (n * dmu ** 2 / (mu * (1 - mu)))[:, None])
+    df = len(x) - 2
+    pearson = float(np.sum((k - n * mu) ** 2 / (n * mu * (1 - mu))))
+    # quasi-binomial dispersion, never below the binomial's (an underdispersed estimate would narrow the interval)
+    dispersion = max(1.0, pearson / df) if df > 0 else 1.0
+    try:
+        return beta, np.linalg.inv(info) * dispersion, dispersion
+    except np.linalg.LinAlgError:
+        return None
+
+
+def fit_window(x, k, n, threshold: float) -> np.ndarray:
+    """Which observations a local fit of a failure rate rising through `threshold` uses: the severities whose
+    pooled rate lies between threshold/10 and max(10 threshold, 0.3), where the link is close to linear in
+    log dose for the usual curves, plus the nearest severity on each side."""
+    x, k, n = (np.asarray(v, dtype=np.float64) for v in (x, k, n))
+    levels = np.unique(x)
+    rate = np.array([k[x == v].sum() / n[x == v].sum() for v in levels])
+    inside = np.flatnonzero((rate >= threshold / 5) & (rate <= min(5 * threshold, 0.5)))
+    if len(inside) == 0:  # the curve jumps over the band: the last level under it and the first over it
+        above = np.flatnonzero(rate >= threshold)
+        inside = np.array([above[0] - 1, above[0]]) if len(above) and above[0] > 0 else np.array([], int)
+    if len(inside) == 0:
+        return np.zeros(len(x), bool)
+    lo, hi = max(inside.min() - 1, 0), min(inside.max() + 1, len(levels) - 1)
+    return (x >= levels[lo]) & (x <= levels[hi])
+
+
+def crossing_fit(x, k, n, threshold: float, confidence: float = 0.95) -> Crossing | None:
+    """The severity x where a failure rate k/n, rising with x, crosses `threshold`: a complementary log-log fit
+    over the observations of fit_window, with a delta-method interval (quasi-binomial: dispersion between
+    trials widens it). None when the window holds fewer than two severities or no rising curve fits."""
+    x, k, n = (np.asarray(v, dtype=np.float64) for v in (x, k, n))
+    use = fit_window(x, k, n, threshold)
+    target = math.log(-math.log1p(-threshold))
+    fit = cloglog_fit(x[use], k[use], n[use])
+    if fit is None or not fit[0][1] > 0 or not np.all(np.isfinite(fit[1])):
+        return None
+    (a, b), cov, dispersion = fit
+    xc = (target - a) / b
+    grad = np.array([-1 / b, -(target - a) / b ** 2])
+    se = float(math.sqrt(max(grad @ cov @ grad, 0.0)))
+    z = z_value(confidence)
+    return Crossing(float(xc), se, float(xc - z * se), float(xc + z * se), float(b), dispersion, int(use.sum()))

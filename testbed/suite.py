@@ -4,7 +4,10 @@ parses a suite into (building consumes specs, never the raw tables).
 Schema (unknown keys are errors; paths are relative to the suite file):
 
   [suite]     name (str), seed (int >= 0), description (str)
-  [defaults]  min_trials, max_trials (int >= 1), margin (0..0.5), refine (int >= 0), confidence (0.5..0.999)
+  [defaults]  min_trials, max_trials (int >= 1), margin (0..0.5), refine (int >= 0), confidence (0.5..0.999),
+              target_width (break-down interval width sought, severity units: decades for bit flips, bits of
+              SNR for additive noise; default per noise kind 0.1 / 0.25), budget (trials per sweep unit for
+              the sequential design; 0 turns it off; default 300)
   [systems.NAME]  kind = "circuit" | "network"
      circuit: circuit = a name of the circuit registry (`testbed list`) and that generator's parameters
               (e.g. width, m, form, signed; path, top for verilog / yosys_json); tmr (bool);
@@ -39,14 +42,16 @@ from testbed.sites import SITES
 
 TOP_KEYS = {"suite", "defaults", "systems", "sweeps"}
 SUITE_KEYS = {"name": str, "seed": int, "description": str}
-DEFAULT_KEYS = {"min_trials": int, "max_trials": int, "margin": float, "refine": int, "confidence": float}
+DEFAULT_KEYS = {"min_trials": int, "max_trials": int, "margin": float, "refine": int, "confidence": float,
+                "target_width": float, "budget": int}
 CIRCUIT_KEYS = {"kind": str, "circuit": str, "tmr": bool, "operands": str, "n_vectors": int, "optional": bool}
 NETWORK_KEYS = {"kind": str, "dataset": str, "arch": str, "hidden": list, "quant": str, "bits": int, "lam": float,
                 "seed": int, "backward": str, "epochs": int, "weight_bits": int, "act_bits": int, "multiplier": str,
                 "mode": str}
 MODEL_KEYS = ("dataset", "arch", "quant", "bits", "lam", "seed", "backward", "epochs")
 SWEEP_KEYS = {"name": str, "noise": str, "levels": (list, dict), "sites": dict, "per_bit": bool, **DEFAULT_KEYS}
-DEFAULTS = {"min_trials": 2, "max_trials": 8, "margin": 0.01, "refine": 3, "confidence": 0.95}
+DEFAULTS = {"min_trials": 2, "max_trials": 8, "margin": 0.01, "refine": 3, "confidence": 0.95,
+            "target_width": None, "budget": 300}
 MAX_VECTORS = 1 << 24
 
 
@@ -194,7 +199,7 @@ def load_suite(path) -> Suite:
 
 def _check_options(p: _Problems, table: dict, where: str) -> None:
     ranges = {"min_trials": (1, 1000), "max_trials": (1, 1000), "margin": (1e-6, 0.5), "refine": (0, 20),
-              "confidence": (0.5, 0.999)}
+              "confidence": (0.5, 0.999), "target_width": (1e-3, 100), "budget": (0, 1_000_000)}
     for key, (lo, hi) in ranges.items():
         v = table.get(key)
         if isinstance(v, (int, float)) and not isinstance(v, bool) and not lo <= v <= hi:

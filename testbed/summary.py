@@ -77,13 +77,16 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
                          for c in references]
                 pairs += [(n["label"] + suffix, "per task") for suffix in system.baselines]
                 for other, framing in pairs:
-                    level_gap = gap(breakdowns[n["label"]], breakdowns[other], spec.noise)
+                    level_gap = gap(breakdowns[n["label"]], breakdowns[other], spec.noise,
+                                    confidence=spec.options["confidence"])
                     snr_gap = gap(breakdowns[n["label"]], breakdowns[other], spec.noise, axis="error_snr")
                     gaps.append({"network": n["label"], "against": other, "framing": framing,
                                  "level": level_gap.to_dict(), "error_snr": snr_gap.to_dict()})
         sweeps.append({"name": spec.name, "noise": spec.noise.kind, "dist": spec.noise.params.get("dist"),
                        "noise_label": spec.noise.label(), "axis": _axis(spec.noise), "per_bit": spec.per_bit,
-                       "levels": list(spec.levels), "confidence": spec.options["confidence"], "units": entries,
+                       "levels": list(spec.levels), "confidence": spec.options["confidence"],
+                       "target_width": spec.options["target_width"] or spec.noise.default_target_width,
+                       "budget": spec.options["budget"], "units": entries,
                        "gaps": gaps})
     details = {}
     for u in units.values():

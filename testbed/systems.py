@@ -42,6 +42,7 @@ class System:
     is_reference = False  # tolerance gaps are measured against reference systems (the digital side)
     runs_on: str | None = None  # the circuit system whose netlist it runs on (gaps against it are per operation)
     baselines: dict = {}  # label suffix -> (metric, threshold): break-downs derived from the same trials
+    metric_counts: dict = {}  # metric -> the row field that counts its successes (of row["n"])
     name = ""
     required_rate_bits = 0.0
 
@@ -64,6 +65,10 @@ class System:
 
     def trial(self, noise: NoiseModel, site: str, seed: int) -> dict:
         raise NotImplementedError
+
+    def metric_reference(self, metric: str) -> float:
+        """The metric without noise; failures are counted against it (reference * n - successes)."""
+        return 1.0
 
     def pool(self, rows: list[dict], noise: NoiseModel, confidence: float) -> dict:
         raise NotImplementedError
@@ -88,6 +93,7 @@ class CircuitSystem(System):
     (n_vectors pairs drawn from it). The golden output is the netlist's own noise-free output."""
 
     world, metric, default_site, word_site, is_reference = "circuit", "exact_rate", "gate", "output", True
+    metric_counts = {"exact_rate": "correct"}
     threshold = CIRCUIT_THRESHOLD
 
     def __init__(self, netlist: Netlist, operands="exhaustive", n_vectors: int = 65536, seed: int = 0,
@@ -177,6 +183,7 @@ class NetworkSystem(System):
 
     world, metric, default_site, word_site = "network", "accuracy", "mac-gate", "product"
     baselines = {" (exact digital)": ("digital_task_rate", CIRCUIT_THRESHOLD)}
+    metric_counts = {"accuracy": "correct", "agreement": "agree", "digital_task_rate": "all_products_exact"}
 
     def __init__(self, engine: IntegerEngine, dataset: Dataset, name: str = "network", runs_on: str | None = None,
                  size: dict | None = None):
@@ -197,6 +204,9 @@ class NetworkSystem(System):
     @property
     def word_width(self) -> int:
         return self.engine.multiplier.out_bits
+
+    def metric_reference(self, metric: str) -> float:
+        return self.clean_accuracy if metric == "accuracy" else 1.0
 
     def trial(self, noise: NoiseModel, site: str, seed: int) -> dict:
         plan = noise.plan(self.site(noise, site))

@@ -1,5 +1,6 @@
 """Reports: the headline agrees with summary.json, comparison mode, and the page loads in Chromium."""
 
+import html
 import html.parser
 import json
 import shutil
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
-from reports.build import fmt, write_report
+from reports.build import answer, fmt, interval_text, write_report
 from testbed.runner import run_suite
 from tests.conftest import require_tool
 
@@ -25,13 +26,13 @@ def run_dir(tmp_path_factory):
     return out
 
 
-class _Headline(html.parser.HTMLParser):
-    def __init__(self):
+class _Table(html.parser.HTMLParser):
+    def __init__(self, css_class: str):
         super().__init__()
-        self.rows, self._in, self._cell = [], False, None
+        self.css_class, self.rows, self._in, self._cell = css_class, [], False, None
 
     def handle_starttag(self, tag, attrs):
-        if tag == "table" and ("class", "headline") in attrs:
+        if tag == "table" and ("class", self.css_class) in attrs:
             self._in = True
         elif self._in and tag == "tr":
             self.rows.append([])
@@ -50,8 +51,25 @@ class _Headline(html.parser.HTMLParser):
             self._cell += data
 
 
+def test_the_answer_restates_summary_json(run_dir):
+    parser = _Table("headline")
+    parser.feed((run_dir / "report.html").read_text())
+    header, *rows = parser.rows
+    summary = json.loads((run_dir / "summary.json").read_text())
+    sentences, answer_rows = answer(summary)
+    assert rows and len(rows) == len(answer_rows) and header[0] == "noise (same for both)"
+    for row, (sweep, net) in zip(rows, [(r["sweep"], r["network"]) for r in answer_rows], strict=True):
+        sw = next(s for s in summary["sweeps"] if s["name"] == sweep)
+        unit = next(u for u in sw["units"] if u["system"] == net and u.get("clean_accuracy") is not None)
+        op = next(g for g in sw["gaps"] if g["network"] == unit["label"] and g["framing"] == "per operation")
+        assert row[4] == interval_text(unit["breakdown"]) and row[5] == interval_text(op["level"])
+        assert row[6] == {True: "excludes 0", False: "includes 0"}.get(op["level"]["excludes_zero"], "bound")
+    page = (run_dir / "report.html").read_text()
+    assert all(html.escape(s) in page for s in sentences)
+
+
 def test_every_headline_number_is_in_summary_json(run_dir):
-    parser = _Headline()
+    parser = _Table("breakdowns")
     parser.feed((run_dir / "report.html").read_text())
     rows = parser.rows[1:]
     assert len(rows) >= 6

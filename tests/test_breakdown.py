@@ -1,0 +1,145 @@
+"""Break-down estimates against known answers: coverage of their intervals over seeded repetitions, the
+closed form of a noisy XOR chain, the multiplier's 1 - exp(-p S), gaps, and the mutual-information estimator."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import circuits
+from circuits.builder import Builder
+from circuits.campaign import stuck_at_campaign
+from testbed.compare import Sweep, gap, run_sweep
+from testbed.metrics import circuit_metrics
+from testbed.noise import bitflip
+from testbed.stats import crossing_fit, mutual_information_from_confusion
+from testbed.systems import CircuitSystem, System
+
+
+class KnownCurve(System):
+    """A system whose failure probability at bit-flip level p is a known logistic curve in log10 p:
+    each trial fails each of n samples independently with that probability."""
+
+    world, metric, is_reference = "circuit", "exact_rate", True
+    metric_counts = {"exact_rate": "correct"}
+    threshold = 0.99
+
+    def __init__(self, centre: float, slope: float, n: int = 2000):
+        self.name, self.centre, self.slope, self.n, self.width = "curve", centre, slope, n, 1
+
+    def failure(self, p: float) -> float:
+        return 1 / (1 + math.exp(-self.slope * (math.log10(p) - self.centre))) if p > 0 else 0.0
+
+    def truth(self) -> float:
+        """The level where the failure probability is 1%."""
+        return 10 ** (self.centre + math.log(0.01 / 0.99) / self.slope)
+
+    def site(self, noise, site):
+        return None
+
+    def trial(self, noise, site, seed):
+        bad = int(np.random.default_rng(seed).binomial(self.n, self.failure(noise.level)))
+        return {"n": self.n, "correct": self.n - bad, "bit_errors": [bad], "rel_error_sum": 0.0,
+                "signal_power": 1.0, "error_power": 0.0}
+
+    def pool(self, rows, noise, confidence):
+        return circuit_metrics(rows, 1, False, confidence)
+
+
+def _covered(system, truth: float, reps: int, **options) -> tuple[int, list[float]]:
+    hits, widths = 0, []
+    for seed in range(reps):
+        sweep = run_sweep(Sweep(system, "gate", bitflip(0.0), np.logspace(-6, -1, 11), seed=seed, **options))
+        b = sweep.breakdown()
+        assert b.method == "cloglog fit" and not b.censored
+        hits += b.lo <= truth <= b.hi
+        widths.append(b.width)
+    return hits, widths
+
+
+def test_interval_covers_a_known_logistic_curve():
+    curve = KnownCurve(centre=-3.0, slope=2.5)
+    hits, widths = _covered(curve, curve.truth(), 100, budget=200)
+    assert hits >= 93, hits
+    assert np.median(widths) <= 0.1 + 1e-9  # the sequential design reaches its target width
+
+
+def _xor_chain(n: int):
+    """y = x0 ^ x1 ^ ... ^ xn through a chain of n XOR gates: every flip reaches y, so y is wrong with
+    probability (1 - (1 - 2p)^n) / 2 (REFERENCES.md)."""
+    b = Builder(f"xor_chain{n}")
+    x = b.input("x", n + 1)
+    net = x[0]
+    for k in range(1, n + 1):
+        net = b.gate("XOR", net, x[k])
+    b.output("y", [net])
+    return b.build()
+
+
+def _xor_truth(n: int) -> float:
+    return (1 - 0.98 ** (1 / n)) / 2  # (1 - (1 - 2p)^n) / 2 = 0.01
+
+
+def test_interval_covers_the_xor_chain_closed_form():
+    system = CircuitSystem(_xor_chain(40), "random", 4096, seed=1)
+    hits, _ = _covered(system, _xor_truth(40), 20, budget=120)
+    assert hits >= 17, hits
+
+
+@pytest.mark.slow
+def test_interval_covers_the_xor_chain_closed_form_over_100_repetitions():
+    system = CircuitSystem(_xor_chain(40), "random", 4096, seed=1)
+    hits, _ = _covered(system, _xor_truth(40), 100, budget=120)
+    assert hits >= 93, hits
+
+
+def test_multiplier_breaks_down_where_first_order_theory_says():
+    mul = circuits.multiplier(4)
+    s = stuck_at_campaign(mul, vectors="exhaustive").sensitivity
+    b = run_sweep(Sweep(CircuitSystem(mul), "gate", bitflip(0.0), np.logspace(-5, -1, 9), budget=200)).breakdown()
+    expected = -math.log(0.99) / s
+    assert b.lo <= expected * 1.05 and b.hi >= expected / 1.05, (b, expected)
+
+
+def test_censored_breakdowns_are_bounds_and_gaps_of_bounds_have_no_interval():
+    mul = circuits.multiplier(3)
+    never = run_sweep(Sweep(CircuitSystem(mul), "gate", bitflip(0.0), [1e-9, 1e-8])).breakdown()
+    assert never.censored == "above" and never.lo == 1e-8 and math.isnan(never.hi)
+    always = run_sweep(Sweep(CircuitSystem(mul), "gate", bitflip(0.0), [0.3, 0.5])).breakdown()
+    assert always.censored == "below" and math.isnan(always.lo) and always.hi == 0.3
+    g = gap(never, always, bitflip(0.0))
+    assert g.censored and math.isnan(g.lo) and g.excludes_zero is None
+
+
+def test_gap_interval_and_sign():
+    a = KnownCurve(centre=-3.0, slope=2.5)
+    b = KnownCurve(centre=-4.0, slope=2.5)
+    ba = run_sweep(Sweep(a, "gate", bitflip(0.0), np.logspace(-6, -1, 11), budget=200)).breakdown()
+    bb = run_sweep(Sweep(b, "gate", bitflip(0.0), np.logspace(-6, -1, 11), budget=200)).breakdown()
+    g = gap(ba, bb, bitflip(0.0))
+    assert g.unit == "decades" and g.lo < 1.0 < g.hi and g.excludes_zero  # the true gap is one decade
+    assert g.hi - g.lo < 0.2
+
+
+def test_crossing_fit_needs_a_rising_curve():
+    x = np.array([-3.0, -2.0, -1.0])
+    assert crossing_fit(x, np.array([50.0, 10.0, 1.0]), np.full(3, 100.0), 0.05) is None
+    c = crossing_fit(x, np.array([1.0, 10.0, 60.0]), np.full(3, 100.0), 0.05)
+    assert c is not None and -3 < c.x < -1 and c.lo < c.x < c.hi
+
+
+def test_mutual_information_miller_madow_on_known_cases():
+    n = 540
+    diagonal = np.diag([54] * 10)
+    plug, mm = mutual_information_from_confusion(diagonal)
+    assert plug == pytest.approx(math.log2(10))
+    assert mm == pytest.approx(math.log2(10) + (10 + 10 - 10 - 1) / (2 * n * math.log(2)))  # adds 0.012 bits
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 4, 200_000)  # a binary symmetric-like channel on 4 symbols with known MI
+    noisy = np.where(rng.random(labels.size) < 0.2, rng.integers(0, 4, labels.size), labels)
+    cm = np.bincount(labels * 4 + noisy, minlength=16).reshape(4, 4)
+    stay = 0.8 + 0.2 / 4
+    truth = 2 + stay * math.log2(stay) + 3 * (0.05 * math.log2(0.05))
+    assert mutual_information_from_confusion(cm)[1] == pytest.approx(truth, abs=2e-3)
