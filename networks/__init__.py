@@ -4,8 +4,10 @@ export to an integer model, and an integer engine whose multiplier can be a circ
 from networks.data import Dataset, digits, signals
 from networks.engine import IntegerEngine, Multiplier
 from networks.errors import NetworkError
-from networks.export import IntegerModel, export
+from networks.export import export
+from networks.fx_import import from_torch
+from networks.graph import IntegerModel
 from networks.train import ModelConfig, size_report, trained_model
 
 __all__ = ["Dataset", "IntegerEngine", "IntegerModel", "ModelConfig", "Multiplier", "NetworkError", "digits",
-           "export", "signals", "size_report", "trained_model"]
+           "export", "from_torch", "signals", "size_report", "trained_model"]

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch import nn
 
 from networks.errors import NetworkError
+from networks.fx_import import from_torch
 from networks.graph import IntegerModel, IntLayer, requantizer, weight_width
 from networks.models import QConv1d, QLinear, QuantNet
 
@@ -44,11 +46,15 @@ def _layer_inputs(model: QuantNet, x: torch.Tensor) -> list[np.ndarray]:
     return acts
 
 
-def export(model: QuantNet, calibration: np.ndarray, act_bits: int = 8, weight_bits: int = 8,
+def export(model: nn.Module, calibration: np.ndarray, act_bits: int = 8, weight_bits: int = 8,
            acc_bits: int = 32, shift_bits: int = 30) -> IntegerModel:
     """Integer model of `model`. Float (unquantized) layers are quantized per channel to `weight_bits`
     (symmetric); quantized layers keep their own steps. Activation scales come from the maximum of each
-    layer input over `calibration` inputs (float, in [0, 1], shaped like the model input)."""
+    layer input over `calibration` inputs (float, in [0, 1], shaped like the model input). A model that is
+    not a QuantNet chain is imported through torch.fx (networks.fx_import.from_torch)."""
+    if not isinstance(model, QuantNet):
+        return from_torch(model, calibration, act_bits=act_bits, weight_bits=weight_bits, acc_bits=acc_bits,
+                          shift_bits=shift_bits)
     if not 1 <= act_bits <= 16:
         raise NetworkError(f"act_bits must be in 1..16, got {act_bits}")
     if not 2 <= weight_bits <= 16:
