@@ -31,22 +31,6 @@ def _transpose64(x, masks):
 
 
 @njit(cache=True, nogil=True)
-def _to_planes(values, width, planes, row0, masks):
-    n = values.shape[0]
-    buf = np.empty(64, np.uint64)
-    for w in range((n + 63) // 64):
-        base = w * 64
-        cnt = min(64, n - base)
-        for v in range(cnt):
-            buf[v] = values[base + v]
-        for v in range(cnt, 64):
-            buf[v] = 0
-        _transpose64(buf, masks)
-        for i in range(width):
-            planes[row0 + i, w] = buf[i]
-
-
-@njit(cache=True, nogil=True)
 def _from_planes(planes, row0, width, n, out, masks):
     buf = np.empty(64, np.uint64)
     for w in range((n + 63) // 64):
@@ -60,11 +44,83 @@ def _from_planes(planes, row0, width, n, out, masks):
             out[base + v] = buf[v]
 
 
-def to_planes(values: np.ndarray, width: int, planes: np.ndarray, row0: int) -> None:
-    """Write the low `width` bits of uint64 `values` into rows row0.. of `planes`."""
-    if width > 64:
-        raise ValueError(f"bit planes of integers hold at most 64 bits, not {width}")
-    _to_planes(np.ascontiguousarray(values, dtype=np.uint64), width, planes, row0, _MASKS)
+@njit(cache=True, nogil=True)
+def _pack(values, seg, groups, planes, masks):
+    n = values.shape[1]
+    nrows = planes.shape[0]
+    buf = np.empty(64, np.uint64)
+    full = ~np.uint64(0)
+    for w in range((n + 63) // 64):
+        base = w * 64
+        cnt = min(64, n - base)
+        for g in range(groups.shape[0] - 1):
+            for v in range(64):
+                buf[v] = 0
+            for s in range(groups[g], groups[g + 1]):
+                src, shift, dst, length = seg[s, 0], np.uint64(seg[s, 1]), np.uint64(seg[s, 2]), seg[s, 3]
+                m = full if length == 64 else (np.uint64(1) << np.uint64(length)) - np.uint64(1)
+                for v in range(cnt):
+                    buf[v] |= ((values[src, base + v] >> shift) & m) << dst
+            _transpose64(buf, masks)
+            for i in range(min(64, nrows - 64 * g)):
+                planes[64 * g + i, w] = buf[i]
+
+
+@njit(cache=True, nogil=True)
+def _unpack(planes, seg, groups, out, masks):
+    n = out.shape[1]
+    nrows = planes.shape[0]
+    buf = np.empty(64, np.uint64)
+    full = ~np.uint64(0)
+    for w in range((n + 63) // 64):
+        base = w * 64
+        cnt = min(64, n - base)
+        for g in range(groups.shape[0] - 1):
+            rows = min(64, nrows - 64 * g)
+            for i in range(rows):
+                buf[i] = planes[64 * g + i, w]
+            for i in range(rows, 64):
+                buf[i] = 0
+            _transpose64(buf, masks)
+            for s in range(groups[g], groups[g + 1]):
+                dst, shift, src, length = seg[s, 0], np.uint64(seg[s, 1]), np.uint64(seg[s, 2]), seg[s, 3]
+                m = full if length == 64 else (np.uint64(1) << np.uint64(length)) - np.uint64(1)
+                for v in range(cnt):
+                    out[dst, base + v] |= ((buf[v] >> src) & m) << shift
+
+
+def _segments(widths) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of values (widths <= 64 bits each) laid on consecutive plane rows from 0, cut at every 64th plane
+    row: segments (value row, bit offset in the value, plane row within its group of 64, length), and the
+    start of each group's segments."""
+    seg, groups, row = [], [0], 0
+    for k, width in enumerate(widths):
+        done = 0
+        while done < width:
+            length = min(width - done, 64 - row % 64)
+            seg.append((k, done, row % 64, length))
+            done += length
+            row += length
+            if row % 64 == 0:
+                groups.append(len(seg))
+    if row % 64:
+        groups.append(len(seg))
+    return np.array(seg, np.int64).reshape(-1, 4), np.array(groups, np.int64)
+
+
+def pack_rows(values: np.ndarray, widths, planes: np.ndarray) -> None:
+    """Write the low widths[k] bits of each row k of `values` (k, n) uint64 into consecutive rows of `planes`
+    from row 0, 64 plane rows per transpose (several narrow rows share one)."""
+    seg, groups = _segments(widths)
+    _pack(np.ascontiguousarray(values, dtype=np.uint64), seg, groups, planes, _MASKS)
+
+
+def unpack_rows(planes: np.ndarray, widths, n: int) -> np.ndarray:
+    """The inverse of pack_rows: (len(widths), n) uint64 values read from consecutive rows of `planes`."""
+    seg, groups = _segments(widths)
+    out = np.zeros((len(widths), n), np.uint64)
+    _unpack(planes, seg, groups, out, _MASKS)
+    return out
 
 
 def from_planes(planes: np.ndarray, row0: int, width: int, n: int) -> np.ndarray:

@@ -33,7 +33,9 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import warnings
+from concurrent.futures import Future
 from pathlib import Path
 
 from circuits.faults import DENSE_P
@@ -488,29 +490,63 @@ def _import(modname: str, path: Path, names: tuple[str, ...]):
 
 _straight_cache: dict[str, object] = {}
 _STRAIGHT_NAMES = ("clean_blocks", "clean_parallel", "flip_blocks", "flip_parallel")
+_lock = threading.RLock()  # source generation and import of straight-line modules, one at a time
 
 
 def straight_line(netlist):
     """The generated straight-line kernel module of a netlist (generated and imported once per structure)."""
     key = netlist.fingerprint()
-    if key not in _straight_cache:
-        _straight_cache[key] = _load(_straight_line_source(netlist), f"k{key}", _STRAIGHT_NAMES)
+    with _lock:
+        if key not in _straight_cache:
+            _straight_cache[key] = _load(_straight_line_source(netlist), f"k{key}", _STRAIGHT_NAMES)
     return _straight_cache[key]
 
 
-_on_disk: dict[str, bool] = {}
+_on_disk: dict[tuple[str, str], bool] = {}
+_pending: dict[tuple[str, str], Future] = {}
 
 
-def is_cached(netlist) -> bool:
-    """Whether this netlist's straight-line kernel was generated before (in this process or on disk).
-    The disk is looked at once per netlist and process: the source is generated only for that."""
+def ready(netlist, function: str) -> bool:
+    """Whether the straight-line kernel `function` (one of clean_blocks, clean_parallel, flip_blocks,
+    flip_parallel) of this netlist runs without compiling: compiled in this process, or in Numba's disk cache
+    (its index file exists; looked for once per netlist, function and process)."""
     key = netlist.fingerprint()
-    if key in _straight_cache:
+    module = _straight_cache.get(key)
+    if module is not None and getattr(module, function).signatures:
         return True
-    if key not in _on_disk:
+    if (key, function) not in _on_disk:
         name = _module_name(_straight_line_source(netlist), f"k{key}")
-        _on_disk[key] = (cache_dir() / f"{name}.py").exists()
-    return _on_disk[key]
+        _on_disk[key, function] = any((cache_dir() / "__pycache__").glob(f"{name}.{function}-*.nbi"))
+    return _on_disk[key, function]
+
+
+def compile_later(netlist, function: str) -> Future:
+    """Compile the straight-line kernel `function` of this netlist in a background (daemon) thread; the future
+    is done when it is ready (its result None, or the exception raised). One compilation per netlist and
+    function at a time; a process that exits first leaves it uncompiled (Numba writes its cache atomically)."""
+    key = (netlist.fingerprint(), function)
+    with _lock:
+        if key in _pending:
+            return _pending[key]
+        done: Future = Future()
+        _pending[key] = done
+
+    def work():
+        import numpy as np
+
+        try:
+            words = max(CLEAN_B, B)
+            inp = np.zeros((netlist.n_input_bits, words), np.uint64)
+            out = np.zeros((sum(len(v) for v in netlist.outputs.values()), words), np.uint64)
+            fn = getattr(straight_line(netlist), function)
+            flips = (0.0, 0, *binomial_cdf(netlist.n_gates, 0.0)) if function.startswith("flip") else ()
+            fn(inp, out, 0, 0, *flips) if function.endswith("blocks") else fn(inp, out, 0, *flips)
+            done.set_result(None)
+        except BaseException as exc:  # reported through the future; the caller keeps the interpreter
+            done.set_exception(exc)
+
+    threading.Thread(target=work, name=f"compile {function} of {netlist.name}", daemon=True).start()
+    return done
 
 
 def interpreter():

@@ -4,24 +4,37 @@
 Faults: one `circuits.GateFaults` value (`faults=`), or its fields as keywords: `stuck=[(gate, 0 or 1), ...]`
 (permanent stuck-at on gate outputs; gate by index or name) and `flip_p` (each gate output flips
 independently with probability flip_p for every vector: transient faults), drawn from `seed`.
+
+Engines: a generated straight-line kernel per netlist ('compiled') or one interpreter ('interpreter'); both
+give bit-identical results, flips included. engine='auto' (the default) never waits for a compilation: it uses a
+kernel that is ready (compiled in this process or in Numba's disk cache), and otherwise the interpreter, while
+a kernel that would pay off is compiled in a background thread for later calls (see `choose_engine`).
+`last_engine()` says which engine this thread's last simulation used.
+
+Buses up to 64 bits wide are int64 arrays (uint64 for unsigned 64-bit buses); wider buses are object arrays of
+Python ints, in and out.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import numba
 import numpy as np
 
 from circuits import kernels
-from circuits.bitplanes import counter_planes, from_planes, to_planes
+from circuits.bitplanes import counter_planes, pack_rows, unpack_rows
 from circuits.errors import NetlistError
 from circuits.faults import GateFaults
 from circuits.netlist import Netlist
+from circuits.plan import liveness_slots
 
 ENGINES = ("auto", "compiled", "interpreter")
-_MAX_COMPILED_GATES = 20_000
-_COMPILE_PAYS_OFF = 2e8  # gate evaluations from which generating a straight-line kernel is worth it
+MAX_COMPILED_GATES = 20_000  # largest netlist given a fault-free straight-line kernel (compiles in about 40 s)
+MAX_FLIP_GATES = 2_000  # largest netlist given a flip kernel (the 16x16 multiplier's, 1,491 gates: about 35 s)
+COMPILE_PAYS_OFF = 2e8  # gate evaluations of one call from which compiling a kernel (in the background) pays off
+_last = threading.local()
 
 
 def fault_masks(netlist: Netlist, stuck=None) -> tuple[np.ndarray, np.ndarray]:
@@ -41,43 +54,13 @@ def fault_masks(netlist: Netlist, stuck=None) -> tuple[np.ndarray, np.ndarray]:
     return keep, force
 
 
-def _liveness_slots(netlist: Netlist):
-    """Slot per gate output, reusing a slot once the last reader of its net has run (outputs never freed)."""
-    base = netlist.first_gate_net
-    last = np.full(netlist.n_nets, -1, dtype=np.int64)
-    for g in range(netlist.n_gates):
-        last[netlist.args[g]] = g
-    for nets in netlist.outputs.values():
-        last[nets] = netlist.n_gates
-    slot = np.zeros(netlist.n_nets, dtype=np.int32)
-    slot[1] = 1
-    slot[2:base] = np.arange(2, base)
-    free: list[int] = []
-    nslots = base
-    dying: dict[int, list[int]] = {}
-    for n in range(2, base):
-        dying.setdefault(int(last[n]), []).append(n)
-    for g in range(netlist.n_gates):
-        net = base + g
-        for n in dying.pop(g, []):
-            if n >= 2:
-                free.append(int(slot[n]))
-        if free:
-            slot[net] = free.pop()
-        else:
-            slot[net] = nslots
-            nslots += 1
-        dying.setdefault(int(last[net]) if last[net] >= 0 else g + 1, []).append(net)
-    return slot, nslots
-
-
 _interp_plans: dict[str, tuple] = {}
 
 
 def _interp_plan(netlist: Netlist):
     key = netlist.fingerprint()
     if key not in _interp_plans:
-        slot, nslots = _liveness_slots(netlist)
+        slot, nslots = liveness_slots(netlist)
         args = netlist.args
         base = netlist.first_gate_net
         outs = np.concatenate(list(netlist.outputs.values()))
@@ -88,18 +71,35 @@ def _interp_plan(netlist: Netlist):
     return _interp_plans[key]
 
 
-def choose_engine(netlist: Netlist, n_vectors: int, engine: str = "auto") -> str:
-    """'compiled' (generated straight-line kernel) or 'interpreter'; 'auto' compiles when it pays off or
-    when the kernel was compiled before (it is cached on disk)."""
+def choose_engine(netlist: Netlist, n_vectors: int, engine: str = "auto", flip_p: float = 0.0, stuck=(),
+                  threads: int = 1) -> str:
+    """'compiled' (generated straight-line kernel) or 'interpreter'. 'auto' decides without blocking:
+
+    1. stuck-at faults, no gates, or more gates than a generated kernel handles (MAX_COMPILED_GATES fault-free,
+       MAX_FLIP_GATES with flips: their compile time grows faster than linearly): the interpreter;
+    2. the kernel function this call needs (fault-free or flips, one thread or several) is ready: compiled;
+    3. n_vectors * n_gates >= COMPILE_PAYS_OFF: the function is compiled in a background thread (for later
+       calls) and this call uses the interpreter;
+    4. otherwise the interpreter.
+    """
     if engine not in ENGINES:
         raise NetlistError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if engine != "auto":
         return engine
-    if netlist.n_gates > _MAX_COMPILED_GATES:
+    limit = MAX_FLIP_GATES if flip_p > 0 else MAX_COMPILED_GATES
+    if stuck or not 0 < netlist.n_gates <= limit:
         return "interpreter"
-    if n_vectors * netlist.n_gates >= _COMPILE_PAYS_OFF or kernels.is_cached(netlist):
+    function = f"{'flip' if flip_p > 0 else 'clean'}_{'parallel' if threads > 1 else 'blocks'}"
+    if kernels.ready(netlist, function):
         return "compiled"
+    if n_vectors * netlist.n_gates >= COMPILE_PAYS_OFF:
+        kernels.compile_later(netlist, function)
     return "interpreter"
+
+
+def last_engine() -> str | None:
+    """The engine ('compiled' or 'interpreter') of this thread's last simulate or simulate_planes call."""
+    return getattr(_last, "engine", None)
 
 
 def _faults(faults: GateFaults | None, stuck, flip_p, seed) -> GateFaults:
@@ -143,8 +143,8 @@ def simulate_planes(netlist: Netlist, planes: np.ndarray, *, faults: GateFaults 
     if parallel:
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     k0, cdf = kernels.binomial_cdf(netlist.n_gates, float(flip_p))
-    use = choose_engine(netlist, planes.shape[1] * 64, engine)
-    if use == "compiled" and netlist.n_gates > 0 and not stuck:
+    use = choose_engine(netlist, planes.shape[1] * 64, engine, flip_p, stuck, threads)
+    if use == "compiled" and netlist.n_gates > 0:
         k = kernels.straight_line(netlist)
         if flip_p > 0:
             if parallel:
@@ -164,13 +164,18 @@ def simulate_planes(netlist: Netlist, planes: np.ndarray, *, faults: GateFaults 
             it.run_parallel(planes, out, nblocks, *args)
         else:
             it.run_blocks(planes, out, 0, nblocks, *args)
+        use = "interpreter"
+    _last.engine = use
     return out
 
 
-def _operand_array(netlist: Netlist, bus: str, values, n: int) -> np.ndarray:
+def _operand_rows(netlist: Netlist, bus: str, values, n: int) -> list[np.ndarray]:
+    """The uint64 rows of one operand bus (one per 64 bits, least significant first; two's complement)."""
     width = netlist.inputs[bus]
     arr = np.asarray(values)
-    if arr.dtype.kind not in "iub":
+    if arr.dtype.kind == "O" and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in arr.flat):
+        arr = np.asarray(values, dtype=object)  # Python ints, as wide buses take them
+    elif arr.dtype.kind not in "iub":
         raise NetlistError(f"netlist {netlist.name!r}: operand {bus!r} must hold integers, got {arr.dtype}")
     if arr.ndim > 1:
         raise NetlistError(f"netlist {netlist.name!r}: operand {bus!r} must be one value or a 1-D array, "
@@ -181,8 +186,17 @@ def _operand_array(netlist: Netlist, bus: str, values, n: int) -> np.ndarray:
         if amin < lo or amax > hi:
             raise NetlistError(f"netlist {netlist.name!r}: operand {bus!r} has values in [{amin}, {amax}], outside "
                                f"the {'signed' if netlist.signed else 'unsigned'} {width}-bit range [{lo}, {hi}]")
-    arr = np.broadcast_to(arr, (n,)).astype(np.int64 if arr.dtype.kind != "u" or width < 64 else np.uint64)
-    return arr.astype(np.uint64)  # two's complement bits of negative values
+    arr = np.broadcast_to(arr, (n,))
+    if arr.dtype.kind == "O" or width > 64:
+        words = [int(v) for v in arr]
+        return [np.fromiter(((v >> (64 * k)) & 0xFFFFFFFFFFFFFFFF for v in words), np.uint64, n)
+                for k in range(-(-width // 64))]
+    return [arr.astype(np.int64 if arr.dtype.kind != "u" or width < 64 else np.uint64).astype(np.uint64)]
+
+
+def _row_widths(widths) -> list[int]:
+    """Widths of the 64-bit rows that buses of `widths` bits occupy (a bus wider than 64 bits takes several)."""
+    return [min(64, w - k) for w in widths for k in range(0, w, 64)]
 
 
 def pack_operands(netlist: Netlist, operands: dict) -> tuple[np.ndarray, int]:
@@ -197,16 +211,11 @@ def pack_operands(netlist: Netlist, operands: dict) -> tuple[np.ndarray, int]:
     except ValueError:
         raise NetlistError(f"netlist {netlist.name!r}: operand arrays have incompatible shapes "
                            f"{[np.shape(v) for v in operands.values()]}") from None
-    wide = [bus for bus, w in {**netlist.inputs, **netlist.output_widths}.items() if w > 64]
-    if wide:
-        raise NetlistError(f"netlist {netlist.name!r}: bus(es) {', '.join(wide)} wider than 64 bits cannot be given "
-                           "as integers; use simulate_planes with bit planes")
     nwords = -(-max(n, 1) // (64 * kernels.WORDS)) * kernels.WORDS
     planes = np.zeros((netlist.n_input_bits, nwords), np.uint64)
-    row = 0
-    for bus, width in netlist.inputs.items():
-        to_planes(_operand_array(netlist, bus, operands[bus], n), width, planes, row)
-        row += width
+    rows = [r for bus in netlist.inputs for r in _operand_rows(netlist, bus, operands[bus], n)]
+    if rows:
+        pack_rows(np.stack(rows), _row_widths(netlist.inputs.values()), planes)
     return planes, n
 
 
@@ -227,18 +236,24 @@ def index_operands(netlist: Netlist, index: np.ndarray) -> dict[str, np.ndarray]
 
 
 def unpack_outputs(netlist: Netlist, planes: np.ndarray, n: int) -> dict[str, np.ndarray]:
-    """Integer outputs {bus: int64 array} from output planes (two's complement when netlist.signed)."""
-    result, row = {}, 0
-    for bus, width in netlist.output_widths.items():
-        vals = from_planes(planes, row, width, n)
-        row += width
-        if width < 64:
-            vals = vals.astype(np.int64)
+    """Integer outputs {bus: array} from output planes (two's complement when netlist.signed): int64 for buses
+    narrower than 64 bits, uint64 (int64 when signed) for 64-bit buses, object arrays of Python ints for wider."""
+    widths = netlist.output_widths
+    rows = unpack_rows(planes, _row_widths(widths.values()), n)
+    result, r = {}, 0
+    for bus, width in widths.items():
+        if width > 64:
+            parts = rows[r:r + -(-width // 64)].astype(object)
+            vals = sum(part << (64 * k) for k, part in enumerate(parts))
             if netlist.signed:
-                vals = to_signed(vals, width)
-        elif netlist.signed:
-            vals = vals.view(np.int64)
-        result[bus] = vals
+                vals = np.where(vals >> (width - 1), vals - (1 << width), vals)
+            result[bus] = np.asarray(vals, dtype=object).reshape(n)
+        elif width < 64:
+            vals = rows[r].astype(np.int64)
+            result[bus] = to_signed(vals, width) if netlist.signed else vals
+        else:
+            result[bus] = rows[r].view(np.int64) if netlist.signed else rows[r]
+        r += -(-width // 64)
     return result
 
 
@@ -248,9 +263,11 @@ def simulate(netlist: Netlist, operands: dict | None = None, /, *, faults: GateF
     """Simulate `netlist` on integer operands {input bus: 1-D array} (broadcast together), given as one
     mapping (any bus name, `seed` included) or as keywords.
 
-    Returns {output bus: int64 array} (uint64 for unsigned 64-bit buses). Signed netlists take and return
-    two's-complement values. faults: a GateFaults, or stuck: [(gate index or name, 0/1)]; flip_p: per-gate,
-    per-vector transient flip probability; seed: the flip stream. engine: 'auto', 'compiled' or 'interpreter'.
+    Returns {output bus: int64 array} (uint64 for unsigned 64-bit buses; object arrays of Python ints for buses
+    wider than 64 bits, which also take Python ints). Signed netlists take and return two's-complement values.
+    faults: a GateFaults, or stuck: [(gate index or name, 0/1)]; flip_p: per-gate, per-vector transient flip
+    probability; seed: the flip stream. engine: 'auto', 'compiled' or 'interpreter'
+    (`last_engine()` tells which ran).
     """
     if operands is not None and operand_kwargs:
         raise NetlistError(f"netlist {netlist.name!r}: give operands as one mapping or as keywords, not both")
