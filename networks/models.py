@@ -1,11 +1,16 @@
-"""Models whose weight layers carry a WeightQuantizer: an MLP of any widths and a small 1-D CNN.
+"""Models whose weight layers carry a WeightQuantizer: an MLP of any widths, a small 1-D CNN (QuantNet chains:
+weight layers with ReLU between them), and two 2-D CNNs on square images given flat (N, side * side) in [0, 1]:
+`cnn2d` (conv-ReLU-conv-ReLU-maxpool-linear) and `rescnn` (a stem and one residual block with batch norm).
 
-A model is a sequence of weight layers (QLinear, QConv1d), each followed by ReLU except the last;
-`model.weight_layers()` lists them in order for quantization, export and reports.
+`attach_quantizers(module)` gives every Linear / Conv1d / Conv2d of any module a WeightQuantizer (its class
+becomes QLinear / QConv1d / QConv2d); `weight_layers(module)` lists them in module order.
 """
 
 from __future__ import annotations
 
+import math
+
+import torch
 import torch.nn.functional as F
 from torch import nn
 
@@ -23,12 +28,39 @@ class QLinear(nn.Linear):
 
 
 class QConv1d(nn.Conv1d):
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1):
-        super().__init__(c_in, c_out, kernel, stride=stride)
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1, **kwargs):
+        super().__init__(c_in, c_out, kernel, stride=stride, **kwargs)
         self.quant = WeightQuantizer(c_out)
 
     def forward(self, x):
-        return F.conv1d(x, self.quant(self.weight), self.bias, self.stride)
+        return self._conv_forward(x, self.quant(self.weight), self.bias)
+
+
+class QConv2d(nn.Conv2d):
+    def __init__(self, c_in: int, c_out: int, kernel: int, **kwargs):
+        super().__init__(c_in, c_out, kernel, **kwargs)
+        self.quant = WeightQuantizer(c_out)
+
+    def forward(self, x):
+        return self._conv_forward(x, self.quant(self.weight), self.bias)
+
+
+_QUANTIZED = {nn.Linear: QLinear, nn.Conv1d: QConv1d, nn.Conv2d: QConv2d}
+
+
+def attach_quantizers(module: nn.Module) -> list[nn.Module]:
+    """Give every Linear / Conv1d / Conv2d of `module` a WeightQuantizer (in place; mode 'float' until a
+    training stage starts it) and return the weight layers in module order."""
+    for m in module.modules():
+        if type(m) in _QUANTIZED:
+            m.__class__ = _QUANTIZED[type(m)]
+            m.quant = WeightQuantizer(m.weight.shape[0])
+    return weight_layers(module)
+
+
+def weight_layers(module: nn.Module) -> list[nn.Module]:
+    """The layers of `module` that carry a WeightQuantizer, in module order."""
+    return [m for m in module.modules() if isinstance(getattr(m, "quant", None), WeightQuantizer)]
 
 
 class QuantNet(nn.Module):
@@ -74,3 +106,57 @@ def cnn1d(input_shape: tuple[int, int], channels: tuple[int, ...], n_out: int, k
         c_in = c
     layers.append(QLinear(c_in * length, n_out))
     return QuantNet(layers, input_shape)
+
+
+def _side(input_shape: tuple, arch: str) -> int:
+    side = math.isqrt(int(input_shape[0])) if len(input_shape) == 1 else 0
+    if side < 4 or side * side != input_shape[0]:
+        raise NetworkError(f"{arch} needs flat square images (side * side,) with side >= 4; got shape {input_shape}")
+    return side
+
+
+class CNN2d(nn.Module):
+    """conv3x3(c1)-ReLU-conv3x3(c2)-ReLU-maxpool2-linear on a flat square image (padding 1)."""
+
+    def __init__(self, input_shape: tuple, channels: tuple[int, int], n_out: int):
+        super().__init__()
+        self.input_shape, self.side = tuple(input_shape), _side(input_shape, "cnn2d")
+        c1, c2 = channels
+        self.features = nn.Sequential(QConv2d(1, c1, 3, padding=1), nn.ReLU(), QConv2d(c1, c2, 3, padding=1),
+                                      nn.ReLU(), nn.MaxPool2d(2))
+        self.classifier = QLinear(c2 * (self.side // 2) ** 2, n_out)
+
+    def forward(self, x):
+        x = x.view(x.size(0), 1, self.side, self.side)
+        return self.classifier(torch.flatten(self.features(x), 1))
+
+
+class ResCNN(nn.Module):
+    """stem conv3x3(c)-BN-ReLU, residual block conv-BN-ReLU-conv-BN + stem, ReLU, maxpool2, linear."""
+
+    def __init__(self, input_shape: tuple, channels: int, n_out: int):
+        super().__init__()
+        self.input_shape, self.side = tuple(input_shape), _side(input_shape, "rescnn")
+        c = channels
+        self.stem = nn.Sequential(QConv2d(1, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU())
+        self.block = nn.Sequential(QConv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(),
+                                   QConv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c))
+        self.pool = nn.MaxPool2d(2)
+        self.classifier = QLinear(c * (self.side // 2) ** 2, n_out)
+
+    def forward(self, x):
+        x = self.stem(x.view(x.size(0), 1, self.side, self.side))
+        x = F.relu(x + self.block(x))
+        return self.classifier(torch.flatten(self.pool(x), 1))
+
+
+def cnn2d(input_shape: tuple, channels: tuple[int, ...], n_out: int) -> CNN2d:
+    if len(channels) != 2 or min(channels) < 1:
+        raise NetworkError(f"cnn2d takes two channel counts (hidden = [c1, c2]), got {list(channels)}")
+    return CNN2d(input_shape, (int(channels[0]), int(channels[1])), n_out)
+
+
+def rescnn(input_shape: tuple, channels: tuple[int, ...], n_out: int) -> ResCNN:
+    if len(channels) != 1 or channels[0] < 1:
+        raise NetworkError(f"rescnn takes one channel count (hidden = [c]), got {list(channels)}")
+    return ResCNN(input_shape, int(channels[0]), n_out)

@@ -1,6 +1,6 @@
 """Training: float, fixed-bit (QAT) and learned-noise quantization, with early stopping and a model cache.
 
-`trained_model(config)` returns a trained QuantNet, training it on first use and caching it on disk under
+`trained_model(config)` returns a trained built-in model, training it on first use and caching it on disk under
 a key of the full configuration (and TRAIN_VERSION), so campaigns never retrain the same model. A cached
 model is verified before use (the sha256 of KEY.pt is kept in KEY.pt.sha256, and it loads with
 torch.load(weights_only=True)); one that fails is retrained with a one-line CacheWarning, and an unusable
@@ -21,16 +21,17 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 from tqdm import tqdm
 
 from circuits.kernels import cache_root, usable_dir, warn, write_atomically
 from networks import data as datasets
 from networks.errors import NetworkError
-from networks.models import QuantNet, cnn1d, mlp
+from networks.models import cnn1d, cnn2d, mlp, rescnn, weight_layers
 from networks.quant import BACKWARDS, NOISES
 
 TRAIN_VERSION = "1"
-ARCHS = ("mlp", "cnn1d")
+ARCHS = ("mlp", "cnn1d", "cnn2d", "rescnn")
 QUANTS = ("float", "fixed", "learned-noise")
 
 
@@ -79,10 +80,16 @@ class ModelConfig:
         return hashlib.sha256(json.dumps([TRAIN_VERSION, d], sort_keys=True).encode()).hexdigest()[:20]
 
 
-def build(config: ModelConfig, ds: datasets.Dataset) -> QuantNet:
+def build(config: ModelConfig, ds: datasets.Dataset) -> nn.Module:
+    """The untrained model of `config` (seeded). hidden: the MLP widths; cnn1d and cnn2d: conv channels
+    (cnn2d: two); rescnn: one channel count."""
     torch.manual_seed(config.seed)
     if config.arch == "mlp":
         return mlp(ds.n_features, config.hidden, ds.n_classes, ds.shape)
+    if config.arch == "cnn2d":
+        return cnn2d(ds.shape, config.hidden, ds.n_classes)
+    if config.arch == "rescnn":
+        return rescnn(ds.shape, config.hidden, ds.n_classes)
     if len(ds.shape) != 2:
         raise NetworkError(f"cnn1d needs (channels, length) inputs; data set {ds.name} has shape {ds.shape}")
     return cnn1d(ds.shape, config.hidden, ds.n_classes)
@@ -101,16 +108,16 @@ def _tensors(ds: datasets.Dataset, seed: int):
             (shape(ds.x_test), torch.as_tensor(ds.y_test)))
 
 
-def accuracy(model: QuantNet, x: torch.Tensor, y: torch.Tensor) -> float:
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     model.eval()
     with torch.no_grad():
         return float((model(x).argmax(1) == y).float().mean())
 
 
-def total_bits(model: QuantNet) -> torch.Tensor:
+def total_bits(model: nn.Module) -> torch.Tensor:
     """Sum over weight layers and channels of max(I_c, 0) times the channel's element count (bits)."""
     terms = []
-    for layer in model.weight_layers():
+    for layer in weight_layers(model):
         q = layer.quant
         if q.mode == "noise":
             per = layer.weight[0].numel()
@@ -118,7 +125,7 @@ def total_bits(model: QuantNet) -> torch.Tensor:
     return torch.stack(terms).sum() if terms else torch.zeros(())
 
 
-def fit(model: QuantNet, splits, config: ModelConfig, epochs: int, lam: float = 0.0, desc: str = "train",
+def fit(model: nn.Module, splits, config: ModelConfig, epochs: int, lam: float = 0.0, desc: str = "train",
         progress: bool = True) -> dict:
     """Adam on cross-entropy (+ lam * total bits), early stopping on validation loss, best state restored."""
     (xtr, ytr), (xva, yva), _ = splits
@@ -156,13 +163,27 @@ def fit(model: QuantNet, splits, config: ModelConfig, epochs: int, lam: float = 
     return {"epochs": epochs_run, "best_val_loss": best}
 
 
-def _train(config: ModelConfig, progress: bool) -> tuple[QuantNet, dict]:
+def _train(config: ModelConfig, progress: bool) -> tuple[nn.Module, dict]:
     ds = datasets.load(config.dataset)
     splits = _tensors(ds, config.seed)
     model = build(config, ds)
     info = {"float": fit(model, splits, config, config.epochs, desc=f"float {config.dataset}", progress=progress)}
     info["float_test_accuracy"] = accuracy(model, *splits[2])
-    layers = model.weight_layers()
+    info.update(quantize(model, splits, config, progress))
+    info["test_accuracy"] = accuracy(model, *splits[2])
+    return model, info
+
+
+def quantize(model: nn.Module, splits, config: ModelConfig, progress: bool = True) -> dict:
+    """The quantization stage of config.quant on a trained model of any structure whose weight layers carry
+    quantizers (networks.models.attach_quantizers): fixed-bit QAT, or learned noise (penalty lam per bit),
+    pruning of the output channels with I <= 0, rounding with step alpha * sqrt(12) and a fine-tune.
+    splits: ((x, y) train, (x, y) validation, (x, y) test) tensors. Returns the training info of the stages."""
+    layers = weight_layers(model)
+    if config.quant != "float" and not layers:
+        raise NetworkError(f"quantization {config.quant!r}: the model has no layer with a quantizer "
+                           "(call networks.models.attach_quantizers first)")
+    info: dict = {}
     if config.quant == "fixed":
         for layer in layers:
             layer.quant.start_fixed(config.bits, config.backward, config.sigma)
@@ -180,8 +201,7 @@ def _train(config: ModelConfig, progress: bool) -> tuple[QuantNet, dict]:
                 q.mask.copy_(keep * q.mask)
                 q.freeze_steps(q.alpha.detach() * math.sqrt(12), config.backward)
         info["finetune"] = fit(model, splits, config, config.finetune_epochs, desc="fine-tune", progress=progress)
-    info["test_accuracy"] = accuracy(model, *splits[2])
-    return model, info
+    return info
 
 
 def models_dir() -> Path:
@@ -189,7 +209,7 @@ def models_dir() -> Path:
     return usable_dir(cache_root() / "models")
 
 
-def trained_model(config: ModelConfig, progress: bool = True, cache: bool = True) -> tuple[QuantNet, dict]:
+def trained_model(config: ModelConfig, progress: bool = True, cache: bool = True) -> tuple[nn.Module, dict]:
     """The trained model of `config` and its training info; from the cache when it was trained before."""
     torch.set_num_threads(1)
     path = models_dir() / f"{config.key()}.pt"
@@ -201,7 +221,7 @@ def trained_model(config: ModelConfig, progress: bool = True, cache: bool = True
     model, info = _train(config, progress)
     model.eval()
     if cache:
-        modes = [(layer.quant.mode, layer.quant.bits, layer.quant.backward_kind) for layer in model.weight_layers()]
+        modes = [(layer.quant.mode, layer.quant.bits, layer.quant.backward_kind) for layer in weight_layers(model)]
         buf = io.BytesIO()
         torch.save({"state": model.state_dict(), "info": info, "modes": modes,
                     "config": dataclasses.asdict(config)}, buf)
@@ -215,7 +235,7 @@ def _checksum_path(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
-def _load_cached(path: Path, config: ModelConfig, ds) -> tuple[QuantNet, dict] | None:
+def _load_cached(path: Path, config: ModelConfig, ds) -> tuple[nn.Module, dict] | None:
     """The cached model at `path` when it exists and verifies; None (with a warning when it exists) if not."""
     try:
         data = path.read_bytes()
@@ -245,16 +265,16 @@ def _load_cached(path: Path, config: ModelConfig, ds) -> tuple[QuantNet, dict] |
     return model, info
 
 
-def _restore_modes(model: QuantNet, modes) -> None:
-    for layer, (mode, bits, backward) in zip(model.weight_layers(), modes, strict=True):
+def _restore_modes(model: nn.Module, modes) -> None:
+    for layer, (mode, bits, backward) in zip(weight_layers(model), modes, strict=True):
         layer.quant.mode, layer.quant.bits, layer.quant.backward_kind = mode, bits, backward
 
 
-def size_report(model: QuantNet) -> dict:
+def size_report(model: nn.Module) -> dict:
     """Per layer and channel: learned bits I (when learned), integer bits of the rounded weights, pruned
     count; total size in bits including one fp32 scale per channel and fp32 biases (KB = 1024 bytes)."""
     layers, total = [], 0
-    for k, layer in enumerate(model.weight_layers()):
+    for k, layer in enumerate(weight_layers(model)):
         q = layer.quant
         w = layer.weight.detach()
         with torch.no_grad():
@@ -268,7 +288,7 @@ def size_report(model: QuantNet) -> dict:
         per = w[0].numel()
         weight_bits = int((int_bits * per).sum())
         scale_bits = 32 * int(kept.sum()) if q.mode != "float" else 0
-        bias_bits = 32 * layer.bias.numel()
+        bias_bits = 32 * layer.bias.numel() if layer.bias is not None else 0
         entry = {"layer": k, "channels": int(w.shape[0]), "pruned": int((~kept).sum()),
                  "int_bits": int_bits.tolist(), "weight_bits": weight_bits, "scale_bits": scale_bits,
                  "bias_bits": bias_bits}
