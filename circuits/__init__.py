@@ -1,7 +1,7 @@
 """Gate-level digital circuits: netlists, generators, Yosys import/Verilog export, a Numba bit-parallel
 simulator with fault injection, single stuck-at fault campaigns and arithmetic error metrics."""
 
-from circuits import imported  # noqa: F401 (registers the file circuits)
+from circuits import hardening, imported, mac  # noqa: F401 (registers the file circuits and the MAC)
 from circuits.errors import NetlistError
 from circuits.faults import GateFaults
 from circuits.gates import KINDS
@@ -20,5 +20,5 @@ from circuits.simulate import exhaustive, simulate, simulate_planes
 __all__ = [
     "GENERATORS", "KINDS", "GateFaults", "Netlist", "NetlistError", "Param", "broken_array_multiplier", "circuit",
     "exhaustive", "from_gates", "generator", "kogge_stone_adder", "multiplier", "ripple_carry_adder", "simulate",
-    "simulate_planes", "tmr", "truncated_multiplier",
+    "simulate_planes", "tmr", "truncated_multiplier", "hardening", "mac",
 ]
