@@ -7,7 +7,8 @@ from networks.errors import NetworkError
 from networks.export import export
 from networks.fx_import import from_torch
 from networks.graph import IntegerModel
+from networks.load import load_model
 from networks.train import ModelConfig, size_report, trained_model
 
 __all__ = ["Dataset", "IntegerEngine", "IntegerModel", "ModelConfig", "Multiplier", "NetworkError", "digits",
-           "export", "from_torch", "signals", "size_report", "trained_model"]
+           "export", "from_torch", "load_model", "signals", "size_report", "trained_model"]

@@ -63,6 +63,39 @@ def signals(n_train: int = 4000, n_test: int = 1000, length: int = 40, seed: int
     return Dataset("signals", x[:n_train], y[:n_train], x[n_train:], y[n_train:], 10, (1, length))
 
 
+def from_npz(path, name: str | None = None) -> Dataset:
+    """A test set from an .npz file (read without pickles): x_test (N, *shape) floats in [0, 1], y_test (N,)
+    integer labels >= 0, optional x_calib (M, *shape) calibration inputs in [0, 1]. The Dataset's x_train holds
+    the calibration inputs (x_calib, else x_test) and y_train is empty: the file trains nothing."""
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except FileNotFoundError:
+        raise NetworkError(f"data file {path}: no such file") from None
+    except Exception as exc:  # not a zip, truncated, or object arrays that need pickles
+        raise NetworkError(f"data file {path}: not a readable .npz without pickles ({type(exc).__name__})") from None
+    missing = [k for k in ("x_test", "y_test") if k not in arrays]
+    if missing:
+        raise NetworkError(f"data file {path}: missing {', '.join(missing)} (it has {', '.join(arrays) or 'nothing'})")
+    x, y = arrays["x_test"], arrays["y_test"]
+    calib = arrays.get("x_calib", x)
+    for key, arr in (("x_test", x), ("x_calib", calib)):
+        if arr.dtype.kind not in "fiu" or arr.ndim < 2 or len(arr) == 0:
+            raise NetworkError(f"data file {path}: {key} must be a non-empty numeric array (N, *shape), "
+                               f"got {arr.dtype} {arr.shape}")
+        if not np.all(np.isfinite(arr)) or arr.min() < 0 or arr.max() > 1:
+            raise NetworkError(f"data file {path}: {key} must hold finite values in [0, 1]")
+    if calib.shape[1:] != x.shape[1:]:
+        raise NetworkError(f"data file {path}: x_calib inputs {calib.shape[1:]} differ from x_test's {x.shape[1:]}")
+    if y.dtype.kind not in "iu" or y.shape != (len(x),) or y.min() < 0:
+        raise NetworkError(f"data file {path}: y_test must be {len(x)} integer labels >= 0, got {y.dtype} {y.shape}")
+    return Dataset(name or path.stem, calib.astype(np.float32), np.zeros(0, np.int64), x.astype(np.float32),
+                   y.astype(np.int64), int(y.max()) + 1, tuple(x.shape[1:]))
+
+
 DATASETS = {"digits": digits, "signals": signals}
 
 

@@ -255,7 +255,7 @@ def _load_cached(path: Path, config: ModelConfig, ds) -> tuple[nn.Module, dict] 
     try:
         saved = torch.load(io.BytesIO(data), weights_only=True)
         model = build(config, ds)
-        _restore_modes(model, saved["modes"])
+        restore_modes(model, saved["modes"])
         model.load_state_dict(saved["state"])
         info = saved["info"]
     except Exception as exc:  # verified bytes that still do not make this model (another torch, a stale layout)
@@ -265,7 +265,8 @@ def _load_cached(path: Path, config: ModelConfig, ds) -> tuple[nn.Module, dict] 
     return model, info
 
 
-def _restore_modes(model: nn.Module, modes) -> None:
+def restore_modes(model: nn.Module, modes) -> None:
+    """Set each weight layer's quantizer (mode, bits, backward) as saved with the model."""
     for layer, (mode, bits, backward) in zip(weight_layers(model), modes, strict=True):
         layer.quant.mode, layer.quant.bits, layer.quant.backward_kind = mode, bits, backward
 

@@ -1,0 +1,54 @@
+"""Models from files without running pickled code: torch.export archives and state_dicts of built-in models.
+
+`load_model(path)` reads a torch.export archive (torch.export.save; loaded with torch.export.load, which
+rebuilds the ATen graph from its serialized form) and returns its graph module. `load_model(path, config)`
+reads a state_dict of the built-in architecture of `config` (networks.ModelConfig) with
+torch.load(weights_only=True): a bare state_dict, or the model cache's {"state", "modes", ...} form. Any
+failure is one NetworkError line naming the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from networks import data as datasets
+from networks.errors import NetworkError
+from networks.train import ModelConfig, build, restore_modes
+
+
+def _why(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200] if text else ''}"
+
+
+def load_model(path, config: ModelConfig | None = None, dataset: datasets.Dataset | None = None) -> nn.Module:
+    """The model saved at `path` (eval mode): a torch.export archive when `config` is None, else a state_dict
+    of build(config, dataset) (dataset: config.dataset when not given, for the input shape and classes)."""
+    path = Path(path)
+    if not path.is_file():
+        raise NetworkError(f"model file {path}: no such file")
+    if config is None:
+        try:
+            module = torch.export.load(str(path)).module()
+        except Exception as exc:  # torch.export.load raises many kinds for foreign files
+            raise NetworkError(f"model file {path}: not a torch.export archive ({_why(exc)})") from None
+        return module
+    try:
+        saved = torch.load(str(path), weights_only=True, map_location="cpu")
+    except Exception as exc:  # not a torch file, or one that needs unpickling code
+        raise NetworkError(f"model file {path}: not a weights-only torch state_dict ({_why(exc)})") from None
+    if not isinstance(saved, dict):
+        raise NetworkError(f"model file {path}: holds a {type(saved).__name__}, not a state_dict")
+    state, modes = (saved["state"], saved.get("modes")) if "state" in saved else (saved, None)
+    model = build(config, dataset or datasets.load(config.dataset))
+    try:
+        if modes is not None:
+            restore_modes(model, modes)
+        model.load_state_dict(state)
+    except Exception as exc:  # missing or misshapen tensors
+        raise NetworkError(f"model file {path}: does not fit arch {config.arch!r} with hidden {list(config.hidden)} "
+                           f"({_why(exc)})") from None
+    return model.eval()
