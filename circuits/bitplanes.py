@@ -31,6 +31,24 @@ def _transpose64(x, masks):
 
 
 @njit(cache=True, nogil=True)
+def _transpose64_lanes(x, masks):
+    """_transpose64 of the columns of x (64, lanes) at once (the lanes vectorise)."""
+    lanes = x.shape[1]
+    j = 32
+    for r in range(6):
+        m = masks[r]
+        sj = np.uint64(j)
+        k = 0
+        while k < 64:
+            for q in range(lanes):
+                t = ((x[k, q] >> sj) ^ x[k + j, q]) & m
+                x[k + j, q] ^= t
+                x[k, q] ^= t << sj
+            k = ((k | j) + 1) & ~j
+        j >>= 1
+
+
+@njit(cache=True, nogil=True)
 def _from_planes(planes, row0, width, n, out, masks):
     buf = np.empty(64, np.uint64)
     for w in range((n + 63) // 64):
@@ -44,49 +62,55 @@ def _from_planes(planes, row0, width, n, out, masks):
             out[base + v] = buf[v]
 
 
+_GROUP_WORDS = 8  # words transposed before their rows are written: one 64-byte line per plane row
+
+
 @njit(cache=True, nogil=True)
 def _pack(values, seg, groups, planes, masks):
     n = values.shape[1]
     nrows = planes.shape[0]
-    buf = np.empty(64, np.uint64)
+    buf = np.empty((64, _GROUP_WORDS), np.uint64)  # buf[v, k]: vector v of word w0 + k
     full = ~np.uint64(0)
-    for w in range((n + 63) // 64):
-        base = w * 64
-        cnt = min(64, n - base)
+    nw = (n + 63) // 64
+    for w0 in range(0, nw, _GROUP_WORDS):
+        kw = min(_GROUP_WORDS, nw - w0)
         for g in range(groups.shape[0] - 1):
-            for v in range(64):
-                buf[v] = 0
+            buf[:] = 0
             for s in range(groups[g], groups[g + 1]):
                 src, shift, dst, length = seg[s, 0], np.uint64(seg[s, 1]), np.uint64(seg[s, 2]), seg[s, 3]
                 m = full if length == 64 else (np.uint64(1) << np.uint64(length)) - np.uint64(1)
-                for v in range(cnt):
-                    buf[v] |= ((values[src, base + v] >> shift) & m) << dst
-            _transpose64(buf, masks)
+                for k in range(kw):
+                    base = (w0 + k) * 64
+                    for v in range(min(64, n - base)):
+                        buf[v, k] |= ((values[src, base + v] >> shift) & m) << dst
+            _transpose64_lanes(buf, masks)
             for i in range(min(64, nrows - 64 * g)):
-                planes[64 * g + i, w] = buf[i]
+                for k in range(kw):
+                    planes[64 * g + i, w0 + k] = buf[i, k]
 
 
 @njit(cache=True, nogil=True)
 def _unpack(planes, seg, groups, out, masks):
     n = out.shape[1]
     nrows = planes.shape[0]
-    buf = np.empty(64, np.uint64)
+    buf = np.zeros((64, _GROUP_WORDS), np.uint64)  # buf[i, k]: plane row 64g + i of word w0 + k
     full = ~np.uint64(0)
-    for w in range((n + 63) // 64):
-        base = w * 64
-        cnt = min(64, n - base)
+    nw = (n + 63) // 64
+    for w0 in range(0, nw, _GROUP_WORDS):
+        kw = min(_GROUP_WORDS, nw - w0)
         for g in range(groups.shape[0] - 1):
-            rows = min(64, nrows - 64 * g)
-            for i in range(rows):
-                buf[i] = planes[64 * g + i, w]
-            for i in range(rows, 64):
-                buf[i] = 0
-            _transpose64(buf, masks)
+            buf[:] = 0
+            for i in range(min(64, nrows - 64 * g)):
+                for k in range(kw):
+                    buf[i, k] = planes[64 * g + i, w0 + k]
+            _transpose64_lanes(buf, masks)
             for s in range(groups[g], groups[g + 1]):
                 dst, shift, src, length = seg[s, 0], np.uint64(seg[s, 1]), np.uint64(seg[s, 2]), seg[s, 3]
                 m = full if length == 64 else (np.uint64(1) << np.uint64(length)) - np.uint64(1)
-                for v in range(cnt):
-                    out[dst, base + v] |= ((buf[v] >> src) & m) << shift
+                for k in range(kw):
+                    base = (w0 + k) * 64
+                    for v in range(min(64, n - base)):
+                        out[dst, base + v] |= ((buf[v, k] >> src) & m) << shift
 
 
 def _segments(widths) -> tuple[np.ndarray, np.ndarray]:

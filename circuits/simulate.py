@@ -169,8 +169,8 @@ def simulate_planes(netlist: Netlist, planes: np.ndarray, *, faults: GateFaults 
     return out
 
 
-def _operand_rows(netlist: Netlist, bus: str, values, n: int) -> list[np.ndarray]:
-    """The uint64 rows of one operand bus (one per 64 bits, least significant first; two's complement)."""
+def _operand_rows(netlist: Netlist, bus: str, values, rows: np.ndarray) -> None:
+    """Write one operand bus into `rows` (one uint64 row per 64 bits, least significant first; two's complement)."""
     width = netlist.inputs[bus]
     arr = np.asarray(values)
     if arr.dtype.kind == "O" and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in arr.flat):
@@ -186,12 +186,13 @@ def _operand_rows(netlist: Netlist, bus: str, values, n: int) -> list[np.ndarray
         if amin < lo or amax > hi:
             raise NetlistError(f"netlist {netlist.name!r}: operand {bus!r} has values in [{amin}, {amax}], outside "
                                f"the {'signed' if netlist.signed else 'unsigned'} {width}-bit range [{lo}, {hi}]")
-    arr = np.broadcast_to(arr, (n,))
+    n = rows.shape[1]
     if arr.dtype.kind == "O" or width > 64:
-        words = [int(v) for v in arr]
-        return [np.fromiter(((v >> (64 * k)) & 0xFFFFFFFFFFFFFFFF for v in words), np.uint64, n)
-                for k in range(-(-width // 64))]
-    return [arr.astype(np.int64 if arr.dtype.kind != "u" or width < 64 else np.uint64).astype(np.uint64)]
+        words = [int(v) for v in np.broadcast_to(arr, (n,))]
+        for k in range(len(rows)):
+            rows[k] = np.fromiter(((v >> (64 * k)) & 0xFFFFFFFFFFFFFFFF for v in words), np.uint64, n)
+    else:
+        np.copyto(rows[0], arr, casting="unsafe")  # negative values as two's complement
 
 
 def _row_widths(widths) -> list[int]:
@@ -213,9 +214,12 @@ def pack_operands(netlist: Netlist, operands: dict) -> tuple[np.ndarray, int]:
                            f"{[np.shape(v) for v in operands.values()]}") from None
     nwords = -(-max(n, 1) // (64 * kernels.WORDS)) * kernels.WORDS
     planes = np.zeros((netlist.n_input_bits, nwords), np.uint64)
-    rows = [r for bus in netlist.inputs for r in _operand_rows(netlist, bus, operands[bus], n)]
-    if rows:
-        pack_rows(np.stack(rows), _row_widths(netlist.inputs.values()), planes)
+    widths = _row_widths(netlist.inputs.values())
+    rows, r = np.empty((len(widths), n), np.uint64), 0
+    for bus, width in netlist.inputs.items():
+        _operand_rows(netlist, bus, operands[bus], rows[r:r + -(-width // 64)])
+        r += -(-width // 64)
+    pack_rows(rows, widths, planes)
     return planes, n
 
 
