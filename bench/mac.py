@@ -1,4 +1,5 @@
-"""The processing element's netlist: gates, depth and simulator throughput in multiply-accumulates/s.
+"""The processing element's netlists: MAC gates, depth and simulator throughput in multiply-accumulates/s; the
+requantizer's gates and depth.
 
 One MAC step = one vector (a, w, acc) -> acc_out. Rates are single-thread vectors/s of the generated kernel on
 random bit planes (2^17-vector working set kept in cache) and of simulate() with int64 operands in and out
@@ -17,7 +18,7 @@ import numpy as np
 import circuits as c
 from bench.common import best_of, report
 from bench.simulator import planes_rate
-from circuits.mac import mac
+from circuits.mac import mac, requantizer
 
 FLIP_P = 1e-3
 
@@ -58,6 +59,9 @@ def main(quick: bool = False) -> dict:
         ratio = fig[f"kernel_mac_s_flips_{adder}"] / fig[f"kernel_mac_s_clean_{adder}"]
         rows.append((f"{tag}: kernel flips / fault-free", ratio, "ratio"))
         fig[f"flip_ratio_{adder}"] = ratio
+    req = requantizer(8, 32, 16, 20)
+    rows.append(("requantizer acc32 x mult16 >> 20 -> 8 bits: gates, depth", f"{req.n_gates}, {req.depth()}", ""))
+    fig["requantizer_gates"], fig["requantizer_depth"] = req.n_gates, req.depth()
     report("bench.mac (one core)", rows, fig)
     return fig
 

@@ -10,11 +10,15 @@ Structure: the registered unsigned multiplier (gate names prefixed `mul.`) and t
 acc_bits + 1 bits (prefixed `add.`), whose extra low bit position receives the product's sign on both operands so
 that it becomes the carry-in of a conditional negation: acc + (P XOR neg) + neg. The XORs of the product with
 the sign (and, with signed_a, the XOR of the two sign bits) are adder gates too (`add.neg[k]`, `add.sign`).
+
+The requantizer ends a dot product as the engine does: q = clamp((acc * mult + 2^(shift-1)) >> shift,
+0, 2^width - 1) (the ReLU clamp of hidden layers), with gates prefixed `req.mul.`, `req.rnd.` and `req.clamp.`.
 """
 
 from __future__ import annotations
 
 from circuits.builder import Builder
+from circuits.errors import NetlistError
 from circuits.generators import kogge_stone_adder, multiplier, ripple_carry_adder
 from circuits.netlist import Netlist
 from circuits.registry import Param, circuit
@@ -45,4 +49,36 @@ def mac(n: int = 8, m: int | None = None, acc_bits: int = 32, form: str = "array
     flipped = [b.gate("XOR", p, neg, name=f"add.neg[{k}]") for k, p in enumerate(product)]
     total = b.instantiate(ADDERS[adder](acc_bits + 1), {"a": [neg] + acc, "b": [neg] + flipped}, prefix="add.")
     b.output("acc_out", total["s"][1:acc_bits + 1])
+    return b.build()
+
+
+@circuit("requantizer", "requantizer q = clamp((acc * mult + 2^(shift-1)) >> shift, 0, 2^width - 1)",
+         width=Param(int, 8, 1, 16, help="output (activation) bits"),
+         acc_bits=Param(int, 32, 2, 32, help="accumulator bits, two's complement"),
+         mult_bits=Param(int, 16, 1, 31, help="multiplier bits, unsigned"),
+         shift=Param(int, 16, 0, 62, help="right shift, at most acc_bits + mult_bits"))
+def requantizer(n: int = 8, acc_bits: int = 32, mult_bits: int = 16, shift: int = 16) -> Netlist:
+    """Requantizer: inputs acc (acc_bits, two's complement) and mult (mult_bits, unsigned), output q (n bits,
+    unsigned) = clamp((acc * mult + 2^(shift-1)) >> shift, 0, 2^n - 1) (no rounding term when shift = 0),
+    exact (no wrap-around). A Baugh-Wooley acc_bits x (mult_bits + 1) array multiplier (about
+    6 acc_bits mult_bits gates), an incrementer for the rounding bit and an OR tree and AND row for the clamp."""
+    if shift > acc_bits + mult_bits:
+        raise NetlistError(f"requantizer shift must be at most acc_bits + mult_bits = {acc_bits + mult_bits}, "
+                           f"got {shift}")
+    b = Builder(f"req{n}_acc{acc_bits}_m{mult_bits}_s{shift}")
+    acc, mult = b.input("acc", acc_bits), b.input("mult", mult_bits)
+    product = b.instantiate(multiplier(acc_bits, mult_bits + 1, "array", signed=True),
+                            {"a": acc, "b": mult + [Builder.ZERO]}, prefix="req.mul.")["p"]
+    width = len(product)
+    if shift:
+        half = [Builder.ONE if k == shift - 1 else Builder.ZERO for k in range(width)]
+        product = b.instantiate(ripple_carry_adder(width), {"a": product, "b": half}, prefix="req.rnd.")["s"][:width]
+    y = product[shift:]  # two's complement, y[-1] the sign
+    sign = y[-1]
+    over = Builder.ZERO
+    for k, bit in enumerate(y[n:-1]):
+        over = b.gate("OR", over, bit, name=f"req.clamp.over{k}")
+    q = [b.gate("ANDNOT", b.gate("OR", bit, over, name=f"req.clamp.sat[{k}]"), sign, name=f"req.clamp.q[{k}]")
+         for k, bit in enumerate(y[:-1][:n])]
+    b.output("q", q + [Builder.ZERO] * (n - len(q)))
     return b.build()

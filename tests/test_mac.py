@@ -1,5 +1,6 @@
-"""The multiply-accumulate netlist against exact arithmetic: exhaustively for small widths, on random operands for
-the engine's 8-bit operands and 32-bit accumulator; its gates are named by block; it can be hardened by block."""
+"""The multiply-accumulate and requantizer netlists against exact arithmetic: exhaustively for small widths, on
+random operands at the engine's widths (8-bit operands, 32-bit accumulator); gates named by block; a block
+hardened."""
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ import circuits
 from circuits import GENERATORS, NetlistError
 from circuits.campaign import stuck_at_campaign
 from circuits.hardening import apply_hardening
-from circuits.mac import mac
+from circuits.mac import mac, requantizer
 
 
 def _exact(a, w, acc, n, m, acc_bits, signed_a):
@@ -75,3 +76,31 @@ def test_adder_block_hardened_masks_adder_faults_only():
     assert stuck_at_campaign(h.netlist, gates=h.protected).detected.max() == 0
     mul = [n for n in h.netlist.gate_names if n.startswith("mul.")]
     assert stuck_at_campaign(h.netlist, gates=mul).detected.min() > 0
+
+
+def _requantized(acc, mult, n, acc_bits, shift):
+    acc = np.asarray(acc, np.int64)
+    acc = np.where(acc >> (acc_bits - 1) == 1, acc - (1 << acc_bits), acc)
+    return np.clip((acc * np.asarray(mult, np.int64) + ((1 << (shift - 1)) if shift else 0)) >> shift, 0,
+                   (1 << n) - 1)
+
+
+@pytest.mark.parametrize("n, acc_bits, mult_bits, shift", [(3, 6, 3, 3), (2, 5, 2, 0), (8, 8, 2, 5), (3, 7, 4, 11)])
+def test_requantizer_exhaustive(n, acc_bits, mult_bits, shift):
+    net = GENERATORS["requantizer"](width=n, acc_bits=acc_bits, mult_bits=mult_bits, shift=shift)
+    for ins, outs in circuits.exhaustive(net):
+        assert np.array_equal(outs["q"], _requantized(ins["acc"], ins["mult"], n, acc_bits, shift))
+
+
+def test_engine_width_requantizer_on_random_operands():
+    net = requantizer(8, 32, 16, 20)
+    rng = np.random.default_rng(9)
+    acc, mult = rng.integers(0, 1 << 32, 20_000), rng.integers(0, 1 << 16, 20_000)
+    acc[:3] = [(1 << 31) - 1, 1 << 31, (1 << 32) - 1]  # largest, most negative, -1
+    acc[3:1000] >>= 14  # small positive accumulators land inside the clamp range
+    got = circuits.simulate(net, {"acc": acc, "mult": mult})["q"]
+    expect = _requantized(acc, mult, 8, 32, 20)
+    assert np.array_equal(got, expect) and 0 < np.count_nonzero((expect > 0) & (expect < 255))
+    assert all(name.startswith(("req.mul.", "req.rnd.", "req.clamp.")) for name in net.gate_names)
+    with pytest.raises(NetlistError, match="shift"):
+        requantizer(8, 8, 8, 17)
