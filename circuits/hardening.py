@@ -139,7 +139,9 @@ def sensitivity_shares(netlist: Netlist, vectors=None, seed: int = 0) -> np.ndar
 
 def harden_by_sensitivity(netlist: Netlist, fraction: float, vectors=None, seed: int = 0) -> Hardened:
     """Sensitivity-ranked partial TMR: TMR of the round(fraction * G) gates with the largest share of S
-    (ties: lower gate index first); fraction in [0, 1]."""
+    (ties: lower gate index first); fraction in [0, 1]. Every protected net read by unprotected logic gets a
+    voter whose faults act like the original gate's, so isolated gates gain nothing to first order: S falls
+    only by the sensitivity of gates whose outputs stay inside the protected set."""
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 <= fraction <= 1.0:
         raise NetlistError(f"fraction of gates must be in [0, 1], got {fraction!r}")
     count = math.floor(fraction * netlist.n_gates + 0.5)
