@@ -7,8 +7,8 @@ A single fault in any copy is out-voted at every voter, so no output changes; fa
 unprotected gates are not masked (voters are ordinary gates and take faults like any other). P may be the
 fan-in cone of chosen output bits (`harden_cone`), gates named or by a name prefix (`harden_gates`), or the
 fraction of gates with the largest share of the stuck-at sensitivity S (`harden_by_sensitivity`).
-`duplicate_and_compare` detects instead of correcting. `apply_hardening(netlist, spec)` reads a suite's string
-("tmr", "dwc", "cone:K", "block:PREFIX", "sensitivity:F", "none").
+`duplicate_and_compare` detects instead of correcting. `apply_hardening(netlist, spec)` applies a suite's string
+("tmr", "dwc", "cone:K", "block:PREFIX", "sensitivity:F", "none"); `parse_hardening(spec)` checks one alone.
 """
 
 from __future__ import annotations
@@ -173,35 +173,51 @@ def duplicate_and_compare(netlist: Netlist, flag: str = "error") -> Hardened:
     return _result(netlist, b.build(), intended)
 
 
-def apply_hardening(netlist: Netlist, spec: str) -> Hardened:
-    """The transform a suite names: "none", "tmr" (every gate), "dwc" (duplicate and compare), "cone:K" (the
-    fan-in cone of the top K bits of each output bus), "block:PREFIX" (gates whose names start with PREFIX,
-    e.g. "block:add." for a MAC's adder) or "sensitivity:F" (the fraction F in [0, 1] of gates with the largest
-    share of S). NetlistError naming the bad part otherwise."""
+def parse_hardening(spec) -> tuple[str, object]:
+    """(transform, argument) of a hardening spec, checked without a netlist (a suite validates with it at load):
+    ("none" | "tmr" | "dwc", None), ("cone", K int >= 1), ("block", PREFIX str), ("sensitivity", F in [0, 1]).
+    NetlistError naming the bad part otherwise."""
     if not isinstance(spec, str):
         raise NetlistError(f"harden must be a string ({', '.join(SPEC_FORMS)}), got {spec!r}")
     kind, sep, arg = spec.partition(":")
-    bare = {"none": lambda: Hardened(netlist, (), 0, 0.0), "tmr": lambda: harden_gates(netlist, range(netlist.n_gates)),
-            "dwc": lambda: duplicate_and_compare(netlist)}
-    if kind in bare:
+    if kind in ("none", "tmr", "dwc"):
         if sep:
             raise NetlistError(f"harden {spec!r}: {kind!r} takes no argument, got {arg!r}")
-        return bare[kind]()
+        return kind, None
     if kind not in ("cone", "block", "sensitivity"):
         raise NetlistError(f"harden {spec!r}: unknown transform {kind!r} (allowed: {', '.join(SPEC_FORMS)})")
     if not arg:
         raise NetlistError(f"harden {spec!r}: {kind!r} needs an argument ({kind}:"
                            f"{dict(cone='K', block='PREFIX', sensitivity='F')[kind]})")
     if kind == "block":
-        return harden_gates(netlist, prefix=arg)
+        return kind, arg
     if kind == "cone":
         if not arg.isdigit() or int(arg) < 1:
             raise NetlistError(f"harden {spec!r}: K = {arg!r} must be a positive whole number of output bits")
-        return harden_cone(netlist, top_k=int(arg))
+        return kind, int(arg)
     try:
         fraction = float(arg)
     except ValueError:
         fraction = math.nan
     if not 0.0 <= fraction <= 1.0:
         raise NetlistError(f"harden {spec!r}: F = {arg!r} must be a fraction of gates in [0, 1]")
-    return harden_by_sensitivity(netlist, fraction)
+    return kind, fraction
+
+
+def apply_hardening(netlist: Netlist, spec: str) -> Hardened:
+    """The transform a suite names (see parse_hardening): "none", "tmr" (every gate), "dwc" (duplicate and
+    compare), "cone:K" (the fan-in cone of the top K bits of each output bus), "block:PREFIX" (gates whose names
+    start with PREFIX, e.g. "block:add." for a MAC's adder) or "sensitivity:F" (the fraction F of gates with the
+    largest share of S)."""
+    kind, arg = parse_hardening(spec)
+    if kind == "none":
+        return Hardened(netlist, (), 0, 0.0)
+    if kind == "tmr":
+        return harden_gates(netlist, range(netlist.n_gates))
+    if kind == "dwc":
+        return duplicate_and_compare(netlist)
+    if kind == "cone":
+        return harden_cone(netlist, top_k=arg)
+    if kind == "block":
+        return harden_gates(netlist, prefix=arg)
+    return harden_by_sensitivity(netlist, arg)

@@ -21,6 +21,7 @@ from circuits.hardening import (
     harden_by_sensitivity,
     harden_cone,
     harden_gates,
+    parse_hardening,
     sensitivity_shares,
 )
 from circuits.netlist import Netlist
@@ -140,6 +141,14 @@ def test_duplicate_and_compare_flags_every_visible_fault_and_never_corrects():
 def test_bad_specs_name_the_bad_part(spec, part):
     with pytest.raises(NetlistError, match=re.escape(part)):
         apply_hardening(MUL4, spec)
+    if spec != "block:zzz":  # only the netlist knows which gate names exist
+        with pytest.raises(NetlistError, match=re.escape(part)):
+            parse_hardening(spec)
+
+
+def test_specs_parse_to_their_arguments():
+    assert [parse_hardening(s) for s in ("tmr", "cone:12", "block:mul.", "sensitivity:0.25", "sensitivity:1")] == [
+        ("tmr", None), ("cone", 12), ("block", "mul."), ("sensitivity", 0.25), ("sensitivity", 1.0)]
 
 
 def test_majority_voter_error_follows_von_neumann():
