@@ -7,6 +7,7 @@ output p (width n + m), bit 0 least significant; signed forms use two's compleme
 
 from __future__ import annotations
 
+from circuits import blocks
 from circuits.builder import Builder
 from circuits.errors import NetlistError
 from circuits.netlist import Netlist
@@ -211,4 +212,29 @@ def tmr(netlist: Netlist) -> Netlist:
     for bus in netlist.outputs:
         b.output(bus, [b.gate("MAJ", *(c[bus][k] for c in copies), name=f"vote.{bus}[{k}]")
                        for k in range(len(netlist.outputs[bus]))])
+    return b.build()
+
+
+def _less(**_params):
+    return lambda a, b: int(a < b)
+
+
+@circuit("comparator", "unsigned comparator lt = a < b", reference=_less, width=_WIDTH)
+def comparator(n: int) -> Netlist:
+    """Unsigned comparator lt = (a < b) of two n-bit words: the borrow chain of a - b, 2n gates, depth 2n."""
+    _check_width("comparator width", n, 1, 64)
+    b = Builder(f"lt{n}")
+    x, y = b.input("a", n), b.input("b", n)
+    b.output("lt", [blocks.less_than(b, x, y)])
+    return b.build()
+
+
+@circuit("popcount", "population count c = number of ones of a", width=Param(int, lo=1, hi=1024,
+                                                                               help="input bits"))
+def popcount(n: int) -> Netlist:
+    """Population count of an n-bit word (c has n.bit_length() bits): a carry-save tree of full and half adders,
+    about 5n gates, depth about 3 log1.5(n)."""
+    _check_width("popcount width", n, 1, 1024)
+    b = Builder(f"popcount{n}")
+    b.output("c", blocks.popcount(b, b.input("a", n)))
     return b.build()
