@@ -43,11 +43,11 @@ class PassResult:
 
 
 @njit(cache=True, nogil=True)
-def _lut_accumulate(at, w, table_t, bias, signed):
-    """(out, N): bias[o] + sum_i sgn(at[i, s]) sign(w[o, i]) table_t[|w[o, i]|, |at[i, s]|]; at is (in, N)."""
+def _lut_accumulate(at, w, table_t, bias, signed, acc):
+    """acc (out, N) := bias[o] + sum_i sgn(at[i, s]) sign(w[o, i]) table_t[|w[o, i]|, |at[i, s]|], at (in, N)
+    (small integer types: int32 accumulators wrap modulo 2^32)."""
     k, n = at.shape
     out = w.shape[0]
-    acc = np.empty((out, n), np.int64)
     for o in range(out):
         row = acc[o]
         row[:] = bias[o]
@@ -69,6 +69,38 @@ def _lut_accumulate(at, w, table_t, bias, signed):
                 for s in range(n):
                     row[s] -= col[av[s]]
     return acc
+
+
+@njit(cache=True, nogil=True)
+def _lut_measured(at, w, table_t, bias):
+    """(accumulators (out, N), wrong products per row (N,), sum of exact products squared, sum of squared
+    product errors) of table products against exact |a| * |w|; at is (in, N), sgn(a) as in _signed_sum."""
+    k, n = at.shape
+    out = w.shape[0]
+    acc = np.empty((out, n), np.int64)
+    wrong = np.zeros(n, np.int64)
+    sig = 0
+    err = 0
+    for o in range(out):
+        row = acc[o]
+        row[:] = bias[o]
+        for i in range(k):
+            wv = w[o, i]
+            mag = abs(wv)
+            col = table_t[mag]
+            av = at[i]
+            for s in range(n):
+                v = np.int64(av[s])
+                t = np.int64(col[abs(v)])
+                if wv != 0:
+                    row[s] += -t if (v < 0) != (wv < 0) else t
+                ex = abs(v) * mag
+                d = t - ex
+                sig += ex * ex
+                if d != 0:
+                    wrong[s] += 1
+                    err += d * d
+    return acc, wrong, sig, err
 
 
 @njit(cache=True, nogil=True)
@@ -98,6 +130,27 @@ def _signed_sum(prod, cols, w, bias):
                     t += -p if (cols[s, i] < 0) != (wv < 0) else p
             acc[s, o] = t
     return acc
+
+
+@njit(cache=True, nogil=True)
+def _finish(y, bias, mult, shift, lo, hi, clamp, acc_bits):
+    """Accumulators from exact float sums y (N, out, L) plus bias, wrapped to acc_bits two's complement,
+    requantized ((acc * mult[o] + 2^(shift-1)) >> shift) and clamped to [lo, hi] when `clamp`: (N, out, L) int64."""
+    n, c, length = y.shape
+    out = np.empty((n, c, length), np.int64)
+    half = (1 << (shift - 1)) if shift > 0 else 0
+    top = 1 << (acc_bits - 1)
+    mask = (1 << acc_bits) - 1
+    for s in range(n):
+        for o in range(c):
+            b, m = bias[o], mult[o]
+            for j in range(length):
+                acc = ((np.int64(y[s, o, j]) + b + top) & mask) - top
+                v = (acc * m + half) >> shift
+                if clamp:
+                    v = min(max(v, lo), hi)
+                out[s, o, j] = v
+    return out
 
 
 def _wrap(values: np.ndarray, bits: int) -> np.ndarray:
@@ -139,12 +192,14 @@ class Multiplier:
         return np.arange(1 << self.act_bits)[:, None] * np.arange(1 << self.mag_bits)[None, :]
 
     def _table_t(self, stuck) -> np.ndarray:
-        """The table transposed, (2^mag_bits, 2^act_bits) C-contiguous (rows per weight magnitude)."""
+        """The table transposed, (2^mag_bits, 2^act_bits) C-contiguous (rows per weight magnitude), int32
+        when every product fits."""
         key = ("t", tuple(sorted(stuck)))
         if key not in self._tables:
             if len(self._tables) > 64:
                 self._tables.clear()
-            self._tables[key] = np.ascontiguousarray(self.table(stuck).T)
+            table = self.table(stuck).T
+            self._tables[key] = np.ascontiguousarray(table, np.int32 if table.max() < 2 ** 31 else np.int64)
         return self._tables[key]
 
     def products(self, a: np.ndarray, mag: np.ndarray, faults: GateFaults) -> np.ndarray:
@@ -152,11 +207,19 @@ class Multiplier:
         return _lut_products(a, mag, self.table(faults.stuck))
 
     def accumulate(self, cols: np.ndarray, w: np.ndarray, bias: np.ndarray, faults: GateFaults,
-                   signed: bool = False) -> np.ndarray:
-        """bias[o] + sum_i sgn(cols[s, i]) sign(w[o, i]) MUL(|cols[s, i]|, |w[o, i]|): (N, out) int64.
-        signed: cols may be negative (else every sgn(a) is +1)."""
+                   signed: bool = False, acc_bits: int = 64) -> np.ndarray:
+        """bias[o] + sum_i sgn(cols[s, i]) sign(w[o, i]) MUL(|cols[s, i]|, |w[o, i]|): (N, out) int64, correct
+        modulo 2^acc_bits. signed: cols may be negative (else every sgn(a) is +1)."""
         at = np.ascontiguousarray(cols.T)
-        return _lut_accumulate(at, w, self._table_t(faults.stuck), bias, signed).T
+        acc = np.empty((w.shape[0], cols.shape[0]), np.int32 if acc_bits <= 32 else np.int64)
+        _lut_accumulate(at, w, self._table_t(faults.stuck), bias.astype(acc.dtype), signed, acc)
+        return acc.T.astype(np.int64)
+
+    def accumulate_measured(self, cols, w, bias, faults) -> tuple:
+        """(accumulate(...), wrong products per row of cols, sum of exact products squared, sum of squared
+        product errors): errors against exact arithmetic |a| * |w|, zero weights included."""
+        acc, wrong, sig, err = _lut_measured(np.ascontiguousarray(cols.T), w, self._table_t(faults.stuck), bias)
+        return acc.T, wrong, sig, err
 
 
 class ExactMultiplier(Multiplier):
@@ -164,11 +227,16 @@ class ExactMultiplier(Multiplier):
 
     mode = "exact"
 
-    def accumulate(self, cols, w, bias, faults, signed=False):
+    def accumulate(self, cols, w, bias, faults, signed=False, acc_bits=64):
         bound = float(np.abs(cols).max(initial=0)) * float(np.abs(w).sum(axis=1).max(initial=0))
         if bound + float(np.abs(bias).max(initial=0)) < _EXACT_FLOAT:
             return (cols.astype(np.float64) @ w.T.astype(np.float64)).astype(np.int64) + bias
-        return cols @ w.T + bias
+        return cols.astype(np.int64) @ w.T + bias
+
+    def accumulate_measured(self, cols, w, bias, faults):
+        sq_a = np.square(cols.astype(np.int64)).sum(axis=0)  # sum of every exact product squared:
+        sig = int(sq_a @ np.square(w).sum(axis=0))  # sum_i (sum_s a_si^2) (sum_o w_oi^2)
+        return self.accumulate(cols, w, bias, faults), np.zeros(len(cols), np.int64), sig, 0
 
 
 class TableMultiplier(Multiplier):
@@ -221,10 +289,15 @@ class GateMultiplier(TableMultiplier):
             return super().products(a, mag, faults)
         return gatemac.products(self.netlist, a, mag, faults)
 
-    def accumulate(self, cols, w, bias, faults, signed=False):
+    def accumulate(self, cols, w, bias, faults, signed=False, acc_bits=64):
         if faults.stuck and faults.flip_p == 0:
-            return super().accumulate(cols, w, bias, faults, signed)
-        return _signed_sum(self.products(np.abs(cols), np.abs(w), faults), cols, w, bias)
+            return super().accumulate(cols, w, bias, faults, signed, acc_bits)
+        return gatemac.accumulate(self.netlist, cols, w, bias, faults, signed)
+
+    def accumulate_measured(self, cols, w, bias, faults):
+        if faults.stuck and faults.flip_p == 0:
+            return super().accumulate_measured(cols, w, bias, faults)
+        return gatemac.accumulate_measured(self.netlist, cols, w, bias, faults)
 
 
 MODES = {"exact": ExactMultiplier, "lut": TableMultiplier, "gates": GateMultiplier}
@@ -272,6 +345,7 @@ class IntegerEngine:
             for name in node.inputs:
                 uses[name] = k
         self._last_use = uses
+        self._cache: dict = {}  # per layer: torch weights of the exact direct pass
 
     def quantize_input(self, x: np.ndarray) -> np.ndarray:
         """Float inputs in [0, 1] shaped like the model input -> unsigned act_bits integers."""
@@ -348,7 +422,7 @@ class IntegerEngine:
     def _maxpool(self, node, ins, p):
         """Integer maximum over windows (torch's pooling on exact float64 values)."""
         fn = getattr(F, node.params["fn"])
-        return fn(torch.from_numpy(ins[0].astype(np.float64)), **node.params["kwargs"]).numpy().astype(np.int64)
+        return fn(torch.from_numpy(ins[0]).double(), **node.params["kwargs"]).numpy().astype(np.int64)
 
     def _avgpool(self, node, ins, p):
         """Integer window sums (0/1 pooling matrix, exact float64) times mult[j] >> shift (mult[j] / 2^shift =
@@ -389,23 +463,25 @@ class IntegerEngine:
         faults = p.faults if p.faults_layer in (None, layer.name) else GateFaults()
         faults = faults.with_seed(faults.seed * 1009 + k)
         product_fns = p.fns("product", layer.name)
-        direct = (isinstance(self.multiplier, ExactMultiplier) and not product_fns and p.errors is None
-                  and p.hist is None)
+        acc_fns = p.fns("accumulator", layer.name)
+        if (isinstance(self.multiplier, ExactMultiplier) and not product_fns and not acc_fns and p.errors is None
+                and p.hist is None):
+            out = self._direct(layer, a, w, w is layer.weight)
+            if out is not None:
+                return out
+        a = a.astype(self._operand_type(layer.signed_input))
         groups = []
         for g in range(layer.groups):
             cols, shape = self._columns(layer, a, g)
             wg = w[g * (w.shape[0] // layer.groups):(g + 1) * (w.shape[0] // layer.groups)]
             bias = layer.bias[g * len(wg):(g + 1) * len(wg)]
-            if direct:
-                groups.append(self.multiplier.accumulate(cols, wg, bias, faults, layer.signed_input))
-                continue
             if p.hist is not None:
                 p.hist += self._histogram(np.abs(cols), np.abs(wg), p.hist.shape)
             gf = faults if g == 0 else faults.with_seed(faults.seed * 65537 + g)
             groups.append(self._accumulate(cols, wg, bias, product_fns, gf, p, layer.signed_input))
         acc = groups[0] if len(groups) == 1 else np.concatenate(groups, axis=1)
         acc = _wrap(acc, m.acc_bits)
-        for fn in p.fns("accumulator", layer.name):
+        for fn in acc_fns:
             acc = self._noisy("accumulator", fn, acc, m.acc_bits, True, p)
         out = (acc * layer.mult + (1 << (layer.shift - 1) if layer.shift else 0)) >> layer.shift
         if layer.clamp is not None:
@@ -413,6 +489,35 @@ class IntegerEngine:
         if layer.kind != "linear":
             out = out.reshape(p.n, *shape, layer.n_out).transpose(0, len(shape) + 1, *range(1, len(shape) + 1))
         return out
+
+    def _direct(self, layer: IntLayer, a: np.ndarray, w: np.ndarray, cached: bool) -> np.ndarray | None:
+        """The layer's output by torch's float linear / convolution kernels, exact because every partial sum
+        stays below 2^24 (float32) or 2^53 (float64); None when neither holds. cached: w is the layer's own."""
+        key = (layer.name, "direct")
+        if cached and key in self._cache:
+            wt = self._cache[key]
+        else:
+            amax = 2 ** self.model.act_bits - 1
+            bound = amax * float(np.abs(w).sum(axis=1).max(initial=0))
+            dtype = torch.float32 if bound < 2 ** 24 else torch.float64 if bound < _EXACT_FLOAT else None
+            wt = None if dtype is None else torch.from_numpy(w).to(dtype).reshape(
+                layer.n_out, -1, *(layer.kernel if layer.kind != "linear" else ()))
+            if cached:
+                self._cache[key] = wt
+        if wt is None:
+            return None
+        x = torch.from_numpy(a).to(wt.dtype)
+        n = a.shape[0]
+        if layer.kind == "linear":
+            y = x.reshape(n, -1) @ wt.T
+        else:
+            conv = F.conv1d if layer.kind == "conv1d" else F.conv2d
+            y = conv(x, wt, None, layer.stride, layer.padding, layer.dilation, layer.groups)
+        y = y.numpy()
+        lo, hi = layer.clamp if layer.clamp is not None else (0, 0)
+        out = _finish(y.reshape(n, layer.n_out, -1), layer.bias, layer.mult, layer.shift, lo, hi,
+                      layer.clamp is not None, self.model.acc_bits)
+        return out.reshape(y.shape)
 
     @staticmethod
     def _noisy(site, fn, values, bits, signed, p):
@@ -442,16 +547,28 @@ class IntegerEngine:
         win = win.transpose(0, *range(2, 2 + d), 1, *range(2 + d, 2 + 2 * d))
         return np.ascontiguousarray(win.reshape(n * int(np.prod(shape)), -1)), tuple(shape)
 
+    def _operand_type(self, signed: bool):
+        """The smallest integer type of the layer's activations (table indices load faster)."""
+        bits = self.model.act_bits
+        if signed:
+            return np.int16 if bits <= 15 else np.int32
+        return np.uint8 if bits <= 8 else np.uint16
+
     @staticmethod
     def _histogram(cols, mag, shape):
-        pairs = cols[:, None, :] * shape[1] + mag[None, :, :]
+        pairs = cols.astype(np.int64)[:, None, :] * shape[1] + mag[None, :, :]
         return np.bincount(pairs.reshape(-1), minlength=shape[0] * shape[1]).reshape(shape)
 
     def _accumulate(self, cols, w, bias, product_fns, faults, p, signed):
         """Accumulators (rows of cols x output channels); counts wrong products per input when measuring."""
         mul = self.multiplier
-        if not product_fns and p.errors is None:
-            return mul.accumulate(cols, w, bias, faults, signed)
+        if not product_fns:
+            if p.errors is None:
+                return mul.accumulate(cols, w, bias, faults, signed, self.model.acc_bits)
+            acc, wrong, sig, err = mul.accumulate_measured(cols, w, bias, faults)
+            p.errors["product"] += [float(sig), float(err)]
+            p.wrong += wrong.reshape(p.n, -1).sum(axis=1)
+            return acc
         a, mag = np.abs(cols), np.abs(w)
         prod = mul.products(a, mag, faults)
         for fn in product_fns:

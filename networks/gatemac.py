@@ -1,22 +1,223 @@
-"""Gate-level products of a layer: operands packed into bit planes, the netlist simulated, products read back.
+"""Gate-level multiply-accumulate of one layer: operands packed straight into bit planes, the netlist simulated
+with its faults (circuits.simulate_planes), accumulators read straight from the output planes.
 
-Vector v = (s * out + o) * in + i holds the operands (a[s, i], mag[o, i]) of row s, output channel o and input
-i; planes follow circuits.bitplanes (vector v at bit v % 64 of word v // 64, bus bit 0 first), so the flips a
-GateFaults draws land on the same products whichever way the planes are built.
+Vector v = (s * out + o) * k + i holds the operands (|a[s, i]|, |w[o, i]|) of row s, output channel o and input
+i (k inputs); planes follow circuits.bitplanes (vector v at bit v % 64 of word v // 64, bus bit 0 first), the
+same vectors circuits.simulate gives those operands, so a GateFaults draws the same flips either way.
+Packing copies precomputed bit strings (bit j of a[s, :] and of |w[o, :]|, k bits each) to each (s, o)
+segment; accumulating adds popcount(P_j & positive lanes) - popcount(P_j & negative lanes), times 2^j, per
+output bit j of each segment (sign(w) and, for signed inputs, sgn(a) give the lane's sign), or, when errors
+are measured, unpacks each word of 64 products (a 64 x 64 bit transpose) and compares it with exact products.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
-from circuits import GateFaults, Netlist, simulate
+from circuits import GateFaults, Netlist, kernels, simulate_planes
+from circuits.bitplanes import _MASKS, _transpose64
+
+_ONE = np.uint64(1)
+
+
+@njit(cache=True, nogil=True)
+def _bit_strings(values, bits, words):
+    """(R, bits, words) uint64: bit j of values[r, i] (>= 0) at bit i % 64 of word i // 64 of row (r, j)."""
+    r_n, k = values.shape
+    out = np.zeros((r_n, bits, words), np.uint64)
+    for r in range(r_n):
+        for i in range(k):
+            v = np.uint64(values[r, i])
+            q = i >> 6
+            sh = np.uint64(i & 63)
+            for j in range(bits):
+                out[r, j, q] |= ((v >> np.uint64(j)) & _ONE) << sh
+    return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _put(planes, row, p, val, nbits):
+    """OR the low nbits of val into planes[row] at bit position p."""
+    idx = p >> 6
+    off = p & 63
+    planes[row, idx] |= val << np.uint64(off)
+    if off and nbits > 64 - off:
+        planes[row, idx + 1] |= val >> np.uint64(64 - off)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _get(planes, row, p):
+    """The 64 bits of planes[row] from bit position p on (zeros past the last word)."""
+    idx = p >> 6
+    off = p & 63
+    if off == 0 or idx + 1 == planes.shape[1]:
+        return planes[row, idx] >> np.uint64(off)
+    return (planes[row, idx] >> np.uint64(off)) | (planes[row, idx + 1] << np.uint64(64 - off))
+
+
+@njit(cache=True, nogil=True)
+def _pack(abits, bbits, a_row, b_row, k, planes):
+    """Write the a and b planes of every (s, o) segment of k vectors."""
+    n, na, words = abits.shape
+    out, nb = bbits.shape[0], bbits.shape[1]
+    pos = 0
+    for s in range(n):
+        for o in range(out):
+            for q in range(words):
+                p = pos + 64 * q
+                nbits = min(64, k - 64 * q)
+                for j in range(na):
+                    _put(planes, a_row + j, p, abits[s, j, q], nbits)
+                for j in range(nb):
+                    _put(planes, b_row + j, p, bbits[o, j, q], nbits)
+            pos += k
+
+
+@njit(cache=True, nogil=True)
+def _accumulate_popcount(outp, n_bits, n, k, wpos, wneg, aneg, signed, bias):
+    """(n, out) int64: bias[o] + sum over the segment's lanes of sign * product, from the output planes."""
+    out, words = wpos.shape
+    acc = np.empty((n, out), np.int64)
+    pos = 0
+    for s in range(n):
+        for o in range(out):
+            t = bias[o]
+            for q in range(words):
+                p = pos + 64 * q
+                pm = wpos[o, q]
+                nm = wneg[o, q]
+                if signed:
+                    an = aneg[s, q]
+                    pm, nm = (pm & ~an) | (nm & an), (nm & ~an) | (pm & an)
+                if q == words - 1 and k & 63:
+                    keep = (_ONE << np.uint64(k & 63)) - _ONE
+                    pm &= keep
+                    nm &= keep
+                for j in range(n_bits):
+                    x = _get(outp, j, p)
+                    d = np.int64(_popcount(x & pm)) - np.int64(_popcount(x & nm))
+                    t += d << j
+            acc[s, o] = t
+            pos += k
+    return acc
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _popcount(x):
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
+
+
+@njit(cache=True, nogil=True)
+def _accumulate_measured(outp, n_bits, n, k, cols, w, bias, masks):
+    """Accumulators (n, out), wrong products per row (n,), and the sums of exact products squared and of
+    (product - exact)^2 over every lane, from the output planes unpacked 64 products at a time."""
+    out = w.shape[0]
+    acc = np.empty((n, out), np.int64)
+    for s in range(n):
+        for o in range(out):
+            acc[s, o] = bias[o]
+    wrong = np.zeros(n, np.int64)
+    total = n * out * k
+    buf = np.empty(64, np.uint64)
+    s = 0
+    o = 0
+    i = 0
+    sig = 0
+    err = 0
+    for wd in range((total + 63) // 64):
+        for j in range(n_bits):
+            buf[j] = outp[j, wd]
+        for j in range(n_bits, 64):
+            buf[j] = 0
+        _transpose64(buf, masks)
+        for lane in range(min(64, total - wd * 64)):
+            pv = np.int64(buf[lane])
+            wv = w[o, i]
+            av = np.int64(cols[s, i])
+            if wv != 0:
+                if (av < 0) != (wv < 0):
+                    acc[s, o] -= pv
+                else:
+                    acc[s, o] += pv
+            ex = abs(av) * abs(wv)
+            d = pv - ex
+            sig += ex * ex
+            if d != 0:
+                wrong[s] += 1
+                err += d * d
+            i += 1
+            if i == k:
+                i = 0
+                o += 1
+                if o == out:
+                    o = 0
+                    s += 1
+    return acc, wrong, sig, err
+
+
+def _simulate(netlist: Netlist, a: np.ndarray, mag: np.ndarray, faults: GateFaults) -> np.ndarray:
+    """Output planes of the netlist over every (s, o, i) vector of operands a (n, k) >= 0 and mag (out, k)."""
+    n, k = a.shape
+    out = mag.shape[0]
+    total = n * out * k
+    nwords = -(-max(total, 1) // (64 * kernels.WORDS)) * kernels.WORDS
+    words = -(-k // 64)
+    rows = {}
+    row = 0
+    for bus, width in netlist.inputs.items():
+        rows[bus] = (row, width)
+        row += width
+    planes = np.zeros((netlist.n_input_bits, nwords), np.uint64)
+    (a_row, a_width), (b_row, b_width) = rows["a"], rows["b"]
+    _pack(_bit_strings(a, a_width, words), _bit_strings(mag, b_width, words), a_row, b_row, k, planes)
+    return simulate_planes(netlist, planes, faults=faults)
 
 
 def products(netlist: Netlist, a: np.ndarray, mag: np.ndarray, faults: GateFaults) -> np.ndarray:
-    """MUL(a[s, i], mag[o, i]) by the netlist (inputs a, b; one output bus): (N, out, in) int64."""
+    """MUL(a[s, i], mag[o, i]) by the netlist (inputs a, b; one output bus): (n, out, k) int64."""
     n, k = a.shape
     out = mag.shape[0]
-    aa = np.broadcast_to(a[:, None, :], (n, out, k)).reshape(-1)
-    bb = np.broadcast_to(mag[None, :, :], (n, out, k)).reshape(-1)
-    bus = next(iter(netlist.outputs))
-    return simulate(netlist, {"a": aa, "b": bb}, faults=faults)[bus].reshape(n, out, k)
+    outp = _simulate(netlist, a, mag, faults)
+    width = outp.shape[0]
+    vals = np.empty(n * out * k, np.uint64)
+    buf = np.empty(64, np.uint64)
+    _unpack(outp, width, vals, buf, _MASKS)
+    return vals.astype(np.int64).reshape(n, out, k)
+
+
+@njit(cache=True, nogil=True)
+def _unpack(outp, width, vals, buf, masks):
+    total = vals.shape[0]
+    for wd in range((total + 63) // 64):
+        for j in range(width):
+            buf[j] = outp[j, wd]
+        for j in range(width, 64):
+            buf[j] = 0
+        _transpose64(buf, masks)
+        for lane in range(min(64, total - wd * 64)):
+            vals[wd * 64 + lane] = buf[lane]
+
+
+def accumulate(netlist: Netlist, cols: np.ndarray, w: np.ndarray, bias: np.ndarray, faults: GateFaults,
+               signed: bool) -> np.ndarray:
+    """bias[o] + sum_i sgn(cols[s, i]) sign(w[o, i]) MUL(|cols[s, i]|, |w[o, i]|) by the netlist: (n, out)."""
+    n, k = cols.shape
+    words = -(-k // 64)
+    outp = _simulate(netlist, np.abs(cols), np.abs(w), faults)
+    wpos = _bit_strings((w > 0).astype(np.uint8), 1, words)[:, 0]
+    wneg = _bit_strings((w < 0).astype(np.uint8), 1, words)[:, 0]
+    aneg = _bit_strings((cols < 0).astype(np.uint8), 1, words)[:, 0] if signed else wpos[:0]
+    return _accumulate_popcount(outp, outp.shape[0], n, k, wpos, wneg, aneg, signed, bias)
+
+
+def accumulate_measured(netlist: Netlist, cols: np.ndarray, w: np.ndarray, bias: np.ndarray,
+                        faults: GateFaults) -> tuple:
+    """(accumulators (n, out), wrong products per row (n,), sum of exact products squared, sum of squared
+    product errors) by the netlist; errors against exact arithmetic |a| * |w|."""
+    outp = _simulate(netlist, np.abs(cols), np.abs(w), faults)
+    n, k = cols.shape
+    return _accumulate_measured(outp, outp.shape[0], n, k, cols, w, bias, _MASKS)

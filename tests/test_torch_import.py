@@ -295,3 +295,21 @@ def test_learned_noise_on_any_module_with_batch_norm_exports_on_its_grid():
     with torch.no_grad():
         float_pred = model(torch.as_tensor(ds.x_test)).argmax(1).numpy()
     assert np.mean(IntegerEngine(imodel).run(ds.x_test).predictions == float_pred) >= 0.98
+
+
+def test_gate_paths_draw_the_same_flips_whether_products_are_kept_measured_or_summed():
+    """Summed from output planes, unpacked and measured, or materialised for a product hook: one flip stream."""
+    torch.manual_seed(2)
+    ds = digits()
+    imodel = from_torch(_Zoo().eval(), ds.x_train)
+    assert any(lay.signed_input for lay in imodel.layers) and any(lay.groups > 1 for lay in imodel.layers)
+    eng = IntegerEngine(imodel, Multiplier("gates", c.multiplier(8)))
+    x, faults = ds.x_test[:40], c.GateFaults(0.003, seed=11)
+    summed = eng.run(x, faults=faults)
+    measured = eng.run(x, faults=faults, measure_error=True)
+    kept = eng.run(x, faults=faults, noise={"product": lambda v, bits, signed, rng: v}, measure_error=True)
+    np.testing.assert_array_equal(measured.logits, summed.logits)
+    np.testing.assert_array_equal(kept.logits, summed.logits)
+    np.testing.assert_array_equal(measured.wrong_products, kept.wrong_products)
+    assert measured.site_error["product"] == kept.site_error["product"]
+    assert measured.wrong_products.min() > 0 and not np.array_equal(summed.logits, eng.run(x).logits)
