@@ -13,7 +13,8 @@ are measured, unpacks each word of 64 products (a 64 x 64 bit transpose) and com
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.core.extending import intrinsic
 
 from circuits import GateFaults, Netlist, kernels, simulate_planes
 from circuits.bitplanes import _MASKS, _transpose64
@@ -37,13 +38,17 @@ def _bit_strings(values, bits, words):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _put(planes, row, p, val, nbits):
-    """OR the low nbits of val into planes[row] at bit position p."""
+def _append(planes, row, p, val, nbits):
+    """Append the low nbits of val to planes[row] at bit position p (every bit before p already written, none
+    after it: a word's first write assigns it, so the planes need no zeroing)."""
     idx = p >> 6
     off = p & 63
-    planes[row, idx] |= val << np.uint64(off)
-    if off and nbits > 64 - off:
-        planes[row, idx + 1] |= val >> np.uint64(64 - off)
+    if off == 0:
+        planes[row, idx] = val
+    else:
+        planes[row, idx] |= val << np.uint64(off)
+        if nbits > 64 - off:
+            planes[row, idx + 1] = val >> np.uint64(64 - off)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -58,20 +63,23 @@ def _get(planes, row, p):
 
 @njit(cache=True, nogil=True)
 def _pack(abits, bbits, a_row, b_row, k, planes):
-    """Write the a and b planes of every (s, o) segment of k vectors."""
+    """Write the a and b planes of every (s, o) segment of k vectors, one plane at a time."""
     n, na, words = abits.shape
     out, nb = bbits.shape[0], bbits.shape[1]
-    pos = 0
-    for s in range(n):
-        for o in range(out):
-            for q in range(words):
-                p = pos + 64 * q
-                nbits = min(64, k - 64 * q)
-                for j in range(na):
-                    _put(planes, a_row + j, p, abits[s, j, q], nbits)
-                for j in range(nb):
-                    _put(planes, b_row + j, p, bbits[o, j, q], nbits)
-            pos += k
+    for j in range(na):
+        pos = 0
+        for s in range(n):
+            for _ in range(out):
+                for q in range(words):
+                    _append(planes, a_row + j, pos + 64 * q, abits[s, j, q], min(64, k - 64 * q))
+                pos += k
+    for j in range(nb):
+        pos = 0
+        for _ in range(n):
+            for o in range(out):
+                for q in range(words):
+                    _append(planes, b_row + j, pos + 64 * q, bbits[o, j, q], min(64, k - 64 * q))
+                pos += k
 
 
 @njit(cache=True, nogil=True)
@@ -103,12 +111,12 @@ def _accumulate_popcount(outp, n_bits, n, k, wpos, wneg, aneg, signed, bias):
     return acc
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _popcount(x):
-    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
-    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
-    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
-    return (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
+@intrinsic
+def _popcount(typingctx, x):
+    """The number of set bits of a uint64 (LLVM's ctpop: one instruction where the CPU has it)."""
+    def codegen(context, builder, signature, args):
+        return builder.ctpop(args[0])
+    return types.uint64(types.uint64), codegen
 
 
 @njit(cache=True, nogil=True)
@@ -171,7 +179,8 @@ def _simulate(netlist: Netlist, a: np.ndarray, mag: np.ndarray, faults: GateFaul
     for bus, width in netlist.inputs.items():
         rows[bus] = (row, width)
         row += width
-    planes = np.zeros((netlist.n_input_bits, nwords), np.uint64)
+    planes = np.empty((netlist.n_input_bits, nwords), np.uint64)
+    planes[:, total // 64:] = 0  # the padding vectors (and the last partial word)
     (a_row, a_width), (b_row, b_width) = rows["a"], rows["b"]
     _pack(_bit_strings(a, a_width, words), _bit_strings(mag, b_width, words), a_row, b_row, k, planes)
     return simulate_planes(netlist, planes, faults=faults)
