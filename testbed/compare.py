@@ -24,7 +24,7 @@ import numpy as np
 from testbed.errors import TestbedError
 from testbed.noise import BITS, GapAxis, NoiseModel, bitflip
 from testbed.rng import derive_seed
-from testbed.stats import crossing_fit, z_value
+from testbed.stats import crossing_fit, wilson, z_value
 
 
 @dataclass
@@ -150,7 +150,8 @@ class Sweep:
         """`batch` more trials at each of the current estimate and half an interval on either side (snapped
         to a grid of target_width/4 on the severity axis, so design points repeat), for the task metric and
         each baseline whose break-down interval is wider than the target, while the budget allows. A bracket
-        (a step between two levels) gets its midpoint instead."""
+        (a step between two levels) gets its midpoint instead; an interpolated estimate (no fit yet) is
+        treated like a fit."""
         targets = [(self.metric, self.threshold), *self.system.baselines.values()]
         if self.trials() + 3 * self.batch * len(targets) > self.budget:
             return []
@@ -158,7 +159,7 @@ class Sweep:
         xs: set = set()
         for metric, threshold in targets:
             b = self.breakdown(metric, threshold)
-            if b.width <= self.target_width or b.method not in ("cloglog fit", "bracket"):
+            if not b.width > self.target_width or b.method == "censored":
                 continue
             if b.method == "bracket":
                 xs.add((self.severity(b.lo) + self.severity(b.hi)) / 2)
@@ -195,14 +196,15 @@ class Sweep:
 
     def failures(self, metric: str, reference: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per trial at a finite severity: (severity, failures, samples), failures = reference * n minus the
-        trial's count of the metric (wrong outputs; or inputs lost minus gained against noise-free)."""
+        trial's count of the metric (wrong outputs; or inputs lost minus gained against noise-free), ordered
+        by level and trial."""
         key = self.system.metric_counts[metric]
         x, k, n = [], [], []
-        for lv, rows in self.rows.items():
+        for lv in sorted(self.rows):  # a fixed order: results must not depend on the order trials finished in
             sev = self.severity(lv)
             if not math.isfinite(sev):
                 continue
-            for row in rows.values():
+            for _, row in sorted(self.rows[lv].items()):
                 x.append(sev)
                 n.append(row["n"])
                 k.append(reference * row["n"] - row[key])
@@ -218,7 +220,8 @@ class Sweep:
         pts = [p for p in self.curve() if math.isfinite(self.severity(p["level"]))]
         xs = np.array([self.severity(p["level"]) for p in pts])
         snr = np.array([p["error_snr_bits"] for p in pts], dtype=np.float64)
-        rate = np.array([k[x == v].sum() / n[x == v].sum() for v in xs]) if len(xs) else np.zeros(0)
+        totals = np.array([n[x == v].sum() for v in xs]) if len(xs) else np.zeros(0)
+        rate = np.array([k[x == v].sum() for v in xs]) / np.maximum(totals, 1) if len(xs) else np.zeros(0)
         trials = self.trials()
         if len(xs) == 0 or not (rate >= fail_at).any() or rate[0] >= fail_at:
             # censored: a bound, the break-down lies beyond the most severe level ('above') or before the least
@@ -231,14 +234,19 @@ class Sweep:
             return Breakdown(self.label, metric, bound, lo, hi, _interp_snr(xs, snr, edge), math.nan, math.nan,
                              censored, method="censored", trials=trials, severity=edge)
         fit = crossing_fit(x, k, n, fail_at, self.confidence)
-        first = int(np.argmax(rate >= fail_at))  # the bracket: the last level under the threshold, the first over
-        bracket = (xs[first - 1], xs[first])
-        if fit is not None and xs[0] <= fit.x <= xs[-1] and fit.hi - fit.lo < bracket[1] - bracket[0]:
-            xc, x_lo, x_hi, se, method = fit.x, fit.lo, fit.hi, fit.se, "cloglog fit"
-        elif fit is not None and bracket[0] <= fit.x <= bracket[1]:
-            # the fit says less than the bracket does (a step between two levels): the bracket is the interval
-            xc, (x_lo, x_hi), method = fit.x, bracket, "bracket"
-            se = (x_hi - x_lo) / (2 * z_value(self.confidence))
+        if fit is not None and xs[0] <= fit.x <= xs[-1]:
+            right = min(int(np.searchsorted(xs, fit.x)), len(xs) - 1)
+            left = max(right - 1, 0)
+            bracket = (xs[left], xs[right])  # the tested levels either side of the estimate
+
+            def failing(i):  # the level's failure rate is under (-1) or over (+1) the threshold, or undecided (0)
+                lo, hi = wilson(int(round(max(rate[i], 0) * totals[i])), int(totals[i]), self.confidence)
+                return -1 if hi < fail_at else (1 if lo > fail_at else 0)
+            if fit.hi - fit.lo < bracket[1] - bracket[0] or not (failing(left) == -1 and failing(right) == 1):
+                xc, x_lo, x_hi, se, method = fit.x, fit.lo, fit.hi, fit.se, "cloglog fit"
+            else:  # the fit says less than the two levels around it, which are decided: a step between them
+                xc, (x_lo, x_hi), method = fit.x, bracket, "bracket"
+                se = (x_hi - x_lo) / (2 * z_value(self.confidence))
         else:  # no fit: linear interpolation of the pooled metric and of its interval bounds
             val = np.array([p[metric][0] for p in pts])
             xc, _ = _crossing(xs, val, threshold)
@@ -248,11 +256,11 @@ class Sweep:
         lo_level, hi_level = sorted((self._level(x_lo), self._level(x_hi)))
         snr_lo, snr_hi = sorted((_interp_snr(xs, snr, x_lo), _interp_snr(xs, snr, x_hi)))
         width = x_hi - x_lo
-        return Breakdown(self.label, metric, self._level(xc), lo_level, hi_level, _interp_snr(xs, snr, xc),
-                         snr_lo, snr_hi, "", se, width, method, trials,
-                         bool(self.budget) and width > self.target_width
-                         and trials + 3 * self.batch * (1 + len(self.system.baselines)) > self.budget,
-                         xc)
+        return Breakdown(self.label, metric, float(self._level(xc)), float(lo_level), float(hi_level),
+                         _interp_snr(xs, snr, xc), snr_lo, snr_hi, "", float(se), float(width), method, trials,
+                         bool(self.budget and width > self.target_width
+                              and trials + 3 * self.batch * (1 + len(self.system.baselines)) > self.budget),
+                         float(xc))
 
     def _level(self, x: float) -> float:
         return self.noise.level_at(x) if math.isfinite(x) else math.nan

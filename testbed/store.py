@@ -267,14 +267,17 @@ def _lock(directory: Path):
     return fh
 
 
-def _json_safe(value):
-    """Non-finite floats as the strings "inf" / "-inf" (NaN as null), so the document is valid JSON."""
+def json_safe(value):
+    """Non-finite floats as the strings "inf" / "-inf" (NaN as null) and numpy scalars as Python ones, so the
+    document is valid JSON."""
+    if hasattr(value, "item") and not isinstance(value, (dict, list, tuple, str)):  # numpy scalars
+        value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
@@ -292,7 +295,7 @@ def export(directory, fmt: str, stream) -> None:
         doc = {"meta": meta, "suite": suite,
                "results": [{"unit": u, "level": lv, "trial": t, "seed": s, "row": r, "error": e}
                            for u, lv, t, s, r, e in rows]}
-        json.dump(_json_safe(doc), stream, indent=1, allow_nan=False)
+        json.dump(json_safe(doc), stream, indent=1, allow_nan=False)
         stream.write("\n")
         return
     keys = sorted({k for *_, r, _e in rows if r for k in r})

@@ -10,25 +10,14 @@ digital baseline ('per task'), on the noise-level axis and on the error-SNR axis
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
 import tempfile
 from pathlib import Path
 
 from testbed.compare import gap
-from testbed.store import SUMMARY
+from testbed.store import SUMMARY, json_safe
 from testbed.systems import CIRCUIT_THRESHOLD, NETWORK_DROP
-
-
-def _clean(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
 
 
 def _curve(unit) -> list[dict]:
@@ -93,7 +82,7 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
         system = u.sweep.system
         if system.name not in details:
             details[system.name] = system.detail()
-    return _clean({
+    return json_safe({
         "systems": details,
         "suite": suite.name, "description": suite.description, "suite_hash": suite.hash, "seed": suite.seed,
         "code_version": meta.get("code_version"), "created": meta.get("created"), "notes": suite.notes,
