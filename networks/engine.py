@@ -116,6 +116,16 @@ def _lut_products(a, mag, table):
 
 
 @njit(cache=True, nogil=True)
+def _count_pairs(cols, mag, hist):
+    """hist[cols[s, i], mag[o, i]] += 1 for every row s, output o and input i."""
+    n, k = cols.shape
+    for o in range(mag.shape[0]):
+        for s in range(n):
+            for i in range(k):
+                hist[cols[s, i], mag[o, i]] += 1
+
+
+@njit(cache=True, nogil=True)
 def _signed_sum(prod, cols, w, bias):
     """(N, out): bias[o] + sum_i sgn(cols[s, i]) sign(w[o, i]) prod[s, o, i]."""
     n, out, k = prod.shape
@@ -556,8 +566,9 @@ class IntegerEngine:
 
     @staticmethod
     def _histogram(cols, mag, shape):
-        pairs = cols.astype(np.int64)[:, None, :] * shape[1] + mag[None, :, :]
-        return np.bincount(pairs.reshape(-1), minlength=shape[0] * shape[1]).reshape(shape)
+        hist = np.zeros(shape, np.int64)
+        _count_pairs(cols, mag, hist)
+        return hist
 
     def _accumulate(self, cols, w, bias, product_fns, faults, p, signed):
         """Accumulators (rows of cols x output channels); counts wrong products per input when measuring."""

@@ -12,7 +12,7 @@ kind is one entry), then the kinds become integer nodes (networks.graph).
 - act (ReLU, ReLU6, Hardtanh elsewhere): an integer clamp at its input's scale.
 - maxpool, avgpool (fixed and adaptive, 1-D and 2-D): integer maximum; integer window sums times a per-position
   multiply-and-shift by 1 / window size (the scale is kept).
-- reshape (Flatten, flatten, view, reshape), add and cat (branches requantized to a common scale by
+- reshape (Flatten, Unflatten, flatten, view, reshape), add and cat (branches requantized to a common scale by
   multiply-and-shift; an activation after an add is fused), pass (Dropout, Identity, contiguous).
 Shape arithmetic (x.size(0), ...) is folded away. Anything else: NetworkError naming the node.
 """
@@ -34,7 +34,7 @@ from networks.graph import IntegerModel, IntLayer, Node, requantizer, weight_wid
 aten = torch.ops.aten
 
 SUPPORTED = ("Linear, Conv1d, Conv2d, BatchNorm1d/2d (folded), ReLU, ReLU6, Hardtanh, MaxPool1d/2d, AvgPool1d/2d, "
-             "AdaptiveAvgPool1d/2d, Flatten/flatten/view/reshape, add, cat, Dropout, Identity")
+             "AdaptiveAvgPool1d/2d, Flatten/Unflatten/flatten/view/reshape, add, cat, Dropout, Identity")
 
 
 @dataclass
@@ -134,7 +134,7 @@ def _module_op(node, mod) -> Op:
             "dilation": mod.dilation, "ceil_mode": mod.ceil_mode}})
     if isinstance(mod, (nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d)):
         return Op("avgpool", [x], {"fn": mod})
-    if isinstance(mod, nn.Flatten):
+    if isinstance(mod, (nn.Flatten, nn.Unflatten)):
         return Op("reshape", [x])
     if isinstance(mod, (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Identity)):
         return Op("pass", [x])
