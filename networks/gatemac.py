@@ -23,17 +23,21 @@ _ONE = np.uint64(1)
 
 
 @njit(cache=True, nogil=True)
-def _bit_strings(values, bits, words):
+def _bit_strings(values, bits, words, masks):
     """(R, bits, words) uint64: bit j of values[r, i] (>= 0) at bit i % 64 of word i // 64 of row (r, j)."""
     r_n, k = values.shape
-    out = np.zeros((r_n, bits, words), np.uint64)
+    out = np.empty((r_n, bits, words), np.uint64)
+    buf = np.empty(64, np.uint64)
     for r in range(r_n):
-        for i in range(k):
-            v = np.uint64(values[r, i])
-            q = i >> 6
-            sh = np.uint64(i & 63)
+        for q in range(words):
+            lanes = min(64, k - 64 * q)
+            for v in range(lanes):
+                buf[v] = np.uint64(values[r, 64 * q + v])
+            for v in range(lanes, 64):
+                buf[v] = 0
+            _transpose64(buf, masks)
             for j in range(bits):
-                out[r, j, q] |= ((v >> np.uint64(j)) & _ONE) << sh
+                out[r, j, q] = buf[j]
     return out
 
 
@@ -63,7 +67,8 @@ def _get(planes, row, p):
 
 @njit(cache=True, nogil=True)
 def _pack(abits, bbits, a_row, b_row, k, planes):
-    """Write the a and b planes of every (s, o) segment of k vectors, one plane at a time."""
+    """Write the a and b planes of every (s, o) segment of k vectors, one plane at a time. The b planes repeat
+    with a period of one row (out * k vectors): when that is whole words, the first row's words are copied."""
     n, na, words = abits.shape
     out, nb = bbits.shape[0], bbits.shape[1]
     for j in range(na):
@@ -73,13 +78,19 @@ def _pack(abits, bbits, a_row, b_row, k, planes):
                 for q in range(words):
                     _append(planes, a_row + j, pos + 64 * q, abits[s, j, q], min(64, k - 64 * q))
                 pos += k
+    period = out * k
+    rows = n if period % 64 else 1
     for j in range(nb):
         pos = 0
-        for _ in range(n):
+        for _ in range(rows):
             for o in range(out):
                 for q in range(words):
                     _append(planes, b_row + j, pos + 64 * q, bbits[o, j, q], min(64, k - 64 * q))
                 pos += k
+        if rows == 1:
+            w = period // 64
+            for s in range(1, n):
+                planes[b_row + j, s * w:(s + 1) * w] = planes[b_row + j, :w]
 
 
 @njit(cache=True, nogil=True)
@@ -182,7 +193,7 @@ def _simulate(netlist: Netlist, a: np.ndarray, mag: np.ndarray, faults: GateFaul
     planes = np.empty((netlist.n_input_bits, nwords), np.uint64)
     planes[:, total // 64:] = 0  # the padding vectors (and the last partial word)
     (a_row, a_width), (b_row, b_width) = rows["a"], rows["b"]
-    _pack(_bit_strings(a, a_width, words), _bit_strings(mag, b_width, words), a_row, b_row, k, planes)
+    _pack(_bit_strings(a, a_width, words, _MASKS), _bit_strings(mag, b_width, words, _MASKS), a_row, b_row, k, planes)
     return simulate_planes(netlist, planes, faults=faults)
 
 
@@ -217,9 +228,9 @@ def accumulate(netlist: Netlist, cols: np.ndarray, w: np.ndarray, bias: np.ndarr
     n, k = cols.shape
     words = -(-k // 64)
     outp = _simulate(netlist, np.abs(cols), np.abs(w), faults)
-    wpos = _bit_strings((w > 0).astype(np.uint8), 1, words)[:, 0]
-    wneg = _bit_strings((w < 0).astype(np.uint8), 1, words)[:, 0]
-    aneg = _bit_strings((cols < 0).astype(np.uint8), 1, words)[:, 0] if signed else wpos[:0]
+    wpos = _bit_strings((w > 0).astype(np.uint8), 1, words, _MASKS)[:, 0]
+    wneg = _bit_strings((w < 0).astype(np.uint8), 1, words, _MASKS)[:, 0]
+    aneg = _bit_strings((cols < 0).astype(np.uint8), 1, words, _MASKS)[:, 0] if signed else wpos[:0]
     return _accumulate_popcount(outp, outp.shape[0], n, k, wpos, wneg, aneg, signed, bias)
 
 
