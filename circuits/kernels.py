@@ -284,6 +284,46 @@ def _straight_line_source(netlist) -> str:
     return "\n".join(lines) + "\n"
 
 
+SEGMENT_GATES = 400  # gates per function of a segmented kernel: compile time stays linear in the gate count
+
+
+def _segmented_source(netlist, slot) -> str:
+    """Fault-free kernel of a large netlist as functions of at most SEGMENT_GATES gates each, run one after
+    another on a flat buffer of signal slots (slot[net] from circuits.plan, CLEAN_B words each, at constant
+    offsets): each loads the nets it reads from earlier segments, computes its gates as locals and stores
+    the nets that later segments or the outputs read. Loads come before stores, so reused slots are safe."""
+    base, ng, b = netlist.first_gate_net, netlist.n_gates, CLEAN_B
+    last = [-1] * netlist.n_nets
+    for g in range(ng):
+        for k in range(KINDS[BY_OPCODE[int(netlist.ops[g])]].arity):
+            last[int(netlist.args[g, k])] = g
+    for v in netlist.outputs.values():
+        for n in v:
+            last[int(n)] = ng
+    names = {0: "c0", 1: "c1"}
+    lines = ["import numpy as np", "from numba import njit", "", f"W = {b}"]
+    nseg = -(-ng // SEGMENT_GATES)
+    for k in range(nseg):
+        g0, g1 = k * SEGMENT_GATES, min(ng, (k + 1) * SEGMENT_GATES)
+        body, loaded = [], set()
+        for g in range(g0, g1):
+            kind = BY_OPCODE[int(netlist.ops[g])]
+            ins = []
+            for i in range(KINDS[kind].arity):
+                n = int(netlist.args[g, i])
+                if n >= 2 and n < base + g0 and n not in loaded:
+                    loaded.add(n)
+                    body.insert(len(loaded) - 1, f"        s{n} = v[{int(slot[n]) * b} + j]")
+                ins.append(names.get(n, f"s{n}"))
+            body.append(f"        s{base + g} = {render(kind, *ins)}")
+        body += [f"        v[{int(slot[base + g]) * b} + j] = s{base + g}"
+                 for g in range(g0, g1) if last[base + g] >= g1]
+        lines += ["", "", "@njit(cache=True, nogil=True, fastmath=False)", f"def seg{k}(v):", "    c0 = np.uint64(0)",
+                  "    c1 = ~c0", f"    for j in range({b}):", *body]
+    lines += ["", "", f"SEGMENTS = ({''.join(f'seg{k}, ' for k in range(nseg))})"]
+    return "\n".join(lines) + "\n"
+
+
 def _interpreter_source() -> str:
     lines = ["import numpy as np", "from numba import njit, prange", "", f"B = {B}", f"CHUNK = {CHUNK_BLOCKS}",
              _RNG_SOURCE, "", "@njit(cache=True, nogil=True, inline='always')", "def gate(op, a, b, c):"]
@@ -502,15 +542,47 @@ def straight_line(netlist):
     return _straight_cache[key]
 
 
+def segmented(netlist, slot):
+    """The segmented fault-free kernel module of a large netlist (slot: its liveness slots, circuits.plan)."""
+    key = "seg" + netlist.fingerprint()
+    with _lock:
+        if key not in _straight_cache:
+            _straight_cache[key] = _load(_segmented_source(netlist, slot), key, ("seg0",))
+    return _straight_cache[key]
+
+
+def run_segmented(module, planes, out, nslots: int, in_count: int, out_slots) -> None:
+    """Fault-free outputs of a segmented kernel: CLEAN_B words at a time, inputs copied into their slots, the
+    segments run in order, output slots copied out."""
+    import numpy as np
+
+    v = np.zeros(nslots * CLEAN_B, np.uint64)
+    rows = v.reshape(nslots, CLEAN_B)
+    for w0 in range(0, planes.shape[1], CLEAN_B):
+        rows[2:2 + in_count] = planes[:, w0:w0 + CLEAN_B]
+        for seg in module.SEGMENTS:
+            seg(v)
+        out[:, w0:w0 + CLEAN_B] = rows[out_slots]
+
+
 _on_disk: dict[tuple[str, str], bool] = {}
 _pending: dict[tuple[str, str], Future] = {}
 
 
 def ready(netlist, function: str) -> bool:
     """Whether the straight-line kernel `function` (one of clean_blocks, clean_parallel, flip_blocks,
-    flip_parallel) of this netlist runs without compiling: compiled in this process, or in Numba's disk cache
-    (its index file exists; looked for once per netlist, function and process)."""
+    flip_parallel, or 'segmented' for every segment of a large netlist's kernel) of this netlist runs without
+    compiling: compiled in this process, or in Numba's disk cache (its index files exist; looked for once per
+    netlist, function and process)."""
     key = netlist.fingerprint()
+    if function == "segmented":
+        module = _straight_cache.get("seg" + key)
+        if module is not None and all(seg.signatures for seg in module.SEGMENTS):
+            return True
+        if (key, function) not in _on_disk:  # named by the netlist (its source is too big to generate here)
+            found = len(list((cache_dir() / "__pycache__").glob(f"_tb_seg{key}_*.seg*-*.nbi")))
+            _on_disk[key, function] = found >= -(-netlist.n_gates // SEGMENT_GATES)
+        return _on_disk[key, function]
     module = _straight_cache.get(key)
     if module is not None and getattr(module, function).signatures:
         return True
@@ -535,6 +607,15 @@ def compile_later(netlist, function: str) -> Future:
         import numpy as np
 
         try:
+            if function == "segmented":
+                from circuits.plan import liveness_slots  # circuits.plan imports this module
+
+                slot, nslots = liveness_slots(netlist)
+                v = np.zeros(nslots * CLEAN_B, np.uint64)
+                for seg in segmented(netlist, slot).SEGMENTS:
+                    seg(v)
+                done.set_result(None)
+                return
             words = max(CLEAN_B, B)
             inp = np.zeros((netlist.n_input_bits, words), np.uint64)
             out = np.zeros((sum(len(v) for v in netlist.outputs.values()), words), np.uint64)

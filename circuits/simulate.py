@@ -31,7 +31,9 @@ from circuits.netlist import Netlist
 from circuits.plan import liveness_slots
 
 ENGINES = ("auto", "compiled", "interpreter")
-MAX_COMPILED_GATES = 20_000  # largest netlist given a fault-free straight-line kernel (compiles in about 40 s)
+MAX_COMPILED_GATES = 20_000  # largest netlist given one fault-free straight-line kernel (compiles in about 40 s)
+MAX_SEGMENTED_GATES = 2_000_000  # largest netlist given a segmented fault-free kernel (about 6 ms of compile per gate)
+SEGMENTED_PAYS_OFF = 1 << 24  # vectors of one call from which a segmented kernel is compiled (in the background)
 MAX_FLIP_GATES = 2_000  # largest netlist given a flip kernel (the 16x16 multiplier's, 1,491 gates: about 35 s)
 COMPILE_PAYS_OFF = 2e8  # gate evaluations of one call from which compiling a kernel (in the background) pays off
 _last = threading.local()
@@ -75,24 +77,30 @@ def choose_engine(netlist: Netlist, n_vectors: int, engine: str = "auto", flip_p
                   threads: int = 1) -> str:
     """'compiled' (generated straight-line kernel) or 'interpreter'. 'auto' decides without blocking:
 
-    1. stuck-at faults, no gates, or more gates than a generated kernel handles (MAX_COMPILED_GATES fault-free,
-       MAX_FLIP_GATES with flips: their compile time grows faster than linearly): the interpreter;
-    2. the kernel function this call needs (fault-free or flips, one thread or several) is ready: compiled;
-    3. n_vectors * n_gates >= COMPILE_PAYS_OFF: the function is compiled in a background thread (for later
-       calls) and this call uses the interpreter;
+    1. stuck-at faults, no gates, or more gates than a generated kernel handles (MAX_FLIP_GATES with flips:
+       the flip kernel's compile time grows faster than linearly; MAX_SEGMENTED_GATES fault-free): the
+       interpreter;
+    2. the kernel function this call needs is ready: compiled. Fault-free netlists of up to MAX_COMPILED_GATES
+       use one straight-line kernel (one thread or several), larger ones a segmented kernel (one thread);
+    3. n_vectors * n_gates >= COMPILE_PAYS_OFF (segmented: n_vectors >= SEGMENTED_PAYS_OFF): the function is
+       compiled in a background thread (for later calls) and this call uses the interpreter;
     4. otherwise the interpreter.
     """
     if engine not in ENGINES:
         raise NetlistError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if engine != "auto":
         return engine
-    limit = MAX_FLIP_GATES if flip_p > 0 else MAX_COMPILED_GATES
+    limit = MAX_FLIP_GATES if flip_p > 0 else MAX_SEGMENTED_GATES
     if stuck or not 0 < netlist.n_gates <= limit:
         return "interpreter"
-    function = f"{'flip' if flip_p > 0 else 'clean'}_{'parallel' if threads > 1 else 'blocks'}"
+    if netlist.n_gates > MAX_COMPILED_GATES and not flip_p:
+        function, pays = "segmented", n_vectors >= SEGMENTED_PAYS_OFF
+    else:
+        function = f"{'flip' if flip_p > 0 else 'clean'}_{'parallel' if threads > 1 else 'blocks'}"
+        pays = n_vectors * netlist.n_gates >= COMPILE_PAYS_OFF
     if kernels.ready(netlist, function):
         return "compiled"
-    if n_vectors * netlist.n_gates >= COMPILE_PAYS_OFF:
+    if pays:
         kernels.compile_later(netlist, function)
     return "interpreter"
 
@@ -144,7 +152,11 @@ def simulate_planes(netlist: Netlist, planes: np.ndarray, *, faults: GateFaults 
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     k0, cdf = kernels.binomial_cdf(netlist.n_gates, float(flip_p))
     use = choose_engine(netlist, planes.shape[1] * 64, engine, flip_p, stuck, threads)
-    if use == "compiled" and netlist.n_gates > 0:
+    if use == "compiled" and netlist.n_gates > MAX_COMPILED_GATES and not flip_p:
+        slot, nslots = liveness_slots(netlist)
+        outs = np.concatenate(list(netlist.outputs.values()))
+        kernels.run_segmented(kernels.segmented(netlist, slot), planes, out, nslots, netlist.n_input_bits, slot[outs])
+    elif use == "compiled" and netlist.n_gates > 0:
         k = kernels.straight_line(netlist)
         if flip_p > 0:
             if parallel:

@@ -50,12 +50,12 @@ def test_wide_inputs_and_outputs_round_trip(signed):
         simulate_fn(net, x=np.array([hi + 1], dtype=object))
 
 
-def _fresh(seed: int) -> c.Netlist:
+def _fresh(seed: int, gates: int = 40) -> c.Netlist:
     """A small random netlist whose kernels no cache holds yet (a structure unique to this process)."""
     rng = np.random.default_rng([seed, time.time_ns()])
     b = Builder(f"fresh{seed}")
     nets = b.input("a", 6) + b.input("b", 6)
-    for _ in range(40):
+    for _ in range(gates):
         nets.append(b.gate(str(rng.choice(["AND", "OR", "XOR", "NAND"])), *rng.choice(nets, 2, replace=False)))
     b.output("y", nets[-8:])
     return b.build()
@@ -84,6 +84,24 @@ def test_a_ready_fault_free_kernel_does_not_pick_compiled_for_flips():
     assert sim.last_engine() == "compiled"
     simulate_fn(net, a=np.arange(64), b=5, flip_p=1e-3)  # 64 vectors with flips: not worth compiling flip_blocks
     assert sim.last_engine() == "interpreter" and not kernels.ready(net, "flip_blocks")
+
+
+def test_segmented_kernel_of_a_large_netlist_matches_the_interpreter(monkeypatch):
+    monkeypatch.setattr(sim, "MAX_COMPILED_GATES", 50)  # stands for 20,000: this netlist counts as large
+    monkeypatch.setattr(kernels, "SEGMENT_GATES", 40)  # several segments, each compiled on its own
+    net = _fresh(3, gates=600)
+    assert net.n_gates > 100
+    planes = np.random.default_rng(0).integers(0, 2 ** 63, (12, 64), dtype=np.uint64)
+    golden = c.simulate_planes(net, planes, engine="interpreter")
+    c.simulate_planes(net, planes)
+    assert sim.last_engine() == "interpreter" and not kernels.ready(net, "segmented")  # too little work
+    monkeypatch.setattr(sim, "SEGMENTED_PAYS_OFF", 1)
+    c.simulate_planes(net, planes)  # starts compiling the segments in the background
+    kernels.compile_later(net, "segmented").result(timeout=300)
+    assert np.array_equal(c.simulate_planes(net, planes), golden) and sim.last_engine() == "compiled"
+    flips = c.simulate_planes(net, planes, flip_p=1e-2, seed=3)
+    assert sim.last_engine() == "interpreter"  # flips in a large netlist: the interpreter
+    assert np.array_equal(flips, c.simulate_planes(net, planes, flip_p=1e-2, seed=3, engine="interpreter"))
 
 
 def test_hundred_thousand_gates_against_the_reference():
