@@ -172,7 +172,7 @@ def multiplier(n: int, m: int | None = None, form: str = "array", signed: bool =
 
 
 @circuit("truncated_multiplier", "approximate unsigned multiplier without the k lowest partial-product columns",
-         width=_WIDTH, k=Param(int, None, 0, 63, help="columns dropped (default: width - 2)"))
+         approximates=_mul, width=_WIDTH, k=Param(int, None, 0, 63, help="columns dropped (default: width - 2)"))
 def truncated_multiplier(n: int = 8, k: int | None = None) -> Netlist:
     """Approximate unsigned n x n array multiplier without the partial products of the k lowest columns
     (default n - 2; no error compensation): about 6(n*n - k(k+1)/2) gates; always under-estimates."""
@@ -185,7 +185,8 @@ def truncated_multiplier(n: int = 8, k: int | None = None) -> Netlist:
     return b.build()
 
 
-@circuit("broken_array_multiplier", "approximate broken-array multiplier (Mahdiani 2010)", width=_WIDTH,
+@circuit("broken_array_multiplier", "approximate broken-array multiplier (Mahdiani 2010)", approximates=_mul,
+         width=_WIDTH,
          hbl=Param(int, 2, 0, 32, help="horizontal break line"),
          vbl=Param(int, None, 0, 63, help="vertical break line (default: width)"))
 def broken_array_multiplier(n: int = 8, hbl: int = 2, vbl: int | None = None) -> Netlist:

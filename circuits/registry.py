@@ -54,7 +54,13 @@ class Generator:
     summary: str
     params: dict = field(default_factory=dict)
     reference: Callable | None = None
+    approximates: Callable | None = None  # for an approximate circuit: (**params) -> the exact f(a, b) it stands in for
     available: Callable[[], bool] = lambda: True
+
+    def intended(self, **values) -> Callable | None:
+        """The exact function f(a, b) the circuit computes or approximates, when the registry knows it."""
+        ref = self.reference or self.approximates
+        return ref(**values) if ref is not None else None
 
     @property
     def reads_file(self) -> bool:
@@ -84,10 +90,11 @@ class Generator:
 GENERATORS: dict[str, Generator] = {}
 
 
-def circuit(name: str, summary: str, *, reference: Callable | None = None, available=None, **params: Param):
+def circuit(name: str, summary: str, *, reference: Callable | None = None, approximates: Callable | None = None,
+            available=None, **params: Param):
     """Register the decorated builder under `name` (a later registration of the same name replaces it)."""
     def register(fn):
-        GENERATORS[name] = Generator(name, fn, summary, params, reference, available or (lambda: True))
+        GENERATORS[name] = Generator(name, fn, summary, params, reference, approximates, available or (lambda: True))
         return fn
     return register
 

@@ -142,6 +142,10 @@ def _figures(summary: dict, colours: dict, runs=None) -> list[tuple[str, str, by
         out.append((f"sweep_{i}.png", f"{sw['name']}: task metric against noise level (bands: 95% intervals; "
                     "vertical lines: break-down levels; dotted: the same products computed exactly).",
                     figures.sweep_figure(sw, colours, pair)))
+    if figures.hardening_points(summary):
+        out.append(("pareto.png", "Hardening: each system's break-down level per gate against the gate overhead of "
+                    "its hardening (markers with 95% intervals; triangles: bounds).", figures.pareto_figure(summary,
+                                                                                                       colours)))
     out.append(("error_power.png", "Error-power view: every break-down level on one axis, the SNR of the error "
                 "the noise caused at its site.", figures.error_power_figure(summary, colours)))
     for i, sw in enumerate(summary["sweeps"]):
@@ -201,6 +205,53 @@ def _headline_html(rows) -> str:
                      f"<td class='v'>{fmt(r['value'])}</td><td>[{fmt(r['lo'])}, {fmt(r['hi'])}]</td>"
                      f"<td>{html.escape(r['unit'])}</td><td>{fmt(r['error_snr'])}</td><td>{html.escape(note)}</td></tr>")
     return "\n".join(cells) + "</table>"
+
+
+def arithmetic_rows(summary: dict) -> list[dict]:
+    """One row per circuit whose exact function is known: gates, hardening overhead, its errors against that
+    function (EP, MAE, WCE, MRED) and, for each network running on it, the noise-free accuracy and the
+    break-down under gate faults (mac-gate sites)."""
+    systems = summary.get("systems", {})
+    gate_units = {u["system"]: u for sw in summary["sweeps"] if not sw["per_bit"] for u in sw["units"]
+                  if u["site"].endswith("gate")}
+    rows = []
+    for name, d in systems.items():
+        err = d.get("error_vs_exact")
+        if not err:
+            continue
+        nets = [(n, nd) for n, nd in systems.items() if nd.get("multiplier") == name] or [(None, None)]
+        for net, nd in nets:
+            unit = gate_units.get(net) if net else None
+            rows.append({"circuit": name, "gates": d["gates"], "overhead": (d.get("hardening") or {}).get("overhead"),
+                         "ep": err["ep"], "mae": err["mae"], "wce": err["wce"], "mred": err["mred"],
+                         "network": net or "-", "accuracy": nd["clean_accuracy"] if nd else None,
+                         "network_breaks": interval_text(unit["breakdown"]) if unit else "-"})
+    return rows
+
+
+ARITHMETIC_COLUMNS = (("circuit", "circuit"), ("gates", "gates"), ("overhead", "hardening overhead"),
+                      ("ep", "EP"), ("mae", "MAE"), ("wce", "WCE"), ("mred", "MRED"), ("network", "network on it"),
+                      ("accuracy", "noise-free accuracy"), ("network_breaks", "network breaks at (p per gate)"))
+
+
+def _arithmetic_html(rows) -> str:
+    if not rows:
+        return ""
+    head = "".join(f"<th>{html.escape(t)}</th>" for _, t in ARITHMETIC_COLUMNS)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(r[k] if isinstance(r[k], str) else fmt(r[k]))}</td>"
+                                    for k, _ in ARITHMETIC_COLUMNS) + "</tr>" for r in rows)
+    return ("<h2>Arithmetic: errors against the exact function, and the networks on each circuit</h2>"
+            f"<table class='arithmetic'><tr>{head}</tr>{body}</table>")
+
+
+def _arithmetic_md(rows) -> list[str]:
+    if not rows:
+        return []
+    out = ["## Arithmetic: errors against the exact function, and the networks on each circuit", "",
+           "| " + " | ".join(t for _, t in ARITHMETIC_COLUMNS) + " |", "|" + "---|" * len(ARITHMETIC_COLUMNS)]
+    out += ["| " + " | ".join(md_escape(r[k] if isinstance(r[k], str) else fmt(r[k])) for k, _ in ARITHMETIC_COLUMNS)
+            + " |" for r in rows]
+    return out + [""]
 
 
 def _detail_html(summary: dict) -> str:
@@ -275,6 +326,7 @@ def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, de
             _answer_html(sentences, answer_rows), f"<p>{html.escape(_confidence_note(summary))}</p>",
             "<h2>Every break-down and gap</h2>", _headline_html(rows),
             f"<ul>{notes}</ul>" if notes else "", "<h2>Figures</h2>", *[img(*f) for f in figs],
+            _arithmetic_html(arithmetic_rows(summary)),
             "<h2>Systems</h2>", _detail_html(summary), *[img(*f) for f in detail_figs],
             "<h2>Reproduce</h2>", repro]
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' "
@@ -288,7 +340,7 @@ def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, de
           "|---|---|---|---|---|---|---|"]
     md += [f"| {md_escape(r['sweep'])} | {md_escape(r['what'])} | {fmt(r['value'])} | [{fmt(r['lo'])}, "
            f"{fmt(r['hi'])}] | {r['unit']} | {fmt(r['error_snr'])} | {md_escape(r['censored'])} |" for r in rows]
-    md += ["", "## Figures", ""]
+    md += ["", *_arithmetic_md(arithmetic_rows(summary)), "## Figures", ""]
     md += [f"![{md_escape(c)}](figures/{n})\n\n{md_escape(c)}\n" for n, c, _ in figs + detail_figs]
     md += ["## Reproduce", "",
            f"suite {md_escape(summary['suite'])} (hash {summary['suite_hash']}), seed {summary['seed']}, "

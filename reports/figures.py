@@ -83,6 +83,46 @@ def error_power_figure(summary: dict, colours: dict) -> bytes:
     return _png(fig)
 
 
+def hardening_points(summary: dict) -> list[tuple[str, dict, float]]:
+    """(sweep name, unit, gate overhead) for every bracketed break-down of a circuit with a hardening spec, or of
+    a network whose multiplier has one, in sweeps that put noise on gates."""
+    systems = summary.get("systems", {})
+
+    def overhead(unit):
+        name = unit.get("multiplier") or unit["system"]
+        hard = systems.get(name, {}).get("hardening")
+        return hard["overhead"] if hard else None
+    specs = {d["hardening"]["spec"] for d in systems.values() if d.get("hardening")}
+    if len(specs) < 2:
+        return []
+    return [(sw["name"], u, overhead(u)) for sw in summary["sweeps"] if not sw["per_bit"] for u in sw["units"]
+            if u["site"].endswith("gate") and overhead(u) is not None]
+
+
+def pareto_figure(summary: dict, colours: dict) -> bytes:
+    """Break-down level against gate overhead of the hardening (gates added / gates of the plain netlist), one
+    marker per system, with its interval; bounds as triangles. Full TMR is the rightmost reference."""
+    points = hardening_points(summary)
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for sweep, u, x in points:
+        b = u["breakdown"]
+        v = _num(b["level"])
+        spec = summary["systems"].get(u.get("multiplier") or u["system"], {}).get("hardening", {}).get("spec", "")
+        label = f"{sweep}: {u['system']}@{u['site']} ({spec})"
+        if b.get("censored"):
+            ax.scatter([x], [v], marker="^" if b.get("hi") is None else "v", color=colours[u["system"]], label=label)
+            continue
+        err = [[max(v - _num(b["lo"]), 0)], [max(_num(b["hi"]) - v, 0)]]
+        ax.errorbar([x], [v], yerr=err, fmt="o", capsize=3, color=colours[u["system"]], label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("gate overhead of the hardening (gates added / gates of the plain netlist)")
+    ax.set_ylabel("break-down flip probability per gate")
+    ax.set_title("hardening: break-down level against gate overhead")
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
 def information_figure(sweep: dict, colours: dict) -> bytes:
     """Required rate (dashed) against the information that survives the noise (solid), per level."""
     fig, ax = plt.subplots(figsize=(7, 4))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import circuits
 from circuits import NetlistError
+from circuits.hardening import apply_hardening
 from networks import IntegerEngine, Multiplier, NetworkError, export, size_report, trained_model
 from networks import data as datasets
 from testbed.compare import Sweep
@@ -28,12 +29,15 @@ class Unit:
 
 
 def build_netlist(spec: CircuitSpec):
-    """The netlist of a circuit spec (through the circuit registry), triplicated when spec.tmr."""
-    net = circuits.generator(spec.circuit)(**spec.params)
-    if spec.tmr:
-        net = circuits.tmr(net)
+    """The netlist of a circuit spec (through the circuit registry) with its hardening applied, and the
+    hardening facts a report shows (spec, base gates, gates added, overhead)."""
+    generator = circuits.generator(spec.circuit)
+    base = generator(**spec.params)
+    hardened = apply_hardening(base, spec.harden)
+    net = hardened.netlist
     net.name = spec.name
-    return net
+    return net, {"spec": spec.harden, "base_gates": base.n_gates, "gates_added": hardened.gates_added,
+                 "overhead": hardened.overhead, "intended": generator.intended(**spec.params)}
 
 
 def _network(spec: NetworkSpec, netlist, progress: bool) -> NetworkSystem:
@@ -52,6 +56,7 @@ def build_systems(suite: Suite, progress: bool = True) -> dict:
     (with a note in suite.notes). Errors become SuiteError naming the system."""
     systems: dict = {}
     nets: dict = {}
+    hardening: dict = {}
     specs = suite.systems
     order = ([s for s in specs.values() if isinstance(s, CircuitSpec)] +
              [s for s in specs.values() if isinstance(s, NetworkSpec)])
@@ -61,10 +66,10 @@ def build_systems(suite: Suite, progress: bool = True) -> dict:
                 if spec.optional and not circuits.generator(spec.circuit).available():
                     suite.notes.append(f"systems.{spec.name} skipped: its tool is not installed")
                     continue
-                nets[spec.name] = build_netlist(spec)
+                nets[spec.name], hardening[spec.name] = build_netlist(spec)
                 if spec.operands != "recorded":
                     systems[spec.name] = CircuitSystem(nets[spec.name], spec.operands, spec.n_vectors, suite.seed,
-                                                       spec.name)
+                                                       spec.name, hardening=hardening[spec.name])
             elif spec.multiplier is not None and spec.multiplier not in nets:
                 suite.notes.append(f"systems.{spec.name} skipped: its multiplier {spec.multiplier} was skipped")
             else:
@@ -78,7 +83,7 @@ def build_systems(suite: Suite, progress: bool = True) -> dict:
                 suite.notes.append(f"systems.{spec.name} skipped: recorded:{spec.recorded_from} was skipped")
                 continue
             systems[spec.name] = CircuitSystem(nets[spec.name], source.operand_histogram, spec.n_vectors,
-                                               suite.seed, spec.name)
+                                               suite.seed, spec.name, hardening=hardening[spec.name])
     return systems
 
 

@@ -10,7 +10,8 @@ Schema (unknown keys are errors; paths are relative to the suite file):
               the sequential design; 0 turns it off; default 300)
   [systems.NAME]  kind = "circuit" | "network"
      circuit: circuit = a name of the circuit registry (`testbed list`) and that generator's parameters
-              (e.g. width, m, form, signed; path, top for verilog / yosys_json); tmr (bool);
+              (e.g. width, m, form, signed; path, top for verilog / yosys_json); harden = "none" | "tmr" |
+              "dwc" | "cone:K" | "block:PREFIX" | "sensitivity:F" (circuits.hardening; tmr = true is an alias);
               operands = "exhaustive" | "random" | "recorded:NET"; n_vectors (int);
               optional (bool: skip with a note when the circuit's tool, e.g. Yosys, is missing)
      network: dataset, arch, hidden (list), quant, bits, lam, seed, backward, epochs (see networks.ModelConfig);
@@ -34,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from circuits import GENERATORS, NetlistError
+from circuits.hardening import parse_hardening
 from networks import ModelConfig, NetworkError
 from networks.engine import MODES
 from testbed.errors import SuiteError, TestbedError
@@ -44,7 +46,8 @@ TOP_KEYS = {"suite", "defaults", "systems", "sweeps"}
 SUITE_KEYS = {"name": str, "seed": int, "description": str}
 DEFAULT_KEYS = {"min_trials": int, "max_trials": int, "margin": float, "refine": int, "confidence": float,
                 "target_width": float, "budget": int}
-CIRCUIT_KEYS = {"kind": str, "circuit": str, "tmr": bool, "operands": str, "n_vectors": int, "optional": bool}
+CIRCUIT_KEYS = {"kind": str, "circuit": str, "tmr": bool, "harden": str, "operands": str, "n_vectors": int,
+                "optional": bool}
 NETWORK_KEYS = {"kind": str, "dataset": str, "arch": str, "hidden": list, "quant": str, "bits": int, "lam": float,
                 "seed": int, "backward": str, "epochs": int, "weight_bits": int, "act_bits": int, "multiplier": str,
                 "mode": str}
@@ -62,7 +65,7 @@ class CircuitSpec:
     name: str
     circuit: str
     params: dict
-    tmr: bool = False
+    harden: str = "none"  # a circuits.hardening spec: none, tmr, dwc, cone:K, block:PREFIX, sensitivity:F
     operands: str = "exhaustive"  # exhaustive | random | recorded
     recorded_from: str | None = None  # the network whose operands are recorded
     n_vectors: int = 65536
@@ -262,13 +265,20 @@ def _circuit(p: _Problems, where: str, name: str, table: dict, tables: dict, bas
         ops = "recorded"
     elif isinstance(ops, str) and ops not in ("exhaustive", "random"):
         p.add(f"{where}.operands", f"must be exhaustive, random or recorded:NETWORK, got {ops!r}")
+    harden = table.get("harden", "tmr" if table.get("tmr") else "none")
+    if "harden" in table and "tmr" in table:
+        p.add(f"{where}.tmr", "give harden or tmr (an alias of harden = \"tmr\"), not both")
+    elif isinstance(harden, str):
+        try:
+            parse_hardening(harden)
+        except NetlistError as exc:
+            p.add(f"{where}.harden", str(exc))
     n_vectors = table.get("n_vectors", 65536)
     if isinstance(n_vectors, int) and not 1 <= n_vectors <= MAX_VECTORS:
         p.add(f"{where}.n_vectors", f"must be in 1..{MAX_VECTORS}, got {n_vectors}")
     if len(p.items) > before:
         return None
-    return CircuitSpec(name, circ, params, table.get("tmr", False), ops, recorded_from, n_vectors,
-                       table.get("optional", False))
+    return CircuitSpec(name, circ, params, harden, ops, recorded_from, n_vectors, table.get("optional", False))
 
 
 def _network(p: _Problems, where: str, name: str, table: dict, tables: dict) -> NetworkSpec | None:

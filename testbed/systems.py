@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from circuits import Netlist, simulate_planes
-from circuits.metrics import ErrorStats
+from circuits.metrics import ErrorStats, error_metrics
 from circuits.simulate import index_operands, pack_operands, to_signed, unpack_outputs
 from networks import IntegerEngine
 from networks.data import Dataset
@@ -97,8 +97,8 @@ class CircuitSystem(System):
     threshold = CIRCUIT_THRESHOLD
 
     def __init__(self, netlist: Netlist, operands="exhaustive", n_vectors: int = 65536, seed: int = 0,
-                 name: str | None = None):
-        self.netlist, self.name = netlist, name or netlist.name
+                 name: str | None = None, hardening: dict | None = None):
+        self.netlist, self.name, self.hardening = netlist, name or netlist.name, hardening
         self.operand_kind = operands if isinstance(operands, str) else "recorded"
         if self.operand_kind not in OPERAND_KINDS:
             raise TestbedError(f"circuit {self.name}: operands must be one of {', '.join(OPERAND_KINDS)} "
@@ -169,7 +169,19 @@ class CircuitSystem(System):
                 "outputs": net.output_widths, "operands": self.operand_kind, "vectors": int(self.n),
                 "output_entropy_bits": self.required_rate_bits, "fault_coverage": camp.coverage,
                 "faults": len(camp.sites), "undetected_faults": len(camp.undetected()),
-                "sensitivity_S": camp.sensitivity, "campaign_vectors": camp.n_vectors}
+                "sensitivity_S": camp.sensitivity, "campaign_vectors": camp.n_vectors,
+                "hardening": {k: v for k, v in (self.hardening or {}).items() if k != "intended"} or None,
+                "error_vs_exact": self.error_vs_exact()}
+
+    def error_vs_exact(self) -> dict | None:
+        """EP, MAE, WCE, MRED, MSE (and MAE%, WCE% of 2^width) of the noise-free outputs against the exact function
+        the circuit stands in for (REFERENCES.md conventions), over its operand set; None when that is unknown."""
+        intended = (self.hardening or {}).get("intended")
+        if intended is None or set(self.operands) != {"a", "b"}:
+            return None
+        exact = np.asarray(intended(self.operands["a"], self.operands["b"]), dtype=np.int64)
+        metrics = error_metrics(self.golden, exact, self.width)
+        return {k: metrics[k] for k in ("ep", "mae", "wce", "mred", "mse", "mae_percent", "wce_percent")}
 
     def _row(self, noisy: np.ndarray) -> dict:
         stats = ErrorStats(self.width).update(noisy, self.golden)
