@@ -294,20 +294,24 @@ class GateMultiplier(TableMultiplier):
     mode = "gates"
     takes_flips = True
 
+    def __init__(self, mode="gates", netlist=None, act_bits=8, mag_bits=8):
+        super().__init__(mode, netlist, act_bits, mag_bits)
+        self._buffers: dict = {}  # bit-plane arrays reused between layers and passes
+
     def products(self, a, mag, faults):
         if faults.stuck and faults.flip_p == 0:
             return super().products(a, mag, faults)
-        return gatemac.products(self.netlist, a, mag, faults)
+        return gatemac.products(self.netlist, a, mag, faults, self._buffers)
 
     def accumulate(self, cols, w, bias, faults, signed=False, acc_bits=64):
         if faults.stuck and faults.flip_p == 0:
             return super().accumulate(cols, w, bias, faults, signed, acc_bits)
-        return gatemac.accumulate(self.netlist, cols, w, bias, faults, signed)
+        return gatemac.accumulate(self.netlist, cols, w, bias, faults, signed, self._buffers)
 
     def accumulate_measured(self, cols, w, bias, faults):
         if faults.stuck and faults.flip_p == 0:
             return super().accumulate_measured(cols, w, bias, faults)
-        return gatemac.accumulate_measured(self.netlist, cols, w, bias, faults)
+        return gatemac.accumulate_measured(self.netlist, cols, w, bias, faults, self._buffers)
 
 
 MODES = {"exact": ExactMultiplier, "lut": TableMultiplier, "gates": GateMultiplier}

@@ -133,52 +133,58 @@ def _popcount(typingctx, x):
 @njit(cache=True, nogil=True)
 def _accumulate_measured(outp, n_bits, n, k, cols, w, bias, masks):
     """Accumulators (n, out), wrong products per row (n,), and the sums of exact products squared and of
-    (product - exact)^2 over every lane, from the output planes unpacked 64 products at a time."""
+    (product - exact)^2 over every lane, from the output planes unpacked one row (out * k lanes) at a time."""
     out = w.shape[0]
     acc = np.empty((n, out), np.int64)
-    for s in range(n):
-        for o in range(out):
-            acc[s, o] = bias[o]
     wrong = np.zeros(n, np.int64)
-    total = n * out * k
+    period = out * k
+    tmp = np.empty((period // 64 + 2) * 64, np.int64)
     buf = np.empty(64, np.uint64)
-    s = 0
-    o = 0
-    i = 0
+    mag = np.abs(w).astype(np.int64)
+    neg_w = w < 0
     sig = 0
     err = 0
-    for wd in range((total + 63) // 64):
-        for j in range(n_bits):
-            buf[j] = outp[j, wd]
-        for j in range(n_bits, 64):
-            buf[j] = 0
-        _transpose64(buf, masks)
-        for lane in range(min(64, total - wd * 64)):
-            pv = np.int64(buf[lane])
-            wv = w[o, i]
-            av = np.int64(cols[s, i])
-            if wv != 0:
-                if (av < 0) != (wv < 0):
-                    acc[s, o] -= pv
-                else:
-                    acc[s, o] += pv
-            ex = abs(av) * abs(wv)
-            d = pv - ex
-            sig += ex * ex
-            if d != 0:
-                wrong[s] += 1
+    for s in range(n):
+        start = s * period
+        w0 = start >> 6
+        for wd in range(w0, (start + period + 63) >> 6):
+            for j in range(n_bits):
+                buf[j] = outp[j, wd]
+            for j in range(n_bits, 64):
+                buf[j] = 0
+            _transpose64(buf, masks)
+            base = (wd - w0) * 64
+            for lane in range(64):
+                tmp[base + lane] = np.int64(buf[lane])
+        off = start - w0 * 64
+        bad = 0
+        for o in range(out):
+            t = bias[o]
+            for i in range(k):
+                pv = tmp[off + o * k + i]
+                av = np.int64(cols[s, i])
+                ex = abs(av) * mag[o, i]
+                d = pv - ex
+                sig += ex * ex
                 err += d * d
-            i += 1
-            if i == k:
-                i = 0
-                o += 1
-                if o == out:
-                    o = 0
-                    s += 1
+                bad += d != 0
+                if w[o, i] != 0:
+                    t += -pv if (av < 0) != neg_w[o, i] else pv
+            acc[s, o] = t
+        wrong[s] = bad
     return acc, wrong, sig, err
 
 
-def _simulate(netlist: Netlist, a: np.ndarray, mag: np.ndarray, faults: GateFaults) -> np.ndarray:
+def _buffer(buffers: dict, key: str, shape: tuple) -> np.ndarray:
+    """A uint64 array of `shape` kept in `buffers` between calls (fresh pages cost more than the packing)."""
+    if (key, shape) not in buffers:
+        if len(buffers) >= 16:
+            buffers.clear()
+        buffers[key, shape] = np.empty(shape, np.uint64)
+    return buffers[key, shape]
+
+
+def _simulate(netlist: Netlist, a: np.ndarray, mag: np.ndarray, faults: GateFaults, buffers: dict) -> np.ndarray:
     """Output planes of the netlist over every (s, o, i) vector of operands a (n, k) >= 0 and mag (out, k)."""
     n, k = a.shape
     out = mag.shape[0]
@@ -190,18 +196,20 @@ def _simulate(netlist: Netlist, a: np.ndarray, mag: np.ndarray, faults: GateFaul
     for bus, width in netlist.inputs.items():
         rows[bus] = (row, width)
         row += width
-    planes = np.empty((netlist.n_input_bits, nwords), np.uint64)
+    planes = _buffer(buffers, "in", (netlist.n_input_bits, nwords))
     planes[:, total // 64:] = 0  # the padding vectors (and the last partial word)
     (a_row, a_width), (b_row, b_width) = rows["a"], rows["b"]
     _pack(_bit_strings(a, a_width, words, _MASKS), _bit_strings(mag, b_width, words, _MASKS), a_row, b_row, k, planes)
-    return simulate_planes(netlist, planes, faults=faults)
+    out = _buffer(buffers, "out", (sum(netlist.output_widths.values()), nwords))
+    return simulate_planes(netlist, planes, faults=faults, out=out)
 
 
-def products(netlist: Netlist, a: np.ndarray, mag: np.ndarray, faults: GateFaults) -> np.ndarray:
-    """MUL(a[s, i], mag[o, i]) by the netlist (inputs a, b; one output bus): (n, out, k) int64."""
+def products(netlist: Netlist, a: np.ndarray, mag: np.ndarray, faults: GateFaults, buffers: dict) -> np.ndarray:
+    """MUL(a[s, i], mag[o, i]) by the netlist (inputs a, b; one output bus): (n, out, k) int64. buffers: plane
+    arrays kept between calls."""
     n, k = a.shape
     out = mag.shape[0]
-    outp = _simulate(netlist, a, mag, faults)
+    outp = _simulate(netlist, a, mag, faults, buffers)
     width = outp.shape[0]
     vals = np.empty(n * out * k, np.uint64)
     buf = np.empty(64, np.uint64)
@@ -223,11 +231,11 @@ def _unpack(outp, width, vals, buf, masks):
 
 
 def accumulate(netlist: Netlist, cols: np.ndarray, w: np.ndarray, bias: np.ndarray, faults: GateFaults,
-               signed: bool) -> np.ndarray:
+               signed: bool, buffers: dict) -> np.ndarray:
     """bias[o] + sum_i sgn(cols[s, i]) sign(w[o, i]) MUL(|cols[s, i]|, |w[o, i]|) by the netlist: (n, out)."""
     n, k = cols.shape
     words = -(-k // 64)
-    outp = _simulate(netlist, np.abs(cols), np.abs(w), faults)
+    outp = _simulate(netlist, np.abs(cols), np.abs(w), faults, buffers)
     wpos = _bit_strings((w > 0).astype(np.uint8), 1, words, _MASKS)[:, 0]
     wneg = _bit_strings((w < 0).astype(np.uint8), 1, words, _MASKS)[:, 0]
     aneg = _bit_strings((cols < 0).astype(np.uint8), 1, words, _MASKS)[:, 0] if signed else wpos[:0]
@@ -235,9 +243,9 @@ def accumulate(netlist: Netlist, cols: np.ndarray, w: np.ndarray, bias: np.ndarr
 
 
 def accumulate_measured(netlist: Netlist, cols: np.ndarray, w: np.ndarray, bias: np.ndarray,
-                        faults: GateFaults) -> tuple:
+                        faults: GateFaults, buffers: dict) -> tuple:
     """(accumulators (n, out), wrong products per row (n,), sum of exact products squared, sum of squared
     product errors) by the netlist; errors against exact arithmetic |a| * |w|."""
-    outp = _simulate(netlist, np.abs(cols), np.abs(w), faults)
+    outp = _simulate(netlist, np.abs(cols), np.abs(w), faults, buffers)
     n, k = cols.shape
     return _accumulate_measured(outp, outp.shape[0], n, k, cols, w, bias, _MASKS)
