@@ -163,6 +163,30 @@ def _finish(y, bias, mult, shift, lo, hi, clamp, acc_bits):
     return out
 
 
+@njit(cache=True, nogil=True)
+def _requantize(acc, n, mult, shift, lo, hi, clamp, wrap_bits):
+    """Layer outputs (n, out, L) from accumulators acc (n * L, out) int64 (row s * L + l): wrapped to wrap_bits
+    two's complement (0: not wrapped), requantized ((acc * mult[o] + 2^(shift-1)) >> shift), clamped to [lo, hi]
+    when `clamp`."""
+    rows, c = acc.shape
+    length = rows // n
+    out = np.empty((n, c, length), np.int64)
+    half = (1 << (shift - 1)) if shift > 0 else 0
+    top = (1 << (wrap_bits - 1)) if wrap_bits > 0 else 0
+    mask = ((1 << wrap_bits) - 1) if wrap_bits > 0 else 0
+    for s in range(n):
+        for j in range(length):
+            for o in range(c):
+                a = acc[s * length + j, o]
+                if wrap_bits > 0:
+                    a = ((a + top) & mask) - top
+                v = (a * mult[o] + half) >> shift
+                if clamp:
+                    v = min(max(v, lo), hi)
+                out[s, o, j] = v
+    return out
+
+
 def _wrap(values: np.ndarray, bits: int) -> np.ndarray:
     """Two's-complement wrap-around of int64 values to `bits` bits."""
     half = 1 << (bits - 1)
@@ -434,9 +458,9 @@ class IntegerEngine:
         return ins[0].reshape(p.n, *node.params["shape"])
 
     def _maxpool(self, node, ins, p):
-        """Integer maximum over windows (torch's pooling on exact float64 values)."""
+        """Integer maximum over windows (torch's pooling on float32 values, exact below 2^24)."""
         fn = getattr(F, node.params["fn"])
-        return fn(torch.from_numpy(ins[0]).double(), **node.params["kwargs"]).numpy().astype(np.int64)
+        return fn(torch.from_numpy(ins[0]).float(), **node.params["kwargs"]).numpy().astype(np.int64)
 
     def _avgpool(self, node, ins, p):
         """Integer window sums (0/1 pooling matrix, exact float64) times mult[j] >> shift (mult[j] / 2^shift =
@@ -494,15 +518,15 @@ class IntegerEngine:
             gf = faults if g == 0 else faults.with_seed(faults.seed * 65537 + g)
             groups.append(self._accumulate(cols, wg, bias, product_fns, gf, p, layer.signed_input))
         acc = groups[0] if len(groups) == 1 else np.concatenate(groups, axis=1)
-        acc = _wrap(acc, m.acc_bits)
+        wrap_bits = m.acc_bits
+        if acc_fns:
+            acc, wrap_bits = _wrap(acc, m.acc_bits), 0
         for fn in acc_fns:
             acc = self._noisy("accumulator", fn, acc, m.acc_bits, True, p)
-        out = (acc * layer.mult + (1 << (layer.shift - 1) if layer.shift else 0)) >> layer.shift
-        if layer.clamp is not None:
-            out = np.clip(out, *layer.clamp)
-        if layer.kind != "linear":
-            out = out.reshape(p.n, *shape, layer.n_out).transpose(0, len(shape) + 1, *range(1, len(shape) + 1))
-        return out
+        lo, hi = layer.clamp if layer.clamp is not None else (0, 0)
+        out = _requantize(np.ascontiguousarray(acc, dtype=np.int64), p.n, layer.mult, layer.shift, lo, hi,
+                          layer.clamp is not None, wrap_bits)
+        return out.reshape(p.n, layer.n_out, *shape)
 
     def _direct(self, layer: IntLayer, a: np.ndarray, w: np.ndarray, cached: bool) -> np.ndarray | None:
         """The layer's output by torch's float linear / convolution kernels, exact because every partial sum
