@@ -143,23 +143,47 @@ def _signed_sum(prod, cols, w, bias):
 
 
 @njit(cache=True, nogil=True)
+def _quantize(x, amax):
+    """round(x * amax) (half to even) clipped to [0, amax], x flat floats: int64."""
+    out = np.empty(x.shape[0], np.int64)
+    for i in range(x.shape[0]):
+        v = np.rint(np.float64(x[i]) * amax)
+        v = 0.0 if v < 0.0 else v
+        out[i] = np.int64(amax if v > amax else v)
+    return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _requant1(acc, b, m, half, shift, lo, hi, clamp, top, mask):
+    a = ((acc + b + top) & mask) - top
+    v = (a * m + half) >> shift
+    if clamp:
+        v = lo if v < lo else v
+        v = hi if v > hi else v
+    return v
+
+
+@njit(cache=True, nogil=True)
 def _finish(y, bias, mult, shift, lo, hi, clamp, acc_bits):
     """Accumulators from exact float sums y (N, out, L) plus bias, wrapped to acc_bits two's complement,
-    requantized ((acc * mult[o] + 2^(shift-1)) >> shift) and clamped to [lo, hi] when `clamp`: (N, out, L) int64."""
+    requantized ((acc * mult[o] + 2^(shift-1)) >> shift) and clamped to [lo, hi] when `clamp`: (N, out, L) int64.
+    The inner loop runs over the longest contiguous axis (channels when L = 1), so it vectorizes."""
     n, c, length = y.shape
     out = np.empty((n, c, length), np.int64)
-    half = (1 << (shift - 1)) if shift > 0 else 0
-    top = 1 << (acc_bits - 1)
-    mask = (1 << acc_bits) - 1
-    for s in range(n):
-        for o in range(c):
-            b, m = bias[o], mult[o]
-            for j in range(length):
-                acc = ((np.int64(y[s, o, j]) + b + top) & mask) - top
-                v = (acc * m + half) >> shift
-                if clamp:
-                    v = min(max(v, lo), hi)
-                out[s, o, j] = v
+    half = np.int64(1) << np.int64(shift - 1) if shift > 0 else np.int64(0)
+    sh = np.int64(shift)
+    top = np.int64(1) << np.int64(acc_bits - 1)
+    mask = (np.int64(1) << np.int64(acc_bits)) - 1 if acc_bits < 64 else np.int64(-1)
+    if length == 1:
+        for s in range(n):
+            for o in range(c):
+                out[s, o, 0] = _requant1(np.int64(y[s, o, 0]), bias[o], mult[o], half, sh, lo, hi, clamp, top, mask)
+    else:
+        for s in range(n):
+            for o in range(c):
+                b, m = bias[o], mult[o]
+                for j in range(length):
+                    out[s, o, j] = _requant1(np.int64(y[s, o, j]), b, m, half, sh, lo, hi, clamp, top, mask)
     return out
 
 
@@ -387,10 +411,12 @@ class IntegerEngine:
 
     def quantize_input(self, x: np.ndarray) -> np.ndarray:
         """Float inputs in [0, 1] shaped like the model input -> unsigned act_bits integers."""
-        x = np.asarray(x, dtype=np.float64)
+        x = np.asarray(x)
+        if x.dtype not in (np.float32, np.float64):
+            x = x.astype(np.float64)
         if x.shape[1:] != tuple(self.model.input_shape):
             raise NetworkError(f"input shape {x.shape[1:]} does not match the model's {tuple(self.model.input_shape)}")
-        return np.clip(np.round(x * (2 ** self.model.act_bits - 1)), 0, 2 ** self.model.act_bits - 1).astype(np.int64)
+        return _quantize(np.ascontiguousarray(x).reshape(-1), float(2 ** self.model.act_bits - 1)).reshape(x.shape)
 
     def _resolve(self, noise: dict) -> dict:
         """{(site, layer or None): [fn]} from 'SITE' and 'SITE@LAYER' keys; NetworkError for unknown ones."""
