@@ -1,5 +1,6 @@
-"""Quantized neural networks: offline data sets, models, float / fixed-bit / learned-noise training,
-export to an integer model, and an integer engine whose multiplier can be a circuit netlist."""
+"""Quantized neural networks: offline data sets, models (MLP, 1-D and 2-D CNNs), float / fixed-bit /
+learned-noise training, export or torch.fx import (`from_torch`) to an integer model graph, safe loading of
+saved models (`load_model`), and an integer engine whose multiplier can be a circuit netlist."""
 
 from networks.data import Dataset, digits, signals
 from networks.engine import IntegerEngine, Multiplier
