@@ -141,7 +141,9 @@ def _accumulate_measured(outp, n_bits, n, k, cols, w, bias, masks):
     tmp = np.empty((period // 64 + 2) * 64, np.int64)
     buf = np.empty(64, np.uint64)
     mag = np.abs(w).astype(np.int64)
-    neg_w = w < 0
+    sign_w = np.sign(w).astype(np.int64)
+    abs_a = np.empty(k, np.int64)
+    sgn_a = np.empty(k, np.int64)
     sig = 0
     err = 0
     for s in range(n):
@@ -157,19 +159,22 @@ def _accumulate_measured(outp, n_bits, n, k, cols, w, bias, masks):
             for lane in range(64):
                 tmp[base + lane] = np.int64(buf[lane])
         off = start - w0 * 64
+        for i in range(k):
+            v = np.int64(cols[s, i])
+            abs_a[i] = abs(v)
+            sgn_a[i] = -1 if v < 0 else 1
         bad = 0
         for o in range(out):
             t = bias[o]
+            row = off + o * k
             for i in range(k):
-                pv = tmp[off + o * k + i]
-                av = np.int64(cols[s, i])
-                ex = abs(av) * mag[o, i]
+                pv = tmp[row + i]
+                ex = abs_a[i] * mag[o, i]
                 d = pv - ex
                 sig += ex * ex
                 err += d * d
                 bad += d != 0
-                if w[o, i] != 0:
-                    t += -pv if (av < 0) != neg_w[o, i] else pv
+                t += sign_w[o, i] * sgn_a[i] * pv
             acc[s, o] = t
         wrong[s] = bad
     return acc, wrong, sig, err
