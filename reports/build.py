@@ -36,7 +36,7 @@ def fmt(v) -> str:
 
 def md_escape(text: str) -> str:
     """Text with Markdown's and HTML's special characters backslash-escaped (names come from suites)."""
-    return "".join("\\" + ch if ch in "\\`*_{}[]<>()#+!|~" else ch for ch in str(text))
+    return "".join("\\" + ch if ch in "\\`*_{}[]<>|" else ch for ch in str(text))
 
 
 def load(directory) -> dict:
@@ -142,6 +142,11 @@ def _figures(summary: dict, colours: dict, runs=None) -> list[tuple[str, str, by
         out.append((f"sweep_{i}.png", f"{sw['name']}: task metric against noise level (bands: 95% intervals; "
                     "vertical lines: break-down levels; dotted: the same products computed exactly).",
                     figures.sweep_figure(sw, colours, pair)))
+    budgets = budget_rows(summary)
+    if len(budgets) > 1:
+        out.append(("fault_budget.png", "Fault budget: expected faulty gates per evaluation at break-down (p per gate "
+                    "times gates evaluated), with 95% intervals; triangles: bounds.",
+                    figures.budget_figure(budgets, colours)))
     if figures.hardening_points(summary):
         out.append(("pareto.png", "Hardening: each system's break-down level per gate against the gate overhead of "
                     "its hardening (markers with 95% intervals; triangles: bounds).", figures.pareto_figure(summary,
@@ -161,11 +166,11 @@ def _detail_figures(summary: dict) -> list[tuple[str, str, bytes]]:
         if sw["per_bit"]:
             continue
         for j, u in enumerate(sw["units"]):
-            if u["world"] == "circuit" and (u["system"], "ber") not in seen:
+            if "ber_per_bit" in u["curve"][0] and (u["system"], "ber") not in seen:
                 seen.add((u["system"], "ber"))
                 out.append((f"ber_{i}_{j}.png", f"{u['system']}: bit-error rate per output bit ({sw['name']}).",
                             figures.ber_heatmap(u, sw["axis"])))
-            if u["world"] == "network" and (u["system"], "cm") not in seen and u["breakdown"]["level"] is not None:
+            if "confusion" in u["curve"][0] and (u["system"], "cm") not in seen and u["breakdown"]["level"] is not None:
                 seen.add((u["system"], "cm"))
                 out.append((f"confusion_{i}_{j}.png", f"{u['system']}: confusion matrix at the level nearest its "
                             f"break-down ({sw['name']}).", figures.confusion_figure(u)))
@@ -229,29 +234,54 @@ def arithmetic_rows(summary: dict) -> list[dict]:
     return rows
 
 
+def budget_rows(summary: dict) -> list[dict]:
+    """One row per unit with a fault budget (gate sites under a per-gate probability): gates evaluated per sample,
+    noise-free accuracy, the break-down p per gate and p times gates, the expected faulty gates per evaluation that
+    the logic survives, with intervals (bounds when censored)."""
+    systems = summary.get("systems", {})
+    rows = []
+    for sw in summary["sweeps"]:
+        for u in sw["units"]:
+            fb = u.get("fault_budget")
+            if not fb or sw["per_bit"]:
+                continue
+            d = systems.get(u["system"], {})
+            budget = {"level": fb["level"], "lo": fb["lo"], "hi": fb["hi"], "censored": u["breakdown"].get("censored")}
+            rows.append({"sweep": sw["name"], "system": f"{u['system']}@{u['site']}", "gates": fb["gates"],
+                         "depth": d.get("depth"), "accuracy": u.get("clean_accuracy"),
+                         "breaks": interval_text(u["breakdown"]), "budget": interval_text(budget),
+                         "_budget": budget})
+    return rows
+
+
+BUDGET_COLUMNS = (("sweep", "sweep"), ("system", "system@site"), ("gates", "gates per evaluation"),
+                  ("depth", "logic depth"), ("accuracy", "noise-free accuracy"), ("breaks", "break-down p per gate"),
+                  ("budget", "fault budget: faulty gates per evaluation at break-down"))
+
+
+def _table_html(title: str, css: str, columns, rows) -> str:
+    if not rows:
+        return ""
+    head = "".join(f"<th>{html.escape(t)}</th>" for _, t in columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(r[k] if isinstance(r[k], str) else fmt(r[k]))}</td>"
+                                    for k, _ in columns) + "</tr>" for r in rows)
+    return f"<h2>{html.escape(title)}</h2><table class='{css}'><tr>{head}</tr>{body}</table>"
+
+
+def _table_md(title: str, columns, rows) -> list[str]:
+    if not rows:
+        return []
+    out = [f"## {title}", "", "| " + " | ".join(t for _, t in columns) + " |", "|" + "---|" * len(columns)]
+    out += ["| " + " | ".join(md_escape(r[k] if isinstance(r[k], str) else fmt(r[k])) for k, _ in columns) + " |"
+            for r in rows]
+    return out + [""]
+
+
+ARITHMETIC_TITLE = "Arithmetic: errors against the exact function, and the networks on each circuit"
+BUDGET_TITLE = "Fault budget: how many faulty gates per evaluation each piece of logic survives"
 ARITHMETIC_COLUMNS = (("circuit", "circuit"), ("gates", "gates"), ("overhead", "hardening overhead"),
                       ("ep", "EP"), ("mae", "MAE"), ("wce", "WCE"), ("mred", "MRED"), ("network", "network on it"),
                       ("accuracy", "noise-free accuracy"), ("network_breaks", "network breaks at (p per gate)"))
-
-
-def _arithmetic_html(rows) -> str:
-    if not rows:
-        return ""
-    head = "".join(f"<th>{html.escape(t)}</th>" for _, t in ARITHMETIC_COLUMNS)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(r[k] if isinstance(r[k], str) else fmt(r[k]))}</td>"
-                                    for k, _ in ARITHMETIC_COLUMNS) + "</tr>" for r in rows)
-    return ("<h2>Arithmetic: errors against the exact function, and the networks on each circuit</h2>"
-            f"<table class='arithmetic'><tr>{head}</tr>{body}</table>")
-
-
-def _arithmetic_md(rows) -> list[str]:
-    if not rows:
-        return []
-    out = ["## Arithmetic: errors against the exact function, and the networks on each circuit", "",
-           "| " + " | ".join(t for _, t in ARITHMETIC_COLUMNS) + " |", "|" + "---|" * len(ARITHMETIC_COLUMNS)]
-    out += ["| " + " | ".join(md_escape(r[k] if isinstance(r[k], str) else fmt(r[k])) for k, _ in ARITHMETIC_COLUMNS)
-            + " |" for r in rows]
-    return out + [""]
 
 
 def _detail_html(summary: dict) -> str:
@@ -265,6 +295,13 @@ def _detail_html(summary: dict) -> str:
                          f"<li>single stuck-at coverage {fmt(100 * d['fault_coverage'])}% of {d['faults']} faults "
                          f"({d['undetected_faults']} undetected) over {d['campaign_vectors']} vectors; sensitivity "
                          f"S = {fmt(d['sensitivity_S'])}</li></ul>")
+        elif d["world"] == "classifier":
+            hard = d.get("hardening") or {}
+            parts.append(f"<h3>{html.escape(name)} (classifier netlist)</h3><ul><li>{html.escape(d['classifier'])} on "
+                         f"{html.escape(d['dataset'])}: {d['features']} features of {d['input_bits']} bits; "
+                         f"{d['gates']} gates, logic depth {d['depth']}; simulated by the {d['engine']} engine</li>"
+                         f"<li>accuracy without noise {fmt(100 * d['clean_accuracy'])}% on {d['test_inputs']} test "
+                         f"inputs; hardening {html.escape(str(hard.get('spec', 'none')))}</li></ul>")
         else:
             layers = "".join(f"<tr><td>{lay['layer']}</td><td>{lay['kind']}</td><td>{lay['shape']}</td>"
                              f"<td>{lay['weight_bits']}</td><td>{lay['pruned_channels']}</td></tr>"
@@ -326,7 +363,8 @@ def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, de
             _answer_html(sentences, answer_rows), f"<p>{html.escape(_confidence_note(summary))}</p>",
             "<h2>Every break-down and gap</h2>", _headline_html(rows),
             f"<ul>{notes}</ul>" if notes else "", "<h2>Figures</h2>", *[img(*f) for f in figs],
-            _arithmetic_html(arithmetic_rows(summary)),
+            _table_html(BUDGET_TITLE, "budget", BUDGET_COLUMNS, budget_rows(summary)),
+            _table_html(ARITHMETIC_TITLE, "arithmetic", ARITHMETIC_COLUMNS, arithmetic_rows(summary)),
             "<h2>Systems</h2>", _detail_html(summary), *[img(*f) for f in detail_figs],
             "<h2>Reproduce</h2>", repro]
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' "
@@ -340,7 +378,8 @@ def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, de
           "|---|---|---|---|---|---|---|"]
     md += [f"| {md_escape(r['sweep'])} | {md_escape(r['what'])} | {fmt(r['value'])} | [{fmt(r['lo'])}, "
            f"{fmt(r['hi'])}] | {r['unit']} | {fmt(r['error_snr'])} | {md_escape(r['censored'])} |" for r in rows]
-    md += ["", *_arithmetic_md(arithmetic_rows(summary)), "## Figures", ""]
+    md += ["", *_table_md(BUDGET_TITLE, BUDGET_COLUMNS, budget_rows(summary)),
+           *_table_md(ARITHMETIC_TITLE, ARITHMETIC_COLUMNS, arithmetic_rows(summary)), "## Figures", ""]
     md += [f"![{md_escape(c)}](figures/{n})\n\n{md_escape(c)}\n" for n, c, _ in figs + detail_figs]
     md += ["## Reproduce", "",
            f"suite {md_escape(summary['suite'])} (hash {summary['suite_hash']}), seed {summary['seed']}, "

@@ -123,6 +123,31 @@ def pareto_figure(summary: dict, colours: dict) -> bytes:
     return _png(fig)
 
 
+def budget_figure(rows: list[dict], colours: dict) -> bytes:
+    """The fault budget of each unit (expected faulty gates per evaluation at break-down) on a log axis."""
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.4))
+    for i, r in enumerate(rows):
+        b = r["_budget"]
+        c = colours[r["system"].split("@")[0]]
+        v = _num(b["level"])
+        if b.get("censored"):
+            ax.scatter([v], [i], marker=">" if b.get("hi") is None else "<", color=c)
+            continue
+        ax.errorbar([v], [i], xerr=[[max(v - _num(b["lo"]), 0)], [max(_num(b["hi"]) - v, 0)]], fmt="o", color=c,
+                    capsize=3)
+    ax.set_yticks(range(len(rows)), [f"{r['sweep']}: {r['system']} ({fmt_gates(r['gates'])} gates)" for r in rows],
+                  fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("faulty gates per evaluation at break-down (p per gate x gates per evaluation)")
+    ax.set_title("fault budget at break-down")
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
+def fmt_gates(g) -> str:
+    return f"{g:,.0f}"
+
+
 def information_figure(sweep: dict, colours: dict) -> bytes:
     """Required rate (dashed) against the information that survives the noise (solid), per level."""
     fig, ax = plt.subplots(figsize=(7, 4))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import circuits
@@ -9,10 +10,11 @@ from circuits import NetlistError
 from circuits.hardening import apply_hardening
 from networks import IntegerEngine, Multiplier, NetworkError, export, size_report, trained_model
 from networks import data as datasets
+from testbed.classifier import CLASSIFIERS, ClassifierSystem
 from testbed.compare import Sweep
 from testbed.errors import SuiteError
 from testbed.noise import bitflip
-from testbed.suite import CircuitSpec, NetworkSpec, Suite
+from testbed.suite import CircuitSpec, ClassifierSpec, NetworkSpec, Suite
 from testbed.systems import CircuitSystem, NetworkSystem
 
 
@@ -40,6 +42,16 @@ def build_netlist(spec: CircuitSpec):
                  "overhead": hardened.overhead, "intended": generator.intended(**spec.params)}
 
 
+def _classifier(spec: ClassifierSpec) -> ClassifierSystem:
+    ds = datasets.load(spec.dataset)
+    compiled = CLASSIFIERS[spec.model](ds, spec)
+    hardened = apply_hardening(compiled.netlist, spec.harden)
+    hardened.netlist.name = spec.name
+    facts = {"spec": spec.harden, "base_gates": compiled.netlist.n_gates, "gates_added": hardened.gates_added,
+             "overhead": hardened.overhead}
+    return ClassifierSystem(dataclasses.replace(compiled, netlist=hardened.netlist), ds, spec.name, spec.model, facts)
+
+
 def _network(spec: NetworkSpec, netlist, progress: bool) -> NetworkSystem:
     model, _ = trained_model(spec.config, progress=progress)
     ds = datasets.load(spec.config.dataset)
@@ -58,11 +70,13 @@ def build_systems(suite: Suite, progress: bool = True) -> dict:
     nets: dict = {}
     hardening: dict = {}
     specs = suite.systems
-    order = ([s for s in specs.values() if isinstance(s, CircuitSpec)] +
+    order = ([s for s in specs.values() if isinstance(s, CircuitSpec | ClassifierSpec)] +
              [s for s in specs.values() if isinstance(s, NetworkSpec)])
     for spec in order:
         try:
-            if isinstance(spec, CircuitSpec):
+            if isinstance(spec, ClassifierSpec):
+                systems[spec.name] = _classifier(spec)
+            elif isinstance(spec, CircuitSpec):
                 if spec.optional and not circuits.generator(spec.circuit).available():
                     suite.notes.append(f"systems.{spec.name} skipped: its tool is not installed")
                     continue

@@ -67,7 +67,8 @@ def network_metrics(rows: list[dict], stuck: bool, confidence: float = 0.95) -> 
     return {
         "accuracy": accuracy,
         "agreement": _rate(rows, "agree", stuck, confidence),
-        "digital_task_rate": _rate(rows, "all_products_exact", stuck, confidence),
+        **({"digital_task_rate": _rate(rows, "all_products_exact", stuck, confidence)}
+           if rows and "all_products_exact" in rows[0] else {}),
         "mi_bits": corrected, "mi_plugin_bits": plug,
         "error_snr_bits": _snr(rows),
         "confusion": confusion.tolist(),

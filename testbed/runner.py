@@ -227,8 +227,13 @@ class Progress:
                   + (f", {ran} run now" if ran else ""), file=sys.stderr, flush=True)
 
 
+WARM_GATES = 2000  # netlists up to this size get their kernels compiled before workers start (seconds each)
+
+
 def _warm_kernels(units: dict) -> None:
-    """Compile (or load) every circuit's simulation kernels once here, before workers start."""
+    """Compile (or load) the simulation kernels of every small circuit once here, before workers start, so they
+    load them from the disk cache; larger ones are left to the simulator's automatic choice (the interpreter
+    runs while a kernel compiles in the background)."""
     import numpy as np
 
     from circuits import simulate_planes
@@ -236,7 +241,7 @@ def _warm_kernels(units: dict) -> None:
 
     seen = set()
     for net in (n for u in units.values() for n in u.sweep.system.netlists()):
-        if net.n_gates == 0 or net.fingerprint() in seen:
+        if not 0 < net.n_gates <= WARM_GATES or net.fingerprint() in seen:
             continue
         seen.add(net.fingerprint())
         planes = np.zeros((net.n_input_bits, WORDS), np.uint64)

@@ -32,6 +32,8 @@ SITES: dict[str, Site] = {s.name: s for s in (
     Site("gate", "circuit", "bits", "-", "every gate output"),
     Site("output", "circuit", "words", "the output bus (two's complement when the netlist is signed)",
          "the result word"),
+    Site("input", "circuit", "words", "each input bus (two's complement when the netlist is signed)",
+         "the operand words (a classifier's feature bits)"),
     Site("weight", "network", "words", "the layer's weight bits, two's complement", "integer weights",
          batch_axis=False),
     Site("activation", "network", "words", "act_bits, unsigned", "layer inputs"),

@@ -14,6 +14,8 @@ Schema (unknown keys are errors; paths are relative to the suite file):
               "dwc" | "cone:K" | "block:PREFIX" | "sensitivity:F" (circuits.hardening; tmr = true is an alias);
               operands = "exhaustive" | "random" | "recorded:NET"; n_vectors (int);
               optional (bool: skip with a note when the circuit's tool, e.g. Yosys, is missing)
+     classifier: model = "tree" | "forest" | "bnn" (testbed.classifier), dataset, bits (input bits), max_depth,
+              n_trees, hidden, epochs, seed, harden: a classifier compiled to gates (sites as a circuit's)
      network: dataset, arch, hidden (list), quant, bits, lam, seed, backward, epochs (see networks.ModelConfig);
               weight_bits (8), act_bits (8), multiplier (a circuit system), mode = "exact" | "lut" | "gates"
               (default: gates with a multiplier, else exact)
@@ -51,6 +53,9 @@ CIRCUIT_KEYS = {"kind": str, "circuit": str, "tmr": bool, "harden": str, "operan
 NETWORK_KEYS = {"kind": str, "dataset": str, "arch": str, "hidden": list, "quant": str, "bits": int, "lam": float,
                 "seed": int, "backward": str, "epochs": int, "weight_bits": int, "act_bits": int, "multiplier": str,
                 "mode": str}
+CLASSIFIER_KEYS = {"kind": str, "model": str, "dataset": str, "bits": int, "max_depth": int, "n_trees": int,
+                   "hidden": list, "epochs": int, "seed": int, "harden": str}
+WORLD_OF_KIND = {"circuit": "circuit", "network": "network", "classifier": "circuit"}  # whose sites a kind has
 MODEL_KEYS = ("dataset", "arch", "quant", "bits", "lam", "seed", "backward", "epochs")
 SWEEP_KEYS = {"name": str, "noise": str, "levels": (list, dict), "sites": dict, "per_bit": bool, **DEFAULT_KEYS}
 DEFAULTS = {"min_trials": 2, "max_trials": 8, "margin": 0.01, "refine": 3, "confidence": 0.95,
@@ -84,6 +89,24 @@ class NetworkSpec:
     multiplier: str | None = None
     mode: str = "exact"
     kind = "network"
+
+
+@dataclass(frozen=True)
+class ClassifierSpec:
+    """A netlist classifier: a model of testbed.classifier.CLASSIFIERS trained on the data set and compiled to
+    gates (inputs quantized to `bits` bits), optionally hardened."""
+
+    name: str
+    model: str
+    dataset: str = "digits"
+    bits: int = 4
+    max_depth: int | None = None
+    n_trees: int = 10
+    hidden: tuple = (128,)
+    epochs: int = 60
+    seed: int = 0
+    harden: str = "none"
+    kind = "classifier"
 
 
 @dataclass(frozen=True)
@@ -233,7 +256,9 @@ def _system(p: _Problems, name: str, table, tables: dict, base: Path):
         return _circuit(p, where, name, table, tables, base)
     if kind == "network":
         return _network(p, where, name, table, tables)
-    p.add(f"{where}.kind", f"must be 'circuit' or 'network', got {kind!r}")
+    if kind == "classifier":
+        return _classifier(p, where, name, table)
+    p.add(f"{where}.kind", f"must be one of {', '.join(WORLD_OF_KIND)}, got {kind!r}")
     return None
 
 
@@ -315,6 +340,36 @@ def _network(p: _Problems, where: str, name: str, table: dict, tables: dict) -> 
     return NetworkSpec(name, config, table.get("weight_bits", 8), table.get("act_bits", 8), mult, mode)
 
 
+def _classifier(p: _Problems, where: str, name: str, table: dict) -> ClassifierSpec | None:
+    from networks.data import DATASETS
+    from testbed.classifier import CLASSIFIERS
+
+    before = len(p.items)
+    p.check_keys(table, CLASSIFIER_KEYS, where)
+    if table.get("model") not in CLASSIFIERS:
+        p.add(f"{where}.model", f"must be one of {', '.join(CLASSIFIERS)}, got {table.get('model')!r}")
+    if table.get("dataset", "digits") not in DATASETS:
+        p.add(f"{where}.dataset", f"must be one of {', '.join(DATASETS)}, got {table.get('dataset')!r}")
+    for key, lo, hi in (("bits", 1, 8), ("max_depth", 1, 64), ("n_trees", 1, 200), ("epochs", 1, 10_000)):
+        v = table.get(key)
+        if isinstance(v, int) and not isinstance(v, bool) and not lo <= v <= hi:
+            p.add(f"{where}.{key}", f"must be in {lo}..{hi}, got {v}")
+    hidden = table.get("hidden")
+    if isinstance(hidden, list) and not (0 < len(hidden) <= 4 and all(
+            isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= 1024 for h in hidden)):
+        p.add(f"{where}.hidden", f"must be a list of 1..4 integers in 1..1024, got {hidden!r}")
+    if isinstance(table.get("harden"), str):
+        try:
+            parse_hardening(table["harden"])
+        except NetlistError as exc:
+            p.add(f"{where}.harden", str(exc))
+    if len(p.items) > before:
+        return None
+    kwargs = {k: table[k] for k in ("dataset", "bits", "max_depth", "n_trees", "epochs", "seed", "harden")
+              if k in table}
+    return ClassifierSpec(name, table["model"], hidden=tuple(table.get("hidden", (128,))), **kwargs)
+
+
 def _levels(p: _Problems, where: str, spec) -> list | None:
     if isinstance(spec, list):
         if len(spec) < 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in spec):
@@ -369,13 +424,14 @@ def _sweep(p: _Problems, i: int, sw, tables: dict, systems: dict, defaults: dict
     for sys_name, site in sites.items():
         at = f"{where}.sites.{sys_name}"
         table = tables.get(sys_name)
-        if not isinstance(table, dict) or table.get("kind") not in ("circuit", "network"):
+        if not isinstance(table, dict) or table.get("kind") not in WORLD_OF_KIND:
             p.add(at, f"no system named {sys_name!r} (systems: {', '.join(tables)})")
             continue
         spec = systems.get(sys_name)
         row = SITES.get(site) if isinstance(site, str) else None
-        if row is None or row.world != table["kind"]:
-            allowed = [s.name for s in SITES.values() if s.world == table["kind"]]
+        world = WORLD_OF_KIND[table["kind"]]
+        if row is None or row.world != world:
+            allowed = [s.name for s in SITES.values() if s.world == world]
             p.add(at, f"site {site!r} does not exist for a {table['kind']} (allowed: {', '.join(allowed)})")
         elif spec is not None:
             _check_site(p, at, spec, row, noises[-1] if noises else None)

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from testbed.compare import gap
+from testbed.sites import SITES
 from testbed.store import SUMMARY, json_safe
 from testbed.systems import CIRCUIT_THRESHOLD, NETWORK_DROP
 
@@ -50,6 +51,11 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
             systems[u.label] = sw.system
             entry = {"label": u.label, "system": u.system, "site": u.site, "bit": u.bit, "world": sw.system.world,
                      "metric": sw.metric, "threshold": sw.threshold, "breakdown": b.to_dict(), "curve": _curve(u)}
+            gates = sw.system.gates_per_evaluation()
+            if gates and SITES[u.site].holds == "bits" and spec.noise.log_axis:
+                # the fault budget: expected faulty gates per evaluation at break-down (p per gate times gates)
+                ends = {k: getattr(b, k) * gates for k in ("level", "lo", "hi")}
+                entry["fault_budget"] = {"gates": gates, **ends}
             if not spec.per_bit:
                 entry.update(sw.system.summary_fields())
                 for suffix, (metric, threshold) in sw.system.baselines.items():

@@ -28,14 +28,15 @@ from testbed.stats import entropy_bits
 CIRCUIT_THRESHOLD = 0.99  # exact-output rate
 NETWORK_DROP = 0.01  # accuracy more than 1 point under noise-free
 
-OPERAND_KINDS = ("exhaustive", "random", "recorded")
+OPERAND_KINDS = ("exhaustive", "random", "recorded", "given")
 EXHAUSTIVE_BITS = 20
 
 
 class System:
     """The protocol every system follows (see the module docstring)."""
 
-    world = ""  # a name for summaries and reports: "circuit" or "network"
+    world = ""  # a name for summaries and reports: "circuit", "network" or "classifier"
+    site_world = ""  # whose sites it has (testbed.sites): "circuit" or "network" (default: world)
     metric = ""  # the task metric whose threshold defines break-down
     default_site = ""  # where compare() puts noise when no site is given
     word_site = ""  # the result-word site of the per-bit view
@@ -57,7 +58,7 @@ class System:
 
     def site(self, noise: NoiseModel, site: str) -> Site:
         """The Site, checked to exist for this system and to hold `noise` (NoiseError otherwise)."""
-        s = site_named(site, self.world)
+        s = site_named(site, self.site_world or self.world)
         noise.plan(s)
         if noise.params.get("bits") is not None and s.holds == "bits":
             raise TestbedError(f"site {site!r}: bit positions apply to word sites only")
@@ -80,6 +81,11 @@ class System:
     def summary_fields(self) -> dict:
         return {}
 
+    def gates_per_evaluation(self) -> float | None:
+        """Gates evaluated per sample (per input vector, per network input), for the fault budget: the expected
+        number of faulty gates per evaluation at a per-gate fault probability is p times this."""
+        return None
+
     def detail(self) -> dict:
         raise NotImplementedError
 
@@ -99,7 +105,8 @@ class CircuitSystem(System):
     def __init__(self, netlist: Netlist, operands="exhaustive", n_vectors: int = 65536, seed: int = 0,
                  name: str | None = None, hardening: dict | None = None):
         self.netlist, self.name, self.hardening = netlist, name or netlist.name, hardening
-        self.operand_kind = operands if isinstance(operands, str) else "recorded"
+        self.operand_kind = operands if isinstance(operands, str) else (
+            "given" if isinstance(operands, dict) else "recorded")
         if self.operand_kind not in OPERAND_KINDS:
             raise TestbedError(f"circuit {self.name}: operands must be one of {', '.join(OPERAND_KINDS)} "
                                f"or a histogram, got {operands!r}")
@@ -113,7 +120,9 @@ class CircuitSystem(System):
             raise TestbedError(f"circuit {self.name}: input bus(es) {', '.join(wide)} wider than 62 bits cannot be "
                                "drawn as integer operands")
         rng = np.random.default_rng(seed)
-        if self.operand_kind == "exhaustive":
+        if self.operand_kind == "given":
+            ops = {bus: np.asarray(v) for bus, v in operands.items()}
+        elif self.operand_kind == "exhaustive":
             ops = index_operands(netlist, np.arange(1 << netlist.n_input_bits, dtype=np.int64))
         else:
             if self.operand_kind == "random":
@@ -143,9 +152,17 @@ class CircuitSystem(System):
             faults = plan.gates(self.netlist.n_gates, rng)
             out = simulate_planes(self.netlist, self.planes, faults=faults.with_seed(int(rng.integers(0, 2 ** 62))))
             noisy = unpack_outputs(self.netlist, out, self.n)[self.out_bus]
+        elif plan.site.name == "input":  # every input bus's words, then the fault-free netlist
+            ops = {bus: plan(np.asarray(v)[:, None], self.netlist.inputs[bus], self.netlist.signed, rng)[:, 0]
+                   for bus, v in self.operands.items()}
+            planes, _ = pack_operands(self.netlist, ops)
+            noisy = unpack_outputs(self.netlist, simulate_planes(self.netlist, planes), self.n)[self.out_bus]
         else:
             noisy = plan(self.golden[:, None], self.width, self.netlist.signed, rng)[:, 0]
         return self._row(noisy)
+
+    def gates_per_evaluation(self) -> float:
+        return float(self.netlist.n_gates)
 
     def pool(self, rows, noise, confidence):
         return circuit_metrics(rows, self.width, not noise.transient, confidence)
@@ -254,6 +271,10 @@ class NetworkSystem(System):
 
     def summary_fields(self):
         return {"clean_accuracy": self.clean_accuracy, "multiplier": self.runs_on}
+
+    def gates_per_evaluation(self):
+        net = self.engine.multiplier.netlist
+        return float(net.n_gates * self.operand_histogram.sum() / self.n) if net is not None else None
 
     def netlists(self):
         net = self.engine.multiplier.netlist
