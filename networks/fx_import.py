@@ -10,8 +10,8 @@ kind is one entry), then the kinds become integer nodes (networks.graph).
   right after it folded in (w' = w g / sqrt(v + eps), b' = (b - m) g / sqrt(v + eps) + beta), and a ReLU /
   ReLU6 / Hardtanh right after that fused as the output clamp; output scale = calibrated peak / (2^act_bits - 1).
 - act (ReLU, ReLU6, Hardtanh elsewhere): an integer clamp at its input's scale.
-- maxpool, avgpool (fixed and adaptive, 1-D and 2-D): integer maximum; integer window sums times a per-position
-  multiply-and-shift by 1 / window size (the scale is kept).
+- maxpool, avgpool (fixed and adaptive, 1-D and 2-D, a mean over spatial dimensions): integer maximum;
+  integer window sums times a per-position multiply-and-shift by 1 / window size (the scale is kept).
 - reshape (Flatten, Unflatten, flatten, view, reshape), add and cat (branches requantized to a common scale by
   multiply-and-shift; an activation after an add is fused), pass (Dropout, Identity, contiguous).
 Shape arithmetic (x.size(0), ...) is folded away. Anything else: NetworkError naming the node.
@@ -34,7 +34,7 @@ from networks.graph import IntegerModel, IntLayer, Node, requantizer, weight_wid
 aten = torch.ops.aten
 
 SUPPORTED = ("Linear, Conv1d, Conv2d, BatchNorm1d/2d (folded), ReLU, ReLU6, Hardtanh, MaxPool1d/2d, AvgPool1d/2d, "
-             "AdaptiveAvgPool1d/2d, Flatten/Unflatten/flatten/view/reshape, add, cat, Dropout, Identity")
+             "AdaptiveAvgPool1d/2d, spatial mean, Flatten/Unflatten/flatten/view/reshape, add, cat, Dropout, Identity")
 
 
 @dataclass
@@ -180,6 +180,16 @@ def _cat_fn(a, node):
     return Op("cat", list(a["tensors"]), {"dim": int(a.get("dim", 0))})
 
 
+def _mean_fn(a, node):
+    """x.mean(dims) over spatial dims (not batch, not channels): an average pool over them."""
+    dims = a.get("dim")
+    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    keep = bool(a.get("keepdim", False))
+    if dims == (None,) or any(d in (0, 1) for d in dims):
+        raise _unsupported(node, "mean over the batch or channel dimension")
+    return Op("avgpool", [a["input"]], {"fn": lambda v: v.mean(dim=dims, keepdim=keep)})
+
+
 def _same(kind, params=None):
     return lambda a, node: Op(kind, [a["input"]], dict(params or {}))
 
@@ -220,19 +230,20 @@ FUNCTIONS = {
     operator.add: (("input", "other"), _add_fn), torch.add: (("input", "other"), _add_fn),
     aten.add.Tensor: (("input", "other"), _add_fn),
     torch.cat: (("tensors", "dim"), _cat_fn), aten.cat.default: (("tensors", "dim"), _cat_fn),
+    torch.mean: (("input", "dim", "keepdim"), _mean_fn), aten.mean.dim: (("input", "dim", "keepdim"), _mean_fn),
 }
 
 # call_method targets (x.view(...), ...)
 METHODS = {"view": _same("reshape"), "reshape": _same("reshape"), "flatten": _same("reshape"),
-           "relu": _same("act", _RELU), "contiguous": _same("pass"),
-           "add": _add_fn}
+           "relu": _same("act", _RELU), "contiguous": _same("pass"), "add": _add_fn, "mean": _mean_fn}
 
 
 def _function_op(node, values) -> Op:
     if node.op == "call_method":
         if node.target not in METHODS:
             raise _unsupported(node)
-        return METHODS[node.target](_bind(node, ("input", "other"), values), node)
+        names = ("input", "dim", "keepdim") if node.target == "mean" else ("input", "other")
+        return METHODS[node.target](_bind(node, names, values), node)
     try:
         names, make = FUNCTIONS[node.target]
     except (KeyError, TypeError):

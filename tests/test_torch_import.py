@@ -181,7 +181,7 @@ def test_unsupported_node_is_named_in_one_line(module, node):
 
 
 class _Zoo(nn.Module):
-    """Depthwise and dilated convolutions, ReLU6, Hardtanh, average and adaptive pools, cat, a 1-D branch."""
+    """Depthwise and dilated convolutions, ReLU6, Hardtanh, average, adaptive and mean pools, cat, a 1-D branch."""
 
     def __init__(self):
         super().__init__()
@@ -192,7 +192,7 @@ class _Zoo(nn.Module):
         self.gap = nn.AdaptiveAvgPool2d((3, 3))
         self.conv1d = nn.Conv1d(1, 3, 5, stride=2, padding=2)
         self.pool1d = nn.MaxPool1d(2)
-        self.fc = nn.Linear(6 * 9 + 4 * 9 + 3 * 16, 10)
+        self.fc = nn.Linear(6 * 9 + 4 * 9 + 3 * 16 + 6, 10)
 
     def forward(self, x):
         img = x.view(x.size(0), 1, 8, 8)
@@ -200,7 +200,8 @@ class _Zoo(nn.Module):
         a = self.gap(F.hardtanh(self.dw(y), -0.5, 2.0))
         b = self.gap(self.avg(self.pw(y)))
         s = F.relu(self.pool1d(self.conv1d(x.view(x.size(0), 1, 64))))
-        return self.fc(torch.cat([torch.flatten(a, 1), torch.flatten(b, 1), s.flatten(1)], dim=1))
+        g = y.mean([2, 3])
+        return self.fc(torch.cat([torch.flatten(a, 1), torch.flatten(b, 1), s.flatten(1), g], dim=1))
 
 
 def test_every_layer_kind_follows_the_float_module():
