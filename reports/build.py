@@ -97,7 +97,7 @@ def answer(summary: dict) -> tuple[list[str], list[dict]]:
         if sw["per_bit"]:
             continue
         units = {u["label"]: u for u in sw["units"]}
-        for n in (u for u in sw["units"] if u.get("multiplier") is not None or u.get("clean_accuracy") is not None):
+        for n in (u for u in sw["units"] if u.get("clean_accuracy") is not None and u.get("layer") is None):
             gaps = {g["framing"]: g for g in sw["gaps"] if g["network"] == n["label"]}
             op, task = gaps.get("per operation"), gaps.get("per task")
             circuit = units.get(op["against"]) if op else None
@@ -142,6 +142,11 @@ def _figures(summary: dict, colours: dict, runs=None) -> list[tuple[str, str, by
         out.append((f"sweep_{i}.png", f"{sw['name']}: task metric against noise level (bands: 95% intervals; "
                     "vertical lines: break-down levels; dotted: the same products computed exactly).",
                     figures.sweep_figure(sw, colours, pair)))
+    for i, sw in enumerate(summary["sweeps"]):
+        if any(u.get("layer") is not None for u in sw["units"]):
+            out.append((f"per_layer_{i}.png", f"Per-layer view ({sw['name']}): each network's break-down when the "
+                        "noise reaches one multiply layer only (markers, 95% intervals), and every layer at once "
+                        "(dashed).", figures.per_layer_figure(sw, colours)))
     budgets = budget_rows(summary)
     if len(budgets) > 1:
         out.append(("fault_budget.png", "Fault budget: expected faulty gates per evaluation at break-down (p per gate "

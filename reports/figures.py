@@ -123,6 +123,38 @@ def pareto_figure(summary: dict, colours: dict) -> bytes:
     return _png(fig)
 
 
+def per_layer_figure(sweep: dict, colours: dict) -> bytes:
+    """Break-down level of each network when only one layer takes the noise, per layer, beside the level when
+    every layer does (dashed line)."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    layered = [u for u in sweep["units"] if u.get("layer") is not None]
+    names = list(dict.fromkeys(u["layer"] for u in layered))
+    for system in dict.fromkeys(u["system"] for u in layered):
+        c = colours[system]
+        mine = [u for u in layered if u["system"] == system]
+        for u in mine:
+            b, x = u["breakdown"], names.index(u["layer"])
+            v = _num(b["level"])
+            if b.get("censored"):
+                ax.scatter([x], [v], marker="^" if b.get("hi") is None else "v", color=c)
+            else:
+                ax.errorbar([x], [v], yerr=[[max(v - _num(b["lo"]), 0)], [max(_num(b["hi"]) - v, 0)]], fmt="o",
+                            color=c, capsize=3)
+        whole = next((u for u in sweep["units"] if u["system"] == system and u.get("layer") is None
+                      and u["site"] == mine[0]["site"].split("@")[0]), None)
+        if whole is not None:
+            ax.axhline(_num(whole["breakdown"]["level"]), color=c, ls="--", lw=1, label=f"{system}: every layer")
+    ax.set_xticks(range(len(names)), names, fontsize=8)
+    if sweep["axis"]["log"]:
+        ax.set_yscale("log")
+    ax.set_xlabel("multiply layer (module path) taking the noise alone")
+    ax.set_ylabel(f"break-down: {sweep['axis']['label']}")
+    ax.set_title(f"per-layer view: {sweep['name']}")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
 def budget_figure(rows: list[dict], colours: dict) -> bytes:
     """The fault budget of each unit (expected faulty gates per evaluation at break-down) on a log axis."""
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.4))

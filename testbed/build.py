@@ -28,6 +28,7 @@ class Unit:
     site: str
     bit: int | None
     sweep: Sweep
+    layer: str | None = None
 
 
 def build_netlist(spec: CircuitSpec):
@@ -122,4 +123,10 @@ def build_units(suite: Suite, systems: dict) -> dict[str, Unit]:
             label = f"{spec.name}/{sys_name}@{site}"
             units[label] = Unit(label, spec.name, sys_name, site, None,
                                 Sweep(system, site, spec.noise, spec.levels, seed=suite.seed, label=label, **opts))
+            for layer in getattr(system, "layer_names", []) if spec.per_layer and "@" not in site else []:
+                at = f"{site}@{layer}"
+                label = f"{spec.name}/{sys_name}@{at}"
+                units[label] = Unit(label, spec.name, sys_name, at, None,
+                                    Sweep(system, at, spec.noise, spec.levels, seed=suite.seed, label=label, **opts),
+                                    layer)
     return units

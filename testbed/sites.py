@@ -1,5 +1,6 @@
 """Sites, where noise enters, as one table: a new site is one row here (and, for a new network word site,
-the integer engine's point where it applies the site's fault plan).
+the integer engine's point where it applies the site's fault plan). Any network site can be restricted to one
+layer by its module path: 'product@features.3'.
 
 Each site states its world, whether it holds single bits (gate outputs: bitflip and stuck-at only) or integer
 words, how the width and signedness of its words are found, and its batch rule (`batch_axis`: the first axis
@@ -45,8 +46,12 @@ SITES: dict[str, Site] = {s.name: s for s in (
 
 
 def site_named(name: str, world: str | None = None) -> Site:
-    """The site `name` (of `world`, when given), or NoiseError listing the allowed ones."""
-    site = SITES.get(name)
+    """The site `name` (of `world`, when given), or NoiseError listing the allowed ones. A network site may be
+    restricted to one layer, 'SITE@LAYER' (LAYER: the module path of a multiply layer); the row is SITE's."""
+    base, _, layer = str(name).partition("@")
+    site = SITES.get(base)
+    if site is not None and layer and site.world != "network":
+        raise NoiseError(f"site {name!r}: only network sites can be restricted to one layer")
     if site is None or (world is not None and site.world != world):
         allowed = [s.name for s in SITES.values() if world is None or s.world == world]
         where = f" for a {world}" if world else ""

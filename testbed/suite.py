@@ -21,8 +21,9 @@ Schema (unknown keys are errors; paths are relative to the suite file):
               (default: gates with a multiplier, else exact)
   [[sweeps]]  name (str), noise = a registered noise kind and its parameters (additive: dist), levels = [..] or
               {log = [lo, hi, n]} or {lin = [lo, hi, n]}, sites = {SYSTEM = SITE, ...}, per_bit (bool:
-              bit k of each result word alone, for every k, at each system's word site), and any
-              [defaults] key to override it for this sweep.
+              bit k of each result word alone, for every k, at each system's word site), per_layer (bool: each
+              network site also restricted to each multiply layer in turn, SITE@LAYER; a site may also name one
+              layer itself, e.g. "product@1"), and any [defaults] key to override it for this sweep.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ CLASSIFIER_KEYS = {"kind": str, "model": str, "dataset": str, "bits": int, "max_
                    "hidden": list, "epochs": int, "seed": int, "harden": str}
 WORLD_OF_KIND = {"circuit": "circuit", "network": "network", "classifier": "circuit"}  # whose sites a kind has
 MODEL_KEYS = ("dataset", "arch", "quant", "bits", "lam", "seed", "backward", "epochs")
-SWEEP_KEYS = {"name": str, "noise": str, "levels": (list, dict), "sites": dict, "per_bit": bool, **DEFAULT_KEYS}
+SWEEP_KEYS = {"name": str, "noise": str, "levels": (list, dict), "sites": dict, "per_bit": bool, "per_layer": bool,
+              **DEFAULT_KEYS}
 DEFAULTS = {"min_trials": 2, "max_trials": 8, "margin": 0.01, "refine": 3, "confidence": 0.95,
             "target_width": None, "budget": 300}
 MAX_VECTORS = 1 << 24
@@ -117,6 +119,7 @@ class SweepSpec:
     sites: dict
     per_bit: bool
     options: dict
+    per_layer: bool = False
 
 
 @dataclass(frozen=True)
@@ -428,7 +431,7 @@ def _sweep(p: _Problems, i: int, sw, tables: dict, systems: dict, defaults: dict
             p.add(at, f"no system named {sys_name!r} (systems: {', '.join(tables)})")
             continue
         spec = systems.get(sys_name)
-        row = SITES.get(site) if isinstance(site, str) else None
+        row = SITES.get(site.partition("@")[0]) if isinstance(site, str) else None
         world = WORLD_OF_KIND[table["kind"]]
         if row is None or row.world != world:
             allowed = [s.name for s in SITES.values() if s.world == world]
@@ -438,7 +441,7 @@ def _sweep(p: _Problems, i: int, sw, tables: dict, systems: dict, defaults: dict
     if len(p.items) > before:
         return None
     options = {k: sw.get(k, defaults[k]) for k in DEFAULT_KEYS}
-    return SweepSpec(str(name), noises[0], tuple(levels), dict(sites), per_bit, options)
+    return SweepSpec(str(name), noises[0], tuple(levels), dict(sites), per_bit, options, bool(sw.get("per_layer")))
 
 
 def _check_site(p: _Problems, at: str, spec, site, noise=None) -> None:

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from testbed.compare import gap
-from testbed.sites import SITES
+from testbed.sites import site_named
 from testbed.store import SUMMARY, json_safe
 from testbed.systems import CIRCUIT_THRESHOLD, NETWORK_DROP
 
@@ -49,10 +49,11 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
             b = sw.breakdown()
             breakdowns[u.label] = b
             systems[u.label] = sw.system
-            entry = {"label": u.label, "system": u.system, "site": u.site, "bit": u.bit, "world": sw.system.world,
+            entry = {"label": u.label, "system": u.system, "site": u.site, "bit": u.bit, "layer": u.layer,
+                     "world": sw.system.world,
                      "metric": sw.metric, "threshold": sw.threshold, "breakdown": b.to_dict(), "curve": _curve(u)}
             gates = sw.system.gates_per_evaluation()
-            if gates and SITES[u.site].holds == "bits" and spec.noise.log_axis:
+            if gates and u.layer is None and site_named(u.site).holds == "bits" and spec.noise.log_axis:
                 # the fault budget: expected faulty gates per evaluation at break-down (p per gate times gates)
                 ends = {k: getattr(b, k) * gates for k in ("level", "lo", "hi")}
                 entry["fault_budget"] = {"gates": gates, **ends}
@@ -66,7 +67,7 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
         gaps = []
         if not spec.per_bit:
             references = [e for e in entries if systems[e["label"]].is_reference]
-            for n in (e for e in entries if not systems[e["label"]].is_reference):
+            for n in (e for e in entries if not systems[e["label"]].is_reference and e["layer"] is None):
                 system = systems[n["label"]]
                 pairs = [(c["label"], "per operation" if c["system"] == system.runs_on else "versus circuit")
                          for c in references]

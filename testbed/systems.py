@@ -234,6 +234,18 @@ class NetworkSystem(System):
     def word_width(self) -> int:
         return self.engine.multiplier.out_bits
 
+    @property
+    def layer_names(self) -> list[str]:
+        """The multiply layers (module paths) that a site can be restricted to: 'product@LAYER'."""
+        return list(self.engine.layer_names)
+
+    def site(self, noise: NoiseModel, site: str) -> Site:
+        layer = site.partition("@")[2]
+        if layer and layer not in self.layer_names:
+            raise TestbedError(f"{self.name}: site {site!r}: no layer {layer!r} "
+                               f"(layers: {', '.join(self.layer_names)})")
+        return super().site(noise, site)
+
     def metric_reference(self, metric: str) -> float:
         return self.clean_accuracy if metric == "accuracy" else 1.0
 
@@ -247,6 +259,9 @@ class NetworkSystem(System):
             kwargs["faults"] = plan.gates(net.n_gates if net is not None else 0, rng).with_seed(seed)
         elif not noise.is_clean:
             kwargs["noise"] = {site: plan}
+        layer = site.partition("@")[2] or None
+        if layer is not None and plan.site.holds == "bits":
+            kwargs["faults_layer"] = layer
         result = self.engine.run(self.x, **kwargs)
         pred = result.predictions
         power = result.site_error[plan.site.measured_at]
