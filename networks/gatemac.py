@@ -131,15 +131,39 @@ def _popcount(typingctx, x):
 
 
 @njit(cache=True, nogil=True)
+def _transpose_fields(x, size, masks):
+    """In place, size in {16, 32, 64}: transpose each size x size bit block of x[0:size], the block of field f
+    being bits [f * size, (f + 1) * size) of every word; afterwards field f of x[r] holds, bit j, the old bit
+    f * size + r of x[j]. With x[j] = output plane j (size >= its bits), lane v's value is field v // size of
+    x[v % size]."""
+    j = size // 2
+    r = 2 if size == 16 else 1 if size == 32 else 0  # masks[r] pairs bits j apart
+    while j >= 1:
+        m = masks[r]
+        sj = np.uint64(j)
+        k = 0
+        while k < size:
+            t = ((x[k] >> sj) ^ x[k + j]) & m
+            x[k + j] ^= t
+            x[k] ^= t << sj
+            k = ((k | j) + 1) & ~j
+        j >>= 1
+        r += 1
+
+
+@njit(cache=True, nogil=True)
 def _accumulate_measured(outp, n_bits, n, k, cols, w, bias, masks):
     """Accumulators (n, out), wrong products per row (n,), and the sums of exact products squared and of
-    (product - exact)^2 over every lane, from the output planes unpacked one row (out * k lanes) at a time."""
+    (product - exact)^2 over every lane, from the output planes unpacked one row (out * k lanes) at a time
+    (words transposed in blocks as wide as the product)."""
     out = w.shape[0]
     acc = np.empty((n, out), np.int64)
     wrong = np.zeros(n, np.int64)
     period = out * k
     tmp = np.empty((period // 64 + 2) * 64, np.int64)
     buf = np.empty(64, np.uint64)
+    size = 16 if n_bits <= 16 else 32 if n_bits <= 32 else 64
+    field = np.uint64(0xFFFFFFFFFFFFFFFF) if size == 64 else np.uint64((1 << size) - 1)
     mag = np.abs(w).astype(np.int64)
     sign_w = np.sign(w).astype(np.int64)
     abs_a = np.empty(k, np.int64)
@@ -152,12 +176,12 @@ def _accumulate_measured(outp, n_bits, n, k, cols, w, bias, masks):
         for wd in range(w0, (start + period + 63) >> 6):
             for j in range(n_bits):
                 buf[j] = outp[j, wd]
-            for j in range(n_bits, 64):
+            for j in range(n_bits, size):
                 buf[j] = 0
-            _transpose64(buf, masks)
+            _transpose_fields(buf, size, masks)
             base = (wd - w0) * 64
             for lane in range(64):
-                tmp[base + lane] = np.int64(buf[lane])
+                tmp[base + lane] = np.int64((buf[lane % size] >> np.uint64(size * (lane // size))) & field)
         off = start - w0 * 64
         for i in range(k):
             v = np.int64(cols[s, i])
