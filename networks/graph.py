@@ -17,8 +17,6 @@ import numpy as np
 
 from networks.errors import NetworkError
 
-MULTIPLY_OPS = ("linear", "conv1d", "conv2d")
-
 
 @dataclass
 class IntLayer:
