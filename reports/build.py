@@ -121,6 +121,21 @@ def answer(summary: dict) -> tuple[list[str], list[dict]]:
     return sentences, rows
 
 
+def rate_verdict(points: list[dict]) -> str:
+    """In words: does the break-down error SNR follow the task's rate? A least-squares line through the points
+    (slope 1 and intercept 0 would be y = x), and the mean distance from y = x."""
+    import numpy as np
+
+    x = np.array([p["rate"] for p in points], float)
+    y = np.array([p["snr"] for p in points], float)
+    slope, intercept = np.polyfit(x, y, 1)
+    off = float(np.mean(y - x))
+    held = abs(slope - 1) < 0.5 and abs(off) < 1.0
+    return (f"break-down error SNR = {slope:.2f} x rate {intercept:+.2f} bits over {len(points)} points; on average "
+            f"{off:+.2f} bits from y = x, so the relation {'roughly holds' if held else 'does not hold'} here "
+            "(|slope - 1| < 0.5 and mean distance < 1 bit taken as holding).")
+
+
 def _sign(g: dict) -> str:
     return {True: "excludes 0", False: "includes 0"}.get(g.get("excludes_zero"), "bound")
 
@@ -147,6 +162,9 @@ def _figures(summary: dict, colours: dict, runs=None) -> list[tuple[str, str, by
             out.append((f"per_layer_{i}.png", f"Per-layer view ({sw['name']}): each network's break-down when the "
                         "noise reaches one multiply layer only (markers, 95% intervals), and every layer at once "
                         "(dashed).", figures.per_layer_figure(sw, colours)))
+    rate = figures.rate_points(summary)
+    if rate:
+        out.append(("rate.png", "Rate against capacity: " + rate_verdict(rate), figures.rate_figure(rate, colours)))
     budgets = budget_rows(summary)
     if len(budgets) > 1:
         out.append(("fault_budget.png", "Fault budget: expected faulty gates per evaluation at break-down (p per gate "

@@ -155,6 +155,48 @@ def per_layer_figure(sweep: dict, colours: dict) -> bytes:
     return _png(fig)
 
 
+def rate_points(summary: dict) -> list[dict]:
+    """For each network unit at a word or gate site of its products (no layer restriction): the label entropy of
+    its task (the rate R it must deliver, bits) and the error SNR at its products at break-down (bits), with
+    that SNR's interval; only when the run holds tasks of at least two different entropies."""
+    systems = summary.get("systems", {})
+    pts = []
+    for sw in summary["sweeps"]:
+        if sw["per_bit"]:
+            continue
+        for u in sw["units"]:
+            d = systems.get(u["system"], {})
+            b = u["breakdown"]
+            if d.get("world") != "network" or u.get("layer") or b.get("censored") or b["error_snr_bits"] is None:
+                continue
+            pts.append({"sweep": sw["name"], "noise": sw["noise"], "system": u["system"], "site": u["site"],
+                        "rate": d["label_entropy_bits"], "snr": b["error_snr_bits"], "lo": b["error_snr_lo"],
+                        "hi": b["error_snr_hi"]})
+    return pts if len({round(p["rate"], 2) for p in pts}) >= 2 else []
+
+
+def rate_figure(points: list[dict], colours: dict) -> bytes:
+    """Break-down error SNR at the products against the task's label entropy, one marker per (sweep, network),
+    with the line y = x (break-down SNR equal to the rate the task needs)."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    markers = {}
+    for p in points:
+        m = markers.setdefault(p["sweep"], "osD^v<>"[len(markers) % 7])
+        v = _num(p["snr"])
+        err = [[max(v - _num(p["lo"]), 0) if p["lo"] is not None else 0],
+               [max(_num(p["hi"]) - v, 0) if p["hi"] is not None else 0]]
+        ax.errorbar([p["rate"]], [v], yerr=err, fmt=m, color=colours[p["system"]], capsize=3,
+                    label=f"{p['sweep']}: {p['system']}@{p['site']}")
+    top = max([p["rate"] for p in points] + [_num(p["snr"]) for p in points if math.isfinite(_num(p["snr"]))]) + 1
+    ax.plot([0, top], [0, top], "k--", lw=1, label="y = x: break-down SNR equals the task's rate")
+    ax.set_xlabel("task rate R: label entropy (bits)")
+    ax.set_ylabel("error SNR at the products at break-down (bits)")
+    ax.set_title("rate against capacity")
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
 def budget_figure(rows: list[dict], colours: dict) -> bytes:
     """The fault budget of each unit (expected faulty gates per evaluation at break-down) on a log axis."""
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.4))
