@@ -372,6 +372,14 @@ class _Pass:
         self.n, self.hooks, self.rng, self.faults, self.faults_layer = n, hooks, rng, faults, faults_layer
         self.hist, self.errors = hist, errors
         self.wrong = np.zeros(n, np.int64)
+        product_layers = {layer for site, layer in hooks if site == "product"}
+        scope = set() if faults_layer is None else {faults_layer}
+        if product_layers and None not in product_layers:
+            scope |= product_layers
+        self.scope = scope or None  # layers whose products are measured (None: every layer)
+
+    def measures_products(self, layer: str) -> bool:
+        return self.errors is not None and (self.scope is None or layer in self.scope)
 
     def fns(self, site: str, layer: str) -> list:
         return self.hooks.get((site, None), []) + self.hooks.get((site, layer), [])
@@ -447,7 +455,8 @@ class IntegerEngine:
         named `faults_layer` when given; rng: the stream of the word-site hooks (default: seeded with
         faults.seed). record: count the (|a|, |w|) operand pairs; measure_error: signal and error power at each
         site (the product site compares every product with exact arithmetic, so it includes the multiplier's
-        own errors) and wrong products per input."""
+        own errors; it and the wrong products per input cover the layers of faults_layer and of 'product@LAYER'
+        keys when those restrict the noise, else every layer)."""
         faults = faults or GateFaults()
         hooks = self._resolve(noise or {})
         if faults_layer is not None:
@@ -528,7 +537,8 @@ class IntegerEngine:
         faults = faults.with_seed(faults.seed * 1009 + k)
         product_fns = p.fns("product", layer.name)
         acc_fns = p.fns("accumulator", layer.name)
-        if (isinstance(self.multiplier, ExactMultiplier) and not product_fns and not acc_fns and p.errors is None
+        measure = p.measures_products(layer.name)
+        if (isinstance(self.multiplier, ExactMultiplier) and not product_fns and not acc_fns and not measure
                 and p.hist is None):
             out = self._direct(layer, a, w, w is layer.weight)
             if out is not None:
@@ -542,7 +552,7 @@ class IntegerEngine:
             if p.hist is not None:
                 p.hist += self._histogram(np.abs(cols), np.abs(wg), p.hist.shape)
             gf = faults if g == 0 else faults.with_seed(faults.seed * 65537 + g)
-            groups.append(self._accumulate(cols, wg, bias, product_fns, gf, p, layer.signed_input))
+            groups.append(self._accumulate(cols, wg, bias, product_fns, gf, p, layer.signed_input, measure))
         acc = groups[0] if len(groups) == 1 else np.concatenate(groups, axis=1)
         wrap_bits = m.acc_bits
         if acc_fns:
@@ -624,11 +634,12 @@ class IntegerEngine:
         _count_pairs(cols, mag, hist)
         return hist
 
-    def _accumulate(self, cols, w, bias, product_fns, faults, p, signed):
-        """Accumulators (rows of cols x output channels); counts wrong products per input when measuring."""
+    def _accumulate(self, cols, w, bias, product_fns, faults, p, signed, measure):
+        """Accumulators (rows of cols x output channels); with `measure`, adds the product site's signal and
+        error power and counts wrong products per input."""
         mul = self.multiplier
         if not product_fns:
-            if p.errors is None:
+            if not measure:
                 return mul.accumulate(cols, w, bias, faults, signed, self.model.acc_bits)
             acc, wrong, sig, err = mul.accumulate_measured(cols, w, bias, faults)
             p.errors["product"] += [float(sig), float(err)]
@@ -638,7 +649,7 @@ class IntegerEngine:
         prod = mul.products(a, mag, faults)
         for fn in product_fns:
             prod = np.asarray(fn(prod, mul.out_bits, False, p.rng), dtype=np.int64)
-        if p.errors is not None:
+        if measure:
             exact = a[:, None, :] * mag[None, :, :]
             diff = prod - exact
             p.errors["product"] += [float(np.square(exact, dtype=np.float64).sum()),

@@ -131,10 +131,14 @@ def test_per_layer_noise_and_faults_touch_only_their_layer(resnet):
     assert calls == [imodel.layers[1].weight.shape]
     np.testing.assert_array_equal(seen["conv1"], clean["conv1"])
     assert np.all(seen["conv2"] == imodel.layers[1].bias)  # zero weights leave the bias
-    eng.run(x, noise=probes, faults=c.GateFaults(0.02, seed=3), faults_layer="fc")
+    faulty = eng.run(x, noise=probes, faults=c.GateFaults(0.02, seed=3), faults_layer="fc", measure_error=True)
     np.testing.assert_array_equal(seen["conv1"], clean["conv1"])
     np.testing.assert_array_equal(seen["conv2"], clean["conv2"])
     assert not np.array_equal(seen["fc"], clean["fc"])
+    fc_products = imodel.layers[2].weight.size  # per input: the product site is measured at fc alone
+    assert 0 < faulty.wrong_products.max() <= fc_products
+    every = eng.run(x, measure_error=True).site_error["product"][0]
+    assert 0 < faulty.site_error["product"][0] < every / 10
     with pytest.raises(NetworkError, match="unknown layer 'nope'; layers: conv1, conv2, fc"):
         eng.run(x, noise={"product@nope": zero})
     with pytest.raises(NetworkError, match="unknown layer 'fc2'"):
