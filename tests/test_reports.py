@@ -146,3 +146,24 @@ def test_reports_import_neither_circuits_nor_networks():
             "print([m for m in sys.modules if m.split('.')[0] in ('circuits', 'networks')])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_rate_against_capacity_reads_the_entropies_and_says_whether_the_relation_holds():
+    from reports.build import rate_verdict
+    from reports.figures import rate_points
+
+    def unit(system, snr):
+        return {"system": system, "site": "product", "layer": None,
+                "breakdown": {"error_snr_bits": snr, "error_snr_lo": snr - 0.2, "error_snr_hi": snr + 0.2}}
+    summary = {"systems": {f"n{k}": {"world": "network", "label_entropy_bits": r} for k, r in
+                           ((2, 1.0), (4, 2.0), (10, 3.32))},
+               "sweeps": [{"name": "flips", "noise": "bitflip", "per_bit": False,
+                           "units": [unit("n2", 1.1), unit("n4", 2.2), unit("n10", 3.4)]}]}
+    points = rate_points(summary)
+    assert [p["rate"] for p in points] == [1.0, 2.0, 3.32]
+    assert "roughly holds" in rate_verdict(points)
+    for p, snr in zip(points, (6.0, 6.1, 5.9), strict=True):
+        p["snr"] = snr
+    assert "does not hold" in rate_verdict(points)
+    summary["systems"] = {k: dict(v, label_entropy_bits=3.32) for k, v in summary["systems"].items()}
+    assert rate_points(summary) == []  # one task entropy only: nothing to relate
