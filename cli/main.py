@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", type=int, default=None, metavar="N", help="worker processes (default: all cores)")
     r.add_argument("--scheduler", metavar="ADDRESS", help="run points on a Dask distributed scheduler")
     r.add_argument("--no-report", action="store_true", help="do not write the report at the end")
+    r.add_argument("--allow-code", action="store_true", help="let the suite's networks name Python entry points "
+                   "(model = \"module:function\"): that runs their code, which a suite never does otherwise")
     rep = sub.add_parser("report", help="write the report of one run (or compare two)",
                          description="Write report.html, report.md and figures into DIR from its summary.json "
                          "(with two directories: a side-by-side comparison).")
@@ -117,7 +119,7 @@ def _run(args) -> int:
     from testbed.runner import run_suite
     from testbed.show import show_summary
 
-    result = run_suite(args.suite, args.out, args.workers, args.scheduler)
+    result = run_suite(args.suite, args.out, args.workers, args.scheduler, allow_code=args.allow_code)
     for note in result["notes"]:
         print(f"note: {note}", file=sys.stderr)
     print(show_summary(result["summary"]))

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from dataclasses import dataclass
 
 import circuits
 from circuits import NetlistError
 from circuits.hardening import apply_hardening
-from networks import IntegerEngine, Multiplier, NetworkError, export, size_report, trained_model
+from networks import IntegerEngine, Multiplier, NetworkError, export, load_model, size_report, trained_model
 from networks import data as datasets
 from testbed.classifier import CLASSIFIERS, ClassifierSystem
 from testbed.compare import Sweep
 from testbed.errors import SuiteError
 from testbed.noise import bitflip
-from testbed.suite import CircuitSpec, ClassifierSpec, NetworkSpec, Suite
+from testbed.suite import ENTRY_POINT, CircuitSpec, ClassifierSpec, NetworkSpec, Suite
 from testbed.systems import CircuitSystem, NetworkSystem
 
 
@@ -53,17 +54,34 @@ def _classifier(spec: ClassifierSpec) -> ClassifierSystem:
     return ClassifierSystem(dataclasses.replace(compiled, netlist=hardened.netlist), ds, spec.name, spec.model, facts)
 
 
-def _network(spec: NetworkSpec, netlist, progress: bool) -> NetworkSystem:
-    model, _ = trained_model(spec.config, progress=progress)
-    ds = datasets.load(spec.config.dataset)
+def _model(spec: NetworkSpec, ds, progress: bool, allow_code: bool):
+    """The float model of a network spec: loaded from its file, built by its entry point (only when code is
+    allowed), or trained (cached) from its config."""
+    if spec.model is None:
+        return trained_model(spec.config, progress=progress)[0]
+    if not ENTRY_POINT.fullmatch(spec.model):
+        return load_model(spec.model, spec.config if spec.state_dict else None, ds)
+    if not allow_code:
+        raise SuiteError(f"systems.{spec.name}.model: {spec.model!r} is Python code; running a suite runs no code "
+                         "unless you pass --allow-code")
+    module, _, function = spec.model.partition(":")
+    try:
+        return getattr(importlib.import_module(module), function)()
+    except (ImportError, AttributeError) as exc:
+        raise SuiteError(f"systems.{spec.name}.model: cannot import {spec.model!r} ({exc})") from None
+
+
+def _network(spec: NetworkSpec, netlist, progress: bool, allow_code: bool = False) -> NetworkSystem:
+    ds = datasets.from_npz(spec.data) if spec.data else datasets.load(spec.config.dataset)
+    model = _model(spec, ds, progress, allow_code)
     imodel = export(model, ds.x_train, act_bits=spec.act_bits, weight_bits=spec.weight_bits)
     mag = netlist.inputs.get("b", 8) if netlist is not None else 8
     multiplier = Multiplier(spec.mode, netlist, imodel.act_bits, mag)
-    size = size_report(model) if spec.config.quant != "float" else None
+    size = size_report(model) if spec.model is None and spec.config.quant != "float" else None
     return NetworkSystem(IntegerEngine(imodel, multiplier), ds, spec.name, runs_on=spec.multiplier, size=size)
 
 
-def build_systems(suite: Suite, progress: bool = True) -> dict:
+def build_systems(suite: Suite, progress: bool = True, allow_code: bool = False) -> dict:
     """Systems by name: circuits first, then networks (trained or loaded from the model cache), then
     circuits whose operands are recorded from a network. Optional circuits whose tool is missing are skipped
     (with a note in suite.notes). Errors become SuiteError naming the system."""
@@ -88,7 +106,7 @@ def build_systems(suite: Suite, progress: bool = True) -> dict:
             elif spec.multiplier is not None and spec.multiplier not in nets:
                 suite.notes.append(f"systems.{spec.name} skipped: its multiplier {spec.multiplier} was skipped")
             else:
-                systems[spec.name] = _network(spec, nets.get(spec.multiplier), progress)
+                systems[spec.name] = _network(spec, nets.get(spec.multiplier), progress, allow_code)
         except (NetlistError, NetworkError) as exc:
             raise SuiteError(f"{suite.path}: systems.{spec.name}: {exc}") from None
     for spec in specs.values():

@@ -27,21 +27,21 @@ from testbed.summary import build_summary, write_summary
 _WORKER_UNITS: dict = {}
 
 
-def _units_for(suite_path: str, suite_hash: str) -> dict:
+def _units_for(suite_path: str, suite_hash: str, allow_code: bool) -> dict:
     """The sweep units of a suite, built once per process (workers and Dask keep them between tasks)."""
     if suite_hash not in _WORKER_UNITS:
         suite = load_suite(suite_path)
         if suite.hash != suite_hash:
             raise TestbedError(f"{suite_path} changed while the run was going on")
         _WORKER_UNITS.clear()
-        _WORKER_UNITS[suite_hash] = build_units(suite, build_systems(suite, progress=False))
+        _WORKER_UNITS[suite_hash] = build_units(suite, build_systems(suite, progress=False, allow_code=allow_code))
     return _WORKER_UNITS[suite_hash]
 
 
-def run_trial_task(suite_path: str, suite_hash: str, label: str, level: float, trial: int) -> tuple:
+def run_trial_task(suite_path: str, suite_hash: str, allow_code: bool, label: str, level: float, trial: int) -> tuple:
     """Run one trial; returns (label, level, trial, seed, row or None, traceback or None, seconds)."""
     t0 = time.perf_counter()
-    sweep = _units_for(suite_path, suite_hash)[label].sweep
+    sweep = _units_for(suite_path, suite_hash, allow_code)[label].sweep
     seed = sweep.trial_seed(level, trial)
     try:
         row = sweep.run_trial(level, trial)
@@ -115,14 +115,15 @@ class _DaskExecutor:
 
 
 def run_suite(suite_path, out_dir, workers: int | None = None, scheduler: str | None = None,
-              progress: bool = True) -> dict:
+              progress: bool = True, allow_code: bool = False) -> dict:
     """Run (or resume) a suite into out_dir; returns {'summary', 'failed', 'notes'}.
 
+    allow_code: a network's model may be a Python entry point (module:function), which runs code.
     Everything that can be bad input (the suite, its systems, the output directory, the scheduler) is checked
     before anything is written. Each finished trial is stored at once, whatever the executor."""
     suite = load_suite(suite_path)
     check_out_dir(out_dir)
-    systems = build_systems(suite, progress=progress)
+    systems = build_systems(suite, progress=progress, allow_code=allow_code)
     units = build_units(suite, systems)
     if not units:
         raise TestbedError(f"{suite_path}: no sweep unit can run ({'; '.join(suite.notes)})")
@@ -166,7 +167,7 @@ def run_suite(suite_path, out_dir, workers: int | None = None, scheduler: str | 
             progress_bar.planned(len(todo))
             futures = set()
             for item in todo:
-                fut = executor.submit(run_trial_task, path, suite.hash, *item)
+                fut = executor.submit(run_trial_task, path, suite.hash, allow_code, *item)
                 if fut.done():  # the in-process executor: store it now, not at the end of the round
                     finish(fut)
                 else:

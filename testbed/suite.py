@@ -18,7 +18,10 @@ Schema (unknown keys are errors; paths are relative to the suite file):
               n_trees, hidden, epochs, seed, harden: a classifier compiled to gates (sites as a circuit's)
      network: dataset, arch, hidden (list), quant, bits, lam, seed, backward, epochs (see networks.ModelConfig);
               weight_bits (8), act_bits (8), multiplier (a circuit system), mode = "exact" | "lut" | "gates"
-              (default: gates with a multiplier, else exact)
+              (default: gates with a multiplier, else exact); model = a saved model instead of training one (a
+              torch.export archive, or with arch/hidden a state_dict of that built-in architecture; loaded
+              without unpickling code), or "module:function" returning an nn.Module (runs code: only with
+              `testbed run --allow-code`); data = an .npz file with x_test, y_test and optionally x_calib
   [[sweeps]]  name (str), noise = a registered noise kind and its parameters (additive: dist), levels = [..] or
               {log = [lo, hi, n]} or {lin = [lo, hi, n]}, sites = {SYSTEM = SITE, ...}, per_bit (bool:
               bit k of each result word alone, for every k, at each system's word site), per_layer (bool: each
@@ -31,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,7 +57,8 @@ CIRCUIT_KEYS = {"kind": str, "circuit": str, "tmr": bool, "harden": str, "operan
                 "optional": bool}
 NETWORK_KEYS = {"kind": str, "dataset": str, "arch": str, "hidden": list, "quant": str, "bits": int, "lam": float,
                 "seed": int, "backward": str, "epochs": int, "weight_bits": int, "act_bits": int, "multiplier": str,
-                "mode": str}
+                "mode": str, "model": str, "data": str}
+ENTRY_POINT = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")  # module:function, allowed only with --allow-code
 CLASSIFIER_KEYS = {"kind": str, "model": str, "dataset": str, "bits": int, "max_depth": int, "n_trees": int,
                    "hidden": list, "epochs": int, "seed": int, "harden": str}
 WORLD_OF_KIND = {"circuit": "circuit", "network": "network", "classifier": "circuit"}  # whose sites a kind has
@@ -90,6 +95,9 @@ class NetworkSpec:
     act_bits: int = 8
     multiplier: str | None = None
     mode: str = "exact"
+    model: str | None = None  # a saved model (path) or an entry point module:function; None: train config
+    state_dict: bool = False  # model is a state_dict of config's built-in architecture (arch given)
+    data: str | None = None  # an .npz test set (path) instead of config.dataset
     kind = "network"
 
 
@@ -258,7 +266,7 @@ def _system(p: _Problems, name: str, table, tables: dict, base: Path):
     if kind == "circuit":
         return _circuit(p, where, name, table, tables, base)
     if kind == "network":
-        return _network(p, where, name, table, tables)
+        return _network(p, where, name, table, tables, base)
     if kind == "classifier":
         return _classifier(p, where, name, table)
     p.add(f"{where}.kind", f"must be one of {', '.join(WORLD_OF_KIND)}, got {kind!r}")
@@ -309,7 +317,7 @@ def _circuit(p: _Problems, where: str, name: str, table: dict, tables: dict, bas
     return CircuitSpec(name, circ, params, harden, ops, recorded_from, n_vectors, table.get("optional", False))
 
 
-def _network(p: _Problems, where: str, name: str, table: dict, tables: dict) -> NetworkSpec | None:
+def _network(p: _Problems, where: str, name: str, table: dict, tables: dict, base: Path) -> NetworkSpec | None:
     before = len(p.items)
     p.check_keys(table, NETWORK_KEYS, where)
     mult = table.get("multiplier")
@@ -330,6 +338,13 @@ def _network(p: _Problems, where: str, name: str, table: dict, tables: dict) -> 
     if isinstance(hidden, list) and not (0 < len(hidden) <= 16 and all(
             isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= 4096 for h in hidden)):
         p.add(f"{where}.hidden", f"must be a list of 1..16 integers in 1..4096, got {hidden!r}")
+    files = {}
+    for key in ("model", "data"):
+        value = table.get(key)
+        if isinstance(value, str) and not (key == "model" and ENTRY_POINT.fullmatch(value)):
+            files[key] = base / value
+            if not files[key].is_file():
+                p.add(f"{where}.{key}", f"no such file {files[key]}")
     if len(p.items) > before:
         return None
     kwargs = {k: table[k] for k in MODEL_KEYS if k in table}
@@ -340,7 +355,9 @@ def _network(p: _Problems, where: str, name: str, table: dict, tables: dict) -> 
     except NetworkError as exc:
         p.add(where, str(exc))
         return None
-    return NetworkSpec(name, config, table.get("weight_bits", 8), table.get("act_bits", 8), mult, mode)
+    model = str(files["model"]) if "model" in files else table.get("model")
+    return NetworkSpec(name, config, table.get("weight_bits", 8), table.get("act_bits", 8), mult, mode, model,
+                       "model" in files and "arch" in table, str(files["data"]) if "data" in files else None)
 
 
 def _classifier(p: _Problems, where: str, name: str, table: dict) -> ClassifierSpec | None:
