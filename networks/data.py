@@ -1,4 +1,5 @@
-"""Data sets that work offline: scikit-learn's digits and a generated 1-D signal task.
+"""Data sets that work offline: scikit-learn's digits (also restricted to its first k classes) and a generated
+1-D signal task.
 
 Inputs are float32 in [0, 1] (the integer engine reads them as unsigned 8-bit activations), labels int64.
 """
@@ -96,7 +97,17 @@ def from_npz(path, name: str | None = None) -> Dataset:
                    y.astype(np.int64), int(y.max()) + 1, tuple(x.shape[1:]))
 
 
-DATASETS = {"digits": digits, "signals": signals}
+def digits_classes(k: int) -> Dataset:
+    """The digits 0..k-1 of `digits()` (same split, same scaling): a task of k classes, label entropy about
+    log2(k) bits, for relating tolerance to the rate a task needs."""
+    full = digits()
+    train, test = full.y_train < k, full.y_test < k
+    return Dataset(f"digits-{k}", full.x_train[train], full.y_train[train], full.x_test[test], full.y_test[test], k,
+                   full.shape)
+
+
+DATASETS = {"digits": digits, "signals": signals, "digits-2": lambda: digits_classes(2),
+            "digits-4": lambda: digits_classes(4)}
 
 
 def load(name: str) -> Dataset:

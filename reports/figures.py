@@ -158,11 +158,13 @@ def per_layer_figure(sweep: dict, colours: dict) -> bytes:
 def rate_points(summary: dict) -> list[dict]:
     """For each network unit at a word or gate site of its products (no layer restriction): the label entropy of
     its task (the rate R it must deliver, bits) and the error SNR at its products at break-down (bits), with
-    that SNR's interval; only when the run holds tasks of at least two different entropies."""
+    that SNR's interval; only from sweeps that hold tasks of at least two different entropies."""
     systems = summary.get("systems", {})
     pts = []
     for sw in summary["sweeps"]:
-        if sw["per_bit"]:
+        rates = {round(systems.get(u["system"], {}).get("label_entropy_bits") or 0, 2) for u in sw["units"]
+                 if systems.get(u["system"], {}).get("world") == "network"}
+        if sw["per_bit"] or len(rates) < 2:
             continue
         for u in sw["units"]:
             d = systems.get(u["system"], {})
