@@ -198,13 +198,16 @@ def check_out_dir(out_dir) -> None:
 
 
 class Progress:
-    """Trials done out of trials planned so far, growing only when a round adds work. On a terminal a tqdm
-    bar; otherwise one line at least every 10 s. Says when a resumed run had nothing left to do."""
+    """Trials done out of trials planned so far (the total grows when a round adds work, so no percentage is
+    shown). On a terminal a tqdm counter; otherwise a line every 10 s of progress. Says when a resumed run had
+    nothing left to do."""
 
     def __init__(self, name: str, done: int, units: dict, enabled: bool):
         self.name, self.done, self.total, self.enabled = name, done, done, enabled
         self.start_done, self.t_last = done, time.monotonic()
+        # no percentage or ETA: sequential designs add trials as they learn, so the total only grows
         self.bar = tqdm(total=done, initial=done, desc=name, unit="trial", smoothing=0.1,
+                        bar_format="{desc}: {n_fmt} of {total_fmt} trials planned so far [{elapsed}, {rate_fmt}]",
                         disable=None if enabled else True)
         self.tty = enabled and not self.bar.disable
 
