@@ -6,6 +6,9 @@ unsigned, so sgn(a) = +1) and sign(w) in {-1, 0, +1} (a zero weight contributes 
 arithmetic (`exact`), a table of the netlist's outputs over all operand pairs (`lut`), or the netlist simulated
 at gate level for every product (`gates`: hardware in the loop, with transient flips and stuck-at faults). The
 netlist must be unsigned with input buses a (activation magnitude) and b (weight magnitude) and one output bus.
+Mode `pe` (the processing element in the loop, networks/pe.py) runs every multiply-accumulate step through the
+netlist and an accumulator adder of the model's width; `run(..., fault_part=)` puts the gate faults on the
+multiplier ('mul', as in mode 'gates'), the adder ('add') or both ('all').
 
 The engine runs the graph node by node; OPS maps each operation kind to one method (a new layer kind is one
 entry). Noise hooks: `noise={key: fn}` with fn(values, bits, signed, rng) -> values, key 'SITE' (every
@@ -25,7 +28,7 @@ import torch.nn.functional as F
 from numba import njit
 
 from circuits import GateFaults, Netlist, exhaustive
-from networks import gatemac
+from networks import gatemac, pe
 from networks.errors import NetworkError
 from networks.graph import IntegerModel, IntLayer
 
@@ -225,8 +228,10 @@ class Multiplier:
     mode = ""
     takes_flips = False  # transient gate flips
     takes_stuck = False  # permanent stuck-at faults of the netlist's gates
+    parts = ("mul",)  # the parts that can take gate faults (run's fault_part)
 
-    def __new__(cls, mode: str = "exact", netlist: Netlist | None = None, act_bits: int = 8, mag_bits: int = 8):
+    def __new__(cls, mode: str = "exact", netlist: Netlist | None = None, act_bits: int = 8, mag_bits: int = 8,
+                **options):
         if cls is Multiplier:
             if mode not in MODES:
                 raise NetworkError(f"multiplier mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -239,8 +244,13 @@ class Multiplier:
         self._tables: dict = {}
 
     @classmethod
-    def check(cls, faults: GateFaults) -> None:
-        """NetworkError unless this kind of multiplier can realise `faults`."""
+    def check(cls, faults: GateFaults, part: str = "mul") -> None:
+        """NetworkError unless this kind of multiplier can realise `faults` on `part`."""
+        if part not in pe.PARTS:
+            raise NetworkError(f"fault_part must be one of {', '.join(pe.PARTS)}, got {part!r}")
+        if not faults.none and part not in cls.parts:
+            raise NetworkError(f"fault_part {part!r} needs mode 'pe' (the processing element); this multiplier is "
+                               f"{cls.mode!r}")
         if (faults.flip_p > 0 and not cls.takes_flips) or (faults.stuck and not cls.takes_stuck):
             raise NetworkError(f"gate faults need a netlist multiplier (mode 'gates' for transient flips, 'lut' or "
                                f"'gates' for stuck-at); this one is {cls.mode!r}")
@@ -265,15 +275,16 @@ class Multiplier:
         return _lut_products(a, mag, self.table(faults.stuck))
 
     def accumulate(self, cols: np.ndarray, w: np.ndarray, bias: np.ndarray, faults: GateFaults,
-                   signed: bool = False, acc_bits: int = 64) -> np.ndarray:
+                   signed: bool = False, acc_bits: int = 64, part: str = "mul") -> np.ndarray:
         """bias[o] + sum_i sgn(cols[s, i]) sign(w[o, i]) MUL(|cols[s, i]|, |w[o, i]|): (N, out) int64, correct
-        modulo 2^acc_bits. signed: cols may be negative (else every sgn(a) is +1)."""
+        modulo 2^acc_bits. signed: cols may be negative (else every sgn(a) is +1). part: where the faults
+        are (see run)."""
         at = np.ascontiguousarray(cols.T)
         acc = np.empty((w.shape[0], cols.shape[0]), np.int32 if acc_bits <= 32 else np.int64)
         _lut_accumulate(at, w, self._table_t(faults.stuck), bias.astype(acc.dtype), signed, acc)
         return acc.T.astype(np.int64)
 
-    def accumulate_measured(self, cols, w, bias, faults) -> tuple:
+    def accumulate_measured(self, cols, w, bias, faults, signed=True, acc_bits=64, part="mul") -> tuple:
         """(accumulate(...), wrong products per row of cols, sum of exact products squared, sum of squared
         product errors): errors against exact arithmetic |a| * |w|, zero weights included."""
         acc, wrong, sig, err = _lut_measured(np.ascontiguousarray(cols.T), w, self._table_t(faults.stuck), bias)
@@ -285,16 +296,22 @@ class ExactMultiplier(Multiplier):
 
     mode = "exact"
 
-    def accumulate(self, cols, w, bias, faults, signed=False, acc_bits=64):
-        bound = float(np.abs(cols).max(initial=0)) * float(np.abs(w).sum(axis=1).max(initial=0))
-        if bound + float(np.abs(bias).max(initial=0)) < _EXACT_FLOAT:
-            return (cols.astype(np.float64) @ w.T.astype(np.float64)).astype(np.int64) + bias
-        return cols.astype(np.int64) @ w.T + bias
+    def accumulate(self, cols, w, bias, faults, signed=False, acc_bits=64, part="mul"):
+        return _exact_accumulate(cols, w, bias)
 
-    def accumulate_measured(self, cols, w, bias, faults):
+    def accumulate_measured(self, cols, w, bias, faults, signed=True, acc_bits=64, part="mul"):
         sq_a = np.square(cols.astype(np.int64)).sum(axis=0)  # sum of every exact product squared:
         sig = int(sq_a @ np.square(w).sum(axis=0))  # sum_i (sum_s a_si^2) (sum_o w_oi^2)
         return self.accumulate(cols, w, bias, faults), np.zeros(len(cols), np.int64), sig, 0
+
+
+def _exact_accumulate(cols, w, bias):
+    """bias[o] + sum_i cols[s, i] w[o, i], exact (float64 BLAS while every partial sum stays below 2^53, else
+    int64): (N, out) int64."""
+    bound = float(np.abs(cols).max(initial=0)) * float(np.abs(w).sum(axis=1).max(initial=0))
+    if bound + float(np.abs(bias).max(initial=0)) < _EXACT_FLOAT:
+        return (cols.astype(np.float64) @ w.T.astype(np.float64)).astype(np.int64) + bias
+    return cols.astype(np.int64) @ w.T + bias
 
 
 class TableMultiplier(Multiplier):
@@ -351,25 +368,64 @@ class GateMultiplier(TableMultiplier):
             return super().products(a, mag, faults)
         return gatemac.products(self.netlist, a, mag, faults, self._buffers)
 
-    def accumulate(self, cols, w, bias, faults, signed=False, acc_bits=64):
+    def accumulate(self, cols, w, bias, faults, signed=False, acc_bits=64, part="mul"):
         if faults.stuck and faults.flip_p == 0:
             return super().accumulate(cols, w, bias, faults, signed, acc_bits)
         return gatemac.accumulate(self.netlist, cols, w, bias, faults, signed, self._buffers)
 
-    def accumulate_measured(self, cols, w, bias, faults):
+    def accumulate_measured(self, cols, w, bias, faults, signed=True, acc_bits=64, part="mul"):
         if faults.stuck and faults.flip_p == 0:
             return super().accumulate_measured(cols, w, bias, faults)
         return gatemac.accumulate_measured(self.netlist, cols, w, bias, faults, self._buffers)
 
 
-MODES = {"exact": ExactMultiplier, "lut": TableMultiplier, "gates": GateMultiplier}
+class ProcessingElement(GateMultiplier):
+    """The processing element in the loop (networks/pe.py): every multiply-accumulate step acc <- acc + a * w,
+    in order over the inputs of each dot product, through the netlist (the multiplier) and an accumulator adder
+    of acc_bits (the model's accumulator width; `adder` 'ripple' or 'kogge_stone'; signed_a: the adder takes
+    sgn(a), needed by layers with signed inputs), accumulators held as bit planes between steps. Faults go on
+    the multiplier's gates, the adder's or all of them (run's fault_part); `gates(part)` counts them."""
+
+    mode = "pe"
+    parts = pe.PARTS
+
+    def __init__(self, mode="pe", netlist=None, act_bits=8, mag_bits=8, *, acc_bits: int = 32,
+                 adder: str = "ripple", signed_a: bool = False):
+        super().__init__(mode, netlist, act_bits, mag_bits)
+        if not 2 <= acc_bits <= 62:
+            raise NetworkError(f"processing element acc_bits must be in 2..62, got {acc_bits}")
+        self.acc_bits, self.signed_a = acc_bits, signed_a
+        self.adder = pe.adder_netlist(acc_bits, self.out_bits, signed_a, adder)
+
+    def gates(self, part: str = "all") -> int:
+        """The gates that take faults placed on `part`."""
+        if part not in pe.PARTS:
+            raise NetworkError(f"fault_part must be one of {', '.join(pe.PARTS)}, got {part!r}")
+        return (self.netlist.n_gates if part != "add" else 0) + (self.adder.n_gates if part != "mul" else 0)
+
+    def _run(self, cols, w, bias, faults, signed, acc_bits, part, measure):
+        if acc_bits != self.acc_bits:
+            raise NetworkError(f"processing element has a {self.acc_bits}-bit accumulator; the model's is {acc_bits}")
+        mul_f, add_f = pe.split_faults(faults, part, self.netlist, self.adder)
+        return pe.accumulate(self.netlist, self.adder, cols, w, bias, mul_f, add_f, signed, acc_bits,
+                             self._buffers, measure)
+
+    def accumulate(self, cols, w, bias, faults, signed=False, acc_bits=64, part="mul"):
+        return self._run(cols, w, bias, faults, signed, acc_bits, part, False)
+
+    def accumulate_measured(self, cols, w, bias, faults, signed=True, acc_bits=64, part="mul"):
+        return self._run(cols, w, bias, faults, signed, acc_bits, part, True)
+
+
+MODES = {"exact": ExactMultiplier, "lut": TableMultiplier, "gates": GateMultiplier, "pe": ProcessingElement}
 
 
 class _Pass:
     """The state of one pass: resolved hooks, the rng, fault plan, and what is being measured."""
 
-    def __init__(self, n, hooks, rng, faults, faults_layer, hist, errors):
+    def __init__(self, n, hooks, rng, faults, faults_layer, hist, errors, part="mul"):
         self.n, self.hooks, self.rng, self.faults, self.faults_layer = n, hooks, rng, faults, faults_layer
+        self.part = part
         self.hist, self.errors = hist, errors
         self.wrong = np.zeros(n, np.int64)
         product_layers = {layer for site, layer in hooks if site == "product"}
@@ -405,6 +461,13 @@ class IntegerEngine:
                        if int(np.abs(lay.weight).max()) >= 1 << self.multiplier.mag_bits)
             raise NetworkError(f"layer {bad}: weight magnitudes up to {int(np.abs(model.layers[bad].weight).max())} "
                                f"do not fit the multiplier's {self.multiplier.mag_bits}-bit operand b")
+        if isinstance(self.multiplier, ProcessingElement):
+            if self.multiplier.acc_bits != model.acc_bits:
+                raise NetworkError(f"processing element has a {self.multiplier.acc_bits}-bit accumulator; the model's "
+                                   f"is {model.acc_bits} bits (pass acc_bits={model.acc_bits})")
+            signed = [lay.name for lay in model.layers if lay.signed_input]
+            if signed and not self.multiplier.signed_a:
+                raise NetworkError(f"layer(s) {signed} take signed inputs: the processing element needs signed_a=True")
         unknown = sorted({n.op for n in model.nodes} - set(self.OPS))
         if unknown:
             raise NetworkError(f"integer model: unknown operation(s) {unknown}; known: {', '.join(self.OPS)}")
@@ -448,7 +511,7 @@ class IntegerEngine:
 
     def run(self, x: np.ndarray, *, noise: dict | None = None, faults: GateFaults | None = None,
             faults_layer: str | None = None, rng: np.random.Generator | None = None, record: bool = False,
-            measure_error: bool = False) -> PassResult:
+            measure_error: bool = False, fault_part: str = "mul") -> PassResult:
         """One pass over float inputs x in [0, 1]. noise: {'SITE' or 'SITE@LAYER': fn(values, bits, signed, rng)};
         faults: gate faults of every multiply (flips need mode 'gates'; stuck-at faults alone run through a
         faulty lookup table; layer k draws its flips from seed faults.seed * 1009 + k), restricted to the layer
@@ -456,19 +519,23 @@ class IntegerEngine:
         faults.seed). record: count the (|a|, |w|) operand pairs; measure_error: signal and error power at each
         site (the product site compares every product with exact arithmetic, so it includes the multiplier's
         own errors; it and the wrong products per input cover the layers of faults_layer and of 'product@LAYER'
-        keys when those restrict the noise, else every layer)."""
+        keys when those restrict the noise, else every layer; in mode 'pe' the accumulator site also gets the
+        error of every dot product's accumulator against exact arithmetic, and the wrong products count wrong
+        accumulators too). fault_part: where `faults` go in mode 'pe': 'mul' (the multiplier's gates, as in mode
+        'gates'), 'add' (the accumulator adder's gates) or 'all' (both; see networks.pe.split_faults); other modes
+        take 'mul' only."""
         faults = faults or GateFaults()
         hooks = self._resolve(noise or {})
         if faults_layer is not None:
             self._check_layer(faults_layer, "faults_layer")
         mul = self.multiplier
-        mul.check(faults)
+        mul.check(faults, fault_part)
         rng = rng if rng is not None else np.random.default_rng(faults.seed)
         a = self.quantize_input(x)
         n = a.shape[0]
         hist = np.zeros((1 << mul.act_bits, 1 << mul.mag_bits), np.int64) if record else None
         errors = {site: np.zeros(2) for site in SITES} if measure_error else None
-        p = _Pass(n, hooks, rng, faults, faults_layer, hist, errors)
+        p = _Pass(n, hooks, rng, faults, faults_layer, hist, errors, fault_part)
         values = {}
         for k, node in enumerate(self.model.nodes):
             ins = [a] if node.op == "input" else [values[name] for name in node.inputs]
@@ -640,11 +707,20 @@ class IntegerEngine:
         mul = self.multiplier
         if not product_fns:
             if not measure:
-                return mul.accumulate(cols, w, bias, faults, signed, self.model.acc_bits)
-            acc, wrong, sig, err = mul.accumulate_measured(cols, w, bias, faults)
+                return mul.accumulate(cols, w, bias, faults, signed, self.model.acc_bits, p.part)
+            acc, wrong, sig, err = mul.accumulate_measured(cols, w, bias, faults, signed, self.model.acc_bits, p.part)
             p.errors["product"] += [float(sig), float(err)]
+            if isinstance(mul, ProcessingElement):  # the accumulators' own errors (the adder's faults show here)
+                exact = _wrap(_exact_accumulate(cols, w, bias), self.model.acc_bits)
+                diff = _wrap(acc - exact, self.model.acc_bits)
+                p.errors["accumulator"] += [float(np.square(exact, dtype=np.float64).sum()),
+                                            float(np.square(diff, dtype=np.float64).sum())]
+                wrong = wrong + np.count_nonzero(diff, axis=1)
             p.wrong += wrong.reshape(p.n, -1).sum(axis=1)
             return acc
+        if p.part != "mul" and not p.faults.none:
+            raise NetworkError(f"the product site takes the multiplier's faults only; fault_part {p.part!r} with "
+                               "product noise is not supported")
         a, mag = np.abs(cols), np.abs(w)
         prod = mul.products(a, mag, faults)
         for fn in product_fns:

@@ -1,0 +1,260 @@
+"""The processing element in the loop: every multiply-accumulate step acc <- acc + a * w of a layer through gates.
+
+The element is two netlists: the multiplier the engine was given (inputs a, b; one output bus P, as in mode
+'gates') and an accumulator adder (`adder_netlist`) of the model's accumulator width: acc_out = acc +
+(P XOR neg) + neg, neg = sign(w) (XOR sgn(a), gate add.sign, with signed activations), wrapped to acc_bits two's
+complement, gates named add.* exactly as in the registered `mac` circuit (the same adder, the same conditional
+negation), so multiplier + adder hold the gates of `mac` gate for gate. Two netlists rather than the one `mac`
+netlist because the simulator's flips hit every gate of a netlist: with two, the multiplier's gates, the adder's
+or both take faults (each its own GateFaults), flips stay exact (per gate, per vector, probability p) and both
+run in the simulator's compiled flip kernel.
+
+A layer (rows s of the input columns, output channels o, inputs i = 0..k-1 in order) runs k steps. Lanes are
+(channel o, row s) with each channel's rows padded to whole 64-bit words (lane o * 64 * wn + s): a's planes of
+step i are the bit strings of column i copied into every channel's words, b's planes are all-ones or all-zeros
+words (|w[o, i]|'s bits), so packing is word copies. The multiplier writes its product planes straight into the
+adder's input rows; the adder writes acc_out into the other of two plane buffers (ping-pong), which is the next
+step's acc: the accumulator stays bit planes from the bias (preloaded) to the end of the dot product, where one
+64x64 transpose per word reads it out.
+
+Zero weights: the element runs every step, but a zero weight's product planes are cleared before the adder (the
+engine's sign(w) = 0: a zero weight contributes nothing), so the multiplier's faults reach the sum exactly as in
+mode 'gates' (the same product errors at the same nonzero weights); the adder still runs (adds 0, and its faults
+count) at a zero weight.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+import circuits
+from circuits import GateFaults, Netlist, kernels, simulate_planes
+from circuits.bitplanes import _MASKS, _transpose64
+from circuits.builder import Builder
+from circuits.simulate import choose_engine
+from networks.errors import NetworkError
+from networks.gatemac import _bit_strings, _buffer
+
+PARTS = ("mul", "add", "all")  # which gates of the element take the faults
+ADDERS = {"ripple": circuits.ripple_carry_adder, "kogge_stone": circuits.kogge_stone_adder}
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def adder_netlist(acc_bits: int, product_bits: int, signed_a: bool = False, adder: str = "ripple") -> Netlist:
+    """The accumulator adder: inputs acc (acc_bits, two's complement), p (product_bits, the product magnitude;
+    bits at or above acc_bits ignored), sw (sign(w) < 0) and, with signed_a, sa (a < 0); output acc_out =
+    acc + (-1)^neg * p wrapped to acc_bits, neg = sw (XOR sa). As `mac`: product_bits XORs add.neg[k] and an
+    (acc_bits + 1)-bit adder (add.*) whose lowest cell turns neg into the carry-in."""
+    if adder not in ADDERS:
+        raise NetworkError(f"processing element adder must be one of {', '.join(ADDERS)}, got {adder!r}")
+    b = Builder(f"acc{acc_bits}_p{product_bits}{'s' if signed_a else ''}_{adder}")
+    acc = b.input("acc", acc_bits)
+    p = b.input("p", product_bits)
+    sw = b.input("sw", 1)[0]
+    neg = b.gate("XOR", b.input("sa", 1)[0], sw, name="add.sign") if signed_a else sw
+    product = p[:acc_bits] + [Builder.ZERO] * (acc_bits - min(acc_bits, product_bits))
+    flipped = [b.gate("XOR", x, neg, name=f"add.neg[{k}]") for k, x in enumerate(product)]
+    total = b.instantiate(ADDERS[adder](acc_bits + 1),
+                          {"a": [neg] + acc, "b": [neg] + flipped}, prefix="add.")
+    b.output("acc_out", total["s"][1:acc_bits + 1])
+    return b.build()
+
+
+def split_faults(faults: GateFaults, part: str, mul: Netlist, add: Netlist) -> tuple[GateFaults, GateFaults]:
+    """(multiplier faults, adder faults) of `faults` placed on `part`: 'mul' (gates of the multiplier, names and
+    indices as in mode 'gates'), 'add' (gates of the adder, names add.*) or 'all' (flips on every gate; stuck
+    gates by index into [multiplier gates, adder gates], the order of `mac`, or by name: 'mul.NAME' or a
+    multiplier gate's name, 'add.*' an adder gate's)."""
+    if part not in PARTS:
+        raise NetworkError(f"fault_part must be one of {', '.join(PARTS)}, got {part!r}")
+    none = GateFaults()
+    if part == "mul":
+        return faults, none
+    if part == "add":
+        return none, faults
+    to_mul, to_add = [], []
+    for item in faults.stuck:
+        gate, value = item
+        if isinstance(gate, (int, np.integer)) and not isinstance(gate, bool):
+            g = int(gate)
+            if not 0 <= g < mul.n_gates + add.n_gates:
+                raise NetworkError(f"stuck-at gate index {g} outside the element's {mul.n_gates + add.n_gates} gates")
+            (to_mul if g < mul.n_gates else to_add).append((g if g < mul.n_gates else g - mul.n_gates, value))
+        elif str(gate).startswith("add."):
+            to_add.append((str(gate), value))
+        else:
+            to_mul.append((str(gate).removeprefix("mul."), value))
+    return (GateFaults(faults.flip_p, tuple(to_mul), _mix(faults.seed, 1)),
+            GateFaults(faults.flip_p, tuple(to_add), _mix(faults.seed, 2)))
+
+
+def _mix(seed: int, k: int) -> int:
+    """A 63-bit seed from (seed, k) (splitmix64 finaliser): distinct flip streams per step and part."""
+    z = (int(seed) * 0x9E3779B97F4A7C15 + (k + 1) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+    return (z ^ (z >> 31)) & 0x7FFFFFFFFFFFFFFF
+
+
+@njit(cache=True, nogil=True)
+def _init_acc(planes, acc_bits, bias, wn):
+    """The acc rows of every channel's words: bias[o]'s bits (two's complement) as all-ones / all-zeros words."""
+    for o in range(bias.shape[0]):
+        b = np.uint64(bias[o])
+        for j in range(acc_bits):
+            v = _ALL if (b >> np.uint64(j)) & np.uint64(1) else np.uint64(0)
+            planes[j, o * wn:(o + 1) * wn] = v
+
+
+@njit(cache=True, nogil=True)
+def _pack_step(abits, mag, wneg, sbits, mul_in, a_row, a_width, b_row, b_width, add_in, sw_row, sa_row, wn):
+    """Step operands: a's planes (abits (na, wn): bit strings of |a[:, i]|) and b's (mag (out,): |w[:, i]|) into
+    mul_in, sign(w) (and sgn(a): sbits (wn,), when sa_row >= 0) into add_in, channel o at words o*wn.."""
+    na = abits.shape[0]
+    for o in range(mag.shape[0]):
+        lo = o * wn
+        for j in range(a_width):
+            row = a_row + j
+            if j < na:
+                for q in range(wn):
+                    mul_in[row, lo + q] = abits[j, q]
+            else:
+                for q in range(wn):
+                    mul_in[row, lo + q] = 0
+        m = np.uint64(mag[o])
+        for j in range(b_width):
+            v = _ALL if (m >> np.uint64(j)) & np.uint64(1) else np.uint64(0)
+            for q in range(wn):
+                mul_in[b_row + j, lo + q] = v
+        v = _ALL if wneg[o] else np.uint64(0)
+        for q in range(wn):
+            add_in[sw_row, lo + q] = v
+        if sa_row >= 0:
+            for q in range(wn):
+                add_in[sa_row, lo + q] = sbits[q]
+
+
+@njit(cache=True, nogil=True)
+def _clear_zero(add_in, p_row, p_bits, mag, wn):
+    """Clear the product planes of channels whose weight is zero (sign(w) = 0: nothing added)."""
+    for o in range(mag.shape[0]):
+        if mag[o] == 0:
+            add_in[p_row:p_row + p_bits, o * wn:(o + 1) * wn] = 0
+
+
+@njit(cache=True, nogil=True)
+def _product_errors(planes, p_row, p_bits, abs_a, mag, n, wn, wrong, stats, masks):
+    """Compare every product lane (rows < n of every channel) with |a| * |w|: wrong[s] += products that differ,
+    stats += (sum of exact squared, sum of squared errors)."""
+    buf = np.empty(64, np.uint64)
+    sig = 0.0
+    err = 0.0
+    for o in range(mag.shape[0]):
+        m = np.int64(mag[o])
+        for q in range(wn):
+            for j in range(p_bits):
+                buf[j] = planes[p_row + j, o * wn + q]
+            for j in range(p_bits, 64):
+                buf[j] = 0
+            _transpose64(buf, masks)
+            for lane in range(min(64, n - 64 * q)):
+                s = 64 * q + lane
+                ex = abs_a[s] * m
+                d = np.int64(buf[lane]) - ex
+                sig += float(ex) * float(ex)
+                if d != 0:
+                    err += float(d) * float(d)
+                    wrong[s] += 1
+    stats[0] += sig
+    stats[1] += err
+
+
+@njit(cache=True, nogil=True)
+def _read_acc(planes, acc_bits, n, out, wn, masks):
+    """(n, out) int64 accumulators (two's complement acc_bits) from the acc planes, one 64x64 transpose a word."""
+    acc = np.empty((n, out), np.int64)
+    buf = np.empty(64, np.uint64)
+    top = np.uint64(1) << np.uint64(acc_bits - 1)
+    for o in range(out):
+        for q in range(wn):
+            for j in range(acc_bits):
+                buf[j] = planes[j, o * wn + q]
+            for j in range(acc_bits, 64):
+                buf[j] = 0
+            _transpose64(buf, masks)
+            for lane in range(min(64, n - 64 * q)):
+                v = buf[lane]
+                if acc_bits < 64:
+                    acc[64 * q + lane, o] = np.int64(v ^ top) - np.int64(top)
+                else:
+                    acc[64 * q + lane, o] = np.int64(v)
+    return acc
+
+
+def _rows(netlist: Netlist) -> dict[str, tuple[int, int]]:
+    rows, row = {}, 0
+    for bus, width in netlist.inputs.items():
+        rows[bus] = (row, width)
+        row += width
+    return rows
+
+
+def accumulate(mul: Netlist, add: Netlist, cols: np.ndarray, w: np.ndarray, bias: np.ndarray,
+               mul_faults: GateFaults, add_faults: GateFaults, signed: bool, acc_bits: int, buffers: dict,
+               measure: bool = False, engine: str = "auto"):
+    """bias[o] + sum_i sgn(cols[s, i]) sign(w[o, i]) MUL(|cols[s, i]|, |w[o, i]|), accumulated step by step
+    (i = 0..k-1) through the multiplier `mul` and the adder `add` (adder_netlist), each with its faults (step i
+    of part q draws its flips from seed _mix(faults.seed, 2i + q)): (n, out) int64, two's complement acc_bits.
+    measure: also (wrong products per row (n,), sum of exact products squared, sum of squared product errors),
+    every lane (zero weights included) compared with |a| * |w| before the adder. engine: the simulator's engine;
+    'auto' decides once per layer and netlist from the layer's k * lanes vectors (circuits.simulate.choose_engine:
+    a kernel that would pay off is compiled in the background, used once ready; both engines give the same bits)."""
+    n, k = cols.shape
+    out = w.shape[0]
+    wn = -(-max(n, 1) // 64)
+    nwords = -(-(out * wn) // kernels.WORDS) * kernels.WORDS
+    mrows, arows = _rows(mul), _rows(add)
+    (a_row, a_width), (b_row, b_width) = mrows["a"], mrows["b"]
+    p_row, p_bits = arows["p"]
+    sa_row = arows["sa"][0] if "sa" in arows else -1
+    if signed and sa_row < 0:
+        raise NetworkError(f"adder {add.name!r} has no activation sign input sa; this layer's inputs are signed")
+    mul_in = _buffer(buffers, "pe.mul", (mul.n_input_bits, nwords))
+    planes = [_buffer(buffers, "pe.add0", (add.n_input_bits, nwords)),
+              _buffer(buffers, "pe.add1", (add.n_input_bits, nwords))]
+    mul_in[:, out * wn:] = 0
+    for pl in planes:
+        pl[:, out * wn:] = 0
+        if sa_row >= 0:
+            pl[sa_row] = 0
+    mask = (1 << acc_bits) - 1
+    _init_acc(planes[0], acc_bits, (np.asarray(bias, np.int64) & mask).astype(np.uint64), wn)
+    abs_cols = np.abs(cols)
+    abits = _bit_strings(np.ascontiguousarray(abs_cols.T), min(a_width, 64), wn, _MASKS)  # (k, na, wn)
+    sbits = _bit_strings(np.ascontiguousarray((cols < 0).T.astype(np.uint8)), 1, wn, _MASKS)[:, 0] if signed \
+        else np.zeros((k, wn), np.uint64)
+    mag_t = np.ascontiguousarray(np.abs(w).T.astype(np.int64))  # (k, out)
+    neg_t = np.ascontiguousarray((w < 0).T)
+    abs_a_t = np.ascontiguousarray(abs_cols.T.astype(np.int64)) if measure else None
+    wrong, stats = np.zeros(n, np.int64), np.zeros(2)
+    mul_seed, add_seed = mul_faults.seed, add_faults.seed
+    lanes = k * nwords * 64
+    mul_engine = choose_engine(mul, lanes, engine, mul_faults.flip_p, mul_faults.stuck)
+    add_engine = choose_engine(add, lanes, engine, add_faults.flip_p, add_faults.stuck)
+    cur = 0
+    for i in range(k):
+        src, dst = planes[cur], planes[1 - cur]
+        _pack_step(abits[i], mag_t[i], neg_t[i], sbits[i], mul_in, a_row, a_width, b_row, b_width, src,
+                   arows["sw"][0], sa_row, wn)
+        prod = src[p_row:p_row + p_bits]
+        simulate_planes(mul, mul_in, faults=mul_faults.with_seed(_mix(mul_seed, 2 * i)), out=prod,
+                        engine=mul_engine)
+        if measure:
+            _product_errors(src, p_row, p_bits, abs_a_t[i], mag_t[i], n, wn, wrong, stats, _MASKS)
+        _clear_zero(src, p_row, p_bits, mag_t[i], wn)
+        simulate_planes(add, src, faults=add_faults.with_seed(_mix(add_seed, 2 * i + 1)), out=dst[:acc_bits],
+                        engine=add_engine)
+        cur = 1 - cur
+    acc = _read_acc(planes[cur], acc_bits, n, out, wn, _MASKS)
+    return (acc, wrong, stats[0], stats[1]) if measure else acc
