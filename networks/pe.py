@@ -34,7 +34,7 @@ from circuits.bitplanes import _MASKS, _transpose64
 from circuits.builder import Builder
 from circuits.simulate import choose_engine
 from networks.errors import NetworkError
-from networks.gatemac import _bit_strings, _buffer
+from networks.gatemac import _bit_strings, _buffer, _transpose_fields
 
 PARTS = ("mul", "add", "all")  # which gates of the element take the faults
 ADDERS = {"ripple": circuits.ripple_carry_adder, "kogge_stone": circuits.kogge_stone_adder}
@@ -144,30 +144,34 @@ def _clear_zero(add_in, p_row, p_bits, mag, wn):
 
 
 @njit(cache=True, nogil=True)
-def _product_errors(planes, p_row, p_bits, abs_a, mag, n, wn, wrong, stats, masks):
-    """Compare every product lane (rows < n of every channel) with |a| * |w|: wrong[s] += products that differ,
-    stats += (sum of exact squared, sum of squared errors)."""
+def _product_errors(planes, p_row, p_bits, abs_a, mag, n, wn, wrong, masks):
+    """Compare every product lane (rows < n of every channel) with |a| * |w|: wrong[s] += products that differ;
+    returns the sum of squared errors. Words are transposed in blocks as wide as the product (gatemac)."""
+    size = 16 if p_bits <= 16 else 32 if p_bits <= 32 else 64
+    field = np.uint64(0xFFFFFFFFFFFFFFFF) if size == 64 else np.uint64((1 << size) - 1)
     buf = np.empty(64, np.uint64)
-    sig = 0.0
+    vals = np.empty(64, np.int64)
     err = 0.0
     for o in range(mag.shape[0]):
         m = np.int64(mag[o])
         for q in range(wn):
             for j in range(p_bits):
                 buf[j] = planes[p_row + j, o * wn + q]
-            for j in range(p_bits, 64):
+            for j in range(p_bits, size):
                 buf[j] = 0
-            _transpose64(buf, masks)
-            for lane in range(min(64, n - 64 * q)):
-                s = 64 * q + lane
-                ex = abs_a[s] * m
-                d = np.int64(buf[lane]) - ex
-                sig += float(ex) * float(ex)
-                if d != 0:
-                    err += float(d) * float(d)
-                    wrong[s] += 1
-    stats[0] += sig
-    stats[1] += err
+            _transpose_fields(buf, size, masks)
+            for f in range(64 // size):
+                sh = np.uint64(size * f)
+                for r in range(size):
+                    vals[f * size + r] = np.int64((buf[r] >> sh) & field)
+            base = 64 * q
+            part = 0
+            for lane in range(min(64, n - base)):  # no branch: vectorizes
+                d = vals[lane] - abs_a[base + lane] * m
+                part += d * d
+                wrong[base + lane] += d != 0
+            err += float(part)
+    return err
 
 
 @njit(cache=True, nogil=True)
@@ -237,7 +241,9 @@ def accumulate(mul: Netlist, add: Netlist, cols: np.ndarray, w: np.ndarray, bias
     mag_t = np.ascontiguousarray(np.abs(w).T.astype(np.int64))  # (k, out)
     neg_t = np.ascontiguousarray((w < 0).T)
     abs_a_t = np.ascontiguousarray(abs_cols.T.astype(np.int64)) if measure else None
-    wrong, stats = np.zeros(n, np.int64), np.zeros(2)
+    wrong, sig, err = np.zeros(n, np.int64), 0.0, 0.0
+    if measure:  # sum over s, o, i of (|a[s, i]| |w[o, i]|)^2 = sum_i (sum_s a_si^2) (sum_o w_oi^2)
+        sig = float(np.square(abs_a_t, dtype=np.float64).sum(axis=1) @ np.square(mag_t, dtype=np.float64).sum(axis=1))
     mul_seed, add_seed = mul_faults.seed, add_faults.seed
     lanes = k * nwords * 64
     mul_engine = choose_engine(mul, lanes, engine, mul_faults.flip_p, mul_faults.stuck)
@@ -251,10 +257,10 @@ def accumulate(mul: Netlist, add: Netlist, cols: np.ndarray, w: np.ndarray, bias
         simulate_planes(mul, mul_in, faults=mul_faults.with_seed(_mix(mul_seed, 2 * i)), out=prod,
                         engine=mul_engine)
         if measure:
-            _product_errors(src, p_row, p_bits, abs_a_t[i], mag_t[i], n, wn, wrong, stats, _MASKS)
+            err += _product_errors(src, p_row, p_bits, abs_a_t[i], mag_t[i], n, wn, wrong, _MASKS)
         _clear_zero(src, p_row, p_bits, mag_t[i], wn)
         simulate_planes(add, src, faults=add_faults.with_seed(_mix(add_seed, 2 * i + 1)), out=dst[:acc_bits],
                         engine=add_engine)
         cur = 1 - cur
     acc = _read_acc(planes[cur], acc_bits, n, out, wn, _MASKS)
-    return (acc, wrong, stats[0], stats[1]) if measure else acc
+    return (acc, wrong, sig, err) if measure else acc
