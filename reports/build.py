@@ -312,8 +312,8 @@ def _detail_html(summary: dict) -> str:
     for name, d in summary.get("systems", {}).items():
         if d["world"] == "circuit":
             parts.append(f"<h3>{html.escape(name)} (circuit)</h3><ul><li>{d['gates']} gates, logic depth "
-                         f"{d['depth']}; inputs {html.escape(json.dumps(d['inputs']))}, outputs "
-                         f"{html.escape(json.dumps(d['outputs']))}</li><li>operands: {d['operands']} "
+                         f"{d['depth']} (noise-free run on the {d.get('engine')} engine); inputs "
+                         f"{html.escape(json.dumps(d['inputs']))}, outputs {html.escape(json.dumps(d['outputs']))}</li><li>operands: {d['operands']} "
                          f"({d['vectors']} vectors); output entropy {fmt(d['output_entropy_bits'])} bits</li>"
                          f"<li>single stuck-at coverage {fmt(100 * d['fault_coverage'])}% of {d['faults']} faults "
                          f"({d['undetected_faults']} undetected) over {d['campaign_vectors']} vectors; sensitivity "
@@ -322,7 +322,8 @@ def _detail_html(summary: dict) -> str:
             hard = d.get("hardening") or {}
             parts.append(f"<h3>{html.escape(name)} (classifier netlist)</h3><ul><li>{html.escape(d['classifier'])} on "
                          f"{html.escape(d['dataset'])}: {d['features']} features of {d['input_bits']} bits; "
-                         f"{d['gates']} gates, logic depth {d['depth']}; simulated by the {d['engine']} engine</li>"
+                         f"{d['gates']} gates, logic depth {d['depth']}; noise-free run on the "
+                         f"{d['engine_noise_free']} engine (the simulator chooses; faulty runs may use the other)</li>"
                          f"<li>accuracy without noise {fmt(100 * d['clean_accuracy'])}% on {d['test_inputs']} test "
                          f"inputs; hardening {html.escape(str(hard.get('spec', 'none')))}</li></ul>")
         else:

@@ -83,6 +83,23 @@ def error_power_figure(summary: dict, colours: dict) -> bytes:
     return _png(fig)
 
 
+def _mark(ax, at: float, b: dict, color, label=None, horizontal: bool = False) -> None:
+    """A break-down (level, lo, hi, censored) at position `at`: a marker with its interval, or a triangle pointing
+    where the bound leaves open (censored). horizontal: the level is on the x axis."""
+    v = _num(b["level"])
+    if b.get("censored"):
+        up = b.get("hi") is None
+        marker = (">" if up else "<") if horizontal else ("^" if up else "v")
+        xy = ([v], [at]) if horizontal else ([at], [v])
+        ax.scatter(*xy, marker=marker, s=50, color=color, label=label)
+        return
+    err = [[max(v - _num(b["lo"]), 0)], [max(_num(b["hi"]) - v, 0)]]
+    if horizontal:
+        ax.errorbar([v], [at], xerr=err, fmt="o", color=color, capsize=3, label=label)
+    else:
+        ax.errorbar([at], [v], yerr=err, fmt="o", color=color, capsize=3, label=label)
+
+
 def hardening_points(summary: dict) -> list[tuple[str, dict, float]]:
     """(sweep name, unit, gate overhead) for every bracketed break-down of a circuit with a hardening spec, or of
     a network whose multiplier has one, in sweeps that put noise on gates."""
@@ -105,15 +122,8 @@ def pareto_figure(summary: dict, colours: dict) -> bytes:
     points = hardening_points(summary)
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for sweep, u, x in points:
-        b = u["breakdown"]
-        v = _num(b["level"])
         spec = summary["systems"].get(u.get("multiplier") or u["system"], {}).get("hardening", {}).get("spec", "")
-        label = f"{sweep}: {u['system']}@{u['site']} ({spec})"
-        if b.get("censored"):
-            ax.scatter([x], [v], marker="^" if b.get("hi") is None else "v", color=colours[u["system"]], label=label)
-            continue
-        err = [[max(v - _num(b["lo"]), 0)], [max(_num(b["hi"]) - v, 0)]]
-        ax.errorbar([x], [v], yerr=err, fmt="o", capsize=3, color=colours[u["system"]], label=label)
+        _mark(ax, x, u["breakdown"], colours[u["system"]], f"{sweep}: {u['system']}@{u['site']} ({spec})")
     ax.set_yscale("log")
     ax.set_xlabel("gate overhead of the hardening (gates added / gates of the plain netlist)")
     ax.set_ylabel("break-down flip probability per gate")
@@ -133,13 +143,7 @@ def per_layer_figure(sweep: dict, colours: dict) -> bytes:
         c = colours[system]
         mine = [u for u in layered if u["system"] == system]
         for u in mine:
-            b, x = u["breakdown"], names.index(u["layer"])
-            v = _num(b["level"])
-            if b.get("censored"):
-                ax.scatter([x], [v], marker="^" if b.get("hi") is None else "v", color=c)
-            else:
-                ax.errorbar([x], [v], yerr=[[max(v - _num(b["lo"]), 0)], [max(_num(b["hi"]) - v, 0)]], fmt="o",
-                            color=c, capsize=3)
+            _mark(ax, names.index(u["layer"]), u["breakdown"], c)
         whole = next((u for u in sweep["units"] if u["system"] == system and u.get("layer") is None
                       and u["site"] == mine[0]["site"].split("@")[0]), None)
         if whole is not None:
@@ -203,14 +207,7 @@ def budget_figure(rows: list[dict], colours: dict) -> bytes:
     """The fault budget of each unit (expected faulty gates per evaluation at break-down) on a log axis."""
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.4))
     for i, r in enumerate(rows):
-        b = r["_budget"]
-        c = colours[r["system"].split("@")[0]]
-        v = _num(b["level"])
-        if b.get("censored"):
-            ax.scatter([v], [i], marker=">" if b.get("hi") is None else "<", color=c)
-            continue
-        ax.errorbar([v], [i], xerr=[[max(v - _num(b["lo"]), 0)], [max(_num(b["hi"]) - v, 0)]], fmt="o", color=c,
-                    capsize=3)
+        _mark(ax, i, r["_budget"], colours[r["system"].split("@")[0]], horizontal=True)
     ax.set_yticks(range(len(rows)), [f"{r['sweep']}: {r['system']} ({fmt_gates(r['gates'])} gates)" for r in rows],
                   fontsize=8)
     ax.set_xscale("log")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from circuits.simulate import last_engine
 from networks.binarized import train_binarized
 from networks.compile import CompiledClassifier, compile_binarized, fit_forest, fit_tree
 from networks.data import Dataset
@@ -25,7 +24,6 @@ class ClassifierSystem(CircuitSystem):
     def __init__(self, compiled: CompiledClassifier, dataset: Dataset, name: str, kind: str,
                  hardening: dict | None = None):
         super().__init__(compiled.netlist, compiled.operands(dataset.x_test), name=name, hardening=hardening)
-        self.engine_used = last_engine()
         self.compiled, self.dataset, self.kind = compiled, dataset, kind
         self.labels = np.asarray(dataset.y_test, np.int64)
         self.clean_accuracy = float(np.mean(self.golden == self.labels))
@@ -68,7 +66,7 @@ class ClassifierSystem(CircuitSystem):
                 "test_inputs": int(self.n), "gates": net.n_gates, "depth": net.depth(),
                 "input_bits": self.compiled.bits, "features": self.compiled.n_features,
                 "clean_accuracy": self.clean_accuracy, "label_entropy_bits": self.required_rate_bits,
-                "engine": self.engine_used,
+                "engine_noise_free": self.engine_used,
                 "hardening": {k: v for k, v in (self.hardening or {}).items() if k != "intended"} or None}
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from circuits import Netlist, simulate_planes
 from circuits.metrics import ErrorStats, error_metrics
-from circuits.simulate import index_operands, pack_operands, to_signed, unpack_outputs
+from circuits.simulate import index_operands, last_engine, pack_operands, to_signed, unpack_outputs
 from networks import IntegerEngine
 from networks.data import Dataset
 from testbed.errors import TestbedError
@@ -138,6 +138,7 @@ class CircuitSystem(System):
         self.planes, self.n = pack_operands(netlist, ops)
         self.out_bus, self.width = next(iter(netlist.output_widths.items()))
         self.golden = unpack_outputs(netlist, simulate_planes(netlist, self.planes), self.n)[self.out_bus]
+        self.engine_used = last_engine()  # of the noise-free run (faulty runs may use another; see circuits.simulate)
         _, counts = np.unique(self.golden, return_counts=True)
         self.required_rate_bits = entropy_bits(counts)
 
@@ -184,6 +185,7 @@ class CircuitSystem(System):
         camp = stuck_at_campaign(net, vectors=vectors, seed=0)
         return {"world": self.world, "gates": net.n_gates, "depth": net.depth(), "inputs": net.inputs,
                 "outputs": net.output_widths, "operands": self.operand_kind, "vectors": int(self.n),
+                "engine": self.engine_used,
                 "output_entropy_bits": self.required_rate_bits, "fault_coverage": camp.coverage,
                 "faults": len(camp.sites), "undetected_faults": len(camp.undetected()),
                 "sensitivity_S": camp.sensitivity, "campaign_vectors": camp.n_vectors,

@@ -60,7 +60,7 @@ def test_one_substrate_suite_reports_the_fault_budget(tmp_path: Path):
     suite.write_text(SUITE)
     assert main(["run", str(suite), "--out", str(tmp_path / "run"), "--workers", "1"]) == 0
     summary = read_summary(tmp_path / "run")
-    assert summary["systems"]["tree"]["world"] == "classifier" and summary["systems"]["tree"]["engine"]
+    assert summary["systems"]["tree"]["world"] == "classifier" and summary["systems"]["tree"]["engine_noise_free"]
     units = {u["label"]: u for sw in summary["sweeps"] for u in sw["units"]}
     tree, tmr = units["gate-flips/tree@gate"], units["gate-flips/tree_tmr@gate"]
     gates = summary["systems"]["tree"]["gates"]
