@@ -313,7 +313,8 @@ def _detail_html(summary: dict) -> str:
         if d["world"] == "circuit":
             parts.append(f"<h3>{html.escape(name)} (circuit)</h3><ul><li>{d['gates']} gates, logic depth "
                          f"{d['depth']} (noise-free run on the {d.get('engine')} engine); inputs "
-                         f"{html.escape(json.dumps(d['inputs']))}, outputs {html.escape(json.dumps(d['outputs']))}</li><li>operands: {d['operands']} "
+                         f"{html.escape(json.dumps(d['inputs']))}, outputs {html.escape(json.dumps(d['outputs']))}"
+                         f"</li><li>operands: {d['operands']} "
                          f"({d['vectors']} vectors); output entropy {fmt(d['output_entropy_bits'])} bits</li>"
                          f"<li>single stuck-at coverage {fmt(100 * d['fault_coverage'])}% of {d['faults']} faults "
                          f"({d['undetected_faults']} undetected) over {d['campaign_vectors']} vectors; sensitivity "
