@@ -100,6 +100,18 @@ def test_multiplier_flips_make_the_same_product_errors_as_mode_gates():
     assert stats["pe"][2] == pytest.approx(stats["gates"][2], rel=0.15)
 
 
+def test_network_under_multiplier_flips_breaks_as_in_mode_gates(mlp):
+    imodel, _ = mlp
+    x = digits().x_test
+    gold = IntegerEngine(imodel).run(x).predictions
+    agree = {}
+    gates = IntegerEngine(imodel, Multiplier("gates", circuits.multiplier(8)))
+    for name, eng in (("pe", _pe(imodel)), ("gates", gates)):
+        agree[name] = np.mean([(eng.run(x, faults=GateFaults(3e-4, seed=s)).predictions == gold).mean()
+                               for s in range(8)])
+    assert 0.6 < agree["gates"] < 0.95 and abs(agree["pe"] - agree["gates"]) < 0.03
+
+
 def test_adder_faults_corrupt_accumulators(mlp):
     imodel, x = mlp
     eng = _pe(imodel)
