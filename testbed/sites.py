@@ -23,6 +23,7 @@ class Site:
     description: str
     batch_axis: bool = True
     error_site: str = ""  # the word site whose error power it is measured at (default: itself)
+    part: str = ""  # gate sites of a network: which gates of the processing element ('mul', 'add', 'all')
 
     @property
     def measured_at(self) -> str:
@@ -41,7 +42,12 @@ SITES: dict[str, Site] = {s.name: s for s in (
     Site("accumulator", "network", "words", "acc_bits, two's complement", "accumulator words"),
     Site("product", "network", "words", "the multiplier's output width, unsigned magnitude",
          "each multiply's result word"),
-    Site("mac-gate", "network", "bits", "-", "every gate of every multiplier (gate level)", error_site="product"),
+    Site("mac-gate", "network", "bits", "-", "every gate of every multiplier (gate level)", error_site="product",
+         part="mul"),
+    Site("pe-add", "network", "bits", "-", "every gate of every accumulator adder (multiplier mode 'pe')",
+         error_site="product", part="add"),
+    Site("pe-gate", "network", "bits", "-", "every gate of every processing element: multiplier and accumulator "
+         "adder (mode 'pe')", error_site="product", part="all"),
 )}
 
 

@@ -52,8 +52,9 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
             entry = {"label": u.label, "system": u.system, "site": u.site, "bit": u.bit, "layer": u.layer,
                      "world": sw.system.world,
                      "metric": sw.metric, "threshold": sw.threshold, "breakdown": b.to_dict(), "curve": _curve(u)}
-            gates = sw.system.gates_per_evaluation()
-            if gates and u.layer is None and site_named(u.site).holds == "bits" and spec.noise.log_axis:
+            site = site_named(u.site)
+            gates = sw.system.gates_per_evaluation(site) if site.holds == "bits" else None
+            if gates and u.layer is None and spec.noise.log_axis:
                 # the fault budget: expected faulty gates per evaluation at break-down (p per gate times gates)
                 ends = {k: getattr(b, k) * gates for k in ("level", "lo", "hi")}
                 entry["fault_budget"] = {"gates": gates, **ends}

@@ -81,9 +81,10 @@ class System:
     def summary_fields(self) -> dict:
         return {}
 
-    def gates_per_evaluation(self) -> float | None:
-        """Gates evaluated per sample (per input vector, per network input), for the fault budget: the expected
-        number of faulty gates per evaluation at a per-gate fault probability is p times this."""
+    def gates_per_evaluation(self, site: Site) -> float | None:
+        """Gates that a gate site's faults fall on, evaluated per sample (input vector, network input), for the
+        fault budget: the expected number of faulty gates per evaluation at per-gate probability p is p times
+        this."""
         return None
 
     def detail(self) -> dict:
@@ -162,7 +163,7 @@ class CircuitSystem(System):
             noisy = plan(self.golden[:, None], self.width, self.netlist.signed, rng)[:, 0]
         return self._row(noisy)
 
-    def gates_per_evaluation(self) -> float:
+    def gates_per_evaluation(self, site: Site) -> float:
         return float(self.netlist.n_gates)
 
     def pool(self, rows, noise, confidence):
@@ -257,8 +258,8 @@ class NetworkSystem(System):
         seed = int(rng.integers(0, 2 ** 31))
         kwargs: dict = {"rng": rng, "measure_error": True}
         if plan.site.holds == "bits":
-            net = self.engine.multiplier.netlist
-            kwargs["faults"] = plan.gates(net.n_gates if net is not None else 0, rng).with_seed(seed)
+            kwargs["faults"] = plan.gates(self._gates(plan.site), rng).with_seed(seed)
+            kwargs["fault_part"] = plan.site.part
         elif not noise.is_clean:
             kwargs["noise"] = {site: plan}
         layer = site.partition("@")[2] or None
@@ -289,9 +290,16 @@ class NetworkSystem(System):
     def summary_fields(self):
         return {"clean_accuracy": self.clean_accuracy, "multiplier": self.runs_on}
 
-    def gates_per_evaluation(self):
-        net = self.engine.multiplier.netlist
-        return float(net.n_gates * self.operand_histogram.sum() / self.n) if net is not None else None
+    def _gates(self, site: Site) -> int:
+        """The gates of one multiply(-accumulate) that a gate site's faults fall on."""
+        mul = self.engine.multiplier
+        if hasattr(mul, "gates"):  # a processing element: multiplier, adder or both
+            return mul.gates(site.part)
+        return mul.netlist.n_gates if mul.netlist is not None else 0
+
+    def gates_per_evaluation(self, site: Site):
+        gates = self._gates(site)
+        return float(gates * self.operand_histogram.sum() / self.n) if gates else None
 
     def netlists(self):
         net = self.engine.multiplier.netlist

@@ -54,3 +54,48 @@ def test_a_bad_hardening_spec_is_one_line(tmp_path: Path, capsys):
     assert main(["run", str(suite), "--out", str(tmp_path / "run"), "--workers", "1"]) == 2
     err = capsys.readouterr().err
     assert "systems.cone.harden" in err and err.count("\n") == 1 and not (tmp_path / "run").exists()
+
+
+PE_SUITE = """
+[suite]
+name = "pe"
+seed = 6
+[defaults]
+max_trials = 3
+budget = 40
+[systems.mul4]
+kind = "circuit"
+circuit = "multiplier"
+width = 4
+[systems.mlp]
+kind = "network"
+dataset = "digits"
+hidden = [16]
+epochs = 60
+weight_bits = 4
+act_bits = 4
+multiplier = "mul4"
+mode = "pe"
+[[sweeps]]
+name = "flips"
+noise = "bitflip"
+levels = {log = [1e-10, 1e-1, 19]}
+sites = {mlp = "SITE"}
+"""
+
+
+def test_the_processing_element_takes_faults_in_its_multiplier_adder_or_both(tmp_path: Path, capsys):
+    levels = {}
+    for site in ("mac-gate", "pe-add", "pe-gate"):
+        suite = tmp_path / f"{site}.toml"
+        suite.write_text(PE_SUITE.replace("SITE", site))
+        assert main(["run", str(suite), "--out", str(tmp_path / site), "--workers", "1", "--no-report"]) == 0
+        unit = read_summary(tmp_path / site)["sweeps"][0]["units"][0]
+        levels[site] = unit["breakdown"]["level"]
+        assert unit["fault_budget"]["gates"] > 0
+    # all of the element's gates break it before the multiplier's alone, and about where the adder's alone do
+    assert levels["pe-gate"] < levels["mac-gate"] and levels["pe-gate"] < 1.3 * levels["pe-add"]
+    suite = tmp_path / "exact.toml"
+    suite.write_text(PE_SUITE.replace("SITE", "pe-add").replace('mode = "pe"', 'mode = "gates"'))
+    assert main(["run", str(suite), "--out", str(tmp_path / "exact"), "--workers", "1"]) == 2
+    assert "needs mode 'pe'" in capsys.readouterr().err
