@@ -64,8 +64,9 @@ def adder_netlist(acc_bits: int, product_bits: int, signed_a: bool = False, adde
 def split_faults(faults: GateFaults, part: str, mul: Netlist, add: Netlist) -> tuple[GateFaults, GateFaults]:
     """(multiplier faults, adder faults) of `faults` placed on `part`: 'mul' (gates of the multiplier, names and
     indices as in mode 'gates'), 'add' (gates of the adder, names add.*) or 'all' (flips on every gate; stuck
-    gates by index into [multiplier gates, adder gates], the order of `mac`, or by name: 'mul.NAME' or a
-    multiplier gate's name, 'add.*' an adder gate's)."""
+    gates by index into [multiplier gates, adder gates] (the order of an unsigned `mac`), or by name: 'mul.NAME'
+    or a multiplier gate's name, 'add.*' an adder gate's; the two parts draw their flips from seeds
+    _mix(seed, 1) and _mix(seed, 2))."""
     if part not in PARTS:
         raise NetworkError(f"fault_part must be one of {', '.join(PARTS)}, got {part!r}")
     none = GateFaults()
