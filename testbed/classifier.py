@@ -82,3 +82,8 @@ CLASSIFIERS = {
                                           max_depth=spec.max_depth),
     "bnn": _bnn,
 }
+SUMMARIES = {
+    "tree": "decision tree on quantized features, compiled to gates; bits, max_depth",
+    "forest": "random forest (hard vote) compiled to gates; bits, n_trees, max_depth",
+    "bnn": "binarized MLP (XNOR, popcount, thresholds, argmax) compiled to gates; bits (1..4), hidden, epochs",
+}
