@@ -76,7 +76,9 @@ def _network(spec: NetworkSpec, netlist, progress: bool, allow_code: bool = Fals
     model = _model(spec, ds, progress, allow_code)
     imodel = export(model, ds.x_train, act_bits=spec.act_bits, weight_bits=spec.weight_bits)
     mag = netlist.inputs.get("b", 8) if netlist is not None else 8
-    options = {"acc_bits": imodel.acc_bits} if spec.mode == "pe" else {}  # the element's adder: the model's width
+    # the element's adder: the model's accumulator width, and the activation's sign where a layer takes signed inputs
+    options = {"acc_bits": imodel.acc_bits, "signed_a": any(lay.signed_input for lay in imodel.layers)} \
+        if spec.mode == "pe" else {}
     multiplier = Multiplier(spec.mode, netlist, imodel.act_bits, mag, **options)
     size = size_report(model) if spec.model is None and spec.config.quant != "float" else None
     return NetworkSystem(IntegerEngine(imodel, multiplier), ds, spec.name, runs_on=spec.multiplier, size=size)

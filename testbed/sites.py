@@ -45,9 +45,9 @@ SITES: dict[str, Site] = {s.name: s for s in (
     Site("mac-gate", "network", "bits", "-", "every gate of every multiplier (gate level)", error_site="product",
          part="mul"),
     Site("pe-add", "network", "bits", "-", "every gate of every accumulator adder (multiplier mode 'pe')",
-         error_site="product", part="add"),
+         error_site="accumulator", part="add"),
     Site("pe-gate", "network", "bits", "-", "every gate of every processing element: multiplier and accumulator "
-         "adder (mode 'pe')", error_site="product", part="all"),
+         "adder (mode 'pe')", error_site="accumulator", part="all"),
 )}
 
 
