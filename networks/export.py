@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from networks.errors import NetworkError
-from networks.fx_import import from_torch
+from networks.fx_import import check_widths, from_torch
 from networks.graph import IntegerModel, IntLayer, requantizer, weight_width
 from networks.models import QConv1d, QLinear, QuantNet
 
@@ -55,12 +55,7 @@ def export(model: nn.Module, calibration: np.ndarray, act_bits: int = 8, weight_
     if not isinstance(model, QuantNet):
         return from_torch(model, calibration, act_bits=act_bits, weight_bits=weight_bits, acc_bits=acc_bits,
                           shift_bits=shift_bits)
-    if not 1 <= act_bits <= 16:
-        raise NetworkError(f"act_bits must be in 1..16, got {act_bits}")
-    if not 2 <= weight_bits <= 16:
-        raise NetworkError(f"weight_bits must be in 2..16, got {weight_bits}")
-    if not 8 <= acc_bits <= 62:
-        raise NetworkError(f"acc_bits must be in 8..62, got {acc_bits}")
+    check_widths(act_bits, weight_bits, acc_bits)
     amax = 2 ** act_bits - 1
     x = torch.as_tensor(np.asarray(calibration, dtype=np.float32).reshape(-1, *model.input_shape))
     acts = _layer_inputs(model, x)

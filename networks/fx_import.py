@@ -469,17 +469,20 @@ class _Builder:
                       signed=clamp is None or clamp[0] < 0), *fused)
 
 
+def check_widths(act_bits: int, weight_bits: int, acc_bits: int) -> None:
+    """NetworkError unless the integer widths of an export are in range (bits)."""
+    for name, value, lo, hi in (("act_bits", act_bits, 1, 16), ("weight_bits", weight_bits, 2, 16),
+                                ("acc_bits", acc_bits, 8, 62)):
+        if not lo <= value <= hi:
+            raise NetworkError(f"{name} must be in {lo}..{hi}, got {value}")
+
+
 def from_torch(module: nn.Module, calibration, *, act_bits: int = 8, weight_bits: int = 8, acc_bits: int = 32,
                shift_bits: int = 30) -> IntegerModel:
     """Integer model of a float torch module (eval mode). calibration: float inputs in [0, 1] shaped
     (N, *input shape); they set every activation scale (peak |value| / (2^act_bits - 1)). Weights: symmetric
     per output channel, `weight_bits` signed bits (or the module's own WeightQuantizer steps)."""
-    if not 1 <= act_bits <= 16:
-        raise NetworkError(f"act_bits must be in 1..16, got {act_bits}")
-    if not 2 <= weight_bits <= 16:
-        raise NetworkError(f"weight_bits must be in 2..16, got {weight_bits}")
-    if not 8 <= acc_bits <= 62:
-        raise NetworkError(f"acc_bits must be in 8..62, got {acc_bits}")
+    check_widths(act_bits, weight_bits, acc_bits)
     x = torch.as_tensor(np.asarray(calibration, dtype=np.float32))
     if x.dim() < 2 or len(x) == 0:
         raise NetworkError(f"calibration must be a non-empty batch (N, *input shape), got shape {tuple(x.shape)}")

@@ -317,6 +317,18 @@ def _circuit(p: _Problems, where: str, name: str, table: dict, tables: dict, bas
     return CircuitSpec(name, circ, params, harden, ops, recorded_from, n_vectors, table.get("optional", False))
 
 
+def _check_sizes(p: _Problems, where: str, table: dict, ranges, layers: int, width: int) -> None:
+    """Integer keys within their ranges, and `hidden` a list of 1..layers widths in 1..width."""
+    for key, lo, hi in ranges:
+        v = table.get(key)
+        if isinstance(v, int) and not isinstance(v, bool) and not lo <= v <= hi:
+            p.add(f"{where}.{key}", f"must be in {lo}..{hi}, got {v}")
+    hidden = table.get("hidden")
+    if isinstance(hidden, list) and not (0 < len(hidden) <= layers and all(
+            isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= width for h in hidden)):
+        p.add(f"{where}.hidden", f"must be a list of 1..{layers} integers in 1..{width}, got {hidden!r}")
+
+
 def _network(p: _Problems, where: str, name: str, table: dict, tables: dict, base: Path) -> NetworkSpec | None:
     before = len(p.items)
     p.check_keys(table, NETWORK_KEYS, where)
@@ -330,14 +342,8 @@ def _network(p: _Problems, where: str, name: str, table: dict, tables: dict, bas
             p.add(f"{where}.multiplier", f"{mult!r} does not name a circuit system")
     elif mode != "exact":
         p.add(f"{where}.multiplier", f"required for mode {mode!r}: a circuit system")
-    for key, lo, hi in (("weight_bits", 2, 16), ("act_bits", 1, 16), ("bits", 1, 16), ("epochs", 1, 100_000)):
-        v = table.get(key)
-        if isinstance(v, int) and not isinstance(v, bool) and not lo <= v <= hi:
-            p.add(f"{where}.{key}", f"must be in {lo}..{hi}, got {v}")
-    hidden = table.get("hidden")
-    if isinstance(hidden, list) and not (0 < len(hidden) <= 16 and all(
-            isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= 4096 for h in hidden)):
-        p.add(f"{where}.hidden", f"must be a list of 1..16 integers in 1..4096, got {hidden!r}")
+    _check_sizes(p, where, table, (("weight_bits", 2, 16), ("act_bits", 1, 16), ("bits", 1, 16),
+                                   ("epochs", 1, 100_000)), layers=16, width=4096)
     files = {}
     for key in ("model", "data"):
         value = table.get(key)
@@ -370,14 +376,8 @@ def _classifier(p: _Problems, where: str, name: str, table: dict) -> ClassifierS
         p.add(f"{where}.model", f"must be one of {', '.join(CLASSIFIERS)}, got {table.get('model')!r}")
     if table.get("dataset", "digits") not in DATASETS:
         p.add(f"{where}.dataset", f"must be one of {', '.join(DATASETS)}, got {table.get('dataset')!r}")
-    for key, lo, hi in (("bits", 1, 8), ("max_depth", 1, 64), ("n_trees", 1, 200), ("epochs", 1, 10_000)):
-        v = table.get(key)
-        if isinstance(v, int) and not isinstance(v, bool) and not lo <= v <= hi:
-            p.add(f"{where}.{key}", f"must be in {lo}..{hi}, got {v}")
-    hidden = table.get("hidden")
-    if isinstance(hidden, list) and not (0 < len(hidden) <= 4 and all(
-            isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= 1024 for h in hidden)):
-        p.add(f"{where}.hidden", f"must be a list of 1..4 integers in 1..1024, got {hidden!r}")
+    _check_sizes(p, where, table, (("bits", 1, 8), ("max_depth", 1, 64), ("n_trees", 1, 200), ("epochs", 1, 10_000)),
+                 layers=4, width=1024)
     if isinstance(table.get("harden"), str):
         try:
             parse_hardening(table["harden"])
