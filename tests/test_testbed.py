@@ -202,3 +202,17 @@ def test_network_on_exact_multiplier_takes_word_noise(digits_system):
     assert noisy["error_power"] > 0 and noisy["all_products_exact"] == 0
     with pytest.raises(Exception, match="need a netlist multiplier"):
         exact.trial(bitflip(1e-3), "mac-gate", 1)
+
+
+def test_readme_python_api_example_runs():
+    import contextlib
+    import io
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = readme.split("## Python API", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "README.md", "exec"), {})  # noqa: S102 (the README's own example)
+    printed = out.getvalue()
+    assert "Breakdown(system='mlp@mac-gate'" in printed and "Gap(network='mlp@mac-gate'" in printed
