@@ -50,7 +50,7 @@ def sweep_figure(sweep: dict, colours: dict, runs: list[tuple[str, dict]] | None
                     label=f"{u['system']}@{u['site']}: {u['metric'].replace('_', ' ')}" + (f" ({run_name})" if run_name
                                                                                              else ""))
             ax.fill_between(xs, [p["lo"] for p in u["curve"]], [p["hi"] for p in u["curve"]], color=c, alpha=0.15)
-            if u["world"] == "network" and r == 0:
+            if "digital_task_rate" in u["curve"][0] and r == 0:
                 ax.plot(xs, [p["digital_task_rate"][0] for p in u["curve"]], ":", color=c,
                         label=f"{u['system']}: same products, exact digital")
             b = u["breakdown"]
@@ -228,10 +228,10 @@ def information_figure(sweep: dict, colours: dict) -> bytes:
         c = colours[u["system"]]
         xs = [p["level"] for p in u["curve"]]
         ax.plot(xs, [p["surviving_bits"] for p in u["curve"]], "-o", ms=3, color=c,
-                label=f"{u['system']}: " + ("sum of 1 - h(BER) over output bits" if u["world"] == "circuit"
+                label=f"{u['system']}: " + ("sum of 1 - h(BER) over output bits" if "ber" in u["curve"][0]
                                             else "I(label; prediction), Miller-Madow"))
         ax.axhline(u["curve"][0]["required_bits"], color=c, ls="--", lw=1,
-                   label=f"{u['system']}: required rate (" + ("output entropy" if u["world"] == "circuit"
+                   label=f"{u['system']}: required rate (" + ("output entropy" if "ber" in u["curve"][0]
                                                               else "label entropy") + ")")
     _level_axis(ax, sweep)
     ax.set_ylabel("information (bits per operation / per input)")
