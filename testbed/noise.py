@@ -130,10 +130,15 @@ class NoiseModel:
     def plan(self, site: str | Site) -> FaultPlan:
         """What this noise does at `site`, drawn per trial from the trial's generator."""
         site = site_named(site) if isinstance(site, str) else site
-        if site.holds == "bits" and not self.gate_level:
+        if site.holds == "bits":
+            self.check_gate_site(site)
+        return FaultPlan(self, site)
+
+    def check_gate_site(self, site: Site) -> None:
+        """NoiseError unless this model can be realised as faults of the single gate outputs of `site`."""
+        if not self.gate_level:
             raise NoiseError(f"site {site.name!r} holds single bits and cannot take {self.kind} noise "
                              f"(allowed there: {', '.join(k for k, c in KINDS.items() if c.gate_level)})")
-        return FaultPlan(self, site)
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "level": self.level, **{k: (list(v) if isinstance(v, tuple) else v)
@@ -218,9 +223,11 @@ class BitFlip(NoiseModel):
             u[words] ^= np.bitwise_or.reduceat(masks, first)
         return _from_unsigned(u, width, signed).reshape(values.shape)
 
-    def gate_faults(self, n_gates, rng):
+    def check_gate_site(self, site):
         if self.bits is not None:
-            raise NoiseError("bit positions apply to word sites only")
+            raise NoiseError(f"site {site.name!r}: bit positions apply to word sites only")
+
+    def gate_faults(self, n_gates, rng):
         return GateFaults(flip_p=self.level)
 
     def _extra_label(self):

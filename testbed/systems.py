@@ -60,8 +60,6 @@ class System:
         """The Site, checked to exist for this system and to hold `noise` (NoiseError otherwise)."""
         s = site_named(site, self.site_world or self.world)
         noise.plan(s)
-        if noise.params.get("bits") is not None and s.holds == "bits":
-            raise TestbedError(f"site {site!r}: bit positions apply to word sites only")
         return s
 
     def trial(self, noise: NoiseModel, site: str, seed: int) -> dict:
