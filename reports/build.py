@@ -65,18 +65,30 @@ def headline(summary: dict) -> list[dict]:
             b = u["breakdown"]
             rows.append({"sweep": sw["name"], "what": f"break-down of {u['system']}@{u['site']}", "unit": unit,
                          "value": b["level"], "lo": b["lo"], "hi": b["hi"], "censored": b.get("censored") or "",
-                         "error_snr": b["error_snr_bits"]})
+                         "error_snr": b["error_snr_bits"], "note": _breakdown_note(b, sw)})
             if u.get("exact_digital_breakdown"):
                 d = u["exact_digital_breakdown"]
                 rows.append({"sweep": sw["name"], "what": f"break-down of the same products computed exactly "
                              f"({u['system']})", "unit": unit, "value": d["level"], "lo": d["lo"], "hi": d["hi"],
-                             "censored": d.get("censored") or "", "error_snr": d["error_snr_bits"]})
+                             "censored": d.get("censored") or "", "error_snr": d["error_snr_bits"],
+                             "note": _breakdown_note(d, sw)})
         for g in sw["gaps"]:
             lv = g["level"]
             rows.append({"sweep": sw["name"], "what": f"gap {g['framing']}: {g['network'].split('/', 1)[1]} vs "
                          f"{g['against'].split('/', 1)[1]}", "unit": lv["unit"], "value": lv["value"], "lo": lv["lo"],
-                         "hi": lv["hi"], "censored": lv.get("censored") or "", "error_snr": g["error_snr"]["value"]})
+                         "hi": lv["hi"], "censored": lv.get("censored") or "", "error_snr": g["error_snr"]["value"],
+                         "note": f"bound ({lv['censored']})" if lv.get("censored") else _sign(lv)})
     return rows
+
+
+def _breakdown_note(b: dict, sweep: dict) -> str:
+    """A break-down's bound, or its interval width on the severity axis (and whether the trial budget ran out)."""
+    bound = {"above": "not reached in the levels swept (a lower bound on the level's severity)",
+             "below": "broken already at the first level (a bound)"}
+    if b.get("censored"):
+        return bound.get(b["censored"], b["censored"])
+    width = f"width {fmt(b.get('width'))} ({sweep['axis']['gap_unit']})" if b.get("width") is not None else ""
+    return width + ("; budget reached" if b.get("budget_reached") else "")
 
 
 def interval_text(d: dict) -> str:
@@ -227,8 +239,7 @@ def _headline_html(rows) -> str:
     cells = ["<table class='breakdowns'><tr><th>sweep</th><th>quantity</th><th>value</th><th>interval</th>"
              "<th>unit</th><th>error SNR (bits)</th><th>note</th></tr>"]
     for r in rows:
-        note = {"above": "not reached in the levels swept (bound)", "below": "already at the first level (bound)"}.get(
-            r["censored"], r["censored"])
+        note = r.get("note", "")
         cells.append(f"<tr><td>{html.escape(r['sweep'])}</td><td>{html.escape(r['what'])}</td>"
                      f"<td class='v'>{fmt(r['value'])}</td><td>[{fmt(r['lo'])}, {fmt(r['hi'])}]</td>"
                      f"<td>{html.escape(r['unit'])}</td><td>{fmt(r['error_snr'])}</td><td>{html.escape(note)}</td></tr>")
@@ -402,7 +413,7 @@ def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, de
           "| sweep | quantity | value | interval | unit | error SNR (bits) | note |",
           "|---|---|---|---|---|---|---|"]
     md += [f"| {md_escape(r['sweep'])} | {md_escape(r['what'])} | {fmt(r['value'])} | [{fmt(r['lo'])}, "
-           f"{fmt(r['hi'])}] | {r['unit']} | {fmt(r['error_snr'])} | {md_escape(r['censored'])} |" for r in rows]
+           f"{fmt(r['hi'])}] | {r['unit']} | {fmt(r['error_snr'])} | {md_escape(r.get('note', ''))} |" for r in rows]
     md += ["", *_table_md(BUDGET_TITLE, BUDGET_COLUMNS, budget_rows(summary)),
            *_table_md(ARITHMETIC_TITLE, ARITHMETIC_COLUMNS, arithmetic_rows(summary)), "## Figures", ""]
     md += [f"![{md_escape(c)}](figures/{n})\n\n{md_escape(c)}\n" for n, c, _ in figs + detail_figs]
