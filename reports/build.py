@@ -18,7 +18,7 @@ from reports.errors import ReportError
 QUESTION = ("Artificial neural networks usually tolerate some noise, while digital circuits do not. What is the "
             "difference? Each system below meets the same injected noise; the table gives the noise level where "
             "its task metric crosses its threshold (circuit: exact-output rate below 99%; network: accuracy more "
-            "than 1 point under noise-free), with the interval from the metric's confidence bounds, and the "
+            "than 1 point under noise-free), with its interval from a dose-response fit, and the "
             "tolerance gaps between them (decades of probability, or bits of SNR). Break-down levels are "
             "estimates from sampled trials: every one is given with its interval.")
 
