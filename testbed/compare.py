@@ -166,12 +166,14 @@ class Sweep:
                 continue
             half = max(b.width / 2, step)
             xs |= {round((b.severity + d) / step) * step for d in (-half, 0.0, half)}
-        need = []
-        for x in sorted(xs):
+        levels = set()
+        for x in xs:
             try:
-                level = self.noise.at(self.noise.level_at(x)).level
+                levels.add(self.noise.at(self.noise.design_level(x)).level)
             except TestbedError:
                 continue
+        need = []
+        for level in sorted(levels):
             have = self.rows.setdefault(level, {})
             need += [(level, t) for t in range(len(have), len(have) + self.batch)]
         return need

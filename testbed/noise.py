@@ -104,6 +104,10 @@ class NoiseModel:
         """The level halfway between a and b on the severity axis (None when there is none)."""
         return (a + b) / 2
 
+    def design_level(self, severity: float) -> float:
+        """A valid level nearest to `severity`, where a sequential design can place trials."""
+        return self.level_at(severity)
+
     def words(self, values: np.ndarray, width: int, signed: bool, rng: np.random.Generator,
               batch_axis: bool = True) -> np.ndarray:
         """Realise the noise on `width`-bit integer words (two's complement when signed). batch_axis: the
@@ -243,13 +247,24 @@ class StuckAt(NoiseModel):
     level_unit: ClassVar[str] = "faults"
     summary: ClassVar[str] = "k random permanent stuck-at faults drawn once per trial (level: k >= 0)"
     transient: ClassVar[bool] = False
+    log_axis: ClassVar[bool] = True  # fails when any of k faults is critical: 1 - exp(-c k), linear in log k
+    default_target_width: ClassVar[float] = 0.1  # decades of k
 
     def check_level(self, level):
         if level < 0 or level != int(level):
             raise NoiseError(f"stuck_at level k = {level} must be a whole number >= 0")
 
+    def severity(self, level):
+        return math.log10(level) if level > 0 else -math.inf
+
+    def level_at(self, severity):
+        return 10 ** severity
+
+    def design_level(self, severity):
+        return float(max(1, round(10 ** severity)))
+
     def midpoint(self, a, b):
-        mid = float((int(a) + int(b)) // 2)
+        mid = float(round(math.sqrt(a * b)) if a > 0 and b > 0 else (int(a) + int(b)) // 2)
         return None if mid in (a, b) else mid
 
     def words(self, values, width, signed, rng, batch_axis=True):

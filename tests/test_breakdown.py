@@ -143,3 +143,14 @@ def test_mutual_information_miller_madow_on_known_cases():
     stay = 0.8 + 0.2 / 4
     truth = 2 + stay * math.log2(stay) + 3 * (0.05 * math.log2(0.05))
     assert mutual_information_from_confusion(cm)[1] == pytest.approx(truth, abs=2e-3)
+
+
+def test_stuck_at_break_downs_on_the_log_fault_count_axis():
+    from testbed.noise import stuck_at
+
+    noise = stuck_at(0)
+    assert noise.severity(100) == 2 and noise.level_at(2) == 100 and noise.severity(0) == -math.inf
+    assert noise.design_level(math.log10(3.4)) == 3 and noise.design_level(-1) == 1  # whole faults, at least one
+    assert noise.midpoint(4, 16) == 8 and noise.midpoint(1, 2) is None
+    plain = run_sweep(Sweep(CircuitSystem(circuits.multiplier(3)), "gate", stuck_at(0), [0, 1, 2, 4])).breakdown()
+    assert plain.censored == "below" and plain.hi == 1  # the first fault already breaks an unprotected multiplier
