@@ -7,8 +7,10 @@ import itertools
 import numpy as np
 import pytest
 
+import circuits
 import networks
-from networks.compile_mlp import REQUANT, _plan, compile_integer_mlp
+from circuits.builder import Builder
+from networks.compile_mlp import REQUANT, _Compiler, _plan, _Word, compile_integer_mlp
 from networks.engine import IntegerEngine
 from networks.graph import IntegerModel, IntLayer
 
@@ -58,9 +60,10 @@ def _random_model(rng, act_bits, n_in, hidden, n_out, wmax, logit_ratio):
     return IntegerModel(layers, (n_in,), act_bits, 32)
 
 
+@pytest.mark.parametrize("majority", [False, True])
 @pytest.mark.parametrize("requant", REQUANT)
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_random_models_exhaustively(requant, seed):
+def test_random_models_exhaustively(requant, seed, majority):
     rng = np.random.default_rng(seed)
     act_bits, n_in = 3, 3
     imodel = _random_model(rng, act_bits, n_in, hidden=(6, 5), n_out=5, wmax=(60, 7, 7)[seed],
@@ -69,7 +72,7 @@ def test_random_models_exhaustively(requant, seed):
     x = q / (2 ** act_bits - 1)
     logits = IntegerEngine(imodel).run(x).logits
     engine = logits.argmax(axis=1)
-    cc = compile_integer_mlp(imodel, requant=requant)
+    cc = compile_integer_mlp(imodel, requant=requant, majority=majority)
     assert np.array_equal(cc.classify(x), engine)
     assert np.array_equal(cc.predict(x), engine)
     assert len(set(engine.tolist())) >= 3
@@ -102,3 +105,35 @@ def test_requantization_plans_against_brute_force():
         if plan.thresholds is not None:
             steps = sum((acc >= t).astype(np.int64) for t in plan.thresholds)
             assert np.array_equal(plan.lo + steps, f)
+
+
+COEFS = [7, -14, 28, 7, 7, -7, 5, -7, 9]  # seven unsigned 2-bit words, a signed 3-bit word, a constant word
+
+
+def _lincomb(group):
+    b = Builder("lincomb")
+    comp = _Compiler(b, group=group)
+    nets = [b.input(f"u{k}", 2) for k in range(7)]
+    s_nets = b.input("s", 3)
+    words = [_Word(n, 0, 3) for n in nets] + [_Word(s_nets, -4, 3), _Word([Builder.ONE, Builder.ZERO], 1, 1)]
+    terms = list(zip(words, COEFS, strict=True))
+    grouped, _ = comp._grouped(terms, False)
+    assert len(grouped) < len(terms) if group else grouped == terms  # the odd part 7 summed first
+    out = comp.lincomb(terms, -11)
+    b.output("y", out.nets)
+    return b.build(), out
+
+
+@pytest.mark.parametrize("group", [False, True])
+def test_constant_linear_combinations_exhaustively(group):
+    """lincomb: unsigned and two's-complement words, coefficients with shared odd parts (summed first, then
+    multiplied once when grouping), a constant word, a constant term, the exact width of the range."""
+    netlist, out = _lincomb(group)
+    assert (out.lo, out.hi) == (-(14 + 7) * 3 - 7 * 3 + 9 - 11, (7 + 28 + 7 + 7 + 5) * 3 + 7 * 4 + 9 - 11)
+    assert len(out.nets) == max(out.hi.bit_length(), (-out.lo - 1).bit_length()) + 1
+    grid = np.array(list(itertools.product(range(4), repeat=7)), np.int64)
+    s_vals = np.arange(len(grid)) % 8
+    s_signed = np.where(s_vals >= 4, s_vals - 8, s_vals)
+    y = circuits.simulate(netlist, {f"u{k}": grid[:, k] for k in range(7)} | {"s": s_vals})["y"].astype(np.int64)
+    y = np.where(y >= 1 << (len(out.nets) - 1), y - (1 << len(out.nets)), y)
+    assert np.array_equal(y, grid @ np.array(COEFS[:7]) + COEFS[7] * s_signed + COEFS[8] - 11)
