@@ -17,6 +17,16 @@ from testbed import __version__
 EXIT_OK, EXIT_FAILED_POINTS, EXIT_BAD_INPUT, EXIT_WORKER_LOST, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="testbed", description="Digital-versus-neural robustness testbed: put "
                                 "gate-level circuits and quantized networks under the same injected noise.")
@@ -28,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
                        "write its results store and report into DIR; rerunning resumes missing points.")
     r.add_argument("suite", metavar="SUITE", help="suite file (TOML)")
     r.add_argument("--out", required=True, metavar="DIR", help="results directory")
-    r.add_argument("--workers", type=int, default=None, metavar="N", help="worker processes (default: all cores)")
+    r.add_argument("--workers", type=_positive, default=None, metavar="N",
+                   help="worker processes (default: all cores)")
     r.add_argument("--scheduler", metavar="ADDRESS", help="run points on a Dask distributed scheduler")
     r.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     r.add_argument("--allow-code", action="store_true", help="let the suite's networks name Python entry points "

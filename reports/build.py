@@ -126,7 +126,7 @@ def answer(summary: dict) -> tuple[list[str], list[dict]]:
                 lv = op["level"]
                 verdict = ("more" if (lv["value"] or 0) > 0 else "less") + " tolerant per operation than its multiplier"
                 decided = {True: f"{verdict} (the interval excludes zero)", False: "not decided: the interval "
-                           "includes zero", None: f"{verdict}, but only as a bound (a break-down was not bracketed)"}
+                           "includes zero", None: "only a bound: a break-down lies outside the levels swept"}
                 sentences.append(f"{sw['name']}: {n['system']} breaks at {row['network_breaks']} {row['unit']}, "
                                  f"{row['circuit']} at {row['circuit_breaks']}; gap {row['per_operation']} "
                                  f"{lv['unit']}: {decided[lv.get('excludes_zero')]}.")

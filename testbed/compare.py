@@ -24,15 +24,18 @@ import numpy as np
 from testbed.errors import TestbedError
 from testbed.noise import BITS, GapAxis, NoiseModel, bitflip
 from testbed.rng import derive_seed
-from testbed.stats import crossing_fit, wilson, z_value
+from testbed.stats import crossing_fit, z_value
+
+DESIGN_TRIALS = 1 << 20  # trial numbers of the sequential design start here, apart from grid and refinement trials
 
 
 @dataclass
 class Breakdown:
     """Level where the task metric crosses its threshold, within the interval [lo, hi];
     censored: '' when bracketed, 'above' when the metric never fell (level = the most severe level tested, a
-    bound: the break-down lies beyond it), 'below' when it failed already at the least severe level (lo = hi =
-    None). error_snr_bits: the site's error SNR there. se and width: standard error and interval width on the
+    bound: the break-down lies beyond it), 'below' when it failed already at the least severe level (level =
+    that level, again a bound); of a censored break-down, the end of [lo, hi] the bound leaves open is NaN.
+    error_snr_bits: the site's error SNR there. se and width: standard error and interval width on the
     severity axis (decades, bits); method: 'cloglog fit', 'bracket' (the metric steps between two adjacent
     levels, which then bound it), 'interpolation' (no fit) or 'censored';
     trials: trials in the sweep; budget_reached: the interval is wider than the target and the trial budget
@@ -123,17 +126,22 @@ class Sweep:
 
         Depends only on the rows present (so a resumed run asks for exactly what an uninterrupted one
         would); it adds the refinement level it asks for to `rows`. First fill missing trials below the highest
-        one present, then one more trial for every unsettled level, then one refinement level between the
-        bracketing levels.
+        one present, and complete every started batch of the sequential design (its trials are numbered from
+        DESIGN_TRIALS, batch by batch), then one more trial for every unsettled level, then one refinement level
+        between the bracketing levels, then the sequential design.
         """
         need = []
         for lv in sorted(self.rows, key=self.severity):
             have = self.rows[lv]
-            holes = [t for t in range(max(have, default=-1) + 1) if t not in have]
+            plain = [t for t in have if t < DESIGN_TRIALS]
+            design = [t - DESIGN_TRIALS for t in have if t >= DESIGN_TRIALS]
+            batches = (max(design) // self.batch + 1) * self.batch if design else 0
+            holes = [t for t in range(max(plain, default=-1) + 1) if t not in have]
+            holes += [DESIGN_TRIALS + t for t in range(batches) if DESIGN_TRIALS + t not in have]
             if holes:
                 need += [(lv, t) for t in holes]
-            elif not self._settled(lv):
-                need += [(lv, t) for t in range(len(have), max(self.min_trials, len(have) + 1))]
+            elif (plain or not design) and not self._settled(lv):  # grid and refinement levels
+                need += [(lv, t) for t in range(len(plain), max(self.min_trials, len(plain) + 1))]
         if need:
             return need
         if len(set(self.rows) - self.grid) < self.refine_steps:
@@ -147,36 +155,35 @@ class Sweep:
         return sum(len(r) for r in self.rows.values())
 
     def _sequential(self) -> list[tuple[float, int]]:
-        """`batch` more trials at each of the current estimate and half an interval on either side (snapped
-        to a grid of target_width/4 on the severity axis, so design points repeat), for the task metric and
-        each baseline whose break-down interval is wider than the target, while the budget allows. A bracket
-        (a step between two levels) gets its midpoint instead; an interpolated estimate (no fit yet) is
-        treated like a fit."""
+        """`batch` more trials at one design point: in turn the current estimate minus half an interval, the
+        estimate, and plus half an interval (snapped to a grid of target_width/4 on the severity axis, so design
+        points repeat), of the task metric and of each baseline whose break-down interval is wider than the
+        target, while the budget allows; a bracket (a step between two levels) gets its midpoint instead. One
+        point per round, so that a run stopped in the middle of a round resumes to the same design."""
         targets = [(self.metric, self.threshold), *self.system.baselines.values()]
-        if self.trials() + 3 * self.batch * len(targets) > self.budget:
+        if self.trials() + self.batch > self.budget:
             return []
         step = self.target_width / 4
-        xs: set = set()
+        points: list = []
         for metric, threshold in targets:
             b = self.breakdown(metric, threshold)
             if not b.width > self.target_width or b.method == "censored":
                 continue
             if b.method == "bracket":
-                xs.add((self.severity(b.lo) + self.severity(b.hi)) / 2)
+                points.append((self.severity(b.lo) + self.severity(b.hi)) / 2)
                 continue
             half = max(b.width / 2, step)
-            xs |= {round((b.severity + d) / step) * step for d in (-half, 0.0, half)}
-        levels = set()
-        for x in xs:
+            points += [round((b.severity + d) / step) * step for d in (-half, 0.0, half)]
+        done = sum(t >= DESIGN_TRIALS for rows in self.rows.values() for t in rows) // self.batch
+        for k in range(len(points)):  # the next point in turn that is a valid level
             try:
-                levels.add(self.noise.at(self.noise.design_level(x)).level)
+                level = self.noise.at(self.noise.design_level(points[(done + k) % len(points)])).level
             except TestbedError:
                 continue
-        need = []
-        for level in sorted(levels):
             have = self.rows.setdefault(level, {})
-            need += [(level, t) for t in range(len(have), len(have) + self.batch)]
-        return need
+            start = DESIGN_TRIALS + sum(t >= DESIGN_TRIALS for t in have)
+            return [(level, t) for t in range(start, start + self.batch)]
+        return []
 
     def _bisect(self) -> float | None:
         levels = sorted(self.rows, key=self.severity)
@@ -241,9 +248,9 @@ class Sweep:
             left = max(right - 1, 0)
             bracket = (xs[left], xs[right])  # the tested levels either side of the estimate
 
-            def failing(i):  # the level's failure rate is under (-1) or over (+1) the threshold, or undecided (0)
-                lo, hi = wilson(int(round(max(rate[i], 0) * totals[i])), int(totals[i]), self.confidence)
-                return -1 if hi < fail_at else (1 if lo > fail_at else 0)
+            def failing(i):  # the level's metric, by its pooled interval (the system's own: Wilson or a bootstrap
+                _, lo, hi = pts[i][metric]  # over trials), is decidedly above (-1) or below (+1) the threshold
+                return -1 if lo >= threshold else (1 if hi < threshold else 0)
             if fit.hi - fit.lo < bracket[1] - bracket[0] or not (failing(left) == -1 and failing(right) == 1):
                 xc, x_lo, x_hi, se, method = fit.x, fit.lo, fit.hi, fit.se, "cloglog fit"
             else:  # the fit says less than the two levels around it, which are decided: a step between them
@@ -260,8 +267,7 @@ class Sweep:
         width = x_hi - x_lo
         return Breakdown(self.label, metric, float(self._level(xc)), float(lo_level), float(hi_level),
                          _interp_snr(xs, snr, xc), snr_lo, snr_hi, "", float(se), float(width), method, trials,
-                         bool(self.budget and width > self.target_width
-                              and trials + 3 * self.batch * (1 + len(self.system.baselines)) > self.budget),
+                         bool(self.budget and width > self.target_width and trials + self.batch > self.budget),
                          float(xc))
 
     def _level(self, x: float) -> float:
@@ -304,8 +310,8 @@ def run_sweep(sweep: Sweep) -> Sweep:
 @dataclass
 class Gap:
     """network: its break-down over circuit's, on the noise's gap axis (decades or bits); [lo, hi] the
-    interval at `confidence` from the two break-downs' standard errors (treated as independent, which is
-    conservative when they share draws, as the per-task framing does); excludes_zero: whether the interval
+    interval at `confidence` from the two break-downs' standard errors, treated as independent (the per-task
+    framing shares its draws, so there the interval is an approximation); excludes_zero: whether the interval
     lies on one side of zero (None when a break-down is censored: the gap is then only a bound)."""
 
     network: str
@@ -331,9 +337,8 @@ def gap(network: Breakdown, circuit: Breakdown, noise: NoiseModel, axis: str = "
         n = (network.error_snr_bits, network.error_snr_lo, network.error_snr_hi)
         c = (circuit.error_snr_bits, circuit.error_snr_lo, circuit.error_snr_hi)
         ends = (BITS.gap(n[1], c[2]), BITS.gap(n[2], c[1]))
-        finite = [e for e in ends if math.isfinite(e)]
-        return Gap(network.system, circuit.system, BITS.gap(n[0], c[0]), min(finite, default=math.nan),
-                   max(finite, default=math.nan), BITS.unit, censored)
+        lo, hi = (min(ends), max(ends)) if all(math.isfinite(e) for e in ends) else (math.nan, math.nan)
+        return Gap(network.system, circuit.system, BITS.gap(n[0], c[0]), lo, hi, BITS.unit, censored)
     scale: GapAxis = noise.gap_axis
     value = scale.gap(network.level, circuit.level)
     if censored or not (math.isfinite(network.se) and math.isfinite(circuit.se)):

@@ -62,6 +62,7 @@ class NoiseModel:
     clean_level: ClassVar[float] = 0.0  # the level that injects nothing
     default_target_width: ClassVar[float] = 1.0  # break-down interval width sought, severity units
     level_unit: ClassVar[str] = ""  # the level's unit in tables
+    per_element_probability: ClassVar[bool] = False  # the level is a probability per bit or gate (fault budgets)
     summary: ClassVar[str] = ""
     gap_axis: ClassVar[GapAxis] = DECADES
     transient: ClassVar[bool] = True  # False: faults are shared by every sample of a trial
@@ -194,6 +195,7 @@ class BitFlip(NoiseModel):
     level_name: ClassVar[str] = "bit-flip probability p per bit"
     log_axis: ClassVar[bool] = True
     level_unit: ClassVar[str] = "p"
+    per_element_probability: ClassVar[bool] = True
     default_target_width: ClassVar[float] = 0.1  # decades
     summary: ClassVar[str] = "each bit at the site flips independently with probability p (level: p in [0, 1])"
 

@@ -124,8 +124,17 @@ def cloglog_fit(x, k, n, iterations: int = 100) -> tuple[np.ndarray, np.ndarray,
         return None
     design = np.column_stack([np.ones_like(x), x])
     y = np.clip(k / n, 0.0, 1.0)
-    y0 = np.clip((k + 0.5) / (n + 1), 1e-9, 1 - 1e-9)
-    beta = np.linalg.lstsq(design, np.log(-np.log1p(-y0)), rcond=None)[0]
+    # start: a weighted least-squares line through the pooled rate of each distinct x
+    xs = np.unique(x)
+    kp, n_p = (np.array([v[x == u].sum() for u in xs]) for v in (k, n))
+    y0 = np.clip((kp + 0.5) / (n_p + 1), 1e-9, 1 - 1e-9)
+    pooled = np.column_stack([np.ones_like(xs), xs]) * np.sqrt(n_p)[:, None]
+    beta = np.linalg.lstsq(pooled, np.log(-np.log1p(-y0)) * np.sqrt(n_p), rcond=None)[0]
+
+    def deviance(b):
+        m = np.clip(-np.expm1(-np.exp(np.clip(design @ b, -40, 3.5))), 1e-15, 1 - 1e-15)
+        return -2 * float(np.sum(k * np.log(m) + (n - k) * np.log1p(-m)))
+    current = deviance(beta)
     for _ in range(iterations):
         eta = np.clip(design @ beta, -40, 3.5)
         mu = np.clip(-np.expm1(-np.exp(eta)), 1e-15, 1 - 1e-15)
@@ -136,10 +145,14 @@ def cloglog_fit(x, k, n, iterations: int = 100) -> tuple[np.ndarray, np.ndarray,
             new = np.linalg.solve(design.T @ (design * w[:, None]), design.T @ (w * z))
         except np.linalg.LinAlgError:
             return None
-        if not np.all(np.isfinite(new)):
+        for _halving in range(30):  # step-halving: never accept a step that raises the deviance
+            if np.all(np.isfinite(new)) and deviance(new) <= current + 1e-9 * max(1.0, abs(current)):
+                break
+            new = (beta + new) / 2
+        else:
             return None
         done = np.max(np.abs(new - beta)) < 1e-10
-        beta = new
+        beta, current = new, deviance(new)
         if done:
             break
     else:
@@ -160,7 +173,7 @@ def cloglog_fit(x, k, n, iterations: int = 100) -> tuple[np.ndarray, np.ndarray,
 
 def fit_window(x, k, n, threshold: float) -> np.ndarray:
     """Which observations a local fit of a failure rate rising through `threshold` uses: the severities whose
-    pooled rate lies between threshold/10 and max(10 threshold, 0.3), where the link is close to linear in
+    pooled rate lies between threshold/5 and min(5 threshold, 0.5), where the link is close to linear in
     log dose for the usual curves, plus the nearest severity on each side."""
     x, k, n = (np.asarray(v, dtype=np.float64) for v in (x, k, n))
     levels = np.unique(x)

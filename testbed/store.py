@@ -314,6 +314,10 @@ def read_summary(directory) -> dict:
         _existing_db(directory)  # no such directory, not a directory, no results store
         raise StoreError(f"{directory}: no {SUMMARY}; the run is unfinished (rerun `testbed run` to resume it)")
     try:
-        return json.loads(path.read_text())
+        summary = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise StoreError(f"{path}: unreadable ({exc})") from None
+    if not (isinstance(summary, dict) and isinstance(summary.get("sweeps"), list)
+            and all(isinstance(sw, dict) and isinstance(sw.get("units"), list) for sw in summary["sweeps"])):
+        raise StoreError(f"{path}: not a testbed summary (no list of sweeps with their units)")
+    return summary

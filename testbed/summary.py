@@ -54,7 +54,7 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
                      "metric": sw.metric, "threshold": sw.threshold, "breakdown": b.to_dict(), "curve": _curve(u)}
             site = site_named(u.site)
             gates = sw.system.gates_per_evaluation(site) if site.holds == "bits" else None
-            if gates and u.layer is None and spec.noise.log_axis:
+            if gates and u.layer is None and spec.noise.per_element_probability:
                 # the fault budget: expected faulty gates per evaluation at break-down (p per gate times gates)
                 ends = {k: getattr(b, k) * gates for k in ("level", "lo", "hi")}
                 entry["fault_budget"] = {"gates": gates, **ends}

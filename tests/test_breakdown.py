@@ -154,3 +154,30 @@ def test_stuck_at_break_downs_on_the_log_fault_count_axis():
     assert noise.midpoint(4, 16) == 8 and noise.midpoint(1, 2) is None
     plain = run_sweep(Sweep(CircuitSystem(circuits.multiplier(3)), "gate", stuck_at(0), [0, 1, 2, 4])).breakdown()
     assert plain.censored == "below" and plain.hi == 1  # the first fault already breaks an unprotected multiplier
+
+
+def test_a_sweep_resumed_from_any_half_stored_round_ends_as_an_uninterrupted_one():
+    def sweep():
+        return Sweep(KnownCurve(-3.0, 2.5), "gate", bitflip(0.0), np.logspace(-6, -1, 11), seed=4, budget=200)
+    full = run_sweep(sweep())
+    expected = sorted((lv, t) for lv, rows in full.rows.items() for t in rows)
+    rounds = 0
+    while True:  # stop after storing half of round r, resume from the stored rows alone, for every r
+        rounds += 1
+        part = sweep()
+        for r in range(rounds):  # whole rounds, then half of the last one
+            todo = part.pending()
+            if not todo:
+                break
+            for lv, t in todo if r < rounds - 1 else todo[: len(todo) // 2]:
+                part.add(lv, t, part.run_trial(lv, t))
+        if not todo:
+            break
+        resumed = sweep()
+        for lv, rows in part.rows.items():
+            for t, row in rows.items():
+                resumed.add(lv, t, row)
+        run_sweep(resumed)
+        assert sorted((lv, t) for lv, rows in resumed.rows.items() for t in rows) == expected, rounds
+        assert resumed.breakdown() == full.breakdown()
+    assert rounds > 4  # the grid, top-ups and sequential batches were all interrupted once

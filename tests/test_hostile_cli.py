@@ -230,3 +230,17 @@ def test_workers_end_when_their_runner_is_killed(tmp_path):
     alive = [p for p in workers if Path(f"/proc/{p}").exists()
              and "Z" not in Path(f"/proc/{p}/stat").read_text().split()[2]]
     assert workers and not alive
+
+
+def test_bad_worker_counts_and_wrong_shaped_summaries(tmp_path, capsys):
+    suite = tmp_path / "s.toml"
+    suite.write_text(CIRCUIT_ONLY)
+    for workers in ("0", "-2", "two"):
+        assert main(["run", str(suite), "--out", str(tmp_path / "o"), "--workers", workers]) == 2
+        assert "--workers" in capsys.readouterr().err and not (tmp_path / "o").exists()
+    out = tmp_path / "run"
+    assert main(["run", str(SMOKE), "--out", str(out), "--workers", "1", "--no-report"]) == 0
+    capsys.readouterr()
+    for text in ('{"units": 5}', "[1, 2]", '{"sweeps": [3]}'):
+        (out / "summary.json").write_text(text)
+        assert "not a testbed summary" in _one_line_exit_2(["show", str(out)], capsys)
