@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from networks import ModelConfig, export, trained_model
 from networks.binarized import train_binarized
 from networks.compile import CompiledClassifier, compile_binarized, fit_forest, fit_tree
+from networks.compile_mlp import compile_integer_mlp
 from networks.data import Dataset
 from testbed.metrics import network_metrics
 from testbed.stats import entropy_bits
@@ -70,6 +72,13 @@ class ClassifierSystem(CircuitSystem):
                 "hardening": {k: v for k, v in (self.hardening or {}).items() if k != "intended"} or None}
 
 
+def _integer_mlp(ds: Dataset, spec) -> CompiledClassifier:
+    """The integer MLP itself as one netlist: the trained float MLP of `hidden` (the same cached model the
+    network systems use), exported at `bits` bits for weights and activations, compiled with constant weights."""
+    model, _ = trained_model(ModelConfig(dataset=ds.name, hidden=spec.hidden, seed=spec.seed), progress=False)
+    return compile_integer_mlp(export(model, ds.x_train, act_bits=spec.bits, weight_bits=spec.bits))
+
+
 def _bnn(ds: Dataset, spec) -> CompiledClassifier:
     _, model = train_binarized(ds.x_train, ds.y_train, spec.hidden, spec.bits, spec.epochs, spec.seed)
     return compile_binarized(model)
@@ -81,9 +90,11 @@ CLASSIFIERS = {
     "forest": lambda ds, spec: fit_forest(ds.x_train, ds.y_train, spec.bits, spec.n_trees, spec.seed,
                                           max_depth=spec.max_depth),
     "bnn": _bnn,
+    "imlp": _integer_mlp,
 }
 SUMMARIES = {
     "tree": "decision tree on quantized features, compiled to gates; bits, max_depth",
     "forest": "random forest (hard vote) compiled to gates; bits, n_trees, max_depth",
     "bnn": "binarized MLP (XNOR, popcount, thresholds, argmax) compiled to gates; bits (1..4), hidden, epochs",
+    "imlp": "the integer MLP as one netlist (constant-weight adder trees, requantization, ReLU, argmax); bits, hidden",
 }

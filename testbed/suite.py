@@ -14,7 +14,7 @@ Schema (unknown keys are errors; paths are relative to the suite file):
               "dwc" | "cone:K" | "block:PREFIX" | "sensitivity:F" (circuits.hardening; tmr = true is an alias);
               operands = "exhaustive" | "random" | "recorded:NET"; n_vectors (int);
               optional (bool: skip with a note when the circuit's tool, e.g. Yosys, is missing)
-     classifier: model = "tree" | "forest" | "bnn" (testbed.classifier), dataset, bits (input bits), max_depth,
+     classifier: model = "tree" | "forest" | "bnn" | "imlp" (testbed.classifier), dataset, bits (input bits), max_depth,
               n_trees, hidden, epochs, seed, harden: a classifier compiled to gates (sites as a circuit's)
      network: dataset, arch, hidden (list), quant, bits, lam, seed, backward, epochs (see networks.ModelConfig);
               weight_bits (8), act_bits (8), multiplier (a circuit system), mode = "exact" | "lut" | "gates"
