@@ -168,7 +168,7 @@ def restore_modes(tmp_path):
 
 def test_read_only_archive_can_be_read_and_exported(tmp_path, monkeypatch, restore_modes):
     d = _filled(tmp_path / "run")
-    (d / SUMMARY).write_text('{"suite": "demo"}')
+    (d / SUMMARY).write_text('{"suite": "demo", "sweeps": []}')
     _read_only(monkeypatch, d)
     before = _files(d)
     store = Store.open(d)
@@ -179,7 +179,7 @@ def test_read_only_archive_can_be_read_and_exported(tmp_path, monkeypatch, resto
     out = io.StringIO()
     export(d, "json", out)
     assert len(json.loads(out.getvalue())["results"]) == 3
-    assert read_summary(d) == {"suite": "demo"}
+    assert read_summary(d) == {"suite": "demo", "sweeps": []}
     assert _files(d) == before  # nothing written, nothing created
 
 
