@@ -41,17 +41,19 @@ def _run(cache: Path, numba_cache: Path | None = None) -> subprocess.CompletedPr
                           timeout=300)
 
 
-def _ok(proc, warned: bool) -> None:
-    assert proc.returncode == 0 and "CHECKED" in proc.stdout, proc.stderr
-    assert "Traceback" not in proc.stderr, proc.stderr
-    assert ("CacheWarning" in proc.stderr) == warned, proc.stderr
+def _healthy(proc, warned: bool) -> bool:
+    """The checking subprocess got every result right, printed no traceback, and warned about the cache
+    exactly when `warned`."""
+    return (proc.returncode == 0 and "CHECKED" in proc.stdout and "Traceback" not in proc.stderr
+            and ("CacheWarning" in proc.stderr) == warned)
 
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory):
     """A kernel cache holding the 4x4 multiplier's kernels and the interpreter, with Numba's cache files."""
     cache = tmp_path_factory.mktemp("pristine")
-    _ok(_run(cache), warned=False)
+    proc = _run(cache)
+    assert _healthy(proc, warned=False), proc.stderr
     return cache
 
 
@@ -97,26 +99,31 @@ def test_damaged_kernel_cache_is_rebuilt(tmp_path, pristine, damage):
     cache = tmp_path / "cache"
     shutil.copytree(pristine, cache)  # keeps modification times: Numba's index stays valid
     DAMAGE[damage](cache / "kernels")
-    _ok(_run(cache), warned=True)
-    _ok(_run(cache), warned=False)  # repaired on disk
+    proc = _run(cache)
+    assert _healthy(proc, warned=True), proc.stderr
+    proc = _run(cache)
+    assert _healthy(proc, warned=False), proc.stderr  # repaired on disk
 
 
 def test_damaged_numba_cache_of_bitplanes_is_rebuilt(tmp_path):
     cache, numba_cache = tmp_path / "cache", tmp_path / "numba"
-    _ok(_run(cache, numba_cache), warned=False)
+    proc = _run(cache, numba_cache)
+    assert _healthy(proc, warned=False), proc.stderr
     files = [f for f in numba_cache.rglob("bitplanes.*.nb[ic]")]
     assert files
     for f in files:
         f.write_bytes(_garbage(700))
-    _ok(_run(cache, numba_cache), warned=True)
-    _ok(_run(cache, numba_cache), warned=False)
+    proc = _run(cache, numba_cache)
+    assert _healthy(proc, warned=True), proc.stderr
+    proc = _run(cache, numba_cache)
+    assert _healthy(proc, warned=False), proc.stderr
 
 
 def test_unusable_cache_folder_falls_back_to_a_temporary_one(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     proc = _run(blocker / "cache")
-    _ok(proc, warned=True)
+    assert _healthy(proc, warned=True), proc.stderr
     assert "is unusable" in proc.stderr and "using" in proc.stderr
 
 

