@@ -26,6 +26,15 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
+def _finish(fig, ax, title: str, legend: int = 0) -> bytes:
+    """Title, a light grid, the legend (font size `legend`, 0: none) outside the axes at the right; the PNG."""
+    ax.set_title(title)
+    if legend:
+        ax.legend(fontsize=legend, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
 def _num(v):
     return v if isinstance(v, (int, float)) else (math.inf if v == "inf" else -math.inf if v == "-inf" else math.nan)
 
@@ -60,10 +69,7 @@ def sweep_figure(sweep: dict, colours: dict, runs: list[tuple[str, dict]] | None
     _level_axis(ax, sweep)
     ax.set_ylabel("task metric (fraction): exact-output rate / accuracy")
     ax.set_ylim(-0.02, 1.02)
-    ax.set_title(f"{sweep['name']}: {sweep['noise']}")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.grid(alpha=0.3)
-    return _png(fig)
+    return _finish(fig, ax, f"{sweep['name']}: {sweep['noise']}", legend=7)
 
 
 def error_power_figure(summary: dict, colours: dict) -> bytes:
@@ -78,9 +84,7 @@ def error_power_figure(summary: dict, colours: dict) -> bytes:
             ax.errorbar([v], [i], xerr=err, fmt="o", color=colours[u["system"]], capsize=3)
     ax.set_yticks(range(len(rows)), [f"{n}: {u['system']}@{u['site']}" for n, u in rows], fontsize=8)
     ax.set_xlabel("error SNR at the site at break-down (bits)")
-    ax.set_title("error SNR at each system's noise site at its break-down level")
-    ax.grid(alpha=0.3)
-    return _png(fig)
+    return _finish(fig, ax, "error SNR at each system's noise site at its break-down level")
 
 
 def _mark(ax, at: float, b: dict, color, label=None, horizontal: bool = False) -> None:
@@ -127,10 +131,7 @@ def pareto_figure(summary: dict, colours: dict) -> bytes:
     ax.set_yscale("log")
     ax.set_xlabel("gate overhead of the hardening (gates added / gates of the plain netlist)")
     ax.set_ylabel("break-down flip probability per gate")
-    ax.set_title("hardening: break-down level against gate overhead")
-    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.grid(alpha=0.3)
-    return _png(fig)
+    return _finish(fig, ax, "hardening: break-down level against gate overhead", legend=6)
 
 
 def per_layer_figure(sweep: dict, colours: dict) -> bytes:
@@ -153,10 +154,7 @@ def per_layer_figure(sweep: dict, colours: dict) -> bytes:
         ax.set_yscale("log")
     ax.set_xlabel("multiply layer (module path) taking the noise alone")
     ax.set_ylabel(f"break-down: {sweep['axis']['label']}")
-    ax.set_title(f"per-layer view: {sweep['name']}")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.grid(alpha=0.3)
-    return _png(fig)
+    return _finish(fig, ax, f"per-layer view: {sweep['name']}", legend=7)
 
 
 def rate_points(summary: dict) -> list[dict]:
@@ -197,10 +195,7 @@ def rate_figure(points: list[dict], colours: dict) -> bytes:
     ax.plot([0, top], [0, top], "k--", lw=1, label="y = x: break-down SNR equals the task's rate")
     ax.set_xlabel("task rate R: label entropy (bits)")
     ax.set_ylabel("error SNR at the products at break-down (bits)")
-    ax.set_title("rate against capacity")
-    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.grid(alpha=0.3)
-    return _png(fig)
+    return _finish(fig, ax, "rate against capacity", legend=6)
 
 
 def budget_figure(rows: list[dict], colours: dict) -> bytes:
@@ -212,9 +207,7 @@ def budget_figure(rows: list[dict], colours: dict) -> bytes:
                   fontsize=8)
     ax.set_xscale("log")
     ax.set_xlabel("faulty gates per evaluation at break-down (p per gate x gates per evaluation)")
-    ax.set_title("fault budget at break-down")
-    ax.grid(alpha=0.3)
-    return _png(fig)
+    return _finish(fig, ax, "fault budget at break-down")
 
 
 def fmt_gates(g) -> str:
@@ -235,10 +228,7 @@ def information_figure(sweep: dict, colours: dict) -> bytes:
                                                               else "label entropy") + ")")
     _level_axis(ax, sweep)
     ax.set_ylabel("information (bits per operation / per input)")
-    ax.set_title(f"information view: {sweep['name']}")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.grid(alpha=0.3)
-    return _png(fig)
+    return _finish(fig, ax, f"information view: {sweep['name']}", legend=7)
 
 
 def per_bit_figure(sweep: dict, colours: dict) -> bytes:
@@ -266,10 +256,7 @@ def per_bit_figure(sweep: dict, colours: dict) -> bytes:
     ax.set_yscale("log")
     ax.set_xlabel("bit position k of the word (0 = least significant)")
     ax.set_ylabel("break-down flip probability of bit k")
-    ax.set_title(f"per-bit view: {sweep['name']}")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.grid(alpha=0.3)
-    return _png(fig)
+    return _finish(fig, ax, f"per-bit view: {sweep['name']}", legend=7)
 
 
 def ber_heatmap(unit: dict, axis: dict) -> bytes:

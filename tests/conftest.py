@@ -4,8 +4,11 @@ The Hypothesis profile "testbed-ci" (bounded examples, no deadline, derandomized
 pytest plugin (testbed.pytest_plugin); HYPOTHESIS_PROFILE selects another.
 """
 
+import contextlib
+import io
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -24,3 +27,13 @@ def require_tool(*names: str) -> None:
     if os.environ.get("TESTBED_REQUIRE_TOOLS") == "1":
         pytest.fail(msg + " but TESTBED_REQUIRE_TOOLS=1")
     pytest.skip(msg)
+
+
+def run_readme_example(section: str) -> str:
+    """Run the first ```python block under the README heading `section` as written; return what it printed."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = readme.split(f"## {section}", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "README.md", "exec"), {})  # noqa: S102 (the README's own example)
+    return out.getvalue()

@@ -1,7 +1,5 @@
 """The project's own property tests, written with the public strategies of testbed.strategies."""
 
-import contextlib
-import io
 import re
 import zlib
 from pathlib import Path
@@ -27,6 +25,7 @@ from testbed.strategies import (
     stuck_faults,
 )
 from testbed.suite import load_suite
+from tests.conftest import run_readme_example
 from tests.reference import reference_simulate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -145,13 +144,7 @@ def test_tmr_protects_and_plain_fails_with_pytest_fixture(fault_context, request
 
 
 def test_readme_example_runs_and_shrinks_to_one_fault_and_one_vector():
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## Property-based fault testing", 1)[1]
-    code = section.split("```python", 1)[1].split("```", 1)[0]
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(compile(code, "README.md", "exec"), {})  # noqa: S102 (the README's own example)
-    printed = out.getvalue()
+    printed = run_readme_example("Property-based fault testing")
     match = re.search(r"gate (\d+) stuck-at-([01]) changes p for a=(\d+), b=(\d+)", printed)
     assert match, printed
     assert printed.count("stuck-at") == 1

@@ -205,14 +205,7 @@ def test_network_on_exact_multiplier_takes_word_noise(digits_system):
 
 
 def test_readme_python_api_example_runs():
-    import contextlib
-    import io
-    from pathlib import Path
+    from tests.conftest import run_readme_example
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    code = readme.split("## Python API", 1)[1].split("```python", 1)[1].split("```", 1)[0]
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(compile(code, "README.md", "exec"), {})  # noqa: S102 (the README's own example)
-    printed = out.getvalue()
+    printed = run_readme_example("Python API")
     assert "Breakdown(system='mlp@mac-gate'" in printed and "Gap(network='mlp@mac-gate'" in printed

@@ -322,15 +322,8 @@ def test_gate_paths_draw_the_same_flips_whether_products_are_kept_measured_or_su
 
 def test_readme_example_runs():
     """The example of the README section 'Your own model', run as written."""
-    import contextlib
-    import io
-    from pathlib import Path
+    from tests.conftest import run_readme_example
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    code = readme.split("## Your own model", 1)[1].split("```python", 1)[1].split("```", 1)[0]
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(compile(code, "README.md", "exec"), {})  # noqa: S102 (the README's own example)
-    names, numbers = out.getvalue().rsplit("]", 1)
+    names, numbers = run_readme_example("Your own model").rsplit("]", 1)
     accuracy, kept = map(float, numbers.split())
     assert names == "['1', '6'" and accuracy > 0.85 and 0 < kept < 1
