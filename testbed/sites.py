@@ -26,6 +26,11 @@ class Site:
     part: str = ""  # gate sites of a network: which gates of the processing element ('mul', 'add', 'all')
 
     @property
+    def by_layer(self) -> bool:
+        """Whether the site can be restricted to one layer ('SITE@LAYER'): the sites of networks."""
+        return self.world == "network"
+
+    @property
     def measured_at(self) -> str:
         return self.error_site or self.name
 
@@ -56,7 +61,7 @@ def site_named(name: str, world: str | None = None) -> Site:
     restricted to one layer, 'SITE@LAYER' (LAYER: the module path of a multiply layer); the row is SITE's."""
     base, _, layer = str(name).partition("@")
     site = SITES.get(base)
-    if site is not None and layer and site.world != "network":
+    if site is not None and layer and not site.by_layer:
         raise NoiseError(f"site {name!r}: only network sites can be restricted to one layer")
     if site is None or (world is not None and site.world != world):
         allowed = [s.name for s in SITES.values() if world is None or s.world == world]

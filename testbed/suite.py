@@ -45,9 +45,9 @@ from circuits import GENERATORS, NetlistError
 from circuits.hardening import parse_hardening
 from networks import ModelConfig, NetworkError
 from networks.engine import MODES
-from testbed.errors import SuiteError, TestbedError
+from testbed.errors import NoiseError, SuiteError, TestbedError
 from testbed.noise import KINDS, make_noise
-from testbed.sites import SITES
+from testbed.sites import site_named
 
 TOP_KEYS = {"suite", "defaults", "systems", "sweeps"}
 SUITE_KEYS = {"name": str, "seed": int, "description": str}
@@ -447,14 +447,13 @@ def _sweep(p: _Problems, i: int, sw, tables: dict, systems: dict, defaults: dict
         if not isinstance(table, dict) or table.get("kind") not in WORLD_OF_KIND:
             p.add(at, f"no system named {sys_name!r} (systems: {', '.join(tables)})")
             continue
-        spec = systems.get(sys_name)
-        row = SITES.get(site.partition("@")[0]) if isinstance(site, str) else None
-        world = WORLD_OF_KIND[table["kind"]]
-        if row is None or row.world != world:
-            allowed = [s.name for s in SITES.values() if s.world == world]
-            p.add(at, f"site {site!r} does not exist for a {table['kind']} (allowed: {', '.join(allowed)})")
-        elif spec is not None:
-            _check_site(p, at, spec, row, noises[-1] if noises else None)
+        try:
+            row = site_named(site if isinstance(site, str) else repr(site), WORLD_OF_KIND[table["kind"]])
+        except NoiseError as exc:
+            p.add(at, str(exc))
+            continue
+        if systems.get(sys_name) is not None:
+            _check_site(p, at, systems[sys_name], row, noises[-1] if noises else None)
     if len(p.items) > before:
         return None
     options = {k: sw.get(k, defaults[k]) for k in DEFAULT_KEYS}
