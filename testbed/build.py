@@ -32,26 +32,28 @@ class Unit:
     layer: str | None = None
 
 
+def _harden(base, spec: str, name: str):
+    """The netlist hardened as `spec` says, named `name`, and the facts a report shows (spec, base gates, gates
+    added, overhead)."""
+    hardened = apply_hardening(base, spec)
+    hardened.netlist.name = name
+    return hardened.netlist, {"spec": spec, "base_gates": base.n_gates, "gates_added": hardened.gates_added,
+                              "overhead": hardened.overhead}
+
+
 def build_netlist(spec: CircuitSpec):
-    """The netlist of a circuit spec (through the circuit registry) with its hardening applied, and the
-    hardening facts a report shows (spec, base gates, gates added, overhead)."""
+    """The netlist of a circuit spec (through the circuit registry) with its hardening applied, its hardening
+    facts, and the exact function it computes or approximates (None when the registry does not know it)."""
     generator = circuits.generator(spec.circuit)
-    base = generator(**spec.params)
-    hardened = apply_hardening(base, spec.harden)
-    net = hardened.netlist
-    net.name = spec.name
-    return net, {"spec": spec.harden, "base_gates": base.n_gates, "gates_added": hardened.gates_added,
-                 "overhead": hardened.overhead, "intended": generator.intended(**spec.params)}
+    net, facts = _harden(generator(**spec.params), spec.harden, spec.name)
+    return net, facts, generator.intended(**spec.params)
 
 
 def _classifier(spec: ClassifierSpec) -> ClassifierSystem:
     ds = datasets.load(spec.dataset)
     compiled = CLASSIFIERS[spec.model](ds, spec)
-    hardened = apply_hardening(compiled.netlist, spec.harden)
-    hardened.netlist.name = spec.name
-    facts = {"spec": spec.harden, "base_gates": compiled.netlist.n_gates, "gates_added": hardened.gates_added,
-             "overhead": hardened.overhead}
-    return ClassifierSystem(dataclasses.replace(compiled, netlist=hardened.netlist), ds, spec.name, spec.model, facts)
+    net, facts = _harden(compiled.netlist, spec.harden, spec.name)
+    return ClassifierSystem(dataclasses.replace(compiled, netlist=net), ds, spec.name, spec.model, facts)
 
 
 def _model(spec: NetworkSpec, ds, progress: bool, allow_code: bool):
@@ -91,6 +93,7 @@ def build_systems(suite: Suite, progress: bool = True, allow_code: bool = False)
     systems: dict = {}
     nets: dict = {}
     hardening: dict = {}
+    intended: dict = {}
     specs = suite.systems
     order = ([s for s in specs.values() if isinstance(s, CircuitSpec | ClassifierSpec)] +
              [s for s in specs.values() if isinstance(s, NetworkSpec)])
@@ -102,10 +105,10 @@ def build_systems(suite: Suite, progress: bool = True, allow_code: bool = False)
                 if spec.optional and not circuits.generator(spec.circuit).available():
                     suite.notes.append(f"systems.{spec.name} skipped: its tool is not installed")
                     continue
-                nets[spec.name], hardening[spec.name] = build_netlist(spec)
+                nets[spec.name], hardening[spec.name], intended[spec.name] = build_netlist(spec)
                 if spec.operands != "recorded":
                     systems[spec.name] = CircuitSystem(nets[spec.name], spec.operands, spec.n_vectors, suite.seed,
-                                                       spec.name, hardening=hardening[spec.name])
+                                                       spec.name, hardening[spec.name], intended[spec.name])
             elif spec.multiplier is not None and spec.multiplier not in nets:
                 suite.notes.append(f"systems.{spec.name} skipped: its multiplier {spec.multiplier} was skipped")
             else:
@@ -119,7 +122,7 @@ def build_systems(suite: Suite, progress: bool = True, allow_code: bool = False)
                 suite.notes.append(f"systems.{spec.name} skipped: recorded:{spec.recorded_from} was skipped")
                 continue
             systems[spec.name] = CircuitSystem(nets[spec.name], source.operand_histogram, spec.n_vectors,
-                                               suite.seed, spec.name, hardening=hardening[spec.name])
+                                               suite.seed, spec.name, hardening[spec.name], intended[spec.name])
     return systems
 
 

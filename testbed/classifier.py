@@ -69,7 +69,7 @@ class ClassifierSystem(CircuitSystem):
                 "input_bits": self.compiled.bits, "features": self.compiled.n_features,
                 "clean_accuracy": self.clean_accuracy, "label_entropy_bits": self.required_rate_bits,
                 "engine_noise_free": self.engine_used,
-                "hardening": {k: v for k, v in (self.hardening or {}).items() if k != "intended"} or None}
+                "hardening": self.hardening}
 
 
 def _integer_mlp(ds: Dataset, spec) -> CompiledClassifier:

@@ -95,15 +95,18 @@ class System:
 class CircuitSystem(System):
     """A netlist with its operand set. operands: 'exhaustive' (every input combination), 'random' (n_vectors
     uniform vectors from `seed`) or a (2^wa, 2^wb) histogram of (a, b) pairs recorded from a network
-    (n_vectors pairs drawn from it). The golden output is the netlist's own noise-free output."""
+    (n_vectors pairs drawn from it), or a mapping {bus: values} given as is. The golden output is the netlist's
+    own noise-free output. hardening: the facts of its hardening, for reports; intended: the exact f(a, b) it
+    computes or approximates, for its errors against that function (None: not known)."""
 
     world, metric, default_site, word_site, is_reference = "circuit", "exact_rate", "gate", "output", True
     metric_counts = {"exact_rate": "correct"}
     threshold = CIRCUIT_THRESHOLD
 
     def __init__(self, netlist: Netlist, operands="exhaustive", n_vectors: int = 65536, seed: int = 0,
-                 name: str | None = None, hardening: dict | None = None):
+                 name: str | None = None, hardening: dict | None = None, intended=None):
         self.netlist, self.name, self.hardening = netlist, name or netlist.name, hardening
+        self.intended = intended  # the exact f(a, b) the circuit computes or approximates, when known
         self.operand_kind = operands if isinstance(operands, str) else (
             "given" if isinstance(operands, dict) else "recorded")
         if self.operand_kind not in OPERAND_KINDS:
@@ -188,16 +191,15 @@ class CircuitSystem(System):
                 "output_entropy_bits": self.required_rate_bits, "fault_coverage": camp.coverage,
                 "faults": len(camp.sites), "undetected_faults": len(camp.undetected()),
                 "sensitivity_S": camp.sensitivity, "campaign_vectors": camp.n_vectors,
-                "hardening": {k: v for k, v in (self.hardening or {}).items() if k != "intended"} or None,
+                "hardening": self.hardening,
                 "error_vs_exact": self.error_vs_exact()}
 
     def error_vs_exact(self) -> dict | None:
         """EP, MAE, WCE, MRED, MSE (and MAE%, WCE% of 2^width) of the noise-free outputs against the exact function
         the circuit stands in for (REFERENCES.md conventions), over its operand set; None when that is unknown."""
-        intended = (self.hardening or {}).get("intended")
-        if intended is None or set(self.operands) != {"a", "b"}:
+        if self.intended is None or set(self.operands) != {"a", "b"}:
             return None
-        exact = np.asarray(intended(self.operands["a"], self.operands["b"]), dtype=np.int64)
+        exact = np.asarray(self.intended(self.operands["a"], self.operands["b"]), dtype=np.int64)
         metrics = error_metrics(self.golden, exact, self.width)
         return {k: metrics[k] for k in ("ep", "mae", "wce", "mred", "mse", "mae_percent", "wce_percent")}
 
