@@ -319,41 +319,21 @@ ARITHMETIC_COLUMNS = (("circuit", "circuit"), ("gates", "gates"), ("overhead", "
 
 
 def _detail_html(summary: dict) -> str:
+    """Each system's section, as its kind lays it out (testbed.summary.system_section), escaped."""
+    from testbed.summary import system_section
+
     parts = []
     for name, d in summary.get("systems", {}).items():
-        if d["world"] == "circuit":
-            parts.append(f"<h3>{html.escape(name)} (circuit)</h3><ul><li>{d['gates']} gates, logic depth "
-                         f"{d['depth']} (noise-free run on the {d.get('engine')} engine); inputs "
-                         f"{html.escape(json.dumps(d['inputs']))}, outputs {html.escape(json.dumps(d['outputs']))}"
-                         f"</li><li>operands: {d['operands']} "
-                         f"({d['vectors']} vectors); output entropy {fmt(d['output_entropy_bits'])} bits</li>"
-                         f"<li>single stuck-at coverage {fmt(100 * d['fault_coverage'])}% of {d['faults']} faults "
-                         f"({d['undetected_faults']} undetected) over {d['campaign_vectors']} vectors; sensitivity "
-                         f"S = {fmt(d['sensitivity_S'])}</li></ul>")
-        elif d["world"] == "classifier":
-            hard = d.get("hardening") or {}
-            parts.append(f"<h3>{html.escape(name)} (classifier netlist)</h3><ul><li>{html.escape(d['classifier'])} on "
-                         f"{html.escape(d['dataset'])}: {d['features']} features of {d['input_bits']} bits; "
-                         f"{d['gates']} gates, logic depth {d['depth']}; noise-free run on the "
-                         f"{d['engine_noise_free']} engine (the simulator chooses; faulty runs may use the other)</li>"
-                         f"<li>accuracy without noise {fmt(100 * d['clean_accuracy'])}% on {d['test_inputs']} test "
-                         f"inputs; hardening {html.escape(str(hard.get('spec', 'none')))}</li></ul>")
-        else:
-            layers = "".join(f"<tr><td>{lay['layer']}</td><td>{lay['kind']}</td><td>{lay['shape']}</td>"
-                             f"<td>{lay['weight_bits']}</td><td>{lay['pruned_channels']}</td></tr>"
-                             for lay in d["layers"])
-            size = d.get("size")
-            learned = ""
-            if size:
-                learned = "<p>learned bits per channel (I = log2(rms/alpha)): " + "; ".join(
-                    f"layer {lay['layer']}: mean {fmt(_mean(lay.get('learned_bits', [])))}, {lay['pruned']} of "
-                    f"{lay['channels']} channels pruned" for lay in size["layers"]) + \
-                    f"; model size {fmt(size['kb'])} KB (1 KB = 1024 bytes)</p>"
-            parts.append(f"<h3>{html.escape(name)} (network)</h3><p>data set {d['dataset']} ({d['test_inputs']} test "
-                         f"inputs), accuracy without noise {fmt(100 * d['clean_accuracy'])}%, label entropy "
-                         f"{fmt(d['label_entropy_bits'])} bits; multiplier {d['multiplier']} in mode {d['mode']}</p>"
-                         "<table><tr><th>layer</th><th>kind</th><th>weights</th><th>weight bits</th>"
-                         f"<th>pruned channels</th></tr>{layers}</table>{learned}")
+        sec = system_section(name, d)
+        items = "".join(f"<li>{html.escape(t)}</li>" for t in sec["items"])
+        table = sec.get("table")
+        if table:
+            head = "".join(f"<th>{html.escape(c)}</th>" for c in table["columns"])
+            body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+                           for row in table["rows"])
+            table = f"<table><tr>{head}</tr>{body}</table>"
+        after = "".join(f"<p>{html.escape(t)}</p>" for t in sec.get("after", []))
+        parts.append(f"<h3>{html.escape(sec['title'])}</h3><ul>{items}</ul>{table or ''}{after}")
     return "\n".join(parts)
 
 
@@ -366,10 +346,6 @@ def _confidence_note(summary: dict) -> str:
             "budget ('budget reached'). Gap intervals combine the two break-downs' standard errors as if "
             "independent (conservative where they share draws). A network's intervals are conditional on its test "
             "set. Bounds ('> x', '< x') mark break-downs outside the levels swept.")
-
-
-def _mean(values) -> float | None:
-    return sum(values) / len(values) if values else None
 
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:auto;padding:1rem;line-height:1.4}

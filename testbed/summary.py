@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from testbed.compare import gap
+from testbed.kinds import SYSTEM_KINDS
 from testbed.sites import site_named
 from testbed.store import SUMMARY, json_safe
 from testbed.systems import CIRCUIT_THRESHOLD, NETWORK_DROP
@@ -89,7 +90,8 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
     for u in units.values():
         system = u.sweep.system
         if system.name not in details:
-            details[system.name] = system.detail()
+            kind = SYSTEM_KINDS[suite.systems[system.name].kind]
+            details[system.name] = {**system.detail(), "kind": kind.name, "rate_view": kind.rate_view}
     return json_safe({
         "systems": details,
         "suite": suite.name, "description": suite.description, "suite_hash": suite.hash, "seed": suite.seed,
@@ -99,6 +101,13 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
         "thresholds": {"circuit_exact_rate": CIRCUIT_THRESHOLD, "network_accuracy_drop": NETWORK_DROP},
         "sweeps": sweeps,
     })
+
+
+def system_section(name: str, detail: dict) -> dict:
+    """The report's section of one system of summary.json, as its kind renders it (testbed.kinds.SystemKind.section;
+    summaries written before kinds were recorded name it as "world"); an unknown kind gets a bare title."""
+    kind = SYSTEM_KINDS.get(detail.get("kind") or detail.get("world"))
+    return kind.section(name, detail) if kind else {"title": name, "items": []}
 
 
 def write_summary(directory, summary: dict) -> Path:

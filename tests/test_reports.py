@@ -155,7 +155,7 @@ def test_rate_against_capacity_reads_the_entropies_and_says_whether_the_relation
     def unit(system, snr):
         return {"system": system, "site": "product", "layer": None,
                 "breakdown": {"error_snr_bits": snr, "error_snr_lo": snr - 0.2, "error_snr_hi": snr + 0.2}}
-    summary = {"systems": {f"n{k}": {"world": "network", "label_entropy_bits": r} for k, r in
+    summary = {"systems": {f"n{k}": {"rate_view": True, "label_entropy_bits": r} for k, r in
                            ((2, 1.0), (4, 2.0), (10, 3.32))},
                "sweeps": [{"name": "flips", "noise": "bitflip", "per_bit": False,
                            "units": [unit("n2", 1.1), unit("n4", 2.2), unit("n10", 3.4)]}]}
