@@ -15,12 +15,17 @@ from pathlib import Path
 from reports import figures
 from reports.errors import ReportError
 
-QUESTION = ("Artificial neural networks usually tolerate some noise, while digital circuits do not. What is the "
+
+def question(summary: dict) -> str:
+    """The report's opening: the question, and how the table below answers it (with the run's thresholds)."""
+    t = summary["thresholds"]
+    return ("Artificial neural networks usually tolerate some noise, while digital circuits do not. What is the "
             "difference? Each system below meets the same injected noise; the table gives the noise level where "
-            "its task metric crosses its threshold (circuit: exact-output rate below 99%; network: accuracy more "
-            "than 1 point under noise-free), with its interval from a dose-response fit, and the "
-            "tolerance gaps between them (decades of probability, or bits of SNR). Break-down levels are "
-            "estimates from sampled trials: every one is given with its interval.")
+            "its task metric crosses its threshold (circuit: exact-output rate below "
+            f"{100 * t['circuit_exact_rate']:g}%; network: accuracy more than "
+            f"{100 * t['network_accuracy_drop']:g} point under noise-free), with its "
+            "interval from a dose-response fit, and the tolerance gaps between them (decades of probability, or bits "
+            "of SNR). Break-down levels are estimates from sampled trials: every one is given with its interval.")
 
 
 def fmt(v) -> str:
@@ -158,6 +163,10 @@ def _systems(summary: dict) -> list[str]:
 
 def _figures(summary: dict, colours: dict, runs=None) -> list[tuple[str, str, bytes]]:
     """(file name, caption, png) in report order."""
+    from testbed.summary import confidence_text
+
+    def conf(sweep=None) -> str:
+        return confidence_text(summary, sweep)
     out = []
     for i, sw in enumerate(summary["sweeps"]):
         if sw["per_bit"]:
@@ -166,26 +175,26 @@ def _figures(summary: dict, colours: dict, runs=None) -> list[tuple[str, str, by
             continue
         pair = [(n, next((s for s in r["sweeps"] if s["name"] == sw["name"]), None)) for n, r in runs] if runs else None
         pair = [(n, s) for n, s in pair if s is not None] if pair else None
-        out.append((f"sweep_{i}.png", f"{sw['name']}: task metric against noise level (bands: 95% intervals; "
+        out.append((f"sweep_{i}.png", f"{sw['name']}: task metric against noise level (bands: {conf(sw)} intervals; "
                     "vertical lines: break-down levels; dotted: the same products computed exactly).",
                     figures.sweep_figure(sw, colours, pair)))
     for i, sw in enumerate(summary["sweeps"]):
         if any(u.get("layer") is not None for u in sw["units"]):
             out.append((f"per_layer_{i}.png", f"Per-layer view ({sw['name']}): each network's break-down when the "
-                        "noise reaches one multiply layer only (markers, 95% intervals), and every layer at once "
-                        "(dashed).", figures.per_layer_figure(sw, colours)))
+                        f"noise reaches one multiply layer only (markers, {conf(sw)} intervals), and every layer at "
+                        "once (dashed).", figures.per_layer_figure(sw, colours)))
     rate = figures.rate_points(summary)
     if rate:
         out.append(("rate.png", "Rate against capacity: " + rate_verdict(rate), figures.rate_figure(rate, colours)))
     budgets = budget_rows(summary)
     if len(budgets) > 1:
         out.append(("fault_budget.png", "Fault budget: expected faulty gates per evaluation at break-down (p per gate "
-                    "times gates evaluated), with 95% intervals; triangles: bounds.",
+                    f"times gates evaluated), with {conf()} intervals; triangles: bounds.",
                     figures.budget_figure(budgets, colours)))
     if figures.hardening_points(summary):
         out.append(("pareto.png", "Hardening: each system's break-down level per gate against the gate overhead of "
-                    "its hardening (markers with 95% intervals; triangles: bounds).", figures.pareto_figure(summary,
-                                                                                                       colours)))
+                    f"its hardening (markers with {conf()} intervals; triangles: bounds).",
+                    figures.pareto_figure(summary, colours)))
     out.append(("error_power.png", "Error-power view: every break-down level on one axis, the SNR of the error "
                 "the noise caused at its site.", figures.error_power_figure(summary, colours)))
     for i, sw in enumerate(summary["sweeps"]):
@@ -338,7 +347,9 @@ def _detail_html(summary: dict) -> str:
 
 
 def _confidence_note(summary: dict) -> str:
-    levels = ", ".join(f"{sw['name']} {100 * sw.get('confidence', 0.95):g}%" for sw in summary["sweeps"])
+    from testbed.summary import confidence_text
+
+    levels = ", ".join(f"{sw['name']} {confidence_text(summary, sw)}" for sw in summary["sweeps"])
     return (f"Intervals are at each sweep's confidence level: {levels}. Break-down levels are estimated by a "
             "dose-response fit (a quasi-binomial GLM with complementary log-log link of each trial's failure rate "
             "against log noise level, or SNR, over the trials near the threshold; delta-method interval), with "
@@ -370,7 +381,7 @@ def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, de
              f"</code> with the suite below.</p><pre>{html.escape(summary.get('suite_text', ''))}</pre>")
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in summary.get("notes", []))
     sentences, answer_rows = answer(summary) if stem == "report" else ([], [])
-    body = [f"<h1>{html.escape(title)}</h1><p>{html.escape(QUESTION)}</p>",
+    body = [f"<h1>{html.escape(title)}</h1><p>{html.escape(question(summary))}</p>",
             f"<p>{html.escape(summary.get('description', ''))}</p>", "<h2>Headline</h2>",
             _answer_html(sentences, answer_rows), f"<p>{html.escape(_confidence_note(summary))}</p>",
             "<h2>Every break-down and gap</h2>", _headline_html(rows),
@@ -384,7 +395,7 @@ def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, de
             f"</head><body>{''.join(body)}</body></html>")
     html_path = directory / f"{stem}.html"
     html_path.write_text(page)
-    md = [f"# {md_escape(title)}", "", QUESTION, "", "## Headline", "", *_answer_md(sentences, answer_rows),
+    md = [f"# {md_escape(title)}", "", question(summary), "", "## Headline", "", *_answer_md(sentences, answer_rows),
           _confidence_note(summary), "", "## Every break-down and gap", "",
           "| sweep | quantity | value | interval | unit | error SNR (bits) | note |",
           "|---|---|---|---|---|---|---|"]

@@ -24,6 +24,7 @@ import numpy as np
 from testbed.errors import TestbedError
 from testbed.noise import BITS, GapAxis, NoiseModel, bitflip
 from testbed.rng import derive_seed
+from testbed.settings import SETTINGS
 from testbed.stats import crossing_fit, z_value
 
 DESIGN_TRIALS = 1 << 20  # trial numbers of the sequential design start here, apart from grid and refinement trials
@@ -64,10 +65,11 @@ class Breakdown:
 class Sweep:
     """One system at one site under one noise kind, over a grid of levels (see the module docstring)."""
 
-    def __init__(self, system, site: str, noise: NoiseModel, levels, *, seed: int = 0, min_trials: int = 2,
-                 max_trials: int = 8, margin: float = 0.01, refine: int = 3, threshold: float | None = None,
-                 label: str | None = None, confidence: float = 0.95, target_width: float | None = None,
-                 budget: int = 0, batch: int = 4):
+    def __init__(self, system, site: str, noise: NoiseModel, levels, *, seed: int = 0,
+                 min_trials: int = SETTINGS.min_trials, max_trials: int = SETTINGS.max_trials,
+                 margin: float = SETTINGS.margin, refine: int = SETTINGS.refine, threshold: float | None = None,
+                 label: str | None = None, confidence: float = SETTINGS.confidence,
+                 target_width: float | None = SETTINGS.target_width, budget: int = SETTINGS.budget, batch: int = 4):
         system.site(noise, site)
         if len(levels) < 2:
             raise TestbedError("levels: a sweep needs at least two levels")
@@ -328,7 +330,7 @@ class Gap:
 
 
 def gap(network: Breakdown, circuit: Breakdown, noise: NoiseModel, axis: str = "level",
-        confidence: float = 0.95) -> Gap:
+        confidence: float = SETTINGS.confidence) -> Gap:
     """Tolerance gap on the noise's own gap axis (decades between probabilities, bits between SNRs), or
     with axis='error_snr' in bits between the error SNRs at break-down; positive when the network tolerates
     more. censored: the gap is only a bound because a break-down level lies outside the levels swept."""
@@ -360,6 +362,7 @@ class Comparison:
     def __init__(self, sweeps: list[Sweep], noise: NoiseModel):
         self.sweeps = {s.label: s for s in sweeps}
         self.noise = noise
+        self.confidence = sweeps[0].confidence if sweeps else SETTINGS.confidence  # compare() gives all the same
         self.breakdown = {label: s.breakdown() for label, s in self.sweeps.items()}
         for label, s in self.sweeps.items():
             for suffix, (metric, threshold) in s.system.baselines.items():
@@ -369,7 +372,7 @@ class Comparison:
         for name in (network, circuit):
             if name not in self.breakdown:
                 raise TestbedError(f"no sweep named {name!r} (have: {', '.join(self.breakdown)})")
-        return gap(self.breakdown[network], self.breakdown[circuit], self.noise, axis)
+        return gap(self.breakdown[network], self.breakdown[circuit], self.noise, axis, self.confidence)
 
     def to_rows(self) -> list[dict]:
         rows = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from testbed.settings import percent
 from testbed.store import read_summary
 
 
@@ -38,8 +39,8 @@ def show_summary(summary: dict) -> str:
         lines.append(f"\n{sw['name']}: {sw['noise']}{params}" + (" per result bit" if sw["per_bit"] else ""))
         lines.append(f"  {'system@site':<44} {'break-down: ' + sw['axis']['label']:<46} error SNR (bits)")
         if sw.get("target_width"):
-            lines.append(f"  ({sw['confidence']:.0%} intervals from a dose-response fit; width on the severity axis, "
-                         f"target {_num(sw['target_width'])})")
+            lines.append(f"  ({percent(sw['confidence'])} intervals from a dose-response fit; width on the severity "
+                         f"axis, target {_num(sw['target_width'])})")
         for u in sw["units"]:
             b = u["breakdown"]
             lines.append(f"  {u['label'].split('/', 1)[1]:<44} {level_text(b):<46} {_num(b['error_snr_bits'])}")

@@ -4,10 +4,8 @@ parses a suite into (building consumes specs, never the raw tables).
 Schema (unknown keys are errors; paths are relative to the suite file):
 
   [suite]     name (str), seed (int >= 0), description (str)
-  [defaults]  min_trials, max_trials (int >= 1), margin (0..0.5), refine (int >= 0), confidence (0.5..0.999),
-              target_width (break-down interval width sought, severity units: decades for bit flips, bits of
-              SNR for additive noise; default per noise kind 0.1 / 0.25), budget (trials per sweep unit for
-              the sequential design; 0 turns it off; default 300)
+  [defaults]  the sweep options of testbed.settings (min_trials, max_trials, margin, refine, confidence,
+              target_width, budget; their meaning, defaults and ranges are there)
   [systems.NAME]  kind = a registered system kind (testbed.kinds: circuit, network, classifier) and that
               kind's keys (each kind's class docstring lists them; `testbed list` names what they may refer to)
   [[sweeps]]  name (str), noise = a registered noise kind and its parameters (additive: dist), levels = [..] or
@@ -31,16 +29,13 @@ import numpy as np
 from testbed.errors import NoiseError, SuiteError, TestbedError
 from testbed.kinds import SYSTEM_KINDS, Problems
 from testbed.noise import KINDS, make_noise
+from testbed.settings import RANGES, SETTINGS, SWEEP_OPTIONS, Settings
 from testbed.sites import site_named
 
 TOP_KEYS = {"suite", "defaults", "systems", "sweeps"}
 SUITE_KEYS = {"name": str, "seed": int, "description": str}
-DEFAULT_KEYS = {"min_trials": int, "max_trials": int, "margin": float, "refine": int, "confidence": float,
-                "target_width": float, "budget": int}
 SWEEP_KEYS = {"name": str, "noise": str, "levels": (list, dict), "sites": dict, "per_bit": bool, "per_layer": bool,
-              **DEFAULT_KEYS}
-DEFAULTS = {"min_trials": 2, "max_trials": 8, "margin": 0.01, "refine": 3, "confidence": 0.95,
-            "target_width": None, "budget": 300}
+              **SWEEP_OPTIONS}
 
 
 @dataclass(frozen=True)
@@ -64,6 +59,7 @@ class Suite:
     systems: dict  # name -> the spec its kind parsed (testbed.kinds)
     sweeps: tuple
     notes: list = field(default_factory=list)  # what building skipped, and why
+    settings: Settings = SETTINGS  # testbed.settings with the suite's [defaults]
 
     @property
     def hash(self) -> str:
@@ -93,12 +89,12 @@ def load_suite(path) -> Suite:
     seed = meta.get("seed", 0)
     if isinstance(seed, int) and not isinstance(seed, bool) and not 0 <= seed < 2 ** 63:
         p.add("suite.seed", f"must be in 0..2^63-1, got {seed}")
-    defaults = dict(DEFAULTS)
+    defaults = SETTINGS.sweep_options()
     user_defaults = doc.get("defaults", {})
-    p.check_keys(user_defaults, DEFAULT_KEYS, "defaults")
+    p.check_keys(user_defaults, SWEEP_OPTIONS, "defaults")
     if isinstance(user_defaults, dict):
         _check_options(p, user_defaults, "defaults")
-        defaults.update({k: v for k, v in user_defaults.items() if k in DEFAULT_KEYS})
+        defaults.update({k: v for k, v in user_defaults.items() if k in SWEEP_OPTIONS})
     tables = doc.get("systems")
     if not isinstance(tables, dict) or not tables:
         p.add("systems", "missing: at least one [systems.NAME] table is required")
@@ -123,13 +119,11 @@ def load_suite(path) -> Suite:
             sweeps.append(spec)
     p.raise_if_any()
     return Suite(path, text, str(meta.get("name", path.stem)), int(seed), str(meta.get("description", "")),
-                 systems, tuple(sweeps))
+                 systems, tuple(sweeps), settings=Settings(**defaults))
 
 
 def _check_options(p: Problems, table: dict, where: str) -> None:
-    ranges = {"min_trials": (1, 1000), "max_trials": (1, 1000), "margin": (1e-6, 0.5), "refine": (0, 20),
-              "confidence": (0.5, 0.999), "target_width": (1e-3, 100), "budget": (0, 1_000_000)}
-    for key, (lo, hi) in ranges.items():
+    for key, (lo, hi) in RANGES.items():
         v = table.get(key)
         if isinstance(v, (int, float)) and not isinstance(v, bool) and not lo <= v <= hi:
             p.add(f"{where}.{key}", f"must be in [{lo}, {hi}], got {v}")
@@ -235,5 +229,5 @@ def _sweep(p: Problems, i: int, sw, tables: dict, systems: dict, defaults: dict)
             p.add(at, problem)
     if len(p.items) > before:
         return None
-    options = {k: sw.get(k, defaults[k]) for k in DEFAULT_KEYS}
+    options = {k: sw.get(k, defaults[k]) for k in SWEEP_OPTIONS}
     return SweepSpec(str(name), noises[0], tuple(levels), dict(sites), per_bit, options, bool(sw.get("per_layer")))

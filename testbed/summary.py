@@ -9,6 +9,7 @@ digital baseline ('per task'), on the noise-level axis and on the error-SNR axis
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -17,9 +18,9 @@ from pathlib import Path
 
 from testbed.compare import gap
 from testbed.kinds import SYSTEM_KINDS
+from testbed.settings import percent
 from testbed.sites import site_named
 from testbed.store import SUMMARY, json_safe
-from testbed.systems import CIRCUIT_THRESHOLD, NETWORK_DROP
 
 
 def _curve(unit) -> list[dict]:
@@ -98,9 +99,18 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
         "code_version": meta.get("code_version"), "created": meta.get("created"), "notes": suite.notes,
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "processor": platform.processor() or platform.machine(), "cpus": os.cpu_count()},
-        "thresholds": {"circuit_exact_rate": CIRCUIT_THRESHOLD, "network_accuracy_drop": NETWORK_DROP},
+        "thresholds": {"circuit_exact_rate": suite.settings.circuit_exact_rate,
+                       "network_accuracy_drop": suite.settings.network_accuracy_drop},
+        "settings": dataclasses.asdict(suite.settings),
         "sweeps": sweeps,
     })
+
+
+def confidence_text(summary: dict, sweep: dict | None = None) -> str:
+    """The confidence of one sweep's intervals, or of every sweep's ("90%", or "90%/95%" when they differ), as
+    captions write it."""
+    levels = [sweep] if sweep is not None else summary["sweeps"]
+    return "/".join(dict.fromkeys(percent(sw["confidence"]) for sw in levels))
 
 
 def system_section(name: str, detail: dict) -> dict:

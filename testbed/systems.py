@@ -22,14 +22,15 @@ from networks.data import Dataset
 from testbed.errors import TestbedError
 from testbed.metrics import circuit_metrics, network_metrics
 from testbed.noise import NoiseModel
+from testbed.settings import SETTINGS
 from testbed.sites import Site, site_named
 from testbed.stats import entropy_bits
 
-CIRCUIT_THRESHOLD = 0.99  # exact-output rate
-NETWORK_DROP = 0.01  # accuracy more than 1 point under noise-free
+CIRCUIT_THRESHOLD = SETTINGS.circuit_exact_rate  # exact-output rate
+NETWORK_DROP = SETTINGS.network_accuracy_drop  # accuracy more than 1 point under noise-free
 
 OPERAND_KINDS = ("exhaustive", "random", "recorded", "given")
-EXHAUSTIVE_BITS = 20
+EXHAUSTIVE_BITS = SETTINGS.exhaustive_bits
 
 
 class System:
@@ -103,7 +104,7 @@ class CircuitSystem(System):
     metric_counts = {"exact_rate": "correct"}
     threshold = CIRCUIT_THRESHOLD
 
-    def __init__(self, netlist: Netlist, operands="exhaustive", n_vectors: int = 65536, seed: int = 0,
+    def __init__(self, netlist: Netlist, operands="exhaustive", n_vectors: int = SETTINGS.n_vectors, seed: int = 0,
                  name: str | None = None, hardening: dict | None = None, intended=None):
         self.netlist, self.name, self.hardening = netlist, name or netlist.name, hardening
         self.intended = intended  # the exact f(a, b) the circuit computes or approximates, when known
@@ -178,12 +179,12 @@ class CircuitSystem(System):
         return [self.netlist]
 
     def detail(self) -> dict:
-        """Size, depth, single stuck-at fault coverage and sensitivity S (exhaustive when inputs <= 20 bits,
-        else 2^16 random vectors)."""
+        """Size, depth, single stuck-at fault coverage and sensitivity S (exhaustive up to SETTINGS.exhaustive_bits
+        input bits, else SETTINGS.campaign_vectors random vectors)."""
         from circuits.campaign import stuck_at_campaign
 
         net = self.netlist
-        vectors = "exhaustive" if net.n_input_bits <= 20 else 1 << 16
+        vectors = "exhaustive" if net.n_input_bits <= EXHAUSTIVE_BITS else SETTINGS.campaign_vectors
         camp = stuck_at_campaign(net, vectors=vectors, seed=0)
         return {"world": self.world, "gates": net.n_gates, "depth": net.depth(), "inputs": net.inputs,
                 "outputs": net.output_widths, "operands": self.operand_kind, "vectors": int(self.n),

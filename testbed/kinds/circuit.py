@@ -11,6 +11,7 @@ import circuits
 from circuits import GENERATORS, NetlistError
 from circuits.hardening import apply_hardening, parse_hardening
 from testbed.kinds.base import BuildContext, Problems, SystemKind, num, refers_to
+from testbed.settings import SETTINGS
 from testbed.systems import CircuitSystem
 
 MAX_VECTORS = 1 << 24
@@ -27,7 +28,7 @@ class CircuitSpec:
     harden: str = "none"  # a circuits.hardening spec: none, tmr, dwc, cone:K, block:PREFIX, sensitivity:F
     operands: str = "exhaustive"  # exhaustive | random | recorded
     recorded_from: str | None = None  # the network whose operands are recorded
-    n_vectors: int = 65536
+    n_vectors: int = SETTINGS.n_vectors
     optional: bool = False
     kind = "circuit"
 
@@ -99,7 +100,7 @@ class Circuit(SystemKind):
             p.add(f"{where}.tmr", "give harden or tmr (an alias of harden = \"tmr\"), not both")
         else:
             check_harden(p, where, hard)
-        n_vectors = table.get("n_vectors", 65536)
+        n_vectors = table.get("n_vectors", SETTINGS.n_vectors)
         if isinstance(n_vectors, int) and not 1 <= n_vectors <= MAX_VECTORS:
             p.add(f"{where}.n_vectors", f"must be in 1..{MAX_VECTORS}, got {n_vectors}")
         if len(p.items) > before:
