@@ -9,11 +9,11 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 from pathlib import Path
 
 from reports import figures
 from reports.errors import ReportError
+from testbed.summary import confidence_text, fmt, interval_text, sign_text, system_section, unit_baselines
 
 
 def question(summary: dict) -> str:
@@ -26,17 +26,6 @@ def question(summary: dict) -> str:
             f"{100 * t['network_accuracy_drop']:g} point under noise-free), with its "
             "interval from a dose-response fit, and the tolerance gaps between them (decades of probability, or bits "
             "of SNR). Break-down levels are estimates from sampled trials: every one is given with its interval.")
-
-
-def fmt(v) -> str:
-    """How every number appears in the headline (3 significant digits; 'inf', '-' for none)."""
-    if v is None:
-        return "-"
-    if isinstance(v, str):
-        return v
-    if isinstance(v, float) and not math.isfinite(v):
-        return "inf" if v > 0 else "-inf"
-    return f"{v:.3g}"
 
 
 def md_escape(text: str) -> str:
@@ -71,10 +60,9 @@ def headline(summary: dict) -> list[dict]:
             rows.append({"sweep": sw["name"], "what": f"break-down of {u['system']}@{u['site']}", "unit": unit,
                          "value": b["level"], "lo": b["lo"], "hi": b["hi"], "censored": b.get("censored") or "",
                          "error_snr": b["error_snr_bits"], "note": _breakdown_note(b, sw)})
-            if u.get("exact_digital_breakdown"):
-                d = u["exact_digital_breakdown"]
-                rows.append({"sweep": sw["name"], "what": f"break-down of the same products computed exactly "
-                             f"({u['system']})", "unit": unit, "value": d["level"], "lo": d["lo"], "hi": d["hi"],
+            for name, d in unit_baselines(u).items():
+                rows.append({"sweep": sw["name"], "what": f"break-down of the same products, {name} ({u['system']})",
+                             "unit": unit, "value": d["level"], "lo": d["lo"], "hi": d["hi"],
                              "censored": d.get("censored") or "", "error_snr": d["error_snr_bits"],
                              "note": _breakdown_note(d, sw)})
         for g in sw["gaps"]:
@@ -82,7 +70,7 @@ def headline(summary: dict) -> list[dict]:
             rows.append({"sweep": sw["name"], "what": f"gap {g['framing']}: {g['network'].split('/', 1)[1]} vs "
                          f"{g['against'].split('/', 1)[1]}", "unit": lv["unit"], "value": lv["value"], "lo": lv["lo"],
                          "hi": lv["hi"], "censored": lv.get("censored") or "", "error_snr": g["error_snr"]["value"],
-                         "note": f"bound ({lv['censored']})" if lv.get("censored") else _sign(lv)})
+                         "note": f"bound ({lv['censored']})" if lv.get("censored") else sign_text(lv)})
     return rows
 
 
@@ -94,15 +82,6 @@ def _breakdown_note(b: dict, sweep: dict) -> str:
         return bound.get(b["censored"], b["censored"])
     width = f"width {fmt(b.get('width'))} ({sweep['axis']['gap_unit']})" if b.get("width") is not None else ""
     return width + ("; budget reached" if b.get("budget_reached") else "")
-
-
-def interval_text(d: dict) -> str:
-    """A break-down or gap as text: value [lo, hi], or a bound ("> 0.1") when censored."""
-    if d.get("censored"):
-        if d.get("unit"):  # a gap of a censored break-down: only a bound
-            return f"{fmt(d['value'])} (bound)"
-        return f"> {fmt(d['lo'])}" if d.get("hi") is None else f"< {fmt(d['hi'])}"
-    return f"{fmt(d['value'] if 'value' in d else d['level'])} [{fmt(d['lo'])}, {fmt(d['hi'])}]"
 
 
 def answer(summary: dict) -> tuple[list[str], list[dict]]:
@@ -123,9 +102,9 @@ def answer(summary: dict) -> tuple[list[str], list[dict]]:
                    "circuit": circuit["system"] if circuit else "-",
                    "circuit_breaks": interval_text(circuit["breakdown"]) if circuit else "-",
                    "per_operation": interval_text(op["level"]) if op else "-",
-                   "per_operation_sign": _sign(op["level"]) if op else "",
+                   "per_operation_sign": sign_text(op["level"]) if op else "",
                    "per_task": interval_text(task["level"]) if task else "-",
-                   "per_task_sign": _sign(task["level"]) if task else ""}
+                   "per_task_sign": sign_text(task["level"]) if task else ""}
             rows.append(row)
             if op:
                 lv = op["level"]
@@ -153,18 +132,12 @@ def rate_verdict(points: list[dict]) -> str:
             "(|slope - 1| < 0.5 and mean distance < 1 bit taken as holding).")
 
 
-def _sign(g: dict) -> str:
-    return {True: "excludes 0", False: "includes 0"}.get(g.get("excludes_zero"), "bound")
-
-
 def _systems(summary: dict) -> list[str]:
     return sorted({u["system"] for sw in summary["sweeps"] for u in sw["units"]})
 
 
 def _figures(summary: dict, colours: dict, runs=None) -> list[tuple[str, str, bytes]]:
     """(file name, caption, png) in report order."""
-    from testbed.summary import confidence_text
-
     def conf(sweep=None) -> str:
         return confidence_text(summary, sweep)
     out = []
@@ -329,8 +302,6 @@ ARITHMETIC_COLUMNS = (("circuit", "circuit"), ("gates", "gates"), ("overhead", "
 
 def _detail_html(summary: dict) -> str:
     """Each system's section, as its kind lays it out (testbed.summary.system_section), escaped."""
-    from testbed.summary import system_section
-
     parts = []
     for name, d in summary.get("systems", {}).items():
         sec = system_section(name, d)
@@ -347,8 +318,6 @@ def _detail_html(summary: dict) -> str:
 
 
 def _confidence_note(summary: dict) -> str:
-    from testbed.summary import confidence_text
-
     levels = ", ".join(f"{sw['name']} {confidence_text(summary, sw)}" for sw in summary["sweeps"])
     return (f"Intervals are at each sweep's confidence level: {levels}. Break-down levels are estimated by a "
             "dose-response fit (a quasi-binomial GLM with complementary log-log link of each trial's failure rate "

@@ -6,10 +6,9 @@ from dataclasses import dataclass
 
 from circuits import NetlistError
 from networks import NetworkError
-from testbed.compare import Sweep
+from testbed.compare import Sweep, per_bit_sweeps
 from testbed.errors import SuiteError
 from testbed.kinds import SYSTEM_KINDS, BuildContext
-from testbed.noise import bitflip
 from testbed.suite import Suite
 
 
@@ -55,12 +54,8 @@ def build_units(suite: Suite, systems: dict) -> dict[str, Unit]:
                 suite.notes.append(f"sweep {spec.name}: {sys_name} not run (skipped system)")
                 continue
             if spec.per_bit:
-                site = system.word_site
-                for k in range(system.word_width):
-                    label = f"{spec.name}/{sys_name}@{site}[bit {k}]"
-                    noise = bitflip(0.0, bits=(k,))
-                    units[label] = Unit(label, spec.name, sys_name, site, k,
-                                        Sweep(system, site, noise, spec.levels, seed=suite.seed, label=label, **opts))
+                for k, sweep in enumerate(per_bit_sweeps(system, spec.levels, suite.seed, f"{spec.name}/", **opts)):
+                    units[sweep.label] = Unit(sweep.label, spec.name, sys_name, sweep.site, k, sweep)
                 continue
             label = f"{spec.name}/{sys_name}@{site}"
             units[label] = Unit(label, spec.name, sys_name, site, None,

@@ -329,6 +329,11 @@ class Gap:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in self.__dict__.items()}
 
 
+def baseline_label(label: str, name: str) -> str:
+    """The label of a unit's baseline break-down (System.baselines): 'UNIT (NAME)'."""
+    return f"{label} ({name})"
+
+
 def gap(network: Breakdown, circuit: Breakdown, noise: NoiseModel, axis: str = "level",
         confidence: float = SETTINGS.confidence) -> Gap:
     """Tolerance gap on the noise's own gap axis (decades between probabilities, bits between SNRs), or
@@ -365,8 +370,8 @@ class Comparison:
         self.confidence = sweeps[0].confidence if sweeps else SETTINGS.confidence  # compare() gives all the same
         self.breakdown = {label: s.breakdown() for label, s in self.sweeps.items()}
         for label, s in self.sweeps.items():
-            for suffix, (metric, threshold) in s.system.baselines.items():
-                self.breakdown[label + suffix] = s.breakdown(metric, threshold)
+            for name, (metric, threshold) in s.system.baselines.items():
+                self.breakdown[baseline_label(label, name)] = s.breakdown(metric, threshold)
 
     def gap(self, network: str, circuit: str, axis: str = "level") -> Gap:
         for name in (network, circuit):
@@ -404,13 +409,15 @@ def compare(systems, noise: NoiseModel, levels, sites=None, seed: int = 0, **swe
     return Comparison(sweeps, noise)
 
 
-def per_bit_breakdowns(system, levels, seed: int = 0, **sweep_options) -> list[Breakdown]:
-    """The per-bit view: break-down level of bitflip when only bit k of each result word (the system's
-    word_site) can flip, for every k (bit 0 first); shows which bits carry the tolerance."""
-    out = []
+def per_bit_sweeps(system, levels, seed: int = 0, prefix: str = "", **sweep_options) -> list[Sweep]:
+    """The per-bit view: one bitflip Sweep per bit k of the system's result word (its word_site), where only bit k
+    of each word can flip (bit 0 first), labelled 'PREFIX NAME@SITE[bit K]' (no space after the prefix)."""
     site = system.word_site
-    for k in range(system.word_width):
-        sweep = Sweep(system, site, bitflip(0.0, bits=(k,)), levels, seed=seed,
-                      label=f"{system.name}@{site}[bit {k}]", **sweep_options)
-        out.append(run_sweep(sweep).breakdown())
-    return out
+    return [Sweep(system, site, bitflip(0.0, bits=(k,)), levels, seed=seed,
+                  label=f"{prefix}{system.name}@{site}[bit {k}]", **sweep_options) for k in range(system.word_width)]
+
+
+def per_bit_breakdowns(system, levels, seed: int = 0, **sweep_options) -> list[Breakdown]:
+    """The break-down level of each bit's sweep of the per-bit view (per_bit_sweeps): which bits carry the
+    tolerance."""
+    return [run_sweep(sweep).breakdown() for sweep in per_bit_sweeps(system, levels, seed, **sweep_options)]

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import platform
 import tempfile
 from pathlib import Path
 
-from testbed.compare import gap
-from testbed.kinds import SYSTEM_KINDS
+from testbed.compare import baseline_label, gap
 from testbed.settings import percent
 from testbed.sites import site_named
 from testbed.store import SUMMARY, json_safe
@@ -42,6 +42,8 @@ def _axis(noise) -> dict:
 
 
 def build_summary(suite, units: dict, meta: dict) -> dict:
+    from testbed.kinds import SYSTEM_KINDS  # here, not above: reports read this module without the networks
+
     sweeps = []
     for spec in suite.sweeps:
         mine = [u for u in units.values() if u.sweep_name == spec.name]
@@ -62,10 +64,11 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
                 entry["fault_budget"] = {"gates": gates, **ends}
             if not spec.per_bit:
                 entry.update(sw.system.summary_fields())
-                for suffix, (metric, threshold) in sw.system.baselines.items():
+                entry["baselines"] = {}
+                for name, (metric, threshold) in sw.system.baselines.items():
                     baseline = sw.breakdown(metric, threshold)
-                    entry["exact_digital_breakdown"] = baseline.to_dict()
-                    breakdowns[u.label + suffix] = baseline
+                    entry["baselines"][name] = baseline.to_dict()
+                    breakdowns[baseline_label(u.label, name)] = baseline
             entries.append(entry)
         gaps = []
         if not spec.per_bit:
@@ -74,7 +77,7 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
                 system = systems[n["label"]]
                 pairs = [(c["label"], "per operation" if c["system"] == system.runs_on else "versus circuit")
                          for c in references]
-                pairs += [(n["label"] + suffix, "per task") for suffix in system.baselines]
+                pairs += [(baseline_label(n["label"], name), "per task") for name in system.baselines]
                 for other, framing in pairs:
                     level_gap = gap(breakdowns[n["label"]], breakdowns[other], spec.noise,
                                     confidence=spec.options["confidence"])
@@ -106,6 +109,57 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
     })
 
 
+def unit_baselines(unit: dict) -> dict:
+    """A unit's baseline break-downs by name ("exact digital": the same products computed exactly); summaries
+    written before baselines were keyed by name hold the one "exact_digital_breakdown"."""
+    if "baselines" in unit:
+        return unit["baselines"] or {}
+    old = unit.get("exact_digital_breakdown")
+    return {"exact digital": old} if old else {}
+
+
+def fmt(v) -> str:
+    """How every number appears in `show` and the report (3 significant digits; 'inf', '-' for none)."""
+    if v is None:
+        return "-"
+    if isinstance(v, str):
+        return v
+    if isinstance(v, float) and not math.isfinite(v):
+        return "inf" if v > 0 else "-inf"
+    return f"{v:.3g}"
+
+
+def sign_text(g: dict) -> str:
+    """Whether a gap's interval excludes zero, or why it has none (a censored break-down: a bound)."""
+    return {True: "excludes 0", False: "includes 0"}.get(
+        g.get("excludes_zero"), "bound" if g.get("censored") else "no interval")
+
+
+def interval_text(d: dict) -> str:
+    """A break-down or gap in short: value [lo, hi], or a bound ("> 0.1", "x (bound)") when censored."""
+    if d.get("censored"):
+        if d.get("unit"):  # a gap of a censored break-down: only a bound
+            return f"{fmt(d['value'])} (bound)"
+        return f"> {fmt(d['lo'])}" if d.get("hi") is None else f"< {fmt(d['hi'])}"
+    return f"{fmt(d['value'] if 'value' in d else d['level'])} [{fmt(d['lo'])}, {fmt(d['hi'])}]"
+
+
+def level_text(b: dict) -> str:
+    """A break-down level in full: value [lo, hi] with its width (and whether the trial budget ran out), or a bound
+    when censored ("> 0.1": not reached within the levels swept; "< 1e-10": failed already at the first)."""
+    if b.get("censored"):
+        return interval_text(b)
+    width = f", width {fmt(b['width'])}" if b.get("width") is not None else ""
+    return f"{interval_text(b)}{width}{' budget reached' if b.get('budget_reached') else ''}"
+
+
+def gap_text(g: dict) -> str:
+    """A gap in full: value unit [lo, hi] and its sign, or a bound naming the censored break-downs."""
+    if g.get("censored"):
+        return f"{fmt(g['value'])} {g['unit']} (bound: {g['censored']})"
+    return f"{fmt(g['value'])} {g['unit']} [{fmt(g['lo'])}, {fmt(g['hi'])}] {sign_text(g)}"
+
+
 def confidence_text(summary: dict, sweep: dict | None = None) -> str:
     """The confidence of one sweep's intervals, or of every sweep's ("90%", or "90%/95%" when they differ), as
     captions write it."""
@@ -116,6 +170,8 @@ def confidence_text(summary: dict, sweep: dict | None = None) -> str:
 def system_section(name: str, detail: dict) -> dict:
     """The report's section of one system of summary.json, as its kind renders it (testbed.kinds.SystemKind.section;
     summaries written before kinds were recorded name it as "world"); an unknown kind gets a bare title."""
+    from testbed.kinds import SYSTEM_KINDS
+
     kind = SYSTEM_KINDS.get(detail.get("kind") or detail.get("world"))
     return kind.section(name, detail) if kind else {"title": name, "items": []}
 

@@ -22,6 +22,7 @@ from networks.data import Dataset
 from testbed.errors import TestbedError
 from testbed.metrics import circuit_metrics, network_metrics
 from testbed.noise import NoiseModel
+from testbed.rng import sub_seed, trial_rng
 from testbed.settings import SETTINGS
 from testbed.sites import Site, site_named
 from testbed.stats import entropy_bits
@@ -43,7 +44,7 @@ class System:
     word_site = ""  # the result-word site of the per-bit view
     is_reference = False  # tolerance gaps are measured against reference systems (the digital side)
     runs_on: str | None = None  # the circuit system whose netlist it runs on (gaps against it are per operation)
-    baselines: dict = {}  # label suffix -> (metric, threshold): break-downs derived from the same trials
+    baselines: dict = {}  # name -> (metric, threshold): break-downs derived from the same trials (label "UNIT (NAME)")
     metric_counts: dict = {}  # metric -> the row field that counts its successes (of row["n"])
     name = ""
     required_rate_bits = 0.0
@@ -151,10 +152,10 @@ class CircuitSystem(System):
 
     def trial(self, noise: NoiseModel, site: str, seed: int) -> dict:
         plan = noise.plan(self.site(noise, site))
-        rng = np.random.default_rng(seed)
+        rng = trial_rng(seed)
         if plan.site.holds == "bits":
             faults = plan.gates(self.netlist.n_gates, rng)
-            out = simulate_planes(self.netlist, self.planes, faults=faults.with_seed(int(rng.integers(0, 2 ** 62))))
+            out = simulate_planes(self.netlist, self.planes, faults=faults.with_seed(sub_seed(rng, 62)))
             noisy = unpack_outputs(self.netlist, out, self.n)[self.out_bus]
         elif plan.site.name == "input":  # every input bus's words, then the fault-free netlist
             ops = {bus: plan(np.asarray(v)[:, None], self.netlist.inputs[bus], self.netlist.signed, rng)[:, 0]
@@ -215,7 +216,7 @@ class NetworkSystem(System):
     runs_on: the name of the circuit system of its multiplier; size: the model's size report, if quantized."""
 
     world, metric, default_site, word_site = "network", "accuracy", "mac-gate", "product"
-    baselines = {" (exact digital)": ("digital_task_rate", CIRCUIT_THRESHOLD)}
+    baselines = {"exact digital": ("digital_task_rate", CIRCUIT_THRESHOLD)}
     metric_counts = {"accuracy": "correct", "agreement": "agree", "digital_task_rate": "all_products_exact"}
 
     def __init__(self, engine: IntegerEngine, dataset: Dataset, name: str = "network", runs_on: str | None = None,
@@ -255,8 +256,8 @@ class NetworkSystem(System):
 
     def trial(self, noise: NoiseModel, site: str, seed: int) -> dict:
         plan = noise.plan(self.site(noise, site))
-        rng = np.random.default_rng(seed)
-        seed = int(rng.integers(0, 2 ** 31))
+        rng = trial_rng(seed)
+        seed = sub_seed(rng, 31)
         kwargs: dict = {"rng": rng, "measure_error": True}
         if plan.site.holds == "bits":
             kwargs["faults"] = plan.gates(self._gates(plan.site), rng).with_seed(seed)

@@ -77,9 +77,9 @@ def test_every_headline_number_is_in_summary_json(run_dir):
     sweeps = {sw["name"]: sw for sw in summary["sweeps"]}
     for sweep, what, value, interval, unit, snr, _note in rows:
         sw = sweeps[sweep]
-        if what.startswith("break-down of the same products"):
-            system = what.split("(")[-1].rstrip(")")
-            src = next(u for u in sw["units"] if u["system"] == system)["exact_digital_breakdown"]
+        if what.startswith("break-down of the same products, "):
+            name, system = what.removeprefix("break-down of the same products, ").rstrip(")").split(" (")
+            src = next(u for u in sw["units"] if u["system"] == system)["baselines"][name]
             expect = (src["level"], src["lo"], src["hi"], src["error_snr_bits"])
         elif what.startswith("break-down of "):
             label = f"{sweep}/{what.removeprefix('break-down of ')}"
@@ -141,9 +141,11 @@ def test_report_opens_in_headless_chromium(run_dir, tmp_path):
     assert not console, console
 
 
-def test_reports_import_neither_circuits_nor_networks():
+def test_reports_import_no_networks_nor_torch():
+    """Reports run no experiment: importing them loads neither the networks nor torch (the circuits package comes
+    in only as the home of the project's error root, circuits.errors.TestbedError)."""
     code = ("import sys, reports.build, reports.figures; "
-            "print([m for m in sys.modules if m.split('.')[0] in ('circuits', 'networks')])")
+            "print([m for m in sys.modules if m.split('.')[0] in ('networks', 'torch')])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
