@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import main
 from reports.build import answer, fmt, interval_text, write_report
+from testbed.cli.main import main
 from testbed.runner import run_suite
 from tests.conftest import require_tool
 

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from cli.main import main
+from testbed.cli.main import main
 from testbed.compare import Sweep, gap
 from testbed.settings import SETTINGS
 from testbed.store import read_summary

@@ -21,7 +21,7 @@ WeightQuantizer child, so it finds no layer; the plain copy has the quantizers' 
 in nn.Conv2d/nn.Linear and the same outputs. Faulty passes: mean over `PASSES` passes after one warm-up (the
 flip count varies from pass to pass); clean forwards: best of 20.
 
-python -m bench.pytorchfi
+python -m bench.against_pytorchfi
 """
 
 from __future__ import annotations
