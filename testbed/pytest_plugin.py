@@ -27,9 +27,15 @@ class FaultContext:
         return draw_stuck(netlist.n_gates, k, self.rng)
 
 
-@pytest.fixture
-def fault_context(request) -> FaultContext:
+def context_for(nodeid: str) -> FaultContext:
+    """The fault context of the test with this node id (the same id always gives the same draws)."""
     from testbed.rng import name_seed, trial_rng
 
-    seed = name_seed(request.node.nodeid)
+    seed = name_seed(nodeid)
     return FaultContext(seed, trial_rng(seed))
+
+
+@pytest.fixture
+def fault_context(request) -> FaultContext:
+    """A FaultContext seeded from the requesting test's node id."""
+    return context_for(request.node.nodeid)

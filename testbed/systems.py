@@ -198,7 +198,7 @@ class CircuitSystem(System):
 
     def error_vs_exact(self) -> dict | None:
         """EP, MAE, WCE, MRED, MSE (and MAE%, WCE% of 2^width) of the noise-free outputs against the exact function
-        the circuit stands in for (REFERENCES.md conventions), over its operand set; None when that is unknown."""
+        the circuit stands in for (definitions in circuits.metrics), over its operand set; None when that is unknown."""
         if self.intended is None or set(self.operands) != {"a", "b"}:
             return None
         exact = np.asarray(self.intended(self.operands["a"], self.operands["b"]), dtype=np.int64)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from reports.build import answer, fmt, interval_text, write_report
+from reports.build import answer, write_report
 from testbed.cli.main import main
 from testbed.runner import run_suite
 from tests.conftest import require_tool
@@ -51,6 +51,21 @@ class _Table(html.parser.HTMLParser):
             self._cell += data
 
 
+def _num(v) -> str:
+    """A number as the report prints it: 3 significant digits, '-' for none (the format, written here again)."""
+    return "-" if v is None else f"{v:.3g}"
+
+
+def _expected_interval(d: dict) -> str:
+    """What a report cell must say for a break-down or gap of summary.json: value [lo, hi]; a censored break-down
+    as the bound it is ("> lo" not reached, "< hi" broken at once), a gap of one as "value (bound)"."""
+    if d.get("censored"):
+        if "unit" in d:
+            return f"{_num(d['value'])} (bound)"
+        return f"> {_num(d['lo'])}" if d.get("hi") is None else f"< {_num(d['hi'])}"
+    return f"{_num(d['value'] if 'value' in d else d['level'])} [{_num(d['lo'])}, {_num(d['hi'])}]"
+
+
 def test_the_answer_restates_summary_json(run_dir):
     parser = _Table("headline")
     parser.feed((run_dir / "report.html").read_text())
@@ -62,8 +77,9 @@ def test_the_answer_restates_summary_json(run_dir):
         sw = next(s for s in summary["sweeps"] if s["name"] == sweep)
         unit = next(u for u in sw["units"] if u["system"] == net and u.get("clean_accuracy") is not None)
         op = next(g for g in sw["gaps"] if g["network"] == unit["label"] and g["framing"] == "per operation")
-        assert row[4] == interval_text(unit["breakdown"]) and row[5] == interval_text(op["level"])
-        assert row[6] == {True: "excludes 0", False: "includes 0"}.get(op["level"]["excludes_zero"], "bound")
+        assert row[4] == _expected_interval(unit["breakdown"]) and row[5] == _expected_interval(op["level"])
+        sign = {True: "excludes 0", False: "includes 0"}.get(op["level"]["excludes_zero"])
+        assert row[6] == (sign or ("bound" if op["level"]["censored"] else "no interval"))
     page = (run_dir / "report.html").read_text()
     assert all(html.escape(s) in page for s in sentences)
 
@@ -92,8 +108,8 @@ def test_every_headline_number_is_in_summary_json(run_dir):
                      and g["against"] == f"{sweep}/{other}")
             expect = (g["level"]["value"], g["level"]["lo"], g["level"]["hi"], g["error_snr"]["value"])
             assert unit == g["level"]["unit"]
-        assert value == fmt(expect[0]) and interval == f"[{fmt(expect[1])}, {fmt(expect[2])}]"
-        assert snr == fmt(expect[3])
+        assert value == _num(expect[0]) and interval == f"[{_num(expect[1])}, {_num(expect[2])}]"
+        assert snr == _num(expect[3])
 
 
 def test_markdown_and_figures_beside_it(run_dir):
