@@ -1,5 +1,7 @@
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
 
 from testbed.cli.main import main
 
@@ -8,7 +10,8 @@ def test_help_and_version(capsys):
     assert main(["--help"]) == 0
     assert "run" in capsys.readouterr().out
     assert main(["--version"]) == 0
-    assert "testbed 0.1.0" in capsys.readouterr().out
+    version = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]["version"]
+    assert f"testbed {version}" in capsys.readouterr().out  # the one place the version is written
     for cmd in ("run", "report", "show", "export", "list"):
         assert main([cmd, "--help"]) == 0
         assert "usage: testbed " + cmd in capsys.readouterr().out
