@@ -1,10 +1,12 @@
-"""summary.json: every number of a finished run that the headline, `testbed show` and reports need.
+"""summary.json: every number of a finished run that the headline, `testbed show` and reports need, and the text
+both render from it (one renderer of break-downs, gaps and confidence levels, and each system's report section).
 
-Per sweep: each unit's curve (task metric with its interval, error SNR, the information view) and its
-break-down level; for networks also the per-task baseline (an exact digital computation of the same
-products, which fails whenever one product is wrong). Gaps: each network against each circuit of the
-sweep (framing 'per operation' when the circuit is the network's own multiplier) and against its exact
-digital baseline ('per task'), on the noise-level axis and on the error-SNR axis.
+Per system: its detail, its kind and whether it belongs in the rate view. Per sweep: each unit's curve (task
+metric with its interval, error SNR, the information view), its break-down level and its baselines by name (for
+networks "exact digital": an exact digital computation of the same products, which fails whenever one product is
+wrong). Gaps: each network against each circuit of the sweep (framing 'per operation' when the circuit is the
+network's own multiplier) and against its baselines ('per task'), on the noise-level axis and on the error-SNR
+axis. The run's settings (testbed.settings) and thresholds.
 """
 
 from __future__ import annotations
