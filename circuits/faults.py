@@ -4,7 +4,9 @@
 output flips independently with probability `flip_p` for every vector, drawn from `seed`) and permanent
 stuck-at faults `stuck` ((gate index or name, 0 or 1), ...). `draw_stuck` picks k distinct fault locations with
 random stuck values; `flip_positions` draws the positions of independent bit flips (every bit drawn above
-DENSE_P, else a binomial count of distinct positions). Nothing else draws faults.
+DENSE_P, else a binomial count of distinct positions) in NumPy, for word sites and stuck-at sets. The
+gate-level transient flips inside the simulator are drawn by the kernels' own stream (circuits.rng), which
+follows the same DENSE_P rule.
 """
 
 from __future__ import annotations

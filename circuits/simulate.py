@@ -23,12 +23,14 @@ from collections.abc import Iterator
 import numba
 import numpy as np
 
-from circuits import kernels
+from circuits import kernels, layout
 from circuits.bitplanes import counter_planes, pack_rows, unpack_rows
 from circuits.errors import NetlistError
 from circuits.faults import GateFaults
+from circuits.interpreter import interpreter
 from circuits.netlist import Netlist
 from circuits.plan import liveness_slots
+from circuits.rng import binomial_cdf
 
 ENGINES = ("auto", "compiled", "interpreter")
 MAX_COMPILED_GATES = 20_000  # largest netlist given one fault-free straight-line kernel (compiles in about 40 s)
@@ -124,23 +126,23 @@ def _faults(faults: GateFaults | None, stuck, flip_p, seed) -> GateFaults:
 def simulate_planes(netlist: Netlist, planes: np.ndarray, *, faults: GateFaults | None = None, stuck=None,
                     flip_p: float = 0.0, seed: int = 0, engine: str = "auto", threads: int = 1,
                     out: np.ndarray | None = None) -> np.ndarray:
-    """Simulate on input bit planes (n_input_bits, n_words), n_words a multiple of kernels.WORDS.
+    """Simulate on input bit planes (n_input_bits, n_words), n_words a multiple of layout.WORDS.
 
     Returns output planes (n_output_bits, n_words), output buses in declaration order, bit 0 first,
     written into `out` when given (a uint64 array of that shape, reused across calls). Stuck-at faults run
     in the interpreter; engine='compiled' with stuck-at faults is an error.
     """
     if not isinstance(planes, np.ndarray) or planes.ndim != 2 or planes.shape[0] != netlist.n_input_bits \
-            or planes.shape[1] % kernels.WORDS:
+            or planes.shape[1] % layout.WORDS:
         raise NetlistError(f"netlist {netlist.name!r}: input planes must be ({netlist.n_input_bits}, "
-                           f"k*{kernels.WORDS}), got {np.shape(planes)}")
+                           f"k*{layout.WORDS}), got {np.shape(planes)}")
     faults = _faults(faults, stuck, flip_p, seed)
     stuck, flip_p = faults.stuck, faults.flip_p
     if stuck and engine == "compiled":
         raise NetlistError(f"netlist {netlist.name!r}: engine 'compiled' does not take stuck-at faults "
                            "(use 'auto' or 'interpreter')")
     planes = np.ascontiguousarray(planes, dtype=np.uint64)
-    nblocks = planes.shape[1] // kernels.B  # blocks of the flip kernel and the interpreter
+    nblocks = planes.shape[1] // layout.B  # blocks of the flip kernel and the interpreter
     shape = (sum(netlist.output_widths.values()), planes.shape[1])
     if out is None:
         out = np.empty(shape, np.uint64)
@@ -150,7 +152,7 @@ def simulate_planes(netlist: Netlist, planes: np.ndarray, *, faults: GateFaults 
     parallel = threads > 1
     if parallel:
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    k0, cdf = kernels.binomial_cdf(netlist.n_gates, float(flip_p))
+    k0, cdf = binomial_cdf(netlist.n_gates, float(flip_p))
     use = choose_engine(netlist, planes.shape[1] * 64, engine, flip_p, stuck, threads)
     if use == "compiled" and netlist.n_gates > MAX_COMPILED_GATES and not flip_p:
         slot, nslots = liveness_slots(netlist)
@@ -164,13 +166,13 @@ def simulate_planes(netlist: Netlist, planes: np.ndarray, *, faults: GateFaults 
             else:
                 k.flip_blocks(planes, out, 0, nblocks, float(flip_p), seed, k0, cdf)
         elif parallel:
-            k.clean_parallel(planes, out, planes.shape[1] // kernels.CLEAN_B)
+            k.clean_parallel(planes, out, planes.shape[1] // layout.CLEAN_B)
         else:
-            k.clean_blocks(planes, out, 0, planes.shape[1] // kernels.CLEAN_B)
+            k.clean_blocks(planes, out, 0, planes.shape[1] // layout.CLEAN_B)
     else:
         keep, force = fault_masks(netlist, stuck)
         sa, sb, sc, dst, in_slot, out_slot, nslots = _interp_plan(netlist)
-        it = kernels.interpreter()
+        it = interpreter()
         args = (netlist.ops, sa, sb, sc, dst, in_slot, out_slot, nslots, keep, force, float(flip_p), seed, k0, cdf)
         if parallel:
             it.run_parallel(planes, out, nblocks, *args)
@@ -224,7 +226,7 @@ def pack_operands(netlist: Netlist, operands: dict) -> tuple[np.ndarray, int]:
     except ValueError:
         raise NetlistError(f"netlist {netlist.name!r}: operand arrays have incompatible shapes "
                            f"{[np.shape(v) for v in operands.values()]}") from None
-    nwords = -(-max(n, 1) // (64 * kernels.WORDS)) * kernels.WORDS
+    nwords = -(-max(n, 1) // (64 * layout.WORDS)) * layout.WORDS
     planes = np.zeros((netlist.n_input_bits, nwords), np.uint64)
     widths = _row_widths(netlist.inputs.values())
     rows, r = np.empty((len(widths), n), np.uint64), 0
@@ -309,7 +311,7 @@ def exhaustive(netlist: Netlist, *, chunk_bits: int = 20, **kwargs) -> Iterator[
     chunk = 1 << max(10, min(chunk_bits, max(nbits, 10)))
     for start in range(0, total, chunk):
         n = min(chunk, total - start)
-        nwords = -(-n // (64 * kernels.WORDS)) * kernels.WORDS
+        nwords = -(-n // (64 * layout.WORDS)) * layout.WORDS
         planes = np.zeros((nbits, nwords), np.uint64)
         counter_planes(start, nbits, planes)
         kw = dict(kwargs)

@@ -29,8 +29,7 @@ import numpy as np
 from numba import njit
 
 import circuits
-from circuits import GateFaults, Netlist, kernels, simulate_planes
-from circuits.bitplanes import _MASKS, _transpose64
+from circuits import MASKS, WORDS, GateFaults, Netlist, simulate_planes, transpose64
 from circuits.builder import Builder
 from circuits.simulate import choose_engine
 from networks.errors import NetworkError
@@ -187,7 +186,7 @@ def _read_acc(planes, acc_bits, n, out, wn, masks):
                 buf[j] = planes[j, o * wn + q]
             for j in range(acc_bits, 64):
                 buf[j] = 0
-            _transpose64(buf, masks)
+            transpose64(buf, masks)
             for lane in range(min(64, n - 64 * q)):
                 v = buf[lane]
                 if acc_bits < 64:
@@ -218,7 +217,7 @@ def accumulate(mul: Netlist, add: Netlist, cols: np.ndarray, w: np.ndarray, bias
     n, k = cols.shape
     out = w.shape[0]
     wn = -(-max(n, 1) // 64)
-    nwords = -(-(out * wn) // kernels.WORDS) * kernels.WORDS
+    nwords = -(-(out * wn) // WORDS) * WORDS
     mrows, arows = _rows(mul), _rows(add)
     (a_row, a_width), (b_row, b_width) = mrows["a"], mrows["b"]
     p_row, p_bits = arows["p"]
@@ -236,8 +235,8 @@ def accumulate(mul: Netlist, add: Netlist, cols: np.ndarray, w: np.ndarray, bias
     mask = (1 << acc_bits) - 1
     _init_acc(planes[0], acc_bits, (np.asarray(bias, np.int64) & mask).astype(np.uint64), wn)
     abs_cols = np.abs(cols)
-    abits = _bit_strings(np.ascontiguousarray(abs_cols.T), min(a_width, 64), wn, _MASKS)  # (k, na, wn)
-    sbits = _bit_strings(np.ascontiguousarray((cols < 0).T.astype(np.uint8)), 1, wn, _MASKS)[:, 0] if signed \
+    abits = _bit_strings(np.ascontiguousarray(abs_cols.T), min(a_width, 64), wn, MASKS)  # (k, na, wn)
+    sbits = _bit_strings(np.ascontiguousarray((cols < 0).T.astype(np.uint8)), 1, wn, MASKS)[:, 0] if signed \
         else np.zeros((k, wn), np.uint64)
     mag_t = np.ascontiguousarray(np.abs(w).T.astype(np.int64))  # (k, out)
     neg_t = np.ascontiguousarray((w < 0).T)
@@ -258,10 +257,10 @@ def accumulate(mul: Netlist, add: Netlist, cols: np.ndarray, w: np.ndarray, bias
         simulate_planes(mul, mul_in, faults=mul_faults.with_seed(_mix(mul_seed, 2 * i)), out=prod,
                         engine=mul_engine)
         if measure:
-            err += _product_errors(src, p_row, p_bits, abs_a_t[i], mag_t[i], n, wn, wrong, _MASKS)
+            err += _product_errors(src, p_row, p_bits, abs_a_t[i], mag_t[i], n, wn, wrong, MASKS)
         _clear_zero(src, p_row, p_bits, mag_t[i], wn)
         simulate_planes(add, src, faults=add_faults.with_seed(_mix(add_seed, 2 * i + 1)), out=dst[:acc_bits],
                         engine=add_engine)
         cur = 1 - cur
-    acc = _read_acc(planes[cur], acc_bits, n, out, wn, _MASKS)
+    acc = _read_acc(planes[cur], acc_bits, n, out, wn, MASKS)
     return (acc, wrong, sig, err) if measure else acc

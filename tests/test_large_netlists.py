@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import circuits as c
-from circuits import kernels
+from circuits import codegen, kernels
 from circuits import simulate as simulate_fn
 from circuits.builder import Builder
 from networks import digits
@@ -87,7 +87,7 @@ def test_a_ready_fault_free_kernel_does_not_pick_compiled_for_flips():
 
 def test_segmented_kernel_of_a_large_netlist_matches_the_interpreter(monkeypatch):
     monkeypatch.setattr(sim, "MAX_COMPILED_GATES", 50)  # stands for 20,000: this netlist counts as large
-    monkeypatch.setattr(kernels, "SEGMENT_GATES", 40)  # several segments, each compiled on its own
+    monkeypatch.setattr(codegen, "SEGMENT_GATES", 40)  # several segments, each compiled on its own
     net = _fresh(3, gates=600)
     assert net.n_gates > 100
     planes = np.random.default_rng(0).integers(0, 2 ** 63, (12, 64), dtype=np.uint64)
