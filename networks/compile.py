@@ -31,12 +31,12 @@ from circuits.faults import GateFaults
 from circuits.netlist import Netlist
 from networks.binarized import BinarizedModel
 from networks.errors import NetworkError
+from networks.kernels import quantize_inputs
 
 
 def quantize(x: np.ndarray, bits: int) -> np.ndarray:
     """Inputs in [0, 1] (n, features) -> unsigned `bits`-bit integers round(x * (2^bits - 1)), clipped (int64)."""
-    top = (1 << bits) - 1
-    return np.clip(np.round(np.asarray(x, np.float64).reshape(len(x), -1) * top), 0, top).astype(np.int64)
+    return quantize_inputs(np.asarray(x, np.float64).reshape(len(x), -1), bits)
 
 
 @dataclass(frozen=True)

@@ -43,8 +43,8 @@ import numpy as np
 
 from circuits import GENERATORS, NetlistError
 from circuits.hardening import parse_hardening
+from hardware import MODES
 from networks import ModelConfig, NetworkError
-from networks.engine import MODES
 from testbed.errors import NoiseError, SuiteError, TestbedError
 from testbed.noise import KINDS, make_noise
 from testbed.sites import site_named

@@ -6,8 +6,9 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-OURS = {"circuits", "networks", "testbed", "reports", "cli"}
-ALLOWED = {"circuits": set(), "networks": {"circuits"}, "testbed": {"circuits", "networks"},
+OURS = {"circuits", "hardware", "networks", "testbed", "reports", "cli"}
+ALLOWED = {"circuits": set(), "hardware": {"circuits"}, "networks": {"circuits", "hardware"},
+           "testbed": {"circuits", "hardware", "networks"},
            "reports": {"testbed.store", "testbed.errors", "testbed.summary"}, "cli": OURS}
 
 

@@ -28,35 +28,31 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-import circuits
 from circuits import MASKS, WORDS, GateFaults, Netlist, simulate_planes, transpose64
 from circuits.builder import Builder
+from circuits.mac import ADDERS, signed_accumulate
 from circuits.simulate import choose_engine
-from networks.errors import NetworkError
-from networks.gatemac import _bit_strings, _buffer, _transpose_fields
+from hardware.errors import HardwareError
+from hardware.gatemac import _bit_strings, _buffer, _transpose_fields
 
 PARTS = ("mul", "add", "all")  # which gates of the element take the faults
-ADDERS = {"ripple": circuits.ripple_carry_adder, "kogge_stone": circuits.kogge_stone_adder}
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 def adder_netlist(acc_bits: int, product_bits: int, signed_a: bool = False, adder: str = "ripple") -> Netlist:
     """The accumulator adder: inputs acc (acc_bits, two's complement), p (product_bits, the product magnitude;
     bits at or above acc_bits ignored), sw (sign(w) < 0) and, with signed_a, sa (a < 0); output acc_out =
-    acc + (-1)^neg * p wrapped to acc_bits, neg = sw (XOR sa). As `mac`: product_bits XORs add.neg[k] and an
-    (acc_bits + 1)-bit adder (add.*) whose lowest cell turns neg into the carry-in."""
+    acc + (-1)^neg * p wrapped to acc_bits, neg = sw (XOR sa). The MAC adder of `mac`
+    (circuits.mac.signed_accumulate): acc_bits XORs add.neg[k] and an (acc_bits + 1)-bit adder (add.*) whose
+    lowest cell turns neg into the carry-in."""
     if adder not in ADDERS:
-        raise NetworkError(f"processing element adder must be one of {', '.join(ADDERS)}, got {adder!r}")
+        raise HardwareError(f"processing element adder must be one of {', '.join(ADDERS)}, got {adder!r}")
     b = Builder(f"acc{acc_bits}_p{product_bits}{'s' if signed_a else ''}_{adder}")
     acc = b.input("acc", acc_bits)
     p = b.input("p", product_bits)
     sw = b.input("sw", 1)[0]
     neg = b.gate("XOR", b.input("sa", 1)[0], sw, name="add.sign") if signed_a else sw
-    product = p[:acc_bits] + [Builder.ZERO] * (acc_bits - min(acc_bits, product_bits))
-    flipped = [b.gate("XOR", x, neg, name=f"add.neg[{k}]") for k, x in enumerate(product)]
-    total = b.instantiate(ADDERS[adder](acc_bits + 1),
-                          {"a": [neg] + acc, "b": [neg] + flipped}, prefix="add.")
-    b.output("acc_out", total["s"][1:acc_bits + 1])
+    b.output("acc_out", signed_accumulate(b, acc, p, neg, adder))
     return b.build()
 
 
@@ -67,7 +63,7 @@ def split_faults(faults: GateFaults, part: str, mul: Netlist, add: Netlist) -> t
     or a multiplier gate's name, 'add.*' an adder gate's; the two parts draw their flips from seeds
     _mix(seed, 1) and _mix(seed, 2))."""
     if part not in PARTS:
-        raise NetworkError(f"fault_part must be one of {', '.join(PARTS)}, got {part!r}")
+        raise HardwareError(f"fault_part must be one of {', '.join(PARTS)}, got {part!r}")
     none = GateFaults()
     if part == "mul":
         return faults, none
@@ -79,7 +75,7 @@ def split_faults(faults: GateFaults, part: str, mul: Netlist, add: Netlist) -> t
         if isinstance(gate, (int, np.integer)) and not isinstance(gate, bool):
             g = int(gate)
             if not 0 <= g < mul.n_gates + add.n_gates:
-                raise NetworkError(f"stuck-at gate index {g} outside the element's {mul.n_gates + add.n_gates} gates")
+                raise HardwareError(f"stuck-at gate index {g} outside the element's {mul.n_gates + add.n_gates} gates")
             (to_mul if g < mul.n_gates else to_add).append((g if g < mul.n_gates else g - mul.n_gates, value))
         elif str(gate).startswith("add."):
             to_add.append((str(gate), value))
@@ -223,7 +219,7 @@ def accumulate(mul: Netlist, add: Netlist, cols: np.ndarray, w: np.ndarray, bias
     p_row, p_bits = arows["p"]
     sa_row = arows["sa"][0] if "sa" in arows else -1
     if signed and sa_row < 0:
-        raise NetworkError(f"adder {add.name!r} has no activation sign input sa; this layer's inputs are signed")
+        raise HardwareError(f"adder {add.name!r} has no activation sign input sa; this layer's inputs are signed")
     mul_in = _buffer(buffers, "pe.mul", (mul.n_input_bits, nwords))
     planes = [_buffer(buffers, "pe.add0", (add.n_input_bits, nwords)),
               _buffer(buffers, "pe.add1", (add.n_input_bits, nwords))]
