@@ -12,8 +12,7 @@ from circuits import codegen, kernels
 from circuits import simulate as simulate_fn
 from circuits.builder import Builder
 from networks import digits
-from networks.binarized import train_binarized
-from networks.compile import compile_binarized
+from networks.compilers import compile_binarized, train_binarized
 from tests.reference import reference_simulate
 
 sim = importlib.import_module("circuits.simulate")  # the module (circuits.simulate is the function)
