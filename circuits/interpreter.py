@@ -1,9 +1,9 @@
 """One Numba interpreter for every netlist, generated from the gate table, and the single-fault campaign kernel.
 
-Opcode arrays, liveness-compacted signal slots (circuits.plan), a block of B words per gate, with stuck-at
-faults (per gate a keep and a force mask) and transient flips (circuits.rng). No compile per netlist; used for
-stuck-at faults and for one-off or huge netlists. `detect_counts` propagates single stuck-at faults through
-their fan-out cones (circuits.campaign).
+Opcode arrays, liveness-compacted signal slots (circuits.plan), a block of B words per gate, with permanent
+faults (per gate a keep and a force mask: (gate & keep) ^ force, circuits.faults) and transient flips
+(circuits.rng). No compile per netlist; used for permanent faults and for one-off or huge netlists.
+`detect_counts` propagates single stuck-at faults through their fan-out cones (circuits.campaign).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def run_blocks(inp, out, b0, b1, ops, sa, sb, sc, dst, in_slot, out_slot, nslots
             kk = keep[g]
             kf = force[g]
             for j in range(B):
-                v[kd, j] = ((gate(op, v[ka, j], v[kb, j], v[kc, j]) & kk) | kf) ^ fm[g * B + j]
+                v[kd, j] = ((gate(op, v[ka, j], v[kb, j], v[kc, j]) & kk) ^ kf) ^ fm[g * B + j]
         _clear_flips(fm, 0, ng * B, touched, nt)
         for k in range(out_slot.shape[0]):
             for j in range(B):

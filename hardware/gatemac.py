@@ -3,7 +3,7 @@ with its faults (circuits.simulate_planes), accumulators read straight from the 
 
 Vector v = (s * out + o) * k + i holds the operands (|a[s, i]|, |w[o, i]|) of row s, output channel o and input
 i (k inputs); planes follow circuits.bitplanes (vector v at bit v % 64 of word v // 64, bus bit 0 first), the
-same vectors circuits.simulate gives those operands, so a GateFaults draws the same flips either way.
+same vectors circuits.simulate gives those operands, so a fault plan draws the same flips either way.
 Packing copies precomputed bit strings (bit j of a[s, :] and of |w[o, :]|, k bits each) to each (s, o)
 segment; accumulating adds popcount(P_j & positive lanes) - popcount(P_j & negative lanes), times 2^j, per
 output bit j of each segment (sign(w) and, for signed inputs, sgn(a) give the lane's sign), or, when errors
@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit, types
 from numba.core.extending import intrinsic
 
-from circuits import MASKS, WORDS, GateFaults, Netlist, simulate_planes, transpose64
+from circuits import MASKS, WORDS, GateFaultPlan, Netlist, simulate_planes, transpose64
 
 _ONE = np.uint64(1)
 
@@ -212,7 +212,7 @@ def _buffer(buffers: dict, key: str, shape: tuple) -> np.ndarray:
     return buffers[key, shape]
 
 
-def _simulate(netlist: Netlist, a: np.ndarray, mag: np.ndarray, faults: GateFaults, buffers: dict) -> np.ndarray:
+def _simulate(netlist: Netlist, a: np.ndarray, mag: np.ndarray, faults: GateFaultPlan, buffers: dict) -> np.ndarray:
     """Output planes of the netlist over every (s, o, i) vector of operands a (n, k) >= 0 and mag (out, k)."""
     n, k = a.shape
     out = mag.shape[0]
@@ -232,7 +232,7 @@ def _simulate(netlist: Netlist, a: np.ndarray, mag: np.ndarray, faults: GateFaul
     return simulate_planes(netlist, planes, faults=faults, out=out)
 
 
-def products(netlist: Netlist, a: np.ndarray, mag: np.ndarray, faults: GateFaults, buffers: dict) -> np.ndarray:
+def products(netlist: Netlist, a: np.ndarray, mag: np.ndarray, faults: GateFaultPlan, buffers: dict) -> np.ndarray:
     """MUL(a[s, i], mag[o, i]) by the netlist (inputs a, b; one output bus): (n, out, k) int64. buffers: plane
     arrays kept between calls."""
     n, k = a.shape
@@ -258,7 +258,7 @@ def _unpack(outp, width, vals, buf, masks):
             vals[wd * 64 + lane] = buf[lane]
 
 
-def accumulate(netlist: Netlist, cols: np.ndarray, w: np.ndarray, bias: np.ndarray, faults: GateFaults,
+def accumulate(netlist: Netlist, cols: np.ndarray, w: np.ndarray, bias: np.ndarray, faults: GateFaultPlan,
                signed: bool, buffers: dict) -> np.ndarray:
     """bias[o] + sum_i sgn(cols[s, i]) sign(w[o, i]) MUL(|cols[s, i]|, |w[o, i]|) by the netlist: (n, out)."""
     n, k = cols.shape
@@ -271,7 +271,7 @@ def accumulate(netlist: Netlist, cols: np.ndarray, w: np.ndarray, bias: np.ndarr
 
 
 def accumulate_measured(netlist: Netlist, cols: np.ndarray, w: np.ndarray, bias: np.ndarray,
-                        faults: GateFaults, buffers: dict) -> tuple:
+                        faults: GateFaultPlan, buffers: dict) -> tuple:
     """(accumulators (n, out), wrong products per row (n,), sum of exact products squared, sum of squared
     product errors) by the netlist; errors against exact arithmetic |a| * |w|."""
     outp = _simulate(netlist, np.abs(cols), np.abs(w), faults, buffers)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from circuits import GateFaults, Netlist, exhaustive
+from circuits import GateFaultPlan, GateMasks, Netlist, exhaustive
 from hardware import gatemac, pe
 from hardware.errors import HardwareError
 from hardware.tables import exact_accumulate, lut_accumulate, lut_measured, lut_products
@@ -43,14 +43,14 @@ class Multiplier:
         self._tables: dict = {}
 
     @classmethod
-    def check(cls, faults: GateFaults, part: str = "mul") -> None:
+    def check(cls, faults: GateFaultPlan, part: str = "mul") -> None:
         """HardwareError unless this kind of multiplier can realise `faults` on `part`."""
         if part not in pe.PARTS:
             raise HardwareError(f"fault_part must be one of {', '.join(pe.PARTS)}, got {part!r}")
         if not faults.none and part not in cls.parts:
             raise HardwareError(f"fault_part {part!r} needs mode 'pe' (the processing element); this multiplier is "
                                f"{cls.mode!r}")
-        if (faults.flip_p > 0 and not cls.takes_flips) or (faults.stuck and not cls.takes_stuck):
+        if (faults.flip_p > 0 and not cls.takes_flips) or (faults.permanent and not cls.takes_stuck):
             raise HardwareError(f"gate faults need a netlist multiplier (mode 'gates' for transient flips, 'lut' or "
                                f"'gates' for stuck-at); this one is {cls.mode!r}")
 
@@ -58,39 +58,44 @@ class Multiplier:
         """HardwareError unless this multiplier can run a model with `acc_bits`-bit accumulators whose layers
         `signed_layers` take signed inputs."""
 
-    def table(self, stuck=()) -> np.ndarray:
+    def table(self, faults: GateFaultPlan | None = None) -> np.ndarray:
         """(2^act_bits, 2^mag_bits) products a * b."""
         return np.arange(1 << self.act_bits)[:, None] * np.arange(1 << self.mag_bits)[None, :]
 
-    def _table_t(self, stuck) -> np.ndarray:
+    def _masks(self, faults: GateFaultPlan | None) -> GateMasks | None:
+        """The permanent part of `faults` on the netlist (None: nothing masked, or no netlist)."""
+        return None
+
+    def _table_t(self, faults) -> np.ndarray:
         """The table transposed, (2^mag_bits, 2^act_bits) C-contiguous (rows per weight magnitude), int32
         when every product fits."""
-        key = ("t", tuple(sorted(stuck)))
+        masks = self._masks(faults)
+        key = ("t",) if masks is None else ("t", masks.keep.tobytes(), masks.force.tobytes())
         if key not in self._tables:
             if len(self._tables) > 64:
                 self._tables.clear()
-            table = self.table(stuck).T
+            table = self.table(faults).T
             self._tables[key] = np.ascontiguousarray(table, np.int32 if table.max() < 2 ** 31 else np.int64)
         return self._tables[key]
 
-    def products(self, a: np.ndarray, mag: np.ndarray, faults: GateFaults) -> np.ndarray:
+    def products(self, a: np.ndarray, mag: np.ndarray, faults: GateFaultPlan) -> np.ndarray:
         """MUL(a[s, i], mag[o, i]) for all rows s, output channels o and inputs i: (N, out, in) int64, a >= 0."""
-        return lut_products(a, mag, self.table(faults.stuck))
+        return lut_products(a, mag, self.table(faults))
 
-    def accumulate(self, cols: np.ndarray, w: np.ndarray, bias: np.ndarray, faults: GateFaults,
+    def accumulate(self, cols: np.ndarray, w: np.ndarray, bias: np.ndarray, faults: GateFaultPlan,
                    signed: bool = False, acc_bits: int = 64, part: str = "mul") -> np.ndarray:
         """bias[o] + sum_i sgn(cols[s, i]) sign(w[o, i]) MUL(|cols[s, i]|, |w[o, i]|): (N, out) int64, correct
         modulo 2^acc_bits. signed: cols may be negative (else every sgn(a) is +1). part: where the faults
         are (see run)."""
         at = np.ascontiguousarray(cols.T)
         acc = np.empty((w.shape[0], cols.shape[0]), np.int32 if acc_bits <= 32 else np.int64)
-        lut_accumulate(at, w, self._table_t(faults.stuck), bias.astype(acc.dtype), signed, acc)
+        lut_accumulate(at, w, self._table_t(faults), bias.astype(acc.dtype), signed, acc)
         return acc.T.astype(np.int64)
 
     def accumulate_measured(self, cols, w, bias, faults, signed=True, acc_bits=64, part="mul") -> tuple:
         """(accumulate(...), wrong products per row of cols, sum of exact products squared, sum of squared
         product errors): errors against exact arithmetic |a| * |w|, zero weights included."""
-        acc, wrong, sig, err = lut_measured(np.ascontiguousarray(cols.T), w, self._table_t(faults.stuck), bias)
+        acc, wrong, sig, err = lut_measured(np.ascontiguousarray(cols.T), w, self._table_t(faults), bias)
         return acc.T, wrong, sig, err
 
 
@@ -131,12 +136,17 @@ class TableMultiplier(Multiplier):
             raise HardwareError(f"multiplier netlist {netlist.name!r}: a lookup table of 2^{netlist.n_input_bits} "
                                "entries is too large; use mode 'gates'")
 
-    def table(self, stuck=()) -> np.ndarray:
-        """(2^act_bits, 2^mag_bits) products of the netlist (with permanent stuck-at faults, if any)."""
-        key = tuple(sorted(stuck))
+    def _masks(self, faults):
+        masks = None if faults is None else faults.masks(self.netlist.n_gates, self.netlist.gate_index)
+        return None if masks is None else GateMasks(*masks)
+
+    def table(self, faults=None) -> np.ndarray:
+        """(2^act_bits, 2^mag_bits) products of the netlist (with the permanent faults of `faults`, if any)."""
+        masks = self._masks(faults)
+        key = () if masks is None else (masks.keep.tobytes(), masks.force.tobytes())
         if key not in self._tables:
             table = np.zeros((1 << self.act_bits, 1 << self.mag_bits), np.int64)
-            for ins, outs in exhaustive(self.netlist, stuck=list(key)):
+            for ins, outs in exhaustive(self.netlist, faults=masks):
                 a, b = ins["a"], ins["b"]
                 ok = (a < (1 << self.act_bits)) & (b < (1 << self.mag_bits))
                 table[a[ok], b[ok]] = outs[self.out_bus][ok]
@@ -159,17 +169,17 @@ class GateMultiplier(TableMultiplier):
         self._buffers: dict = {}  # bit-plane arrays reused between layers and passes
 
     def products(self, a, mag, faults):
-        if faults.stuck and faults.flip_p == 0:
+        if faults.permanent and faults.flip_p == 0:
             return super().products(a, mag, faults)
         return gatemac.products(self.netlist, a, mag, faults, self._buffers)
 
     def accumulate(self, cols, w, bias, faults, signed=False, acc_bits=64, part="mul"):
-        if faults.stuck and faults.flip_p == 0:
+        if faults.permanent and faults.flip_p == 0:
             return super().accumulate(cols, w, bias, faults, signed, acc_bits)
         return gatemac.accumulate(self.netlist, cols, w, bias, faults, signed, self._buffers)
 
     def accumulate_measured(self, cols, w, bias, faults, signed=True, acc_bits=64, part="mul"):
-        if faults.stuck and faults.flip_p == 0:
+        if faults.permanent and faults.flip_p == 0:
             return super().accumulate_measured(cols, w, bias, faults)
         return gatemac.accumulate_measured(self.netlist, cols, w, bias, faults, self._buffers)
 

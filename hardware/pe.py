@@ -6,7 +6,7 @@ The element is two netlists: the multiplier the engine was given (inputs a, b; o
 complement, gates named add.* exactly as in the registered `mac` circuit (the same adder, the same conditional
 negation), so multiplier + adder hold the gates of `mac` gate for gate. Two netlists rather than the one `mac`
 netlist because the simulator's flips hit every gate of a netlist: with two, the multiplier's gates, the adder's
-or both take faults (each its own GateFaults), flips stay exact (per gate, per vector, probability p) and both
+or both take faults (each its own fault plan), flips stay exact (per gate, per vector, probability p) and both
 run in the simulator's compiled flip kernel.
 
 A layer (rows s of the input columns, output channels o, inputs i = 0..k-1 in order) runs k steps. Lanes are
@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from circuits import MASKS, WORDS, GateFaults, Netlist, simulate_planes, transpose64
+from circuits import MASKS, WORDS, GateFaultPlan, GateFaults, GateMasks, Netlist, simulate_planes, transpose64
 from circuits.builder import Builder
 from circuits.mac import ADDERS, signed_accumulate
 from circuits.simulate import choose_engine
@@ -56,12 +56,12 @@ def adder_netlist(acc_bits: int, product_bits: int, signed_a: bool = False, adde
     return b.build()
 
 
-def split_faults(faults: GateFaults, part: str, mul: Netlist, add: Netlist) -> tuple[GateFaults, GateFaults]:
+def split_faults(faults: GateFaultPlan, part: str, mul: Netlist, add: Netlist) -> tuple[GateFaultPlan, GateFaultPlan]:
     """(multiplier faults, adder faults) of `faults` placed on `part`: 'mul' (gates of the multiplier, names and
-    indices as in mode 'gates'), 'add' (gates of the adder, names add.*) or 'all' (flips on every gate; stuck
-    gates by index into [multiplier gates, adder gates] (the order of an unsigned `mac`), or by name: 'mul.NAME'
-    or a multiplier gate's name, 'add.*' an adder gate's; the two parts draw their flips from seeds
-    _mix(seed, 1) and _mix(seed, 2))."""
+    indices as in mode 'gates'), 'add' (gates of the adder, names add.*) or 'all' (the plan realised on the
+    element's gates [multiplier gates, adder gates] (the order of an unsigned `mac`): a gate by index into that
+    list, or by name: 'mul.NAME' or a multiplier gate's name, 'add.*' an adder gate's; flips on every gate, the
+    two parts drawing them from seeds _mix(seed, 1) and _mix(seed, 2))."""
     if part not in PARTS:
         raise HardwareError(f"fault_part must be one of {', '.join(PARTS)}, got {part!r}")
     none = GateFaults()
@@ -69,20 +69,21 @@ def split_faults(faults: GateFaults, part: str, mul: Netlist, add: Netlist) -> t
         return faults, none
     if part == "add":
         return none, faults
-    to_mul, to_add = [], []
-    for item in faults.stuck:
-        gate, value = item
+    n = mul.n_gates + add.n_gates
+
+    def element_gate(gate) -> int:
         if isinstance(gate, (int, np.integer)) and not isinstance(gate, bool):
-            g = int(gate)
-            if not 0 <= g < mul.n_gates + add.n_gates:
-                raise HardwareError(f"stuck-at gate index {g} outside the element's {mul.n_gates + add.n_gates} gates")
-            (to_mul if g < mul.n_gates else to_add).append((g if g < mul.n_gates else g - mul.n_gates, value))
-        elif str(gate).startswith("add."):
-            to_add.append((str(gate), value))
-        else:
-            to_mul.append((str(gate).removeprefix("mul."), value))
-    return (GateFaults(faults.flip_p, tuple(to_mul), _mix(faults.seed, 1)),
-            GateFaults(faults.flip_p, tuple(to_add), _mix(faults.seed, 2)))
+            if not 0 <= int(gate) < n:
+                raise HardwareError(f"stuck-at gate index {int(gate)} outside the element's {n} gates")
+            return int(gate)
+        if str(gate).startswith("add."):
+            return mul.n_gates + add.gate_index(str(gate))
+        return mul.gate_index(str(gate).removeprefix("mul."))
+
+    masks = faults.masks(n, element_gate)
+    keep, force = masks if masks is not None else (np.full(n, _ALL, np.uint64), np.zeros(n, np.uint64))
+    return (GateMasks(keep[:mul.n_gates], force[:mul.n_gates], faults.flip_p, _mix(faults.seed, 1)),
+            GateMasks(keep[mul.n_gates:], force[mul.n_gates:], faults.flip_p, _mix(faults.seed, 2)))
 
 
 def _mix(seed: int, k: int) -> int:
@@ -201,7 +202,7 @@ def _rows(netlist: Netlist) -> dict[str, tuple[int, int]]:
 
 
 def accumulate(mul: Netlist, add: Netlist, cols: np.ndarray, w: np.ndarray, bias: np.ndarray,
-               mul_faults: GateFaults, add_faults: GateFaults, signed: bool, acc_bits: int, buffers: dict,
+               mul_faults: GateFaultPlan, add_faults: GateFaultPlan, signed: bool, acc_bits: int, buffers: dict,
                measure: bool = False, engine: str = "auto"):
     """bias[o] + sum_i sgn(cols[s, i]) sign(w[o, i]) MUL(|cols[s, i]|, |w[o, i]|), accumulated step by step
     (i = 0..k-1) through the multiplier `mul` and the adder `add` (adder_netlist), each with its faults (step i
@@ -242,8 +243,8 @@ def accumulate(mul: Netlist, add: Netlist, cols: np.ndarray, w: np.ndarray, bias
         sig = float(np.square(abs_a_t, dtype=np.float64).sum(axis=1) @ np.square(mag_t, dtype=np.float64).sum(axis=1))
     mul_seed, add_seed = mul_faults.seed, add_faults.seed
     lanes = k * nwords * 64
-    mul_engine = choose_engine(mul, lanes, engine, mul_faults.flip_p, mul_faults.stuck)
-    add_engine = choose_engine(add, lanes, engine, add_faults.flip_p, add_faults.stuck)
+    mul_engine = choose_engine(mul, lanes, engine, mul_faults.flip_p, mul_faults.permanent)
+    add_engine = choose_engine(add, lanes, engine, add_faults.flip_p, add_faults.permanent)
     cur = 0
     for i in range(k):
         src, dst = planes[cur], planes[1 - cur]

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from circuits import GateFaults
+from circuits import GateFaultPlan, GateFaults
 from hardware import EXACT_FLOAT, Multiplier, exact_accumulate
 from networks.errors import NetworkError
 from networks.graph import IntegerModel, IntLayer
@@ -127,7 +127,7 @@ class IntegerEngine:
         if layer not in self._index:
             raise NetworkError(f"{where}: unknown layer {layer!r}; layers: {', '.join(self.layer_names)}")
 
-    def run(self, x: np.ndarray, *, noise: dict | None = None, faults: GateFaults | None = None,
+    def run(self, x: np.ndarray, *, noise: dict | None = None, faults: GateFaultPlan | None = None,
             faults_layer: str | None = None, rng: np.random.Generator | None = None, record: bool = False,
             measure_error: bool = False, fault_part: str = "mul") -> PassResult:
         """One pass over float inputs x in [0, 1]. noise: {'SITE' or 'SITE@LAYER': fn(values, bits, signed, rng)};
