@@ -12,7 +12,8 @@ from hardware.multipliers import (
     ProcessingElement,
     TableMultiplier,
 )
+from hardware.pe import GATE_SITES, GateSite, Part
 from hardware.tables import EXACT_FLOAT, exact_accumulate
 
-__all__ = ["EXACT_FLOAT", "MODES", "ExactMultiplier", "GateMultiplier", "HardwareError", "Multiplier",
-           "ProcessingElement", "TableMultiplier", "exact_accumulate", "gatemac", "pe"]
+__all__ = ["EXACT_FLOAT", "GATE_SITES", "MODES", "ExactMultiplier", "GateMultiplier", "GateSite", "HardwareError",
+           "Multiplier", "Part", "ProcessingElement", "TableMultiplier", "exact_accumulate", "gatemac", "pe"]

@@ -54,6 +54,10 @@ class Multiplier:
             raise HardwareError(f"gate faults need a netlist multiplier (mode 'gates' for transient flips, 'lut' or "
                                f"'gates' for stuck-at); this one is {cls.mode!r}")
 
+    def gates(self, part: str = "mul") -> int:
+        """The gates that take faults placed on `part` (0 without a netlist)."""
+        return self.netlist.n_gates if self.netlist is not None else 0
+
     def check_model(self, acc_bits: int, signed_layers: list[str]) -> None:
         """HardwareError unless this multiplier can run a model with `acc_bits`-bit accumulators whose layers
         `signed_layers` take signed inputs."""

@@ -25,6 +25,9 @@ count) at a zero weight.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import StrEnum
+
 import numpy as np
 from numba import njit
 
@@ -35,7 +38,35 @@ from circuits.simulate import choose_engine
 from hardware.errors import HardwareError
 from hardware.gatemac import _bit_strings, _buffer, _transpose_fields
 
-PARTS = ("mul", "add", "all")  # which gates of the element take the faults
+
+class Part(StrEnum):
+    """Which gates of the element take the faults: the multiplier's, the accumulator adder's, or all."""
+
+    MUL = "mul"
+    ADD = "add"
+    ALL = "all"
+
+
+PARTS = tuple(Part)
+
+
+@dataclass(frozen=True)
+class GateSite:
+    """A network gate site the datapath realises: the gates of `part` take the faults; their error is measured at
+    the word site `error_site`."""
+
+    name: str
+    part: Part
+    description: str
+    error_site: str
+
+
+GATE_SITES = (
+    GateSite("mac-gate", Part.MUL, "every gate of every multiplier (gate level)", "product"),
+    GateSite("pe-add", Part.ADD, "every gate of every accumulator adder (multiplier mode 'pe')", "accumulator"),
+    GateSite("pe-gate", Part.ALL, "every gate of every processing element: multiplier and accumulator adder "
+             "(mode 'pe')", "accumulator"),
+)
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 

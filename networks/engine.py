@@ -12,14 +12,17 @@ multiplier ('mul', as in mode 'gates'), the adder ('add') or both ('all').
 
 The engine runs the graph node by node; OPS maps each operation kind to one method (a new layer kind is one
 entry). Noise hooks: `noise={key: fn}` with fn(values, bits, signed, rng) -> values, key 'SITE' (every
-multiply layer) or 'SITE@LAYER' (that layer only, named by its module path, see `layer_names`), applied to
-integer weights (site 'weight', two's complement of the layer's weight width), layer inputs ('activation',
-unsigned act_bits, or two's complement act_bits + 1 for a signed input), product magnitude words ('product', the
-multiplier's output width) and accumulators ('accumulator', two's complement acc_bits). No model copy is made.
+multiply layer) or 'SITE@LAYER' (that layer only, named by its module path, see `layer_names`), SITE one of the
+word sites declared here (`word_site`, WORD_SITES), applied to integer weights (site 'weight', two's complement
+of the layer's weight width), layer inputs ('activation', unsigned act_bits, or two's complement act_bits + 1 for
+a signed input), product magnitude words ('product', the multiplier's output width) and accumulators
+('accumulator', two's complement acc_bits). No model copy is made.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +35,43 @@ from networks.errors import NetworkError
 from networks.graph import IntegerModel, IntLayer
 from networks.kernels import count_pairs, finish, quantize_inputs, requantize, signed_sum, wrap
 
-SITES = ("weight", "activation", "product", "accumulator")
+
+@dataclass(frozen=True)
+class WordSite:
+    """A network word site the engine realises (noise keys 'NAME' and 'NAME@LAYER'): how its words' width and
+    sign are found (`width`, in words), what they are, and the batch rule (`batch_axis`: the first axis of the
+    words indexes samples). A site on a multiply layer's parameter names it (`field`, an IntLayer attribute) and
+    gives its words' width (`bits(model, layer)`) and sign (`signed`); the engine perturbs that parameter before
+    the layer runs. Sites without a field (activation, product, accumulator) are points of the datapath the
+    engine applies itself."""
+
+    name: str
+    width: str
+    description: str
+    batch_axis: bool = True
+    field: str = ""
+    bits: Callable[[IntegerModel, IntLayer], int] | None = None
+    signed: bool = True
+
+
+WORD_SITES: dict[str, WordSite] = {}
+
+
+def word_site(site: WordSite) -> WordSite:
+    """Register a network word site (its name must be new); returns it."""
+    if site.name in WORD_SITES:
+        raise NetworkError(f"word site {site.name!r} is already registered")
+    if site.field and site.bits is None:
+        raise NetworkError(f"word site {site.name!r} on layer parameter {site.field!r} needs bits(model, layer)")
+    WORD_SITES[site.name] = site
+    return site
+
+
+word_site(WordSite("weight", "the layer's weight bits, two's complement", "integer weights", batch_axis=False,
+                   field="weight", bits=lambda model, layer: layer.weight_bits))
+word_site(WordSite("activation", "act_bits, unsigned", "layer inputs"))
+word_site(WordSite("accumulator", "acc_bits, two's complement", "accumulator words"))
+word_site(WordSite("product", "the multiplier's output width, unsigned magnitude", "each multiply's result word"))
 
 
 @dataclass
@@ -113,14 +152,14 @@ class IntegerEngine:
         bad_sites = []
         for key, fn in noise.items():
             site, _, layer = str(key).partition("@")
-            if site not in SITES:
+            if site not in WORD_SITES:
                 bad_sites.append(key)
                 continue
             if layer:
                 self._check_layer(layer, f"noise key {key!r}")
             hooks.setdefault((site, layer or None), []).append(fn)
         if bad_sites:
-            raise NetworkError(f"unknown noise site(s) {sorted(bad_sites)}; sites: {', '.join(SITES)}")
+            raise NetworkError(f"unknown noise site(s) {sorted(bad_sites)}; sites: {', '.join(WORD_SITES)}")
         return hooks
 
     def _check_layer(self, layer: str, where: str) -> None:
@@ -152,7 +191,7 @@ class IntegerEngine:
         a = self.quantize_input(x)
         n = a.shape[0]
         hist = np.zeros((1 << mul.act_bits, 1 << mul.mag_bits), np.int64) if record else None
-        errors = {site: np.zeros(2) for site in SITES} if measure_error else None
+        errors = {site: np.zeros(2) for site in WORD_SITES} if measure_error else None
         p = _Pass(n, hooks, rng, faults, faults_layer, hist, errors, fault_part)
         values = {}
         for k, node in enumerate(self.model.nodes):
@@ -211,9 +250,8 @@ class IntegerEngine:
         layer: IntLayer = node.layer
         k = self._index[layer.name]
         m = self.model
+        layer = self._parameters(layer, p)
         a, w = ins[0], layer.weight
-        for fn in p.fns("weight", layer.name):
-            w = self._noisy("weight", fn, w, layer.weight_bits, True, p)
         for fn in p.fns("activation", layer.name):
             a = self._noisy("activation", fn, a, m.act_bits + layer.signed_input, layer.signed_input, p)
             if layer.signed_input:
@@ -225,7 +263,7 @@ class IntegerEngine:
         measure = p.measures_products(layer.name)
         if (self.multiplier.exact and not product_fns and not acc_fns and not measure
                 and p.hist is None):
-            out = self._direct(layer, a, w, w is layer.weight)
+            out = self._direct(layer, a, w, layer is node.layer)
             if out is not None:
                 return out
         a = a.astype(self._operand_type(layer.signed_input))
@@ -248,6 +286,15 @@ class IntegerEngine:
         out = requantize(np.ascontiguousarray(acc, dtype=np.int64), p.n, layer.mult, layer.shift, lo, hi,
                           layer.clamp is not None, wrap_bits)
         return out.reshape(p.n, layer.n_out, *shape)
+
+    def _parameters(self, layer: IntLayer, p) -> IntLayer:
+        """The layer with the noise of its parameter word sites (weight, ...) applied; itself when none applies."""
+        changed = {}
+        for site in WORD_SITES.values():
+            for fn in p.fns(site.name, layer.name) if site.field else ():
+                values = changed.get(site.field, getattr(layer, site.field))
+                changed[site.field] = self._noisy(site.name, fn, values, site.bits(self.model, layer), site.signed, p)
+        return dataclasses.replace(layer, **changed) if changed else layer
 
     def _direct(self, layer: IntLayer, a: np.ndarray, w: np.ndarray, cached: bool) -> np.ndarray | None:
         """The layer's output by torch's float linear / convolution kernels, exact because every partial sum

@@ -145,3 +145,76 @@ def test_a_gate_level_noise_kind_runs_through_circuit_and_network_suites(tmp_pat
         assert unit["curve"][0]["value"] == unit["clean_accuracy"], label
         assert unit["curve"][-1]["value"] < unit["clean_accuracy"], label
     assert "burst" in (out / "report.md").read_text() and (out / "report.html").is_file()
+
+
+BIAS_SUITE = """
+[suite]
+name = "bias"
+seed = 9
+
+[defaults]
+min_trials = 2
+max_trials = 2
+refine = 0
+
+[systems.mlp]
+kind = "network"
+dataset = "digits"
+hidden = [8]
+epochs = 20
+
+[[sweeps]]
+name = "bias-flips"
+noise = "bitflip"
+levels = [0.0, 0.01, 0.3]
+sites = {mlp = "bias"}
+"""
+
+
+@pytest.fixture
+def bias_site():
+    """Register a network word site on every multiply layer's bias words (two's complement, acc_bits wide)."""
+    from networks.engine import WORD_SITES, WordSite, word_site
+
+    yield word_site(WordSite("bias", "acc_bits, two's complement", "layer biases", batch_axis=False, field="bias",
+                             bits=lambda model, layer: model.acc_bits))
+    WORD_SITES.pop("bias")
+
+
+def test_a_registered_word_site_is_applied_where_declared(bias_site):
+    from networks import IntegerEngine, ModelConfig, digits, export, trained_model
+
+    model, _ = trained_model(ModelConfig(dataset="digits", hidden=(8,), epochs=20), progress=False)
+    ds = digits()
+    engine = IntegerEngine(export(model, ds.x_train))
+    x = ds.x_test[:50]
+    clean = engine.run(x)
+    shift = 1 << 20  # a huge bias on class 3 of the logits layer: every input is then classified 3
+    last = engine.layer_names[-1]
+
+    def push(values, bits, signed, rng):
+        assert bits == engine.model.acc_bits and signed and values.shape == (10,)
+        return values + np.where(np.arange(10) == 3, shift, 0)
+
+    pushed = engine.run(x, noise={f"bias@{last}": push}, measure_error=True)
+    assert (pushed.predictions == 3).all() and not (clean.predictions == 3).all()
+    assert pushed.site_error["bias"][1] == float(shift) ** 2  # the error power of the site, measured where declared
+    assert (engine.run(x, noise={f"bias@{engine.layer_names[0]}": lambda v, *_: v}).logits == clean.logits).all()
+
+
+def test_a_registered_word_site_runs_through_a_suite(tmp_path, capsys, bias_site):
+    assert main(["list"]) == 0
+    assert "bias" in capsys.readouterr().out
+    bad = tmp_path / "bad.toml"
+    bad.write_text(BIAS_SUITE.replace('mlp = "bias"', 'mlp = "bias@nope"'))
+    assert main(["run", str(bad), "--out", str(tmp_path / "bad"), "--workers", "1"]) == 2
+    assert "no layer 'nope'" in capsys.readouterr().err
+    suite = tmp_path / "bias.toml"
+    suite.write_text(BIAS_SUITE)
+    out = tmp_path / "run"
+    assert main(["run", str(suite), "--out", str(out), "--workers", "1"]) == 0
+    (sweep,) = read_summary(out)["sweeps"]
+    (unit,) = sweep["units"]
+    assert unit["label"] == "bias-flips/mlp@bias"
+    assert unit["curve"][0]["value"] == unit["clean_accuracy"] and unit["curve"][-1]["value"] < unit["clean_accuracy"]
+    assert "bias" in (out / "report.md").read_text()
