@@ -19,10 +19,11 @@ import platform
 import tempfile
 from pathlib import Path
 
-from testbed.compare import baseline_label, gap
 from testbed.settings import percent
-from testbed.sites import site_named
 from testbed.store import SUMMARY, json_safe
+
+# Reports read this module: what it imports at the top stays light (no networks, no torch); building a summary
+# imports the comparator, the sites and the system kinds where it needs them.
 
 
 def _curve(unit) -> list[dict]:
@@ -44,7 +45,9 @@ def _axis(noise) -> dict:
 
 
 def build_summary(suite, units: dict, meta: dict) -> dict:
-    from testbed.kinds import SYSTEM_KINDS  # here, not above: reports read this module without the networks
+    from testbed.compare import baseline_label, gap
+    from testbed.kinds import SYSTEM_KINDS
+    from testbed.sites import site_named
 
     sweeps = []
     for spec in suite.sweeps:
@@ -59,7 +62,7 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
                      "world": sw.system.world,
                      "metric": sw.metric, "threshold": sw.threshold, "breakdown": b.to_dict(), "curve": _curve(u)}
             site = site_named(u.site)
-            gates = sw.system.gates_per_evaluation(site) if site.holds == "bits" else None
+            gates = sw.system.gates_per_evaluation(site) if site.gate_level else None
             if gates and u.layer is None and spec.noise.per_element_probability:
                 # the fault budget: expected faulty gates per evaluation at break-down (p per gate times gates)
                 ends = {k: getattr(b, k) * gates for k in ("level", "lo", "hi")}
@@ -109,6 +112,13 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
         "settings": dataclasses.asdict(suite.settings),
         "sweeps": sweeps,
     })
+
+
+def gate_level(site: str) -> bool:
+    """Whether a unit's site (SITE or SITE@LAYER) puts noise on gates (testbed.sites), for readers of a summary."""
+    from testbed.sites import gate_level as at_gates
+
+    return at_gates(site)
 
 
 def unit_baselines(unit: dict) -> dict:

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from networks import digits
-from networks.compile import fit_tree
+from networks.compilers import fit_tree
 from testbed.classifier import ClassifierSystem
 from testbed.cli.main import main
 from testbed.noise import bitflip, stuck_at

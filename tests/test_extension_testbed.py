@@ -12,7 +12,7 @@ import pytest
 
 from circuits import blocks
 from circuits.builder import Builder
-from networks.compile import CompiledClassifier, quantize
+from networks.compilers import CompiledClassifier, quantize
 from networks.data import digits
 from testbed.classifier import CLASSIFIERS, Classifier
 from testbed.cli.main import main

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from circuits import NetlistError
+from hardware import MODES
 from networks import (
     IntegerEngine,
     ModelConfig,
@@ -21,7 +22,6 @@ from networks import (
     trained_model,
 )
 from networks import data as datasets
-from networks.engine import MODES
 from testbed.errors import SuiteError, TestbedError
 from testbed.kinds.base import BuildContext, SystemKind, check_sizes, num, refers_to
 from testbed.systems import NetworkSystem
@@ -143,13 +143,13 @@ class Network(SystemKind):
         """Gate sites need a netlist multiplier that realises the noise's gate faults (and the processing
         element's parts need mode 'pe')."""
         multiplier = MODES[spec.mode]
-        if site.holds == "bits" and not (multiplier.takes_flips or multiplier.takes_stuck):
+        if site.gate_level and not (multiplier.takes_flips or multiplier.takes_stuck):
             return (f"site {site.name!r} needs a network with a multiplier netlist (mode 'gates', or 'lut' for "
                     "stuck-at faults)")
-        if site.holds == "bits" and site.part not in multiplier.parts:
+        if site.gate_level and site.part not in multiplier.parts:
             return f"site {site.name!r} needs mode 'pe' (a processing element in the loop), got {spec.mode!r}"
         problem = super().site_problem(spec, site, noise)
-        if problem is not None or noise is None or site.holds != "bits":
+        if problem is not None or noise is None or not site.gate_level:
             return problem
         try:
             multiplier.check(noise.gate_faults(1, np.random.default_rng(0)), site.part)
