@@ -5,12 +5,15 @@ A Sweep holds one (system, site, noise kind) over levels. It asks for trials (`p
 `margin`, and refines the bracket of the crossing by bisection. The break-down level is a dose-response
 estimate from every trial near the threshold: the failure rate of each trial (circuits: wrong outputs;
 networks: inputs lost minus inputs gained against the noise-free prediction, so the threshold is the accuracy
-drop) is fitted by a quasi-binomial GLM with complementary log-log link in the severity axis (log10 p for
-bit flips, -SNR for additive noise), and the interval is the delta-method interval of the crossing
-(testbed.stats.crossing_fit). A sequential design then places trials at the current estimate and half an
-interval on either side until the interval is narrower than `target_width` (severity units: decades, bits)
-or the sweep has used `budget` trials. A network's interval is conditional on its test set. The same object
-drives `compare()` in-process and the campaign runner.
+drop, a net count that may be negative) is fitted by quasi-likelihood estimating equations (binomial variance
+times a dispersion, complementary log-log link) in the severity axis (log10 p for bit flips, -SNR for additive
+noise), and the interval is Fieller's interval of the crossing with the dispersion max(1, Pearson, replicate)
+(testbed.stats.crossing_fit). Where no fit determines the crossing, or the levels on either side of it are
+decided more narrowly than the fit's interval (a dispersion-aware test of each level's pooled rate,
+stats.rate_side), those levels bound it ('bracket'); an end no level decides is left open (NaN). A sequential
+design then places trials at the current estimate and half an interval on either side until the interval is
+narrower than `target_width` (severity units: decades, bits) or the sweep has used `budget` trials. A network's
+interval is conditional on its test set. The same object drives `compare()` in-process and the campaign runner.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import numpy as np
 from testbed.errors import TestbedError
 from testbed.noise import BITS, GapAxis, NoiseModel, bitflip
 from testbed.rng import derive_seed
-from testbed.stats import crossing_fit, z_value
+from testbed.stats import crossing_fit, rate_side, replicate_dispersion, z_value
 
 DESIGN_TRIALS = 1 << 20  # trial numbers of the sequential design start here, apart from grid and refinement trials
 
@@ -36,8 +39,9 @@ class Breakdown:
     bound: the break-down lies beyond it), 'below' when it failed already at the least severe level (level =
     that level, again a bound); of a censored break-down, the end of [lo, hi] the bound leaves open is NaN.
     error_snr_bits: the site's error SNR there. se and width: standard error and interval width on the
-    severity axis (decades, bits); method: 'cloglog fit', 'bracket' (the metric steps between two adjacent
-    levels, which then bound it), 'interpolation' (no fit) or 'censored';
+    severity axis (decades, bits); method: 'quasi-likelihood fit', 'bracket' (the levels decidedly under and
+    over the threshold either side of the step bound it, by tests that use the fit's or the trials' dispersion;
+    an end none decides is NaN) or 'censored';
     trials: trials in the sweep; budget_reached: the interval is wider than the target and the trial budget
     is spent."""
 
@@ -167,10 +171,11 @@ class Sweep:
         points: list = []
         for metric, threshold in targets:
             b = self.breakdown(metric, threshold)
-            if not b.width > self.target_width or b.method == "censored":
+            if b.width <= self.target_width or b.method == "censored":  # an open bracket (NaN width) goes on
                 continue
             if b.method == "bracket":
-                points.append((self.severity(b.lo) + self.severity(b.hi)) / 2)
+                mid = (self.severity(b.lo) + self.severity(b.hi)) / 2
+                points.append(mid if math.isfinite(mid) else b.severity)
                 continue
             half = max(b.width / 2, step)
             points += [round((b.severity + d) / step) * step for d in (-half, 0.0, half)]
@@ -243,27 +248,29 @@ class Sweep:
             return Breakdown(self.label, metric, bound, lo, hi, _interp_snr(xs, snr, edge), math.nan, math.nan,
                              censored, method="censored", trials=trials, severity=edge)
         fit = crossing_fit(x, k, n, fail_at, self.confidence)
-        if fit is not None and xs[0] <= fit.x <= xs[-1]:
-            right = min(int(np.searchsorted(xs, fit.x)), len(xs) - 1)
-            left = max(right - 1, 0)
-            bracket = (xs[left], xs[right])  # the tested levels either side of the estimate
-
-            def failing(i):  # the level's metric, by its pooled interval (the system's own: Wilson or a bootstrap
-                _, lo, hi = pts[i][metric]  # over trials), is decidedly above (-1) or below (+1) the threshold
-                return -1 if lo >= threshold else (1 if hi < threshold else 0)
-            if fit.hi - fit.lo < bracket[1] - bracket[0] or not (failing(left) == -1 and failing(right) == 1):
-                xc, x_lo, x_hi, se, method = fit.x, fit.lo, fit.hi, fit.se, "cloglog fit"
-            else:  # the fit says less than the two levels around it, which are decided: a step between them
-                xc, (x_lo, x_hi), method = fit.x, bracket, "bracket"
-                se = (x_hi - x_lo) / (2 * z_value(self.confidence))
-        else:  # no fit: linear interpolation of the pooled metric and of its interval bounds
-            val = np.array([p[metric][0] for p in pts])
-            xc, _ = _crossing(xs, val, threshold)
-            x_lo, _ = _crossing(xs, np.array([p[metric][1] for p in pts]), threshold)
-            x_hi, _ = _crossing(xs, np.array([p[metric][2] for p in pts]), threshold)
-            se, method = (x_hi - x_lo) / (2 * z_value(self.confidence)), "interpolation"
-        lo_level, hi_level = sorted((self._level(x_lo), self._level(x_hi)))
-        snr_lo, snr_hi = sorted((_interp_snr(xs, snr, x_lo), _interp_snr(xs, snr, x_hi)))
+        if fit is not None and not xs[0] <= fit.x <= xs[-1]:
+            fit = None
+        if fit is not None:
+            dispersion, df = fit.dispersion, fit.df
+        else:
+            dispersion, df = replicate_dispersion(x, k, n)
+            dispersion, df = (dispersion, df) if dispersion > 1 else (1.0, math.inf)
+        # each tested level decidedly under (-1) or over (+1) the failure threshold, by a dispersion-aware test
+        side = [rate_side(k[x == v].sum(), n[x == v].sum(), fail_at, dispersion, self.confidence, df) for v in xs]
+        over = [i for i, s in enumerate(side) if s == 1]
+        under = [i for i, s in enumerate(side) if s == -1 and (not over or i < over[0])]
+        step = (xs[under[-1]] if under else math.nan, xs[over[0]] if over else math.nan)
+        if fit is not None and not fit.hi - fit.lo > step[1] - step[0]:
+            xc, x_lo, x_hi, se, method = fit.x, fit.lo, fit.hi, fit.se, "quasi-likelihood fit"
+        else:  # no fit, or one that says less than the decided levels around the step: those levels bound it
+            x_lo, x_hi = step
+            xc = fit.x if fit is not None else _crossing(xs, -rate, -fail_at)[0]
+            xc = min(max(xc, x_lo), x_hi) if math.isfinite(x_lo) and math.isfinite(x_hi) else xc
+            se, method = (x_hi - x_lo) / (2 * z_value(self.confidence)), "bracket"
+        ends = (self._level(x_lo), self._level(x_hi))  # an open end stays NaN at its own side
+        lo_level, hi_level = ends if self.noise.more_noise_is_higher else ends[::-1]
+        snr_ends = (_interp_snr(xs, snr, x_hi), _interp_snr(xs, snr, x_lo))  # error SNR falls with severity
+        snr_lo, snr_hi = sorted(snr_ends) if all(map(math.isfinite, snr_ends)) else snr_ends
         width = x_hi - x_lo
         return Breakdown(self.label, metric, float(self._level(xc)), float(lo_level), float(hi_level),
                          _interp_snr(xs, snr, xc), snr_lo, snr_hi, "", float(se), float(width), method, trials,

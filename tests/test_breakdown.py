@@ -53,7 +53,7 @@ def _covered(system, truth: float, reps: int, **options) -> tuple[int, list[floa
     for seed in range(reps):
         sweep = run_sweep(Sweep(system, "gate", bitflip(0.0), np.logspace(-6, -1, 11), seed=seed, **options))
         b = sweep.breakdown()
-        assert b.method in ("cloglog fit", "bracket") and not b.censored
+        assert b.method in ("quasi-likelihood fit", "bracket") and not b.censored
         hits += b.lo <= truth <= b.hi
         widths.append(b.width)
     return hits, widths
