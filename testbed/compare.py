@@ -1,19 +1,20 @@
 """The comparator: sweeps, break-down levels with intervals, tolerance gaps, and the three framings.
 
 A Sweep holds one (system, site, noise kind) over levels. It asks for trials (`pending()`), pools their rows
-(`add()`), stops a grid point when its task-metric interval excludes the threshold or is narrower than
-`margin`, and refines the bracket of the crossing by bisection. The break-down level is a dose-response
-estimate from every trial near the threshold: the failure rate of each trial (circuits: wrong outputs;
-networks: inputs lost minus inputs gained against the noise-free prediction, so the threshold is the accuracy
-drop, a net count that may be negative) is fitted by quasi-likelihood estimating equations (binomial variance
-times a dispersion, complementary log-log link) in the severity axis (log10 p for bit flips, -SNR for additive
-noise), and the interval is Fieller's interval of the crossing with the dispersion max(1, Pearson, replicate)
-(testbed.stats.crossing_fit). Where no fit determines the crossing, or the levels on either side of it are
-decided more narrowly than the fit's interval (a dispersion-aware test of each level's pooled rate,
-stats.rate_side), those levels bound it ('bracket'); an end no level decides is left open (NaN). A sequential
-design then places trials at the current estimate and half an interval on either side until the interval is
-narrower than `target_width` (severity units: decades, bits) or the sweep has used `budget` trials. A network's
-interval is conditional on its test set. The same object drives `compare()` in-process and the campaign runner.
+(`add()`), stops a grid point when its task-metric interval excludes the threshold or is narrower than `margin`,
+and refines the bracket of the crossing by bisection. The break-down level is a dose-response estimate from every
+trial near the threshold: the failure rate of each trial (circuits: wrong outputs; networks: inputs lost minus
+inputs gained against the noise-free prediction, so the threshold is the accuracy drop, a net count that may be
+negative) is fitted by quasi-likelihood estimating equations (binomial variance times a dispersion, complementary
+log-log link) in the severity axis (log10 p for bit flips, -SNR for additive noise), and the interval is Fieller's
+interval of the crossing with the dispersion max(1, Pearson, replicate) (testbed.stats.crossing_fit). Where no fit
+determines the crossing, the levels on either side of the step that a dispersion-aware test of their pooled rates
+decides (stats.rate_side, with the trials' replicate dispersion) bound it ('bracket'); an end no level decides is
+left open (NaN). A narrower bracket never replaces a fit's interval (choosing the narrower of two intervals would
+lose coverage). A sequential design then places trials at the current estimate and half an interval on either side
+until the interval is narrower than `target_width` (severity units: decades, bits) or the sweep has used `budget`
+trials. A network's interval is conditional on its test set. The same object drives `compare()` in-process and the
+campaign runner.
 """
 
 from __future__ import annotations
@@ -39,9 +40,9 @@ class Breakdown:
     bound: the break-down lies beyond it), 'below' when it failed already at the least severe level (level =
     that level, again a bound); of a censored break-down, the end of [lo, hi] the bound leaves open is NaN.
     error_snr_bits: the site's error SNR there. se and width: standard error and interval width on the
-    severity axis (decades, bits); method: 'quasi-likelihood fit', 'bracket' (the levels decidedly under and
-    over the threshold either side of the step bound it, by tests that use the fit's or the trials' dispersion;
-    an end none decides is NaN) or 'censored';
+    severity axis (decades, bits); method: 'quasi-likelihood fit', 'bracket' (no fit determines it: the
+    levels decidedly under and over the threshold either side of the step bound it, by tests that use the
+    trials' dispersion; an end none decides is NaN) or 'censored';
     trials: trials in the sweep; budget_reached: the interval is wider than the target and the trial budget
     is spent."""
 
@@ -248,23 +249,11 @@ class Sweep:
             return Breakdown(self.label, metric, bound, lo, hi, _interp_snr(xs, snr, edge), math.nan, math.nan,
                              censored, method="censored", trials=trials, severity=edge)
         fit = crossing_fit(x, k, n, fail_at, self.confidence)
-        if fit is not None and not xs[0] <= fit.x <= xs[-1]:
-            fit = None
-        if fit is not None:
-            dispersion, df = fit.dispersion, fit.df
-        else:
-            dispersion, df = replicate_dispersion(x, k, n)
-            dispersion, df = (dispersion, df) if dispersion > 1 else (1.0, math.inf)
-        # each tested level decidedly under (-1) or over (+1) the failure threshold, by a dispersion-aware test
-        side = [rate_side(k[x == v].sum(), n[x == v].sum(), fail_at, dispersion, self.confidence, df) for v in xs]
-        over = [i for i, s in enumerate(side) if s == 1]
-        under = [i for i, s in enumerate(side) if s == -1 and (not over or i < over[0])]
-        step = (xs[under[-1]] if under else math.nan, xs[over[0]] if over else math.nan)
-        if fit is not None and not fit.hi - fit.lo > step[1] - step[0]:
+        if fit is not None and xs[0] <= fit.x <= xs[-1]:
             xc, x_lo, x_hi, se, method = fit.x, fit.lo, fit.hi, fit.se, "quasi-likelihood fit"
-        else:  # no fit, or one that says less than the decided levels around the step: those levels bound it
-            x_lo, x_hi = step
-            xc = fit.x if fit is not None else _crossing(xs, -rate, -fail_at)[0]
+        else:  # no fit determines the crossing: the decided levels either side of the step bound it
+            x_lo, x_hi = _decided_step(xs, x, k, n, fail_at, self.confidence)
+            xc = _crossing(xs, -rate, -fail_at)[0]
             xc = min(max(xc, x_lo), x_hi) if math.isfinite(x_lo) and math.isfinite(x_hi) else xc
             se, method = (x_hi - x_lo) / (2 * z_value(self.confidence)), "bracket"
         ends = (self._level(x_lo), self._level(x_hi))  # an open end stays NaN at its own side
@@ -279,6 +268,18 @@ class Sweep:
 
     def _level(self, x: float) -> float:
         return self.noise.level_at(x) if math.isfinite(x) else math.nan
+
+
+def _decided_step(xs, x, k, n, fail_at: float, confidence: float) -> tuple[float, float]:
+    """(the last level decidedly under fail_at before the first decidedly over it, that first level) on the
+    severity axis, by stats.rate_side with the trials' replicate dispersion (at least 1); NaN for a side that no
+    level decides."""
+    dispersion, df = replicate_dispersion(x, k, n)
+    dispersion, df = (dispersion, df) if dispersion > 1 else (1.0, math.inf)
+    side = [rate_side(k[x == v].sum(), n[x == v].sum(), fail_at, dispersion, confidence, df) for v in xs]
+    over = [i for i, s in enumerate(side) if s == 1]
+    under = [i for i, s in enumerate(side) if s == -1 and (not over or i < over[0])]
+    return (xs[under[-1]] if under else math.nan), (xs[over[0]] if over else math.nan)
 
 
 def _crossing(xs: np.ndarray, values: np.ndarray, threshold: float) -> tuple[float, str | None]:

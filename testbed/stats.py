@@ -141,23 +141,45 @@ def _quasi_loglik(beta, design, k, n) -> float:
     return float(np.sum(k * np.log(mu) - (n - k) * e))
 
 
-def replicate_dispersion(x, k, n, mu=None) -> tuple[float, int]:
-    """Between-trial dispersion from severities tested more than once: sum over observations of
-    n (y - ybar)^2 / (mu (1 - mu)), y = k / n, ybar the pooled rate of its severity, over the degrees of freedom
-    (observations minus severities, counting severities with repeats). mu: the variance's rate per observation
-    (a fitted curve's); default the pooled rate, kept within [1 / (2 N), 1 - 1 / (2 N)] for N samples there.
-    Returns (estimate, degrees of freedom); (NaN, 0) without repeats. Free of any curve's lack of fit."""
+def _information(n, mu) -> np.ndarray:
+    """Fisher information weight n mu'^2 / (mu (1 - mu)) of an observation under the complementary log-log link
+    (about n mu for small mu)."""
+    e = -np.log1p(-mu)
+    return n * e * e * (1 - mu) / mu
+
+
+def _dispersion(terms: np.ndarray, weights: np.ndarray, lost: int) -> tuple[float, float]:
+    """A dispersion estimate from squared Pearson residuals `terms` (each has mean equal to the dispersion), each
+    weighted by its observation's information: sum(w t) / sum(w) times N / (N - lost) for `lost` fitted
+    parameters, with Kish's effective number of observations minus `lost` as its degrees of freedom. Rare-event
+    terms (a few expected failures, heavy-tailed) weigh little, as they weigh little in the crossing."""
+    size = len(terms)
+    if size <= lost:
+        return math.nan, 0.0
+    value = float((weights * terms).sum() / weights.sum()) * size / (size - lost)
+    return value, max(min(size - lost, float(weights.sum() ** 2 / (weights ** 2).sum()) - lost), 1.0)
+
+
+def replicate_dispersion(x, k, n, mu=None) -> tuple[float, float]:
+    """Between-trial dispersion from severities tested more than once, free of any curve's lack of fit: squared
+    residuals n (y - ybar)^2 / (mu (1 - mu)) of each observation from the pooled rate ybar of its severity,
+    weighted as in _dispersion (one parameter lost per severity). mu: the variance's rate per observation (a
+    fitted curve's); default the pooled rate, kept within [1 / (2 N), 1 - 1 / (2 N)] for N samples there.
+    Returns (estimate, degrees of freedom); (NaN, 0) without repeats."""
     x, k, n = (np.asarray(v, dtype=np.float64) for v in (x, k, n))
-    total, df = 0.0, 0
+    terms, weights, levels = [], [], 0
     for v in np.unique(x):
         at = x == v
         if at.sum() < 2:
             continue
         pooled, size = k[at].sum() / n[at].sum(), n[at].sum()
         m = np.clip(pooled, 0.5 / size, 1 - 0.5 / size) if mu is None else np.asarray(mu, dtype=np.float64)[at]
-        total += float(np.sum(n[at] * (k[at] / n[at] - pooled) ** 2 / (m * (1 - m))))
-        df += int(at.sum()) - 1
-    return (total / df, df) if df else (math.nan, 0)
+        terms.append(n[at] * (k[at] / n[at] - pooled) ** 2 / (m * (1 - m)))
+        weights.append(_information(n[at], m) * np.ones(int(at.sum())))
+        levels += 1
+    if not levels:
+        return math.nan, 0.0
+    return _dispersion(np.concatenate(terms), np.concatenate(weights), levels)
 
 
 def cloglog_fit(x, k, n, iterations: int = 60) -> QuasiFit | None:
@@ -201,13 +223,13 @@ def cloglog_fit(x, k, n, iterations: int = 60) -> QuasiFit | None:
     eta = design @ beta
     if eta.min() <= _ETA[0] + 1 or eta.max() >= _ETA[1] - 0.5:  # the root lies at infinity: not determined
         return None
-    mu, e = _link(eta)
-    info = design.T @ (design * (n * e * e * (1 - mu) / mu)[:, None])
-    resid = len(x) - 2
-    pearson = float(np.sum((k - n * mu) ** 2 / (n * mu * (1 - mu)))) / resid if resid > 0 else math.nan
+    mu = np.minimum(_link(eta)[0], 1 - 1e-15)  # a rate that rounds to 1 keeps a finite variance
+    weights = _information(n, mu)
+    info = design.T @ (design * weights[:, None])
+    pearson, pearson_df = _dispersion((k - n * mu) ** 2 / (n * mu * (1 - mu)), weights, 2)
     replicate, rep_df = replicate_dispersion(x, k, n, mu)
     # never below the binomial's (an underdispersed estimate would narrow the interval)
-    dispersion, df = max((1.0, math.inf), (pearson, resid), (replicate, rep_df), key=lambda d: _or(d[0], 0.0))
+    dispersion, df = max((1.0, math.inf), (pearson, pearson_df), (replicate, rep_df), key=lambda d: _or(d[0], 0.0))
     try:
         cov = np.linalg.inv(info) * dispersion
     except np.linalg.LinAlgError:
@@ -236,13 +258,17 @@ class Crossing:
     df: float = math.inf
 
 
-def fit_window(x, k, n, threshold: float) -> np.ndarray:
+def fit_window(x, k, n, threshold: float, rate=None) -> np.ndarray:
     """Which observations a local fit of a failure rate rising through `threshold` uses: the severities whose
-    pooled rate lies between threshold/5 and min(5 threshold, 0.5), where the link is close to linear in
-    log dose for the usual curves, plus the nearest severity on each side."""
+    rate lies between threshold/5 and min(5 threshold, 0.5), where the link is close to linear in log dose for
+    the usual curves, plus the nearest severity on each side. rate: a function of severity (a fitted curve);
+    default each severity's pooled rate."""
     x, k, n = (np.asarray(v, dtype=np.float64) for v in (x, k, n))
     levels = np.unique(x)
-    rate = np.array([k[x == v].sum() / n[x == v].sum() for v in levels])
+    if rate is None:
+        rate = np.array([k[x == v].sum() / n[x == v].sum() for v in levels])
+    else:
+        rate = rate(levels)
     inside = np.flatnonzero((rate >= threshold / 5) & (rate <= min(5 * threshold, 0.5)))
     if len(inside) == 0:  # the curve jumps over the band: the last level under it and the first over it
         above = np.flatnonzero(rate >= threshold)
@@ -263,6 +289,11 @@ def crossing_fit(x, k, n, threshold: float, confidence: float = 0.95) -> Crossin
     x, k, n = (np.asarray(v, dtype=np.float64) for v in (x, k, n))
     use = fit_window(x, k, n, threshold)
     fit = cloglog_fit(x[use], k[use], n[use])
+    if fit is not None:  # the window again from the fitted curve: chance highs and lows of single levels
+        (a, b) = fit.coef  # would otherwise pull levels in or out, and bias the crossing toward them
+        again = fit_window(x, k, n, threshold, lambda v: -np.expm1(-np.exp(np.clip(a + b * v, *_ETA))))
+        if not np.array_equal(again, use):
+            use, fit = again, cloglog_fit(x[again], k[again], n[again])
     if fit is None or not fit.coef[1] > 0 or not np.all(np.isfinite(fit.cov)):
         return None
     (a, b), ((vaa, vab), (_, vbb)) = fit.coef, fit.cov
