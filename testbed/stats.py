@@ -151,13 +151,14 @@ def _information(n, mu) -> np.ndarray:
 def _dispersion(terms: np.ndarray, weights: np.ndarray, lost: int) -> tuple[float, float]:
     """A dispersion estimate from squared Pearson residuals `terms` (each has mean equal to the dispersion), each
     weighted by its observation's information: sum(w t) / sum(w) times N / (N - lost) for `lost` fitted
-    parameters, with Kish's effective number of observations minus `lost` as its degrees of freedom. Rare-event
-    terms (a few expected failures, heavy-tailed) weigh little, as they weigh little in the crossing."""
+    parameters; its degrees of freedom: Kish's effective number of observations (sum w)^2 / sum w^2 times the
+    share (N - lost) / N the fit leaves (N - lost for equal weights). Rare-event terms (a few expected failures,
+    heavy-tailed) weigh little, as they weigh little in the crossing."""
     size = len(terms)
     if size <= lost:
         return math.nan, 0.0
     value = float((weights * terms).sum() / weights.sum()) * size / (size - lost)
-    return value, max(min(size - lost, float(weights.sum() ** 2 / (weights ** 2).sum()) - lost), 1.0)
+    return value, float(weights.sum() ** 2 / (weights ** 2).sum()) * (size - lost) / size
 
 
 def replicate_dispersion(x, k, n, mu=None) -> tuple[float, float]:
