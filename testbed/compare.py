@@ -318,9 +318,10 @@ def run_sweep(sweep: Sweep) -> Sweep:
 @dataclass
 class Gap:
     """network: its break-down over circuit's, on the noise's gap axis (decades or bits); [lo, hi] the
-    interval at `confidence` from the two break-downs' standard errors, treated as independent (the per-task
-    framing shares its draws, so there the interval is an approximation); excludes_zero: whether the interval
-    lies on one side of zero (None when a break-down is censored: the gap is then only a bound)."""
+    interval combined from the two break-downs' intervals, treated as independent, by MOVER (each end adds the
+    squared distances to the matching ends of the two intervals, so a Fieller interval's asymmetry carries over;
+    the per-task framing shares its draws, so there the interval is an approximation); excludes_zero: whether
+    the interval lies on one side of zero (None when a break-down is censored: the gap is then only a bound)."""
 
     network: str
     circuit: str
@@ -335,11 +336,11 @@ class Gap:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in self.__dict__.items()}
 
 
-def gap(network: Breakdown, circuit: Breakdown, noise: NoiseModel, axis: str = "level",
-        confidence: float = 0.95) -> Gap:
+def gap(network: Breakdown, circuit: Breakdown, noise: NoiseModel, axis: str = "level") -> Gap:
     """Tolerance gap on the noise's own gap axis (decades between probabilities, bits between SNRs), or
     with axis='error_snr' in bits between the error SNRs at break-down; positive when the network tolerates
-    more. censored: the gap is only a bound because a break-down level lies outside the levels swept."""
+    more. censored: the gap is only a bound because a break-down level lies outside the levels swept. The
+    interval (MOVER, Zou and Donner 2008) has the confidence of the two break-downs' intervals."""
     censored = "; ".join(f"{b.system} {b.censored}" for b in (network, circuit) if b.censored)
     if axis == "error_snr":
         n = (network.error_snr_bits, network.error_snr_lo, network.error_snr_hi)
@@ -349,7 +350,7 @@ def gap(network: Breakdown, circuit: Breakdown, noise: NoiseModel, axis: str = "
         return Gap(network.system, circuit.system, BITS.gap(n[0], c[0]), lo, hi, BITS.unit, censored)
     scale: GapAxis = noise.gap_axis
     value = scale.gap(network.level, circuit.level)
-    if censored or not (math.isfinite(network.se) and math.isfinite(circuit.se)):
+    if censored:
         return Gap(network.system, circuit.system, value, math.nan, math.nan, scale.unit, censored)
 
     def at(xn, xc):
@@ -357,8 +358,13 @@ def gap(network: Breakdown, circuit: Breakdown, noise: NoiseModel, axis: str = "
     h = 1e-6
     dn = (at(network.severity + h, circuit.severity) - at(network.severity - h, circuit.severity)) / (2 * h)
     dc = (at(network.severity, circuit.severity + h) - at(network.severity, circuit.severity - h)) / (2 * h)
-    half = z_value(confidence) * math.hypot(dn * network.se, dc * circuit.se)
-    lo, hi = value - half, value + half
+    # each break-down's interval as a change of the gap, below and above its estimate
+    moves = [sorted(d * (noise.severity(end) - b.severity) for end in (b.lo, b.hi))
+             for b, d in ((network, dn), (circuit, dc))]
+    lo = value - math.hypot(moves[0][0], moves[1][0])
+    hi = value + math.hypot(moves[0][1], moves[1][1])
+    if not (math.isfinite(lo) and math.isfinite(hi)):  # an open bracket: no interval
+        return Gap(network.system, circuit.system, value, math.nan, math.nan, scale.unit, "")
     return Gap(network.system, circuit.system, value, lo, hi, scale.unit, "", bool(lo > 0 or hi < 0))
 
 

@@ -4,8 +4,10 @@ Rates: Wilson score intervals (not the normal approximation, which fails near 0 
 and rates whose samples are correlated within a trial (stuck-at faults shared by all samples): percentile
 bootstrap over trials. Sample size of a fault campaign: Leveugle et al., DATE 2009. Mutual information
 from a confusion matrix: plug-in estimate with the per-entropy Miller-Madow bias correction. Where a
-response crosses a threshold: a binomial dose-response fit (complementary log-log in the severity axis),
-see `crossing_fit`.
+response crosses a threshold: quasi-likelihood estimating equations of a dose-response curve (binomial variance
+times a dispersion, complementary log-log in the severity axis; net counts may be negative) with Fieller's
+interval, see `crossing_fit`. Populations of trained members: the mean break-down with a t interval over members
+(`population_breakdown`) and gaps between populations with a sign verdict (`population_gap`).
 """
 
 from __future__ import annotations
@@ -113,9 +115,9 @@ class QuasiFit:
     """A root of the quasi-binomial estimating equations with the complementary log-log link,
     log(-log(1 - mu)) = a + b x. coef: (a, b); cov: their covariance, the inverse Fisher information times the
     dispersion; dispersion: max(1, pearson, replicate), the factor on the binomial variance mu (1 - mu) / n;
-    df: degrees of freedom of the estimate that set it (inf when the binomial's 1 did); pearson: Pearson
-    chi-square over observations - 2; replicate: the between-trial estimate at repeated severities (NaN
-    without repeats, see replicate_dispersion)."""
+    df: degrees of freedom of the estimate that set it (inf when the binomial's 1 did); pearson: the squared
+    Pearson residuals' information-weighted mean (_dispersion); replicate: the between-trial estimate at
+    repeated severities (NaN without repeats, see replicate_dispersion)."""
 
     coef: np.ndarray
     cov: np.ndarray
@@ -290,9 +292,9 @@ def crossing_fit(x, k, n, threshold: float, confidence: float = 0.95) -> Crossin
     x, k, n = (np.asarray(v, dtype=np.float64) for v in (x, k, n))
     use = fit_window(x, k, n, threshold)
     fit = cloglog_fit(x[use], k[use], n[use])
-    if fit is not None:  # the window again from the fitted curve: chance highs and lows of single levels
-        (a, b) = fit.coef  # would otherwise pull levels in or out, and bias the crossing toward them
-        again = fit_window(x, k, n, threshold, lambda v: -np.expm1(-np.exp(np.clip(a + b * v, *_ETA))))
+    if fit is not None and fit.coef[1] > 0:  # the window again from the fitted curve: chance highs and lows of
+        (a, b) = fit.coef  # single levels would otherwise pull levels in or out, and bias the crossing to them
+        again = fit_window(x, k, n, threshold, lambda v: _link(np.clip(a + b * v, *_ETA))[0])
         if not np.array_equal(again, use):
             use, fit = again, cloglog_fit(x[again], k[again], n[again])
     if fit is None or not fit.coef[1] > 0 or not np.all(np.isfinite(fit.cov)):
@@ -308,7 +310,7 @@ def crossing_fit(x, k, n, threshold: float, confidence: float = 0.95) -> Crossin
     xc = -d / b
     grad = np.array([-1 / b, d / b ** 2])
     se = float(math.sqrt(max(grad @ fit.cov @ grad, 0.0)))
-    return Crossing(float(xc), se, (-half - root) / lead, (-half + root) / lead, float(b), fit.dispersion,
+    return Crossing(float(xc), se, float((-half - root) / lead), float((-half + root) / lead), float(b), fit.dispersion,
                     int(use.sum()), fit.df)
 
 

@@ -211,3 +211,20 @@ def test_a_sweep_resumed_from_any_half_stored_round_ends_as_an_uninterrupted_one
         assert sorted((lv, t) for lv, rows in resumed.rows.items() for t in rows) == expected, rounds
         assert resumed.breakdown() == full.breakdown()
     assert rounds > 4  # the grid, top-ups and sequential batches were all interrupted once
+
+
+def test_gap_interval_keeps_each_break_down_interval_asymmetry():
+    from testbed.compare import Breakdown
+    from testbed.noise import additive
+
+    def at(level, lo, hi, severity):
+        return Breakdown("b", "m", level, lo, hi, 0.0, 0.0, 0.0, se=0.1, severity=severity)
+    net = at(1e-3, 10 ** -3.1, 10 ** -2.6, -3.0)  # -0.1 and +0.4 decades
+    circ = at(1e-4, 10 ** -4.2, 10 ** -3.95, -4.0)  # -0.2 and +0.05 decades
+    g = gap(net, circ, bitflip(0.0))
+    assert g.value == pytest.approx(1.0)
+    assert g.lo == pytest.approx(1.0 - math.hypot(0.1, 0.05)) and g.hi == pytest.approx(1.0 + math.hypot(0.4, 0.2))
+    # additive: severity -SNR; the gap in bits is the circuit's SNR minus the network's
+    g = gap(at(3.5, 3.3, 4.0, -3.5), at(8.5, 8.4, 8.9, -8.5), additive(0.0))
+    assert g.value == pytest.approx(5.0) and g.excludes_zero
+    assert g.lo == pytest.approx(5.0 - math.hypot(0.5, 0.1)) and g.hi == pytest.approx(5.0 + math.hypot(0.2, 0.4))
