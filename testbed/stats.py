@@ -347,7 +347,8 @@ class Population:
 
 def population_breakdown(member_levels, member_ses=None, confidence: float = 0.95) -> Population:
     """The break-down of a population of trained members (e.g. one per training seed): the mean of the members'
-    break-downs on the severity axis, with a Student-t interval over members. It covers the between-member
+    break-downs on a linear severity scale (log10 p for bit-error rates, or SNR in bits; never the probability
+    itself), with a Student-t interval over members. It covers the between-member
     variation: the spread of members drawn by the same recipe, which contains each member's own estimation error
     (member_ses, reported as within_se, need not be added), so it covers the mean over the recipe's members, not
     only over the ones drawn. A member without a finite break-down (censored: only a bound) leaves mean and
