@@ -30,7 +30,7 @@ def build_systems(suite: Suite, progress: bool = True, allow_code: bool = False)
     multipliers), then each kind's second pass (circuits whose operands are recorded from a network). Systems
     whose tool or source is missing are skipped with a note in suite.notes. Errors become SuiteError naming the
     system."""
-    ctx = BuildContext(suite.seed, suite.notes, progress, allow_code)
+    ctx = BuildContext(suite.seed, suite.notes, progress, allow_code, suite.populations)
     specs = list(suite.systems.values())
     for step, order in (("build", sorted(specs, key=lambda s: SYSTEM_KINDS[s.kind].order)), ("finish", specs)):
         for spec in order:

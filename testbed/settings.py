@@ -15,9 +15,12 @@ class Settings:
     """confidence: of every interval (metrics, break-downs, gaps); min_trials, max_trials, margin, refine: the
     adaptive trials per level; target_width: the break-down interval width sought, in severity units (decades for
     bit flips, bits of SNR for additive noise; None: the noise kind's default); budget: trials per sweep unit for
-    the sequential design (0 turns it off); circuit_exact_rate: a circuit breaks down when its exact-output rate
-    falls below this; network_accuracy_drop: a network (or classifier) breaks down when its accuracy falls this
-    much (a fraction) under its noise-free accuracy; n_vectors: random operand vectors of a circuit;
+    the sequential design (0 turns it off); disagreement: the one failure criterion of every system, primary
+    everywhere: a system breaks down when its output (a circuit's result word, a network's or classifier's
+    prediction) differs from its own noise-free output in more than this fraction of evaluations;
+    circuit_exact_rate: 1 - disagreement, a circuit's exact-output rate at break-down; network_accuracy_drop: the
+    secondary task metric of networks and classifiers: accuracy this much (a fraction) under the noise-free
+    accuracy (a net count: inputs lost minus inputs gained); n_vectors: random operand vectors of a circuit;
     exhaustive_bits: exhaustive operands (and stuck-at campaigns) up to this many input bits; campaign_vectors:
     random vectors of a stuck-at campaign beyond that."""
 
@@ -28,6 +31,7 @@ class Settings:
     refine: int = 3
     target_width: float | None = None
     budget: int = 300
+    disagreement: float = 0.01
     circuit_exact_rate: float = 0.99
     network_accuracy_drop: float = 0.01
     n_vectors: int = 65536

@@ -1,10 +1,12 @@
-"""`testbed show`: a terminal summary of a run (break-down levels and gaps) from its summary.json."""
+"""`testbed show`: a terminal summary of a run (break-down levels and gaps) from its summary.json: populations first
+(their break-down over members, then each member), the populations' gaps with their sign verdicts, then every
+unit with its baselines and secondary task metrics, then the units' gaps."""
 
 from __future__ import annotations
 
 from testbed.settings import percent
 from testbed.store import read_summary
-from testbed.summary import fmt, gap_text, level_text, unit_baselines
+from testbed.summary import fmt, gap_text, level_text, population_gap_text, population_text, short, unit_baselines
 
 
 def show_summary(summary: dict) -> str:
@@ -16,11 +18,24 @@ def show_summary(summary: dict) -> str:
         if sw.get("target_width"):
             lines.append(f"  ({percent(sw['confidence'])} intervals from a dose-response fit; width on the severity "
                          f"axis, target {fmt(sw['target_width'])})")
+        for pop in sw.get("populations", []):
+            p = pop["population"]
+            text = population_text(p, sw["axis"]["gap_unit"])
+            lines.append(f"  {short(pop['label']) + ' (population)':<44} {text:<46} {fmt(p['error_snr_bits'])}")
+            lines.append(f"    ({p['covers']})")
+            for m in pop["members"]:
+                lines.append(f"    {'member ' + pop['key'] + ' ' + str(m[pop['key']]):<42} "
+                             f"{level_text(m['breakdown']):<46} {fmt(m['breakdown']['error_snr_bits'])}")
+        for g in sw.get("population_gaps", []):
+            lines.append(f"  population gap {g['framing']}: {short(g['population'])} vs {short(g['against'])}: "
+                         f"{population_gap_text(g)}")
         for u in sw["units"]:
             b = u["breakdown"]
             lines.append(f"  {u['label'].split('/', 1)[1]:<44} {level_text(b):<46} {fmt(b['error_snr_bits'])}")
             for name, d in unit_baselines(u).items() if not sw["per_bit"] else ():
                 lines.append(f"  {'  same products, ' + name:<44} {level_text(d):<46} {fmt(d['error_snr_bits'])}")
+            for name, d in u.get("secondary", {}).items():
+                lines.append(f"  {'  secondary: ' + name:<44} {level_text(d):<46} {fmt(d['error_snr_bits'])}")
         for g in sw["gaps"]:
             lines.append(f"  gap {g['framing']}: {g['network'].split('/', 1)[1]} vs {g['against'].split('/', 1)[1]}: "
                          f"{gap_text(g['level'])}; error SNR {fmt(g['error_snr']['value'])} bits")

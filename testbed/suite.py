@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from testbed.errors import NoiseError, SuiteError, TestbedError
-from testbed.kinds import SYSTEM_KINDS, Problems
+from testbed.kinds import SYSTEM_KINDS, Problems, expand, parse_system
 from testbed.noise import KINDS, make_noise
 from testbed.settings import RANGES, SETTINGS, SWEEP_OPTIONS, Settings
 from testbed.sites import site_named
@@ -60,6 +60,7 @@ class Suite:
     sweeps: tuple
     notes: list = field(default_factory=list)  # what building skipped, and why
     settings: Settings = SETTINGS  # testbed.settings with the suite's [defaults]
+    populations: dict = field(default_factory=dict)  # name -> testbed.kinds.PopulationSpec (its members are systems)
 
     @property
     def hash(self) -> str:
@@ -99,11 +100,12 @@ def load_suite(path) -> Suite:
     if not isinstance(tables, dict) or not tables:
         p.add("systems", "missing: at least one [systems.NAME] table is required")
         tables = {}
-    systems = {}
+    systems, populations = {}, {}
     for name, table in tables.items():
-        spec = _system(p, name, table, tables, path.parent)
-        if spec is not None:
-            systems[name] = spec
+        specs, population = _system(p, name, table, tables, path.parent)
+        systems.update(specs)
+        if population is not None:
+            populations[name] = population
     sweeps_raw = doc.get("sweeps")
     sweeps = []
     if not isinstance(sweeps_raw, list) or not sweeps_raw:
@@ -111,7 +113,7 @@ def load_suite(path) -> Suite:
         sweeps_raw = []
     names = set()
     for i, sw in enumerate(sweeps_raw):
-        spec = _sweep(p, i, sw, tables, systems, defaults)
+        spec = _sweep(p, i, sw, tables, systems, populations, defaults)
         if spec is not None:
             if spec.name in names:
                 p.add(f"sweeps[{i}].name", f"duplicate sweep name {spec.name!r}")
@@ -119,7 +121,7 @@ def load_suite(path) -> Suite:
             sweeps.append(spec)
     p.raise_if_any()
     return Suite(path, text, str(meta.get("name", path.stem)), int(seed), str(meta.get("description", "")),
-                 systems, tuple(sweeps), settings=Settings(**defaults))
+                 systems, tuple(sweeps), settings=Settings(**defaults), populations=populations)
 
 
 def _check_options(p: Problems, table: dict, where: str) -> None:
@@ -141,18 +143,20 @@ def _name_problem(name: str) -> str | None:
 
 
 def _system(p: Problems, name: str, table, tables: dict, base: Path):
+    """The specs of one system table by system name (a population's members, testbed.kinds.population) and its
+    population (None for one system)."""
     where = f"systems.{name}"
     if _name_problem(name):
         p.add(where, _name_problem(name))
-        return None
+        return {}, None
     if not isinstance(table, dict):
         p.add(where, "must be a table")
-        return None
+        return {}, None
     kind = _kind(table)
     if kind is None:
         p.add(f"{where}.kind", f"must be one of {', '.join(SYSTEM_KINDS)}, got {table.get('kind')!r}")
-        return None
-    return kind.parse(p, where, name, table, tables, base)
+        return {}, None
+    return parse_system(kind, p, where, name, table, tables, base)
 
 
 def _kind(table):
@@ -182,7 +186,8 @@ def _levels(p: Problems, where: str, spec) -> list | None:
     return None
 
 
-def _sweep(p: Problems, i: int, sw, tables: dict, systems: dict, defaults: dict) -> SweepSpec | None:
+def _sweep(p: Problems, i: int, sw, tables: dict, systems: dict, populations: dict,
+           defaults: dict) -> SweepSpec | None:
     where = f"sweeps[{i}]"
     if not isinstance(sw, dict):
         p.add(where, "must be a table")
@@ -223,11 +228,13 @@ def _sweep(p: Problems, i: int, sw, tables: dict, systems: dict, defaults: dict)
         except NoiseError as exc:
             p.add(at, str(exc))
             continue
-        problem = kind.site_problem(systems[sys_name], row, noises[-1] if noises else None) \
-            if systems.get(sys_name) is not None else None
+        member = next(iter(expand({sys_name: site}, populations)))  # a population's members share the check
+        problem = kind.site_problem(systems[member], row, noises[-1] if noises else None) \
+            if systems.get(member) is not None else None
         if problem is not None:
             p.add(at, problem)
     if len(p.items) > before:
         return None
     options = {k: sw.get(k, defaults[k]) for k in SWEEP_OPTIONS}
-    return SweepSpec(str(name), noises[0], tuple(levels), dict(sites), per_bit, options, bool(sw.get("per_layer")))
+    return SweepSpec(str(name), noises[0], tuple(levels), expand(sites, populations), per_bit, options,
+                     bool(sw.get("per_layer")))

@@ -6,7 +6,10 @@ metric with its interval, error SNR, the information view), its break-down level
 networks "exact digital": an exact digital computation of the same products, which fails whenever one product is
 wrong). Gaps: each network against each circuit of the sweep (framing 'per operation' when the circuit is the
 network's own multiplier) and against its baselines ('per task'), on the noise-level axis and on the error-SNR
-axis. The run's settings (testbed.settings) and thresholds.
+axis. Every system's primary break-down is one criterion (disagreement with its own noise-free output in 1% of
+evaluations); a network's or classifier's net accuracy drop is a secondary task metric ("secondary"). Per
+population (testbed.kinds.population): its members' break-downs and the population's (testbed.pooling), and the
+populations' gaps with sign verdicts. The run's settings (testbed.settings) and thresholds.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ def _axis(noise) -> dict:
 def build_summary(suite, units: dict, meta: dict) -> dict:
     from testbed.compare import baseline_label, gap
     from testbed.kinds import SYSTEM_KINDS
+    from testbed.pooling import population_entries, population_gaps
     from testbed.sites import site_named
 
     sweeps = []
@@ -74,6 +78,8 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
                     baseline = sw.breakdown(metric, threshold)
                     entry["baselines"][name] = baseline.to_dict()
                     breakdowns[baseline_label(u.label, name)] = baseline
+                entry["secondary"] = {name: sw.breakdown(metric, threshold).to_dict()
+                                      for name, (metric, threshold) in sw.system.secondary.items()}
             entries.append(entry)
         gaps = []
         if not spec.per_bit:
@@ -88,12 +94,16 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
                     snr_gap = gap(breakdowns[n["label"]], breakdowns[other], spec.noise, axis="error_snr")
                     gaps.append({"network": n["label"], "against": other, "framing": framing,
                                  "level": level_gap.to_dict(), "error_snr": snr_gap.to_dict()})
+        pops = population_entries(suite.populations, entries, spec.noise, spec.options["confidence"]) \
+            if not spec.per_bit else []
+        by_name = {u.system: u.sweep.system for u in mine}
+        pop_gaps = population_gaps(pops, entries, by_name, spec.noise, spec.options["confidence"])
         sweeps.append({"name": spec.name, "noise": spec.noise.kind, "dist": spec.noise.params.get("dist"),
                        "noise_label": spec.noise.label(), "axis": _axis(spec.noise), "per_bit": spec.per_bit,
                        "levels": list(spec.levels), "confidence": spec.options["confidence"],
                        "target_width": spec.options["target_width"] or spec.noise.default_target_width,
                        "budget": spec.options["budget"], "units": entries,
-                       "gaps": gaps})
+                       "gaps": gaps, "populations": pops, "population_gaps": pop_gaps})
     details = {}
     for u in units.values():
         system = u.sweep.system
@@ -106,7 +116,8 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
         "code_version": meta.get("code_version"), "created": meta.get("created"), "notes": suite.notes,
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "processor": platform.processor() or platform.machine(), "cpus": os.cpu_count()},
-        "thresholds": {"circuit_exact_rate": suite.settings.circuit_exact_rate,
+        "thresholds": {"disagreement": suite.settings.disagreement,
+                       "circuit_exact_rate": suite.settings.circuit_exact_rate,
                        "network_accuracy_drop": suite.settings.network_accuracy_drop},
         "settings": dataclasses.asdict(suite.settings),
         "sweeps": sweeps,
@@ -169,6 +180,24 @@ def gap_text(g: dict) -> str:
     if g.get("censored"):
         return f"{fmt(g['value'])} {g['unit']} (bound: {g['censored']})"
     return f"{fmt(g['value'])} {g['unit']} [{fmt(g['lo'])}, {fmt(g['hi'])}] {sign_text(g)}"
+
+
+def short(label: str) -> str:
+    """A unit label without its sweep: 'SYSTEM@SITE'."""
+    return label.split("/", 1)[1] if "/" in label else label
+
+
+def population_text(p: dict, unit: str = "") -> str:
+    """A population's break-down: mean [lo, hi] over its members and their spread (sd on the severity axis)."""
+    sd = f", sd {fmt(p.get('severity_sd'))} {unit}".rstrip() if p.get("severity_sd") is not None else ""
+    return f"{fmt(p['level'])} [{fmt(p['lo'])}, {fmt(p['hi'])}] ({p['members']} members{sd})"
+
+
+def population_gap_text(g: dict) -> str:
+    """A population gap: value unit [lo, hi], its verdict and how it was paired."""
+    how = "paired" if g["paired"] else "Welch"
+    ends = f"[{fmt(g['lo'])}, {fmt(g['hi'])}]"
+    return f"{fmt(g['value'])} {g['unit']} {ends} {g['verdict']} ({how}; covers {g['covers']})"
 
 
 def confidence_text(summary: dict, sweep: dict | None = None) -> str:

@@ -2,7 +2,8 @@
 
 Every system follows one protocol (the System base class): `trial(noise, site, seed)` runs one trial and returns
 a row of counts and measurements; `pool(rows, noise, confidence)` turns a level's rows into metrics with
-intervals; `metric` and `threshold` define its break-down; `baselines` adds derived break-downs; `detail()` is
+intervals; `metric` and `threshold` define its break-down; `baselines` adds derived break-downs (and `secondary`
+secondary task metrics' ones); `detail()` is
 what a report shows; `netlists()` the netlists it simulates. Nothing outside these classes branches on a
 system's kind. Circuit rows: exact outputs, bit errors per output bit, MRED, output SNR, the error SNR at the
 site. Network rows: correct and agreeing predictions, the confusion matrix, the error SNR at the site, and
@@ -28,7 +29,8 @@ from testbed.sites import Site, site_named
 from testbed.stats import entropy_bits
 
 CIRCUIT_THRESHOLD = SETTINGS.circuit_exact_rate  # exact-output rate
-NETWORK_DROP = SETTINGS.network_accuracy_drop  # accuracy more than 1 point under noise-free
+NETWORK_DROP = SETTINGS.network_accuracy_drop  # the secondary task metric: accuracy 1 point under noise-free
+AGREEMENT = 1 - SETTINGS.disagreement  # the one criterion: predictions agree with noise-free ones in 99% of inputs
 
 OPERAND_KINDS = ("exhaustive", "random", "recorded", "given")
 EXHAUSTIVE_BITS = SETTINGS.exhaustive_bits
@@ -45,6 +47,7 @@ class System:
     is_reference = False  # tolerance gaps are measured against reference systems (the digital side)
     runs_on: str | None = None  # the circuit system whose netlist it runs on (gaps against it are per operation)
     baselines: dict = {}  # name -> (metric, threshold): break-downs derived from the same trials (label "UNIT (NAME)")
+    secondary: dict = {}  # name -> (metric, threshold): secondary task metrics' break-downs (reported, never gapped)
     metric_counts: dict = {}  # metric -> the row field that counts its successes (of row["n"])
     name = ""
     required_rate_bits = 0.0
@@ -215,7 +218,7 @@ class NetworkSystem(System):
     """An integer network on a data set's test inputs, with the engine's multiplier (exact, lut, gates).
     runs_on: the name of the circuit system of its multiplier; size: the model's size report, if quantized."""
 
-    world, metric, default_site, word_site = "network", "accuracy", "mac-gate", "product"
+    world, metric, default_site, word_site = "network", "agreement", "mac-gate", "product"
     baselines = {"exact digital": ("digital_task_rate", CIRCUIT_THRESHOLD)}
     metric_counts = {"accuracy": "correct", "agreement": "agree", "digital_task_rate": "all_products_exact"}
 
@@ -231,9 +234,11 @@ class NetworkSystem(System):
         self.clean_accuracy = float(np.mean(self.golden == self.labels))
         self.required_rate_bits = entropy_bits(np.bincount(self.labels))
 
+    threshold = AGREEMENT
+
     @property
-    def threshold(self) -> float:
-        return self.clean_accuracy - NETWORK_DROP
+    def secondary(self) -> dict:
+        return {"net accuracy drop": ("accuracy", self.clean_accuracy - NETWORK_DROP)}
 
     @property
     def word_width(self) -> int:

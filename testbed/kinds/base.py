@@ -89,6 +89,7 @@ class BuildContext:
     notes: list
     progress: bool = True
     allow_code: bool = False
+    populations: dict = field(default_factory=dict)  # population name -> testbed.kinds.population.PopulationSpec
     netlists: dict = field(default_factory=dict)
     systems: dict = field(default_factory=dict)
 
@@ -98,13 +99,15 @@ class SystemKind:
     sites its systems have, testbed.sites: "circuit" or "network"), order (kinds of lower order are built first:
     a network needs its multiplier's netlist), provides (what other systems may name it for: "multiplier",
     "operands"), rate_view (its units belong in the rate-against-capacity figure: a task rate in bits and the
-    error SNR at its products)."""
+    error SNR at its products), population_keys (the keys that make its table a population: "seeds" when it
+    has a training `seed`, "models" when it has a `model` file; testbed.kinds.population)."""
 
     name = ""
     site_world = ""
     order = 0
     provides: frozenset = frozenset()
     rate_view = False
+    population_keys: tuple = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -11,6 +11,7 @@ import circuits
 from circuits import GENERATORS, NetlistError
 from circuits.hardening import apply_hardening, parse_hardening
 from testbed.kinds.base import BuildContext, Problems, SystemKind, num, refers_to
+from testbed.kinds.population import resolve
 from testbed.settings import SETTINGS
 from testbed.systems import CircuitSystem
 
@@ -122,7 +123,7 @@ class Circuit(SystemKind):
     def finish(cls, spec: CircuitSpec, ctx: BuildContext):
         if spec.operands != "recorded" or spec.name not in ctx.netlists:
             return None
-        source = ctx.systems.get(spec.recorded_from)
+        source = ctx.systems.get(resolve(spec.recorded_from, ctx.populations))
         if source is None:
             ctx.notes.append(f"systems.{spec.name} skipped: recorded:{spec.recorded_from} was skipped")
             return None

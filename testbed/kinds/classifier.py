@@ -30,6 +30,7 @@ class NetlistClassifier(SystemKind):
     circuit's)."""
 
     name, site_world = "classifier", "circuit"
+    population_keys = ("seeds",)
 
     @classmethod
     def parse(cls, p, where, name, table, tables, base):

@@ -83,6 +83,7 @@ class Network(SystemKind):
 
     name, site_world, order = "network", "network", 1
     provides, rate_view = frozenset({"operands"}), True
+    population_keys = ("seeds", "models")
 
     @classmethod
     def parse(cls, p, where, name, table, tables, base):
