@@ -9,11 +9,21 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 from pathlib import Path
 
 from reports import figures
 from reports.errors import ReportError
-from testbed.summary import confidence_text, fmt, interval_text, sign_text, system_section, unit_baselines
+from testbed.summary import (
+    confidence_text,
+    fmt,
+    interval_text,
+    population_text,
+    short,
+    sign_text,
+    system_section,
+    unit_baselines,
+)
 
 
 def question(summary: dict) -> str:
@@ -21,11 +31,15 @@ def question(summary: dict) -> str:
     t = summary["thresholds"]
     return ("Artificial neural networks usually tolerate some noise, while digital circuits do not. What is the "
             "difference? Each system below meets the same injected noise; the table gives the noise level where "
-            "its task metric crosses its threshold (circuit: exact-output rate below "
-            f"{100 * t['circuit_exact_rate']:g}%; network: accuracy more than "
-            f"{100 * t['network_accuracy_drop']:g} point under noise-free), with its "
-            "interval from a dose-response fit, and the tolerance gaps between them (decades of probability, or bits "
-            "of SNR). Break-down levels are estimates from sampled trials: every one is given with its interval.")
+            "it breaks down by one criterion for every world: its output (a circuit's result word, a network's or "
+            "classifier's predicted class) differs from its own noise-free output in more than "
+            f"{100 * t.get('disagreement', 1 - t['circuit_exact_rate']):g}% of evaluations. The net accuracy drop "
+            f"({100 * t['network_accuracy_drop']:g} point under noise-free: inputs lost minus inputs gained) is a "
+            "secondary task metric, marked as such. Each level comes with its interval from a dose-response fit, "
+            "and the tolerance gaps between them (decades of probability, or bits of SNR). A population (one "
+            "member per training seed) is given first as the mean over its members with an interval that covers "
+            "the spread between them, its members beside it; a sign is decided only where that interval excludes "
+            "zero.")
 
 
 def md_escape(text: str) -> str:
@@ -55,6 +69,19 @@ def headline(summary: dict) -> list[dict]:
         if sw["per_bit"]:
             continue
         unit = sw["axis"]["unit"]
+        for pop in sw.get("populations", []):
+            p = pop["population"]
+            rows.append({"sweep": sw["name"], "what": f"population break-down of {short(pop['label'])}", "unit": unit,
+                         "value": p["level"], "lo": p["lo"], "hi": p["hi"], "censored": "",
+                         "error_snr": p["error_snr_bits"],
+                         "note": f"{p['covers']}; members: " + "; ".join(
+                             f"{pop['key']} {m[pop['key']]}: {interval_text(m['breakdown'])}" for m in pop["members"])})
+        for g in sw.get("population_gaps", []):
+            rows.append({"sweep": sw["name"], "what": f"population gap {g['framing']}: {short(g['population'])} vs "
+                         f"{short(g['against'])}", "unit": g["unit"], "value": g["value"], "lo": g["lo"],
+                         "hi": g["hi"], "censored": "", "error_snr": None,
+                         "note": f"{g['verdict']} ({'paired' if g['paired'] else 'Welch'}; covers {g['covers']})"
+                                 + (f"; {DERIVED}" if g["framing"] == "per task" else "")})
         for u in sw["units"]:
             b = u["breakdown"]
             rows.append({"sweep": sw["name"], "what": f"break-down of {u['system']}@{u['site']}", "unit": unit,
@@ -65,13 +92,29 @@ def headline(summary: dict) -> list[dict]:
                              "unit": unit, "value": d["level"], "lo": d["lo"], "hi": d["hi"],
                              "censored": d.get("censored") or "", "error_snr": d["error_snr_bits"],
                              "note": _breakdown_note(d, sw)})
+            for name, d in u.get("secondary", {}).items():
+                rows.append({"sweep": sw["name"], "what": f"secondary task metric, {name} ({u['system']})",
+                             "unit": unit, "value": d["level"], "lo": d["lo"], "hi": d["hi"],
+                             "censored": d.get("censored") or "", "error_snr": d["error_snr_bits"],
+                             "note": _breakdown_note(d, sw)})
+        units = {u["label"]: u for u in sw["units"]}
         for g in sw["gaps"]:
             lv = g["level"]
             rows.append({"sweep": sw["name"], "what": f"gap {g['framing']}: {g['network'].split('/', 1)[1]} vs "
                          f"{g['against'].split('/', 1)[1]}", "unit": lv["unit"], "value": lv["value"], "lo": lv["lo"],
                          "hi": lv["hi"], "censored": lv.get("censored") or "", "error_snr": g["error_snr"]["value"],
-                         "note": f"bound ({lv['censored']})" if lv.get("censored") else sign_text(lv)})
+                         "note": (f"bound ({lv['censored']})" if lv.get("censored") else sign_text(lv))
+                         + (f"; {derived_text(g, units)}" if g["framing"] == "per task" else "")})
     return rows
+
+
+DERIVED = "derived, not a finding: per-operation gap + log10(multiplies per input)"
+
+
+def derived_text(g: dict, units: dict) -> str:
+    """The per-task gap is arithmetic on the per-operation one: say so, with the multiplies per input."""
+    m = units.get(g["network"], {}).get("multiplies_per_input")
+    return DERIVED + (f" (log10 {fmt(m)} = {fmt(math.log10(m))})" if m else "")
 
 
 def _breakdown_note(b: dict, sweep: dict) -> str:
@@ -85,14 +128,24 @@ def _breakdown_note(b: dict, sweep: dict) -> str:
 
 
 def answer(summary: dict) -> tuple[list[str], list[dict]]:
-    """The headline's answer: one sentence and one table row per network of each sweep: where its multiplier
-    (the circuit it runs on) and the network break down, the per-operation and per-task gaps with their
-    intervals, and whether each interval excludes zero."""
+    """The headline's answer: one sentence per population (its break-down over members and its gaps with their
+    verdicts), then one table row per network of each sweep (members included): where its multiplier (the circuit
+    it runs on) and the network break down, the per-operation and per-task gaps with their intervals, and whether
+    each interval excludes zero; a sentence on the sign only for a network that is no population's member."""
     sentences, rows = [], []
     for sw in summary["sweeps"]:
         if sw["per_bit"]:
             continue
         units = {u["label"]: u for u in sw["units"]}
+        members = {m["system"] for pop in sw.get("populations", []) for m in pop["members"]}
+        for pop in sw.get("populations", []):
+            gaps = [g for g in sw.get("population_gaps", []) if g["population"] == pop["label"]]
+            sentences.append(
+                f"{sw['name']}: population {short(pop['label'])} breaks at "
+                f"{population_text(pop['population'], sw['axis']['gap_unit'])} {sw['axis']['unit']} "
+                f"({pop['population']['covers']})" + "".join(
+                    f"; gap {g['framing']} vs {short(g['against'])}: {fmt(g['value'])} [{fmt(g['lo'])}, "
+                    f"{fmt(g['hi'])}] {g['unit']}, {g['verdict']}" for g in gaps) + ".")
         for n in (u for u in sw["units"] if u.get("clean_accuracy") is not None and u.get("layer") is None):
             gaps = {g["framing"]: g for g in sw["gaps"] if g["network"] == n["label"]}
             op, task = gaps.get("per operation"), gaps.get("per task")
@@ -106,7 +159,7 @@ def answer(summary: dict) -> tuple[list[str], list[dict]]:
                    "per_task": interval_text(task["level"]) if task else "-",
                    "per_task_sign": sign_text(task["level"]) if task else ""}
             rows.append(row)
-            if op:
+            if op and n["system"] not in members:  # a member's sign is no claim: its population's is
                 lv = op["level"]
                 verdict = ("more" if (lv["value"] or 0) > 0 else "less") + " tolerant per operation than its multiplier"
                 decided = {True: f"{verdict} (the interval excludes zero)", False: "not decided: the interval "

@@ -295,7 +295,10 @@ class NetworkSystem(System):
                 "confusion": p["confusion"]}
 
     def summary_fields(self):
-        return {"clean_accuracy": self.clean_accuracy, "multiplier": self.runs_on}
+        """Noise-free accuracy, the multiplier's circuit and the multiplies per test input (the per-task gap is
+        derived from the per-operation one by log10 of these)."""
+        return {"clean_accuracy": self.clean_accuracy, "multiplier": self.runs_on,
+                "multiplies_per_input": float(self.operand_histogram.sum() / self.n)}
 
     def _gates(self, site: Site) -> int:
         """The gates of one multiply(-accumulate) that a gate site's faults fall on."""
