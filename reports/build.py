@@ -186,7 +186,8 @@ def rate_verdict(points: list[dict]) -> str:
 
 
 def _systems(summary: dict) -> list[str]:
-    return sorted({u["system"] for sw in summary["sweeps"] for u in sw["units"]})
+    return sorted({u["system"] for sw in summary["sweeps"] for u in sw["units"]}
+                  | {p["system"] for sw in summary["sweeps"] for p in sw.get("populations", [])})
 
 
 def _figures(summary: dict, colours: dict, runs=None) -> list[tuple[str, str, bytes]]:
@@ -204,6 +205,12 @@ def _figures(summary: dict, colours: dict, runs=None) -> list[tuple[str, str, by
         out.append((f"sweep_{i}.png", f"{sw['name']}: task metric against noise level (bands: {conf(sw)} intervals; "
                     "vertical lines: break-down levels; dotted: the same products computed exactly).",
                     figures.sweep_figure(sw, colours, pair)))
+    for i, sw in enumerate(summary["sweeps"]):
+        if sw.get("populations"):
+            out.append((f"population_{i}.png", f"Populations ({sw['name']}): each member's break-down with its own "
+                        f"{conf(sw)} interval (dots), and the population's mean with its {conf(sw)} interval over "
+                        "members (diamond), which covers the spread between members drawn by the same recipe.",
+                        figures.population_figure(sw, colours)))
     for i, sw in enumerate(summary["sweeps"]):
         if any(u.get("layer") is not None for u in sw["units"]):
             out.append((f"per_layer_{i}.png", f"Per-layer view ({sw['name']}): each network's break-down when the "

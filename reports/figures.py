@@ -67,9 +67,31 @@ def sweep_figure(sweep: dict, colours: dict, runs: list[tuple[str, dict]] | None
                 ax.axvline(b["level"], color=c, lw=1, ls=styles[r % 2], alpha=0.8)
             ax.axhline(u["threshold"], color=c, lw=0.6, ls=":", alpha=0.6)
     _level_axis(ax, sweep)
-    ax.set_ylabel("task metric (fraction): exact-output rate / accuracy")
+    ax.set_ylabel("agreement with the noise-free output (fraction)")
     ax.set_ylim(-0.02, 1.02)
     return _finish(fig, ax, f"{sweep['name']}: {sweep['noise']}", legend=7)
+
+
+def population_figure(sweep: dict, colours: dict) -> bytes:
+    """A dot plot per population of a sweep: each member's break-down (small dots with their own intervals,
+    triangles for bounds) and the population's mean with its interval over members (a large marker above them)."""
+    pops = sweep["populations"]
+    fig, ax = plt.subplots(figsize=(7, 0.8 * len(pops) + 1.4))
+    for i, pop in enumerate(pops):
+        c = colours.get(pop["system"], colours.get(pop["members"][0]["system"], "#000000"))
+        n = len(pop["members"])
+        for j, m in enumerate(pop["members"]):
+            _mark(ax, i - 0.3 + 0.4 * j / max(n - 1, 1), m["breakdown"], c, horizontal=True)
+        p = pop["population"]
+        if p["level"] is not None and p["lo"] is not None:
+            v = _num(p["level"])
+            ax.errorbar([v], [i + 0.25], xerr=[[max(v - _num(p["lo"]), 0)], [max(_num(p["hi"]) - v, 0)]], fmt="D",
+                        ms=8, color=c, capsize=5, lw=2)
+    ax.set_yticks(range(len(pops)), [f"{p['system']}@{p['site']} ({p['population']['members']} members)"
+                                     for p in pops], fontsize=8)
+    _level_axis(ax, sweep)
+    ax.set_xlabel(f"break-down: {sweep['axis']['label']}" + (" (log scale)" if sweep["axis"]["log"] else ""))
+    return _finish(fig, ax, f"{sweep['name']}: populations (diamond: mean over members; dots: members)")
 
 
 def error_power_figure(summary: dict, colours: dict) -> bytes:

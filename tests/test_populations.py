@@ -91,7 +91,8 @@ def test_population_suite_runs_shows_and_reports(tmp_path: Path, capsys):
     assert between["verdict"] in shown and "paired" in shown
     assert main(["report", str(tmp_path / "run")]) == 0
     html = (tmp_path / "run" / "report.html").read_text()
-    assert "mlp@product" in html and "population" in html and "members" in html
+    assert "population break-down of mlp@product" in html and "members: seed 0" in html
+    assert (tmp_path / "run" / "figures" / "population_0.png").is_file()
 
 
 @pytest.mark.parametrize("value, why", [
