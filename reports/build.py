@@ -84,9 +84,12 @@ def headline(summary: dict) -> list[dict]:
                                  + (f"; {DERIVED}" if g["framing"] == "per task" else "")})
         for u in sw["units"]:
             b = u["breakdown"]
+            closed = u.get("closed_form")
+            check = f"a check of the estimator: closed form {closed['formula']} gives {fmt(closed['level'])}; " \
+                if closed else ""
             rows.append({"sweep": sw["name"], "what": f"break-down of {u['system']}@{u['site']}", "unit": unit,
                          "value": b["level"], "lo": b["lo"], "hi": b["hi"], "censored": b.get("censored") or "",
-                         "error_snr": b["error_snr_bits"], "note": _breakdown_note(b, sw)})
+                         "error_snr": b["error_snr_bits"], "note": check + _breakdown_note(b, sw)})
             for name, d in unit_baselines(u).items():
                 rows.append({"sweep": sw["name"], "what": f"break-down of the same products, {name} ({u['system']})",
                              "unit": unit, "value": d["level"], "lo": d["lo"], "hi": d["hi"],
@@ -332,6 +335,36 @@ def budget_rows(summary: dict) -> list[dict]:
     return rows
 
 
+def hardening_rows(summary: dict) -> list[dict]:
+    """One row per hardened system of a sweep at a gate site whose plain netlist (a system of the sweep with the
+    hardened one's base gate count and no hardening) was swept beside it: the gain per gate (break-down p per gate,
+    hardened over plain) and the gain in fault budget (that times the gate ratio, which counts the added gates)."""
+    from testbed.summary import gate_level
+
+    systems = summary.get("systems", {})
+    rows = []
+    for sw in summary["sweeps"]:
+        units = [u for u in sw["units"] if gate_level(u["site"]) and u.get("layer") is None and not sw["per_bit"]]
+        for u in units:
+            hard = systems.get(u["system"], {}).get("hardening") or {}
+            if hard.get("spec", "none") == "none":
+                continue
+            plain = next((v for v in units if systems.get(v["system"], {}).get("gates") == hard["base_gates"]
+                          and (systems[v["system"]].get("hardening") or {}).get("spec", "none") == "none"), None)
+            if plain is None or u["breakdown"].get("censored") or plain["breakdown"].get("censored"):
+                continue
+            per_gate = u["breakdown"]["level"] / plain["breakdown"]["level"]
+            ratio = systems[u["system"]]["gates"] / hard["base_gates"]
+            rows.append({"sweep": sw["name"], "system": u["system"], "plain": plain["system"],
+                         "hardening": hard["spec"], "gate_ratio": ratio, "per_gate": per_gate,
+                         "budget": per_gate * ratio})
+    return rows
+
+
+HARDENING_TITLE = "Hardening: gain per gate (primary) and in fault budget (counts the added gates again)"
+HARDENING_COLUMNS = (("sweep", "sweep"), ("system", "hardened"), ("plain", "plain"), ("hardening", "hardening"),
+                     ("gate_ratio", "gates, hardened / plain"), ("per_gate", "gain per gate (break-down p ratio)"),
+                     ("budget", "gain in fault budget"))
 BUDGET_COLUMNS = (("sweep", "sweep"), ("system", "system@site"), ("gates", "gates per evaluation"),
                   ("depth", "logic depth"), ("accuracy", "noise-free accuracy"), ("breaks", "break-down p per gate"),
                   ("budget", "fault budget: faulty gates per evaluation at break-down"))
@@ -356,7 +389,11 @@ def _table_md(title: str, columns, rows) -> list[str]:
 
 
 ARITHMETIC_TITLE = "Arithmetic: errors against the exact function, and the networks on each circuit"
-BUDGET_TITLE = "Fault budget: how many faulty gates per evaluation each piece of logic survives"
+BUDGET_TITLE = "Fault budget (secondary axis): how many faulty gates per evaluation each piece of logic survives"
+BUDGET_NOTE = ("The primary axis of comparisons on one substrate is the break-down probability per gate. The fault "
+               "budget (p per gate times gates per evaluation) is secondary: it rewards size, since at the same "
+               "tolerance per gate a design with more gates survives more faulty gates per evaluation; it answers "
+               "what a bigger design buys, not which logic tolerates a faulty gate better.")
 ARITHMETIC_COLUMNS = (("circuit", "circuit"), ("gates", "gates"), ("overhead", "hardening overhead"),
                       ("ep", "EP"), ("mae", "MAE"), ("wce", "WCE"), ("mred", "MRED"), ("network", "network on it"),
                       ("accuracy", "noise-free accuracy"), ("network_breaks", "network breaks at (p per gate)"))
@@ -418,6 +455,8 @@ def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, de
             "<h2>Every break-down and gap</h2>", _headline_html(rows),
             f"<ul>{notes}</ul>" if notes else "", "<h2>Figures</h2>", *[img(*f) for f in figs],
             _table_html(BUDGET_TITLE, "budget", BUDGET_COLUMNS, budget_rows(summary)),
+            f"<p>{html.escape(BUDGET_NOTE)}</p>" if budget_rows(summary) else "",
+            _table_html(HARDENING_TITLE, "hardening", HARDENING_COLUMNS, hardening_rows(summary)),
             _table_html(ARITHMETIC_TITLE, "arithmetic", ARITHMETIC_COLUMNS, arithmetic_rows(summary)),
             "<h2>Systems</h2>", _detail_html(summary), *[img(*f) for f in detail_figs],
             "<h2>Reproduce</h2>", repro]
@@ -433,6 +472,8 @@ def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, de
     md += [f"| {md_escape(r['sweep'])} | {md_escape(r['what'])} | {fmt(r['value'])} | [{fmt(r['lo'])}, "
            f"{fmt(r['hi'])}] | {r['unit']} | {fmt(r['error_snr'])} | {md_escape(r.get('note', ''))} |" for r in rows]
     md += ["", *_table_md(BUDGET_TITLE, BUDGET_COLUMNS, budget_rows(summary)),
+           *([BUDGET_NOTE, ""] if budget_rows(summary) else []),
+           *_table_md(HARDENING_TITLE, HARDENING_COLUMNS, hardening_rows(summary)),
            *_table_md(ARITHMETIC_TITLE, ARITHMETIC_COLUMNS, arithmetic_rows(summary)), "## Figures", ""]
     md += [f"![{md_escape(c)}](figures/{n})\n\n{md_escape(c)}\n" for n, c, _ in figs + detail_figs]
     md += ["## Reproduce", "",

@@ -34,6 +34,9 @@ def show_summary(summary: dict) -> str:
             lines.append(f"  {u['label'].split('/', 1)[1]:<44} {level_text(b):<46} {fmt(b['error_snr_bits'])}")
             for name, d in unit_baselines(u).items() if not sw["per_bit"] else ():
                 lines.append(f"  {'  same products, ' + name:<44} {level_text(d):<46} {fmt(d['error_snr_bits'])}")
+            if u.get("closed_form"):
+                c = u["closed_form"]
+                lines.append(f"    (a check of the estimator: closed form {c['formula']} gives {fmt(c['level'])})")
             for name, d in u.get("secondary", {}).items():
                 lines.append(f"  {'  secondary: ' + name:<44} {level_text(d):<46} {fmt(d['error_snr_bits'])}")
         for g in sw["gaps"]:

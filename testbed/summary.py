@@ -73,6 +73,9 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
                 entry["fault_budget"] = {"gates": gates, **ends}
             if not spec.per_bit:
                 entry.update(sw.system.summary_fields())
+                closed = sw.system.closed_form(spec.noise, u.site)
+                if closed:  # the row is a check of the estimator, not a finding
+                    entry["closed_form"] = closed
                 entry["baselines"] = {}
                 for name, (metric, threshold) in sw.system.baselines.items():
                     baseline = sw.breakdown(metric, threshold)

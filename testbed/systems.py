@@ -93,6 +93,11 @@ class System:
     def detail(self) -> dict:
         raise NotImplementedError
 
+    def closed_form(self, noise: NoiseModel, site: str) -> dict | None:
+        """Where the break-down follows from a formula, not from the system: {"formula", "level"} (a row that is a
+        check of the estimator, not a finding); None otherwise."""
+        return None
+
     def netlists(self) -> list[Netlist]:
         return []
 
@@ -168,6 +173,16 @@ class CircuitSystem(System):
         else:
             noisy = plan(self.golden[:, None], self.width, self.netlist.signed, rng)[:, 0]
         return self._row(noisy)
+
+    def closed_form(self, noise: NoiseModel, site: str) -> dict | None:
+        """Independent flips of every bit of the W-bit result word with probability p: the word is exact with
+        probability (1 - p)^W, so the break-down is 1 - (1 - d)^(1/W) (d: the disagreement criterion), whatever the
+        circuit."""
+        if site != self.word_site or not (noise.per_element_probability and noise.transient) \
+                or noise.params.get("bits") is not None:
+            return None
+        d = SETTINGS.disagreement
+        return {"formula": f"1 - (1 - p)^{self.width} = {d:g}", "level": 1 - (1 - d) ** (1 / self.width)}
 
     def gates_per_evaluation(self, site: Site) -> float:
         return float(self.netlist.n_gates)
