@@ -67,9 +67,10 @@ def _bits(mask: int, n: int) -> np.ndarray:
 
 
 class Schedule(NamedTuple):
-    entries: np.ndarray  # int64 (n_entries, 12), sorted by tick: op, gate (-1 for inputs), delay, dst base, dst
-    #                      mask, a base, a mask, b base, b mask, c base, c mask, input row
-    start: np.ndarray  # entries of tick tau (0..C): entries[start[tau]:start[tau + 1]]
+    entries: np.ndarray  # int64 (n_entries, 12), sorted by tick and opcode: op, gate (-1 for inputs), delay,
+    #                      dst base, dst mask, a base, a mask, b base, b mask, c base, c mask, input row
+    runs: np.ndarray  # (n_runs, 3): opcode, first entry, end entry of each run of one opcode within one tick
+    start: np.ndarray  # runs of tick tau (0..C): runs[start[tau]:start[tau + 1]]
     base: np.ndarray  # ring base slot per net
     mask: np.ndarray  # ring length - 1 per net
     slots: int
@@ -122,31 +123,35 @@ def _schedule(netlist: Netlist, ticks: np.ndarray, cycle: int | None) -> Schedul
                      for k in range(3)]
                 rows.append((tau, int(netlist.ops[g]), g, int(ticks[g]), base[n], ring[n] - 1,
                              *a[0], *a[1], *a[2], 0))
-    table = np.array(sorted(rows, key=lambda r: (r[0], r[2])), np.int64).reshape(-1, 13)
-    start = np.searchsorted(table[:, 0], np.arange(cycle + 2)).astype(np.int64)
-    return Schedule(np.ascontiguousarray(table[:, 1:]), start, base[:-1].astype(np.int64), ring - 1,
-                    int(base[-1]), settle)
+    table = np.array(sorted(rows, key=lambda r: (r[0], r[1], r[2])), np.int64).reshape(-1, 13)
+    cut = np.flatnonzero(np.diff(table[:, 0]) | np.diff(table[:, 1])) + 1
+    first = np.concatenate([[0], cut]).astype(np.int64)
+    runs = np.stack([table[first, 1], first, np.append(cut, len(table))], axis=1)
+    start = np.searchsorted(table[first, 0], np.arange(cycle + 2)).astype(np.int64)
+    return Schedule(np.ascontiguousarray(table[:, 1:]), np.ascontiguousarray(runs), start,
+                    base[:-1].astype(np.int64), ring - 1, int(base[-1]), settle)
 
 
 def _kernel_source(block: int) -> str:
-    """The generated interpreter of a schedule (gate semantics from circuits.gates)."""
-    lines = ["import numpy as np", "from numba import njit", "", f"B = {block}", "",
+    """The generated interpreter of a schedule (gate semantics from circuits.gates): per tick, runs of entries
+    of one opcode, so the opcode is dispatched once per run and the loop over a block's words is branch-free."""
+    lines = ["import numpy as np", "from numba import njit, types", "from numba.extending import intrinsic", "",
+             f"B = {block}", "", "",
+             "@intrinsic", "def popcount(typingctx, x):",
+             "    def codegen(context, builder, signature, args):",
+             "        return builder.ctpop(args[0])",
+             "    return types.uint64(types.uint64), codegen", "", "",
              "@njit(cache=True, nogil=True, inline='always')", "def gate(op, a, b, c):"]
     for name, kind in KINDS.items():
         lines += [f"    if op == {kind.opcode}:  # {name}", f"        return {kind.expr}"]
     lines += ["    return a", "", "",
-              "@njit(cache=True, nogil=True, inline='always')", "def popcount(x):",
-              "    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))",
-              "    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))",
-              "    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)",
-              "    return (x * np.uint64(0x0101010101010101)) >> np.uint64(56)", "", "",
               "@njit(cache=True, nogil=True)",
-              "def run(inp, prev, out, ncyc, nw, E, start, base, mask, slots, args, ops, out_nets, sample, toggles):",
+              "def run(inp, prev, out, ncyc, nw, E, runs, start, base, mask, slots, args, ops, out_nets, sample,",
+              "        toggles):",
               "    C = start.shape[0] - 2",
               "    n_in = prev.shape[0]",
               "    first = 2 + n_in",
               "    v = np.empty((slots, B), np.uint64)",
-              "    cnt = np.zeros(B, np.uint64)",
               "    for w0 in range(0, nw, B):",
               "        for n in range(2 + n_in + ops.shape[0]):  # settled on prev: every slot of every ring",
               "            for j in range(B):",
@@ -164,34 +169,33 @@ def _kernel_source(block: int) -> str:
               "            col = k * nw + w0",
               "            for tau in range(C + 1):",
               "                t = k * C + tau",
-              "                for e in range(start[tau], start[tau + 1]):",
-              "                    op = E[e, 0]",
-              "                    dst = E[e, 3] + (t & E[e, 4])",
+              "                for r in range(start[tau], start[tau + 1]):",
+              "                    op = runs[r, 0]",
               f"                    if op == {INPUT_OP}:",
-              "                        row = E[e, 11]",
-              "                        for j in range(B):",
-              "                            v[dst, j] = inp[row, col + j]",
+              "                        for e in range(runs[r, 1], runs[r, 2]):",
+              "                            dst = E[e, 3] + (t & E[e, 4])",
+              "                            row = E[e, 11]",
+              "                            for j in range(B):",
+              "                                v[dst, j] = inp[row, col + j]",
               "                        continue",
-              "                    s = t - E[e, 2]",
-              "                    ka = E[e, 5] + (s & E[e, 6])",
-              "                    kb = E[e, 7] + (s & E[e, 8])",
-              "                    kc = E[e, 9] + (s & E[e, 10])",
-              "                    old = E[e, 3] + ((t - 1) & E[e, 4])",
-              "                    for j in range(B):",
-              "                        cnt[j] = 0",
               ]
     for name, kind in KINDS.items():
         expr = render(name, "v[ka, j]", "v[kb, j]", "v[kc, j]")
         lines += [f"                    {'if' if kind.opcode == 0 else 'elif'} op == {kind.opcode}:  # {name}",
-                  "                        for j in range(B):",
-                  f"                            x = {expr}",
-                  "                            cnt[j] += popcount(x ^ v[old, j])",
-                  "                            v[dst, j] = x"]
-    lines += ["                    total = np.uint64(0)",
-              "                    for j in range(B):",
-              "                        total += cnt[j]",
-              "                    toggles[E[e, 1]] += total",
-              "                if tau == sample:",
+                  "                        for e in range(runs[r, 1], runs[r, 2]):",
+                  "                            dst = E[e, 3] + (t & E[e, 4])",
+                  "                            old = E[e, 3] + ((t - 1) & E[e, 4])",
+                  "                            s = t - E[e, 2]",
+                  "                            ka = E[e, 5] + (s & E[e, 6])",
+                  "                            kb = E[e, 7] + (s & E[e, 8])",
+                  "                            kc = E[e, 9] + (s & E[e, 10])",
+                  "                            total = np.uint64(0)",
+                  "                            for j in range(B):",
+                  f"                                x = {expr}",
+                  "                                total += popcount(x ^ v[old, j])",
+                  "                                v[dst, j] = x",
+                  "                            toggles[E[e, 1]] += total"]
+    lines += ["                if tau == sample:",
               "                    for i in range(out_nets.shape[0]):",
               "                        n = out_nets[i]",
               "                        src = base[n] + (t & mask[n])",
@@ -291,7 +295,7 @@ def timed_simulate(netlist: Netlist, operands: dict, period: float, delays="unit
     out = np.zeros((len(out_nets), planes.shape[1]), np.uint64)
     toggles = np.zeros(netlist.n_gates, np.uint64)
     args = netlist.args.astype(np.int64)
-    _kernel(block).run(planes, prev_planes, out, n, nw, sched.entries, sched.start, sched.base, sched.mask,
+    _kernel(block).run(planes, prev_planes, out, n, nw, sched.entries, sched.runs, sched.start, sched.base, sched.mask,
                        sched.slots, args, netlist.ops.astype(np.int64), out_nets, sample, toggles)
     flat = unpack_outputs(netlist, out, n * lanes)
     result = {}
