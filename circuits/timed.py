@@ -23,17 +23,17 @@ from typing import NamedTuple
 
 import numpy as np
 
-from circuits import kernels
+from circuits import kernels, timed_codegen
 from circuits.errors import NetlistError
-from circuits.gates import BY_OPCODE, KINDS, render
+from circuits.gates import KINDS, render
 from circuits.netlist import Netlist
 from circuits.simulate import pack_operands, unpack_outputs
+from circuits.timed_plan import ARITY, change_ticks, fold, reader_delays
 from circuits.timing import FINEST_GRID, gate_delays
 
 CLOCKINGS = ("continuous", "settled")
 INPUT_OP = len(KINDS)  # schedule entries that load an input bit of the current element
 BLOCK = 8  # words of streams simulated together (512 streams)
-_ARITY = [KINDS[BY_OPCODE[i]].arity for i in range(len(KINDS))]
 
 
 class Timed(NamedTuple):
@@ -60,12 +60,6 @@ def tick_of(delays: np.ndarray, period: float) -> float:
                        f"(period {period!r}; round delays with circuits.timing.gate_delays(grid=...))")
 
 
-def _bits(mask: int, n: int) -> np.ndarray:
-    """The positions 0..n-1 of a Python-int bit set as a bool array."""
-    raw = np.frombuffer(mask.to_bytes((n + 7) // 8, "little"), np.uint8)
-    return np.unpackbits(raw, bitorder="little")[:n].astype(bool)
-
-
 class Schedule(NamedTuple):
     entries: np.ndarray  # int64 (n_entries, 12), sorted by tick and opcode: op, gate (-1 for inputs), delay,
     #                      dst base, dst mask, a base, a mask, b base, b mask, c base, c mask, input row
@@ -84,20 +78,11 @@ def _schedule_cached(netlist: Netlist, ticks_bytes: bytes, cycle: int | None) ->
 
 def _schedule(netlist: Netlist, ticks: np.ndarray, cycle: int | None) -> Schedule:
     """The periodic schedule for gate delays `ticks` and cycle length `cycle` (None: the settling time)."""
-    n_in, base_gate = netlist.n_input_bits, netlist.first_gate_net
-    arity = np.array(_ARITY)[netlist.ops]
-    reader_delay = np.zeros(netlist.n_nets, np.int64)
-    for k in range(3):
-        live = arity > k
-        np.maximum.at(reader_delay, netlist.args[live, k], ticks[live])
-    ring = 1 << np.ceil(np.log2(reader_delay + 1)).astype(np.int64)  # a power of two > the longest read delay
+    base_gate = netlist.first_gate_net
+    arity = ARITY[netlist.ops]
+    ring = 1 << np.ceil(np.log2(reader_delays(netlist, ticks) + 1)).astype(np.int64)  # > the longest read delay
     ring[:2] = 1
-    paths = [0, 0] + [1] * n_in  # bit r set: the net can change r ticks after an input change
-    for g in range(netlist.n_gates):
-        reach = 0
-        for k in range(arity[g]):
-            reach |= paths[netlist.args[g, k]]
-        paths.append(reach << int(ticks[g]))
+    paths = change_ticks(netlist, ticks)
     settle = max(p.bit_length() for p in paths) + int(ring.max())
     cycle = settle if cycle is None else cycle
     base = np.concatenate([[0], np.cumsum(ring)])
@@ -106,14 +91,7 @@ def _schedule(netlist: Netlist, ticks: np.ndarray, cycle: int | None) -> Schedul
         ext = 0
         for j in range(int(ring[n])):
             ext |= paths[n] << j  # written R - 1 ticks after each change
-        if not ext:
-            continue
-        active = _bits(ext, ext.bit_length())
-        taus = []
-        if n < base_gate:
-            taus.append(0)  # the input changes at the cycle's start
-        later = np.flatnonzero(active[1:])  # relative tick r = i + 1 falls on tau = (r - 1) % C + 1
-        taus += sorted(set((later % cycle + 1).tolist()))
+        taus = ([0] if n < base_gate else []) + fold(ext, cycle)  # an input changes at the cycle's start
         g = n - base_gate
         for tau in taus:
             if n < base_gate:
@@ -246,7 +224,8 @@ def _streams(netlist: Netlist, operands: dict, previous) -> tuple[dict, dict, tu
 
 
 def timed_simulate(netlist: Netlist, operands: dict, period: float, delays="unit", clocking: str = "continuous",
-                   previous: dict | None = None, seed: int | None = None, sigma: float = 0.0) -> Timed:
+                   previous: dict | None = None, seed: int | None = None, sigma: float = 0.0,
+                   engine: str = "interpreter") -> Timed:
     """Simulate operand streams clocked at `period` (delay units) with transport gate delays.
 
     operands: {input bus: values} as for circuits.simulate, each array one stream in time order (n,) or
@@ -295,8 +274,12 @@ def timed_simulate(netlist: Netlist, operands: dict, period: float, delays="unit
     out = np.zeros((len(out_nets), planes.shape[1]), np.uint64)
     toggles = np.zeros(netlist.n_gates, np.uint64)
     args = netlist.args.astype(np.int64)
-    _kernel(block).run(planes, prev_planes, out, n, nw, sched.entries, sched.runs, sched.start, sched.base, sched.mask,
-                       sched.slots, args, netlist.ops.astype(np.int64), out_nets, sample, toggles)
+    if engine == "compiled":
+        timed_codegen.kernel(netlist, ticks, len(sched.start) - 2, sample, block).run(planes, prev_planes, out, n,
+                                                                                      nw, toggles)
+    else:
+        _kernel(block).run(planes, prev_planes, out, n, nw, sched.entries, sched.runs, sched.start, sched.base,
+                           sched.mask, sched.slots, args, netlist.ops.astype(np.int64), out_nets, sample, toggles)
     flat = unpack_outputs(netlist, out, n * lanes)
     result = {}
     for bus, vals in flat.items():
