@@ -19,6 +19,7 @@ from circuits.netlist import Netlist
 from circuits.timed_plan import ARITY, change_ticks, fold
 
 BLOCK = 8  # words per block: 512 streams
+SEGMENT = 400  # statements per generated function
 POPCOUNT = '''
 @intrinsic
 def popcount(typingctx, x):
@@ -54,60 +55,113 @@ class _Cycle:
         return f"h{n}_{m}"
 
 
-def source(netlist: Netlist, ticks: np.ndarray, cycle: int, sample: int, block: int = BLOCK) -> str:
-    """The generated module of one (netlist, delays in ticks, cycle, sample tick): `run(inp, prev, out, ncyc,
-    nw, toggles)` with the interpreter's planes layout (timed.py)."""
+def _statements(netlist: Netlist, ticks: np.ndarray, cycle: int, sample: int):
+    """One cycle as statements (target, expression, names used) in tick order, and the carried slots
+    (net, ticks before the start) in slot order. Targets: a local name, or ('tog', gate), ('out', bit),
+    ('st', slot) for buffer regions (toggle counts are added to)."""
     cyc = _Cycle(netlist, ticks, cycle)
-    base, n_in = cyc.base, netlist.n_input_bits
-    out_nets = np.concatenate(list(netlist.outputs.values()))
-    body = [f"v{n}_0 = buf[{(n - 2) * block} + j]" for n in range(2, base)]
-    events = sorted((tau, n) for n, taus in cyc.writes.items() for tau in taus)
-    for tau, n in events:
+    base = cyc.base
+    stmts = []
+    for tau, n in sorted((tau, n) for n, taus in cyc.writes.items() for tau in taus):
         g = n - base
         kind = BY_OPCODE[int(netlist.ops[g])]
         ins = [cyc.value(int(netlist.args[g, k]), tau - int(ticks[g])) for k in range(ARITY[netlist.ops[g]])]
         old = cyc.value(n, tau - 1)
-        body.append(f"v{n}_{tau} = {render(kind, *ins)}")
-        body.append(f"buf[TOG + {g * block} + j] += popcount(v{n}_{tau} ^ {old})")
-    body += [f"buf[OUT + {i * block} + j] = {cyc.value(int(n), sample)}" for i, n in enumerate(out_nets)]
+        stmts.append((f"v{n}_{tau}", render(kind, *ins), set(ins)))
+        stmts.append((("tog", g), f"popcount(v{n}_{tau} ^ {old})", {f"v{n}_{tau}", old}))
+    out_nets = np.concatenate(list(netlist.outputs.values()))
+    for i, n in enumerate(out_nets):
+        name = cyc.value(int(n), sample)
+        stmts.append((("out", i), name, {name}))
     stores, done = [], set()
     while cyc.needed - done:  # end of cycle: each carried local becomes the net m ticks before the next start
         n, m = min(cyc.needed - done)
         done.add((n, m))
         new = cyc.value(n, cycle - m)
         if new != f"h{n}_{m}":
-            stores.append((n, m, new))
-    slots = {key: i for i, key in enumerate(sorted(cyc.needed))}
-    loads = [f"h{n}_{m} = buf[ST + {slots[n, m] * block} + j]" for n, m in sorted(cyc.needed)]
-    body = loads + body + [f"buf[ST + {slots[n, m] * block} + j] = {new}" for n, m, new in stores]
-    settle = [f"s{n} = buf[{(n - 2) * block} + j]" for n in range(2, base)]
-    for g in range(netlist.n_gates):
-        kind = BY_OPCODE[int(netlist.ops[g])]
-        ins = [f"s{a}" if a >= 2 else f"c{a}" for a in (int(netlist.args[g, k]) for k in range(ARITY[netlist.ops[g]]))]
-        settle.append(f"s{base + g} = {render(kind, *ins)}")
-    settle += [f"buf[ST + {slots[n, m] * block} + j] = {'s' if n >= 2 else 'c'}{n}" for n, m in sorted(cyc.needed)]
-    n_out = len(out_nets)
+            stores.append(((n, m), new))
+    slots = sorted(cyc.needed)
+    index = {key: i for i, key in enumerate(slots)}
+    stmts += [(("st", index[key]), new, {new}) for key, new in stores]
+    return stmts, slots
+
+
+def source(netlist: Netlist, ticks: np.ndarray, cycle: int, sample: int, block: int = BLOCK,
+           segment: int = SEGMENT) -> str:
+    """The generated module of one (netlist, delays in ticks, cycle, sample tick): `run(inp, init, out, ncyc,
+    nw, toggles)` with the planes layout of timed.py and `init` the settled value of each carried slot. The
+    cycle is cut into functions of `segment` statements (compile time stays linear); locals that cross a cut
+    pass through the buffer's value region."""
+    stmts, slots = _statements(netlist, ticks, cycle, sample)
+    n_in, n_out = netlist.n_input_bits, sum(netlist.output_widths.values())
+    segments = [stmts[i:i + segment] for i in range(0, len(stmts), segment)] or [[]]
+    defined_in = {}
+    for k, seg in enumerate(segments):
+        for target, _, _ in seg:
+            if isinstance(target, str):
+                defined_in[target] = k
+    crossing = sorted({u for k, seg in enumerate(segments) for _, _, uses in seg for u in uses
+                       if u in defined_in and defined_in[u] < k})
+    val = {name: i for i, name in enumerate(crossing)}
+    region = {"IN": 0, "OUT": n_in, "ST": n_in + n_out, "VAL": n_in + n_out + len(slots),
+              "TOG": n_in + n_out + len(slots) + len(val)}
+    total = region["TOG"] + netlist.n_gates
+    slot_of = {f"h{n}_{m}": i for i, (n, m) in enumerate(slots)}
+
+    def where(name: str) -> str:
+        if name in val:
+            return f"buf[{(region['VAL'] + val[name]) * block} + j]"
+        if name in slot_of:
+            return f"buf[{(region['ST'] + slot_of[name]) * block} + j]"
+        net = int(name[1:].split("_")[0])  # an input bit v{net}_0
+        return f"buf[{(net - 2) * block} + j]"
+
     lines = ["import numpy as np", "from numba import njit, types", "from numba.extending import intrinsic",
-             POPCOUNT, "", f"B = {block}", f"OUT = {n_in * block}", f"ST = {(n_in + n_out) * block}",
-             f"TOG = {(n_in + n_out + len(slots)) * block}", f"TOTAL = {(n_in + n_out + len(slots)) * block} + "
-             f"{netlist.n_gates * block}", "", "",
-             "@njit(cache=True, nogil=True)", "def run(inp, prev, out, ncyc, nw, toggles):",
-             "    buf = np.zeros(TOTAL, np.uint64)", "    c0 = np.uint64(0)", "    c1 = ~c0",
-             "    for w0 in range(0, nw, B):",
-             f"        for i in range({n_in}):", "            for j in range(B):",
-             "                buf[i * B + j] = prev[i, w0 + j]",
-             "        for j in range(B):"]
-    lines += [f"            {s}" for s in settle]
-    lines += ["        for k in range(ncyc):", "            col = k * nw + w0",
-              f"            for i in range({n_in}):", "                for j in range(B):",
-              "                    buf[i * B + j] = inp[i, col + j]",
-              "            for j in range(B):"]
-    lines += [f"                {s}" for s in body]
-    lines += [f"            for i in range({n_out}):", "                for j in range(B):",
-              "                    out[i, col + j] = buf[OUT + i * B + j]",
-              f"        for g in range({netlist.n_gates}):", "            for j in range(B):",
-              "                toggles[g] += buf[TOG + g * B + j]", "                buf[TOG + g * B + j] = 0", ""]
+             POPCOUNT, "", f"B = {block}", ""]
+    for k, seg in enumerate(segments):
+        uses = {u for _, _, us in seg for u in us if u not in ("c0", "c1")}
+        local = {t for t, _, _ in seg if isinstance(t, str)}
+        body = [f"{u} = {where(u)}" for u in sorted(uses - local)]
+        for target, expr, _ in seg:
+            if isinstance(target, str):
+                body.append(f"{target} = {expr}")
+                if target in val:
+                    body.append(f"{where(target)} = {target}")
+            else:
+                what, i = target
+                offset = (region[what.upper()] + i) * block
+                body.append(f"buf[{offset} + j] {'+' if what == 'tog' else ''}= {expr}")
+        lines += ["", "@njit(cache=True, nogil=True)", f"def seg{k}(buf):", "    c0 = np.uint64(0)", "    c1 = ~c0",
+                  "    for j in range(B):"] + [f"        {b}" for b in body] + ["    return 0", ""]
+    calls = "\n".join(f"            seg{k}(buf)" for k in range(len(segments)))
+    lines.append(f"""
+@njit(cache=True, nogil=True)
+def run(inp, init, out, ncyc, nw, toggles):
+    buf = np.zeros({total * block}, np.uint64)
+    for w0 in range(0, nw, B):
+        for i in range({len(slots)}):
+            for j in range(B):
+                buf[({region['ST']} + i) * B + j] = init[i, w0 + j]
+        for k in range(ncyc):
+            col = k * nw + w0
+            for i in range({n_in}):
+                for j in range(B):
+                    buf[i * B + j] = inp[i, col + j]
+{calls}
+            for i in range({n_out}):
+                for j in range(B):
+                    out[i, col + j] = buf[({region['OUT']} + i) * B + j]
+        for g in range({netlist.n_gates}):
+            for j in range(B):
+                toggles[g] += buf[({region['TOG']} + g) * B + j]
+                buf[({region['TOG']} + g) * B + j] = 0
+""")
     return "\n".join(lines)
+
+
+def carried_nets(netlist: Netlist, ticks: np.ndarray, cycle: int, sample: int) -> np.ndarray:
+    """The net of each carried slot, in slot order (their settled values start the kernel)."""
+    return np.array([n for n, _ in _statements(netlist, ticks, cycle, sample)[1]], dtype=np.int64)
 
 
 def kernel(netlist: Netlist, ticks: np.ndarray, cycle: int, sample: int, block: int = BLOCK):
