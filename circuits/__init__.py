@@ -1,5 +1,6 @@
 """Gate-level digital circuits: netlists, generators, Yosys import/Verilog export, a Numba bit-parallel
-simulator with fault injection, single stuck-at fault campaigns and arithmetic error metrics."""
+simulator with fault injection, single stuck-at fault campaigns, arithmetic error metrics, and gate delays with
+static timing and a timed (transport-delay) simulator of operand streams."""
 
 from circuits import hardening, imported, mac  # noqa: F401 (registers the file circuits and the MAC)
 from circuits.errors import NetlistError
@@ -16,9 +17,12 @@ from circuits.generators import (
 from circuits.netlist import Netlist, from_gates
 from circuits.registry import GENERATORS, Param, circuit, generator
 from circuits.simulate import exhaustive, simulate, simulate_planes
+from circuits.timed import Timed, timed_simulate
+from circuits.timing import StaticTiming, dynamic_energy, gate_delays, static_timing
 
 __all__ = [
     "GENERATORS", "KINDS", "GateFaults", "Netlist", "NetlistError", "Param", "broken_array_multiplier", "circuit",
     "exhaustive", "from_gates", "generator", "kogge_stone_adder", "multiplier", "ripple_carry_adder", "simulate",
-    "simulate_planes", "tmr", "truncated_multiplier", "hardening", "mac",
+    "simulate_planes", "tmr", "truncated_multiplier", "hardening", "mac", "StaticTiming", "Timed", "dynamic_energy",
+    "gate_delays", "static_timing", "timed_simulate",
 ]

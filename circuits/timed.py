@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from circuits import kernels, timed_codegen
+from circuits import kernels
 from circuits.errors import NetlistError
 from circuits.gates import KINDS, render
 from circuits.netlist import Netlist
@@ -224,8 +224,7 @@ def _streams(netlist: Netlist, operands: dict, previous) -> tuple[dict, dict, tu
 
 
 def timed_simulate(netlist: Netlist, operands: dict, period: float, delays="unit", clocking: str = "continuous",
-                   previous: dict | None = None, seed: int | None = None, sigma: float = 0.0,
-                   engine: str = "interpreter") -> Timed:
+                   previous: dict | None = None, seed: int | None = None, sigma: float = 0.0) -> Timed:
     """Simulate operand streams clocked at `period` (delay units) with transport gate delays.
 
     operands: {input bus: values} as for circuits.simulate, each array one stream in time order (n,) or
@@ -274,12 +273,8 @@ def timed_simulate(netlist: Netlist, operands: dict, period: float, delays="unit
     out = np.zeros((len(out_nets), planes.shape[1]), np.uint64)
     toggles = np.zeros(netlist.n_gates, np.uint64)
     args = netlist.args.astype(np.int64)
-    if engine == "compiled":
-        timed_codegen.kernel(netlist, ticks, len(sched.start) - 2, sample, block).run(planes, prev_planes, out, n,
-                                                                                      nw, toggles)
-    else:
-        _kernel(block).run(planes, prev_planes, out, n, nw, sched.entries, sched.runs, sched.start, sched.base,
-                           sched.mask, sched.slots, args, netlist.ops.astype(np.int64), out_nets, sample, toggles)
+    _kernel(block).run(planes, prev_planes, out, n, nw, sched.entries, sched.runs, sched.start, sched.base,
+                       sched.mask, sched.slots, args, netlist.ops.astype(np.int64), out_nets, sample, toggles)
     flat = unpack_outputs(netlist, out, n * lanes)
     result = {}
     for bus, vals in flat.items():
