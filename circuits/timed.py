@@ -33,7 +33,7 @@ from circuits.timing import FINEST_GRID, gate_delays
 
 CLOCKINGS = ("continuous", "settled")
 INPUT_OP = len(KINDS)  # schedule entries that load an input bit of the current element
-BLOCK = 8  # words of streams simulated together (512 streams)
+BLOCKS = (32, 8, 1)  # words of streams simulated together (2,048, 512, 64 streams): the largest half filled
 
 
 class Timed(NamedTuple):
@@ -258,7 +258,7 @@ def timed_simulate(netlist: Netlist, operands: dict, period: float, delays="unit
     if n == 0:
         return Timed({b: np.zeros(shape, np.int64) for b in netlist.outputs},
                      np.zeros(netlist.n_gates, np.int64), tick, len(sched.start) - 2)
-    block = BLOCK if n_streams > 64 * (BLOCK // 2) else 1
+    block = next(b for b in BLOCKS if n_streams > 32 * b or b == 1)
     nw = -(-n_streams // (64 * block)) * block
     lanes = nw * 64
     padded = {}
