@@ -12,8 +12,9 @@ Speed: a gate can change only at the path delays from the inputs to it after an 
 [earliest, latest] arrival), so a static schedule, periodic in C, lists which gates to evaluate at each tick.
 Each net keeps a ring of R ticks of history, R a power of two above the longest delay of its readers, and is
 written for R - 1 ticks after each tick where it can change, so every slot of its ring is right when read.
-Streams are independent: 64 per uint64 word, a block of words at a time; the schedule is interpreted (one
-dispatch per gate and tick, a loop over the block's words inside).
+Streams are independent: 64 per uint64 word, a block of words at a time; the schedule is interpreted (per
+tick, runs of gates of one opcode; a loop over the block's words inside). Under settled clocking every element
+depends only on itself and the one before, so each element runs as a stream of its own.
 """
 
 from __future__ import annotations

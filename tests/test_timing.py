@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 
 import circuits as c
+from circuits import dynamic_energy, gate_delays, static_timing, timed_simulate
 from circuits.icarus import icarus_timed
-from circuits.timed import timed_simulate
-from circuits.timing import dynamic_energy, gate_delays, static_timing
 from networks.compile import fit_tree
 from tests.conftest import require_tool
 from tests.timed_reference import reference_timed
