@@ -62,7 +62,7 @@ def tick_of(delays: np.ndarray, period: float) -> float:
 
 
 class Schedule(NamedTuple):
-    entries: np.ndarray  # int64 (n_entries, 12), sorted by tick and opcode: op, gate (-1 for inputs), delay,
+    entries: np.ndarray  # int32 (n_entries, 12), sorted by tick and opcode: op, gate (-1 for inputs), delay,
     #                      dst base, dst mask, a base, a mask, b base, b mask, c base, c mask, input row
     runs: np.ndarray  # (n_runs, 3): opcode, first entry, end entry of each run of one opcode within one tick
     start: np.ndarray  # runs of tick tau (0..C): runs[start[tau]:start[tau + 1]]
@@ -107,7 +107,7 @@ def _schedule(netlist: Netlist, ticks: np.ndarray, cycle: int | None) -> Schedul
     first = np.concatenate([[0], cut]).astype(np.int64)
     runs = np.stack([table[first, 1], first, np.append(cut, len(table))], axis=1)
     start = np.searchsorted(table[first, 0], np.arange(cycle + 2)).astype(np.int64)
-    return Schedule(np.ascontiguousarray(table[:, 1:]), np.ascontiguousarray(runs), start,
+    return Schedule(np.ascontiguousarray(table[:, 1:], np.int32), np.ascontiguousarray(runs, np.int32), start,
                     base[:-1].astype(np.int64), ring - 1, int(base[-1]), settle)
 
 
