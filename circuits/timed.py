@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from circuits import kernels
+from circuits.cache import load_source
 from circuits.errors import NetlistError
 from circuits.gates import KINDS, render
 from circuits.netlist import Netlist
@@ -185,7 +185,7 @@ def _kernel_source(block: int) -> str:
 
 
 def _kernel(block: int):
-    return kernels._load(_kernel_source(block), f"timed{block}", ("run",))
+    return load_source(_kernel_source(block), f"timed{block}", ("run",))
 
 
 def _streams(netlist: Netlist, operands: dict, previous) -> tuple[dict, dict, tuple]:

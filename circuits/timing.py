@@ -27,9 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from circuits.cache import verify_numba_cache
 from circuits.errors import NetlistError
 from circuits.gates import BY_OPCODE, KINDS
-from circuits.kernels import verify_numba_cache
 from circuits.netlist import Netlist
 
 TABLES: dict[str, dict[str, float]] = {

@@ -7,7 +7,7 @@ import pytest
 import circuits as c
 from circuits import dynamic_energy, gate_delays, static_timing, timed_simulate
 from circuits.icarus import icarus_timed
-from networks.compile import fit_tree
+from networks.compilers import fit_tree
 from tests.conftest import require_tool
 from tests.timed_reference import reference_timed
 
