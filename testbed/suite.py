@@ -7,7 +7,10 @@ Schema (unknown keys are errors; paths are relative to the suite file):
   [defaults]  the sweep options of testbed.settings (min_trials, max_trials, margin, refine, confidence,
               target_width, budget; their meaning, defaults and ranges are there)
   [systems.NAME]  kind = a registered system kind (testbed.kinds: circuit, network, classifier) and that
-              kind's keys (each kind's class docstring lists them; `testbed list` names what they may refer to)
+              kind's keys (each kind's class docstring lists them; `testbed list` names what they may refer to);
+              seeds = [..] or models = [FILE, ..] make it a population (testbed.kinds.population): one member
+              per training seed or model file, named 'NAME[seed S]' / 'NAME[model I]'; a sweep naming NAME
+              sweeps every member, and may name one member alone
   [[sweeps]]  name (str), noise = a registered noise kind and its parameters (additive: dist), levels = [..] or
               {log = [lo, hi, n]} or {lin = [lo, hi, n]}, sites = {SYSTEM = SITE, ...}, per_bit (bool:
               bit k of each result word alone, for every k, at each system's word site), per_layer (bool: each
@@ -27,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from testbed.errors import NoiseError, SuiteError, TestbedError
-from testbed.kinds import SYSTEM_KINDS, Problems, expand, parse_system
+from testbed.kinds import SYSTEM_KINDS, Problems, expand, owner, parse_system
 from testbed.noise import KINDS, make_noise
 from testbed.settings import RANGES, SETTINGS, SWEEP_OPTIONS, Settings
 from testbed.sites import site_named
@@ -219,7 +222,7 @@ def _sweep(p: Problems, i: int, sw, tables: dict, systems: dict, populations: di
         p.add(f"{where}.per_bit", f"applies to noise kinds with bit positions only (not {kind})")
     for sys_name, site in sites.items():
         at = f"{where}.sites.{sys_name}"
-        kind = _kind(tables.get(sys_name))
+        kind = _kind(tables.get(owner(sys_name, populations)))
         if kind is None:
             p.add(at, f"no system named {sys_name!r} (systems: {', '.join(tables)})")
             continue

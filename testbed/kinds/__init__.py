@@ -5,7 +5,8 @@ from testbed.kinds.base import SYSTEM_KINDS, BuildContext, Problems, SystemKind
 from testbed.kinds.circuit import Circuit, CircuitSpec
 from testbed.kinds.classifier import ClassifierSpec, NetlistClassifier
 from testbed.kinds.network import Network, NetworkSpec
-from testbed.kinds.population import PopulationSpec, expand, parse_system
+from testbed.kinds.population import PopulationSpec, expand, owner, parse_system
 
 __all__ = ["SYSTEM_KINDS", "BuildContext", "Circuit", "CircuitSpec", "ClassifierSpec", "NetlistClassifier",
-           "Network", "NetworkSpec", "PopulationSpec", "Problems", "SystemKind", "expand", "parse_system"]
+           "Network", "NetworkSpec", "PopulationSpec", "Problems", "SystemKind", "expand", "owner",
+           "parse_system"]

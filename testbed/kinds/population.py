@@ -84,6 +84,12 @@ def expand(sites: dict, populations: dict) -> dict:
     return out
 
 
+def owner(name: str, populations: dict) -> str:
+    """The system table a name belongs to: a member's population, else the name itself (a sweep may name one
+    member, 'NAME[seed S]')."""
+    return next((p.name for p in populations.values() if name in p.members), name)
+
+
 def resolve(name: str, populations: dict) -> str:
     """The system another system means by `name`: a population's first member (e.g. the network whose operands
     a circuit records), else the name itself."""
