@@ -97,6 +97,10 @@ def test_every_headline_number_is_in_summary_json(run_dir):
             name, system = what.removeprefix("break-down of the same products, ").rstrip(")").split(" (")
             src = next(u for u in sw["units"] if u["system"] == system)["baselines"][name]
             expect = (src["level"], src["lo"], src["hi"], src["error_snr_bits"])
+        elif what.startswith("secondary task metric, "):
+            name, system = what.removeprefix("secondary task metric, ").rstrip(")").split(" (")
+            src = next(u for u in sw["units"] if u["system"] == system)["secondary"][name]
+            expect = (src["level"], src["lo"], src["hi"], src["error_snr_bits"])
         elif what.startswith("break-down of "):
             label = f"{sweep}/{what.removeprefix('break-down of ')}"
             src = next(u for u in sw["units"] if u["label"] == label)["breakdown"]
