@@ -20,7 +20,7 @@ from testbed.store import Store
 
 def _run(args, env) -> float:
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "cli", *args], check=True, env=env, stdout=subprocess.DEVNULL,
+    subprocess.run([sys.executable, "-m", "testbed.cli", *args], check=True, env=env, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     return time.perf_counter() - t0
 

@@ -86,6 +86,7 @@ def test_population_suite_runs_shows_and_reports(tmp_path: Path, capsys):
     assert circuit["value"] == pytest.approx(sev.mean() - sweep["units"][0]["breakdown"]["severity"])
     out = capsys.readouterr().out
     assert "mlp@product (population)" in out and "member seed 1" in out and "population gap" in out
+    assert "a check of the estimator: closed form 1 - (1 - p)^8 = 0.01 gives 0.00126" in out
     assert main(["show", str(tmp_path / "run")]) == 0
     shown = capsys.readouterr().out
     assert between["verdict"] in shown and "paired" in shown
@@ -121,3 +122,24 @@ def test_gap_verdict(a, b, verdict):
     lo, hi = scipy_stats.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=scipy_stats.sem(d))
     assert (g.lo, g.hi) == pytest.approx((lo, hi))
     assert g.verdict == verdict
+
+
+def test_a_population_of_model_files(tmp_path: Path):
+    for name in ("a.pt", "b.pt"):
+        (tmp_path / name).write_bytes(b"")  # parsing checks that the files exist; building loads them
+    suite = tmp_path / "p.toml"
+    suite.write_text(SUITE.replace("seeds = [0, 1, 2]\n[systems.wide]", 'models = ["a.pt", "b.pt"]\n[systems.wide]'))
+    loaded = load_suite(suite)
+    pop = loaded.populations["mlp"]
+    assert (pop.key, pop.members) == ("model", ("mlp[model 0]", "mlp[model 1]"))
+    assert [Path(loaded.systems[m].model).name for m in pop.members] == ["a.pt", "b.pt"]
+    assert "mlp[model 1]" in loaded.sweeps[0].sites
+
+
+def test_a_sweep_may_name_one_member(tmp_path: Path):
+    suite = tmp_path / "p.toml"
+    suite.write_text(SUITE.replace('wide = "product"}', 'wide = "product", "mlp[seed 9]" = "product"}'))
+    with pytest.raises(SuiteError, match=r"no system named 'mlp\[seed 9\]'"):
+        load_suite(suite)
+    suite.write_text(SUITE.replace('mlp = "product", ', '"mlp[seed 1]" = "product", '))
+    assert "mlp[seed 0]" not in load_suite(suite).sweeps[0].sites
