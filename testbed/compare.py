@@ -3,8 +3,9 @@
 A Sweep holds one (system, site, noise kind) over levels. It asks for trials (`pending()`), pools their rows
 (`add()`), stops a grid point when its task-metric interval excludes the threshold or is narrower than `margin`,
 and refines the bracket of the crossing by bisection. The break-down level is a dose-response estimate from every
-trial near the threshold: the failure rate of each trial (circuits: wrong outputs; networks: inputs lost minus
-inputs gained against the noise-free prediction, so the threshold is the accuracy drop, a net count that may be
+trial near the threshold: the failure rate of each trial (by the one primary criterion, outputs that differ from
+the system's own noise-free output: a circuit's wrong result words, a network's or classifier's changed
+predictions; for the secondary net accuracy drop, inputs lost minus inputs gained, a net count that may be
 negative) is fitted by quasi-likelihood estimating equations (binomial variance times a dispersion, complementary
 log-log link) in the severity axis (log10 p for bit flips, -SNR for additive noise), and the interval is Fieller's
 interval of the crossing with the dispersion max(1, Pearson, replicate) (testbed.stats.crossing_fit). Where no fit
