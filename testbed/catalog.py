@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from circuits import GENERATORS
 from networks.data import DATASETS
+from networks.ops import OPERATIONS
 from testbed.classifier import CLASSIFIERS, SUMMARIES
 from testbed.noise import KINDS
 from testbed.sites import SITES
@@ -26,6 +27,8 @@ def describe() -> str:
         lines.append(f"  {name:<24} {gen.summary}; {params}")
     lines += ["networks (arch):"] + [f"  {k:<24} {v}" for k, v in NETWORKS.items()]
     lines += [f"  data sets: {', '.join(DATASETS)} (or data = FILE.npz)"]
+    lines += ["torch operations (model = FILE):"] + [f"  {k:<24} {op.summary}" for k, op in OPERATIONS.items()
+                                                   if op.summary]
     lines += ["classifiers (model):"] + [f"  {k:<24} {SUMMARIES[k]}" for k in CLASSIFIERS]
     lines += ["noise models:"] + [f"  {k:<24} {cls.summary}" for k, cls in KINDS.items()]
     lines += ["sites:"] + [f"  {s.world} {s.name:<16} {s.description}" for s in SITES.values()]
