@@ -120,10 +120,11 @@ class Builder:
         """Users of a node on the data path (shape reads excluded)."""
         return [u for u in node.users if self.ops.get(u.name) is not None]
 
-    def follow(self, node, kinds) -> tuple:
-        """(next node, its Op) when `node` has exactly one data user and its kind is in `kinds`, else (None, None)."""
+    def follow(self, node, family: type) -> tuple:
+        """(next node, its Op) when `node` has exactly one data user and its operation is a `family` (an Operation
+        class), else (None, None)."""
         users = self.users(node)
-        if len(users) == 1 and self.ops[users[0].name].kind in kinds:
+        if len(users) == 1 and isinstance(OPERATIONS[self.ops[users[0].name].kind], family):
             return users[0], self.ops[users[0].name]
         return None, None
 

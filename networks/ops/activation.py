@@ -1,4 +1,5 @@
-"""Elementwise nonlinearities: the clamp (ReLU, ReLU6, Hardtanh) and the family of piecewise-linear functions.
+"""Elementwise nonlinearities: the clamp node and the family of its torch forms (networks.ops.clamps), and the
+family of piecewise-linear functions.
 
 A clamp keeps its input's scale: integer bounds round(lo / scale), round(hi / scale) within +-(2^act_bits - 1).
 A piecewise-linear operation (a `PiecewiseLinear` subclass gives its real segments) becomes one integer node:
@@ -11,50 +12,30 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
 
 from networks.graph import Node, requantizer
-from networks.ops.base import Op, Operation
-
-aten = torch.ops.aten
-
-_RELU = {"lo": 0.0, "hi": math.inf}
+from networks.ops.base import Operation
 
 
 class Clamp(Operation):
-    """clamp(x, lo, hi) in real units; fused into the multiply layer or add before it when it is that node's
-    only user."""
+    """The integer clamp node: clip to params['clamp'] = (lo, hi), the input's scale kept."""
 
     name = "clamp"
-    summary = "ReLU, ReLU6, Hardtanh"
-    modules = (nn.ReLU, nn.ReLU6, nn.Hardtanh)
-    functions = {F.relu: ("input",), torch.relu: ("input",), aten.relu.default: ("input",),
-                 aten.relu_.default: ("input",), F.relu6: ("input",), aten.relu6.default: ("input",),
-                 F.hardtanh: ("input", "min_val", "max_val"), aten.hardtanh.default: ("input", "min_val", "max_val")}
-    methods = {"relu": ("input",)}
 
-    def from_module(self, mod, node) -> Op:
-        if isinstance(mod, nn.Hardtanh):  # ReLU6 is a Hardtanh(0, 6)
-            return Op(self.name, [node.args[0]], {"lo": float(mod.min_val), "hi": float(mod.max_val)})
-        return Op(self.name, [node.args[0]], dict(_RELU))
+    def evaluate(self, engine, node, ins, p):
+        return np.clip(ins[0], *node.params["clamp"])
 
-    def from_call(self, a, node) -> Op:
-        if node.target in (F.relu6, aten.relu6.default):
-            return Op(self.name, [a["input"]], {"lo": 0.0, "hi": 6.0})
-        if node.target in (F.hardtanh, aten.hardtanh.default):
-            return Op(self.name, [a["input"]], {"lo": float(a.get("min_val", -1.0)),
-                                                "hi": float(a.get("max_val", 1.0))})
-        return Op(self.name, [a["input"]], dict(_RELU))
+
+class ClampForm(Operation):
+    """Family base: a torch operation that is clamp(x, lo, hi) in real units (Op params 'lo', 'hi'), lowered to a
+    clamp node at its input's scale; fused into the multiply layer or add before it when it is that node's only
+    user."""
 
     def lower(self, b, op, nd) -> None:
         src = b.value(op.inputs[0])
         lo, hi = b.clamp(src.scale, op.params["lo"], op.params["hi"])
-        b.add(Node(nd.name, self.name, (src.node,), params={"clamp": (lo, hi)}, scale=src.scale, signed=lo < 0), nd)
-
-    def evaluate(self, engine, node, ins, p):
-        return np.clip(ins[0], *node.params["clamp"])
+        b.add(Node(nd.name, Clamp.name, (src.node,), params={"clamp": (lo, hi)}, scale=src.scale, signed=lo < 0),
+              nd)
 
 
 def piecewise(x: np.ndarray, params: dict) -> np.ndarray:

@@ -18,6 +18,7 @@ from torch import nn
 
 from networks.errors import NetworkError
 from networks.graph import IntLayer, Node, requantizer, weight_width
+from networks.ops.activation import ClampForm
 from networks.ops.base import Op, Operation, unsupported
 
 aten = torch.ops.aten
@@ -78,12 +79,12 @@ class Multiply(Operation):
                 steps = q.current_steps(p["weight"].detach()).double()
                 steps = torch.where(steps > 0, steps, torch.ones_like(steps))
         fused = [nd]
-        bn_node, bn = b.follow(nd, (BatchNorm.name,))
+        bn_node, bn = b.follow(nd, BatchNorm)
         if bn_node is not None:
             w, bias, steps = BatchNorm.fold(bn.params, w, bias, steps)
             fused.append(bn_node)
         lo, hi = -math.inf, math.inf
-        act_node, act = b.follow(fused[-1], ("clamp",))
+        act_node, act = b.follow(fused[-1], ClampForm)
         if act_node is not None:
             lo, hi = act.params["lo"], act.params["hi"]
             fused.append(act_node)

@@ -47,29 +47,29 @@ class MaxPool(Operation):
 
 
 class AvgPool(Operation):
-    """Average pools and x.mean(dims) over spatial dimensions: the float pooling `fn` read off a one-hot basis."""
+    """The integer average-pool node: window sums by a 0/1 pooling matrix, a multiply-and-shift per position."""
 
     name = "avgpool"
-    summary = "AvgPool1d/2d, AdaptiveAvgPool1d/2d, spatial mean"
-    modules = (nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d)
-    functions = {F.avg_pool1d: _AVGPOOL[:-1], F.avg_pool2d: _AVGPOOL, aten.avg_pool1d.default: _AVGPOOL[:-1],
-                 aten.avg_pool2d.default: _AVGPOOL, F.adaptive_avg_pool1d: ("input", "output_size"),
-                 F.adaptive_avg_pool2d: ("input", "output_size"),
-                 aten.adaptive_avg_pool1d.default: ("input", "output_size"),
-                 aten.adaptive_avg_pool2d.default: ("input", "output_size"), torch.mean: _MEAN, aten.mean.dim: _MEAN}
-    methods = {"mean": _MEAN}
+
+    def evaluate(self, engine, node, ins, p):
+        """Integer window sums (0/1 pooling matrix, exact float64) times mult[j] >> shift (mult[j] / 2^shift =
+        1 / divisor of output position j); the scale is kept."""
+        v = ins[0]
+        c = v.shape[1]
+        sums = (v.reshape(p.n * c, -1).astype(np.float64) @ node.params["matrix"]).astype(np.int64)
+        shift = node.params["shift"]
+        out = (sums * node.params["mult"] + (1 << (shift - 1))) >> shift
+        return out.reshape(p.n, c, *node.params["out_shape"])
+
+
+class Averaging(Operation):
+    """Family base: a torch operation that averages over windows of the spatial dimensions (Op param 'fn': the
+    float operation), lowered to an avgpool node read off the float operation on a one-hot basis."""
 
     def from_module(self, mod, node) -> Op:
         return Op(self.name, [node.args[0]], {"fn": mod})
 
     def from_call(self, a, node) -> Op:
-        if node.target in ("mean", torch.mean, aten.mean.dim):
-            dims = a.get("dim")
-            dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
-            keep = bool(a.get("keepdim", False))
-            if dims == (None,) or any(d in (0, 1) for d in dims):
-                raise unsupported(node, "mean over the batch or channel dimension")
-            return Op(self.name, [a["input"]], {"fn": lambda v: v.mean(dim=dims, keepdim=keep)})
         fn, rest = node.target, {k: v for k, v in a.items() if k != "input"}
         return Op(self.name, [a["input"]], {"fn": lambda v: fn(v, **rest)})
 
@@ -88,16 +88,39 @@ class AvgPool(Operation):
         if np.abs(weights - matrix / divisor).max() > 1e-9:
             raise unsupported(nd, "pooling weights are not 1 / window size")
         mult, shift = requantizer(1.0 / divisor, b.shift_bits)
-        b.add(Node(nd.name, self.name, (src.node,), params={"matrix": matrix, "mult": mult, "shift": shift,
-                                                           "out_shape": out_shape},
-                   scale=src.scale, signed=src.signed), nd)
+        params = {"matrix": matrix, "mult": mult, "shift": shift, "out_shape": out_shape}
+        b.add(Node(nd.name, AvgPool.name, (src.node,), params=params, scale=src.scale, signed=src.signed), nd)
 
-    def evaluate(self, engine, node, ins, p):
-        """Integer window sums (0/1 pooling matrix, exact float64) times mult[j] >> shift (mult[j] / 2^shift =
-        1 / divisor of output position j); the scale is kept."""
-        v = ins[0]
-        c = v.shape[1]
-        sums = (v.reshape(p.n * c, -1).astype(np.float64) @ node.params["matrix"]).astype(np.int64)
-        shift = node.params["shift"]
-        out = (sums * node.params["mult"] + (1 << (shift - 1))) >> shift
-        return out.reshape(p.n, c, *node.params["out_shape"])
+
+class AvgPoolForm(Averaging):
+    name = "avg_pool"
+    summary = "AvgPool1d/2d"
+    modules = (nn.AvgPool1d, nn.AvgPool2d)
+    functions = {F.avg_pool1d: _AVGPOOL[:-1], F.avg_pool2d: _AVGPOOL, aten.avg_pool1d.default: _AVGPOOL[:-1],
+                 aten.avg_pool2d.default: _AVGPOOL}
+
+
+class AdaptiveAvgPool(Averaging):
+    name = "adaptive_avg_pool"
+    summary = "AdaptiveAvgPool1d/2d"
+    modules = (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d)
+    functions = {F.adaptive_avg_pool1d: ("input", "output_size"), F.adaptive_avg_pool2d: ("input", "output_size"),
+                 aten.adaptive_avg_pool1d.default: ("input", "output_size"),
+                 aten.adaptive_avg_pool2d.default: ("input", "output_size")}
+
+
+class SpatialMean(Averaging):
+    """x.mean(dims) over spatial dimensions (not batch, not channels)."""
+
+    name = "mean"
+    summary = "spatial mean"
+    functions = {torch.mean: _MEAN, aten.mean.dim: _MEAN}
+    methods = {"mean": _MEAN}
+
+    def from_call(self, a, node) -> Op:
+        dims = a.get("dim")
+        dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+        keep = bool(a.get("keepdim", False))
+        if dims == (None,) or any(d in (0, 1) for d in dims):
+            raise unsupported(node, "mean over the batch or channel dimension")
+        return Op(self.name, [a["input"]], {"fn": lambda v: v.mean(dim=dims, keepdim=keep)})

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from networks.graph import Node, requantizer
+from networks.ops.activation import ClampForm
 from networks.ops.base import Op, Operation, unsupported
 
 aten = torch.ops.aten
@@ -95,7 +96,7 @@ class Add(Operation):
     def lower(self, b, op, nd) -> None:
         srcs = [b.value(x) for x in op.inputs]
         last, lo, hi = nd, -math.inf, math.inf
-        act_node, act = b.follow(nd, ("clamp",))
+        act_node, act = b.follow(nd, ClampForm)
         if act_node is not None:
             last, lo, hi = act_node, act.params["lo"], act.params["hi"]
         scale = b.out_scale(last)
