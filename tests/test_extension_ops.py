@@ -17,7 +17,7 @@ from torch import nn
 from cli.main import main
 from networks import IntegerEngine, NetworkError, digits, from_torch
 from networks.engine import IntegerEngine as Engine
-from networks.ops import OPERATIONS, PiecewiseLinear
+from networks.ops import OPERATIONS, Op, PiecewiseLinear
 from testbed.store import read_summary
 
 aten = torch.ops.aten
@@ -66,28 +66,60 @@ def _forms(fc) -> dict:
     return {"module": module, "functional": _Functional(fc).eval(), "aten": program.module()}
 
 
+def _within_rounding(imodel, out, ref, slope):
+    """|integer output * scale - float torch| within the rounding of a Linear(64, n) followed by the piecewise-
+    linear node (steepest slope `slope`): weights to their step, inputs to 1 / amax, bias to the accumulator step,
+    the linear's output to its scale, all through the slope; then the node's own rounding."""
+    lay, node = imodel.layers[0], imodel.nodes[-1]
+    amax = 2 ** imodel.act_bits - 1
+    w = lay.weight * lay.w_scale[:, None]
+    linear_err = (lay.w_scale / 2 * 64 + np.abs(w).sum(axis=1) / (2 * amax) + lay.w_scale * lay.in_scale / 2
+                  + lay.out_scale / 2)
+    bound = slope * linear_err + node.scale / 2 + 1e-9
+    err = np.abs(out * node.scale - ref)
+    assert (err <= bound).all(), float((err - bound).max())
+
+
 def test_every_form_imports_and_follows_float_torch_within_rounding(hardsigmoid):
     assert Engine.OPS is OPERATIONS and OPERATIONS["hardsigmoid"] is hardsigmoid
     ds = digits()
     fc = _linear()
     with torch.no_grad():
-        ref = torch.nn.functional.hardsigmoid(fc(torch.as_tensor(ds.x_test))).double().numpy()
+        ref = F.hardsigmoid(fc(torch.as_tensor(ds.x_test))).double().numpy()
     for form, module in _forms(fc).items():
         imodel = from_torch(module, ds.x_train)
         assert [n.op for n in imodel.nodes] == ["input", "linear", "hardsigmoid"], form
         out = IntegerEngine(imodel).run(ds.x_test).logits
-        lay, node = imodel.layers[0], imodel.nodes[-1]
+        _within_rounding(imodel, out, ref, 1 / 6)
         amax = 2 ** imodel.act_bits - 1
-        w = lay.weight * lay.w_scale[:, None]
-        # the linear's error: weights rounded to their step, inputs to 1 / amax, bias to the accumulator step,
-        # the output to its scale; through the slope 1/6; then the Hardsigmoid's own rounding (+ mult rounding)
-        linear_err = (lay.w_scale / 2 * 64 + np.abs(w).sum(axis=1) / (2 * amax) + lay.w_scale * lay.in_scale / 2
-                      + lay.out_scale / 2)
-        bound = linear_err / 6 + node.scale * 0.5 + 1e-9
-        err = np.abs(out * node.scale - ref)
-        assert (err <= bound).all(), (form, float((err - bound).max()))
         assert out.min() == 0 and out.max() == amax and ((out > 0) & (out < amax)).mean() > 0.2, form
-        assert not node.signed and node.params["clamp"] == (0, amax)
+        assert not imodel.nodes[-1].signed and imodel.nodes[-1].params["clamp"] == (0, amax)
+
+
+def test_a_piecewise_linear_operation_with_a_parameter_and_negative_outputs():
+    """LeakyReLU: its slope read off the module; outputs of both signs."""
+
+    class LeakyReLU(PiecewiseLinear):
+        name = "leaky_relu"
+        modules = (nn.LeakyReLU,)
+
+        def from_module(self, mod, node):
+            return Op(self.name, [node.args[0]], {"slope": float(mod.negative_slope)})
+
+        def segments(self, params):
+            return [(-math.inf, params["slope"], 0.0), (0.0, 1.0, 0.0)]
+
+    try:
+        ds = digits()
+        module = nn.Sequential(_linear(1), nn.LeakyReLU(0.2)).eval()
+        imodel = from_torch(module, ds.x_train)
+        out = IntegerEngine(imodel).run(ds.x_test).logits
+        with torch.no_grad():
+            ref = module(torch.as_tensor(ds.x_test)).double().numpy()
+        _within_rounding(imodel, out, ref, 1.0)
+        assert imodel.nodes[-1].signed and out.min() < 0 < out.max()
+    finally:
+        OPERATIONS.pop("leaky_relu")
 
 
 def test_hardsigmoid_network_classifies_like_float_torch(hardsigmoid):

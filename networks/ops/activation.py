@@ -9,8 +9,6 @@ segment k (inputs x >= threshold[k - 1], integer input units) computes (x * mult
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from networks.graph import Node, requantizer
@@ -61,7 +59,8 @@ class PiecewiseLinear(Operation):
         scale = b.out_scale(nd)
         ratio = np.array([abs(s) * src.scale / scale for _, s, _ in segs])
         _, shift = requantizer(ratio, b.shift_bits)
-        params = {"thresholds": np.array([math.ceil(x / src.scale) for x, _, _ in segs[1:]], np.int64),
+        starts = np.ceil(np.array([x for x, _, _ in segs[1:]], np.float64) / src.scale)
+        params = {"thresholds": np.clip(starts, -b.amax - 1, b.amax + 1).astype(np.int64),
                   "mults": np.array([round(s * src.scale / scale * 2 ** shift) for _, s, _ in segs], np.int64),
                   "offsets": np.array([round(c / scale * 2 ** shift) for _, _, c in segs], np.int64),
                   "shift": shift, "clamp": (-b.amax, b.amax)}
