@@ -140,6 +140,21 @@ def test_without_the_class_hardsigmoid_is_unsupported_in_one_line():
     assert "\n" not in msg and "module Hardsigmoid is not supported" in msg and "Hardsigmoid (a test" not in msg
 
 
+def test_segments_that_do_not_start_at_minus_infinity_are_one_line():
+    class Shifted(PiecewiseLinear):
+        name = "shifted"
+        modules = (nn.Softsign,)
+
+        def segments(self, params):
+            return [(0.0, 1.0, 0.0), (-1.0, 0.0, 0.0)]
+
+    try:
+        with pytest.raises(NetworkError, match="'shifted': segments must start at -inf and rise"):
+            from_torch(nn.Sequential(nn.Linear(64, 4), nn.Softsign()), digits().x_train[:32])
+    finally:
+        OPERATIONS.pop("shifted")
+
+
 def test_an_operation_cannot_claim_a_form_of_another(hardsigmoid):
     with pytest.raises(NetworkError, match="already handled by 'hardsigmoid'"):
         class Twice(PiecewiseLinear):

@@ -9,8 +9,11 @@ segment k (inputs x >= threshold[k - 1], integer input units) computes (x * mult
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from networks.errors import NetworkError
 from networks.graph import Node, requantizer
 from networks.ops.base import Operation
 
@@ -56,11 +59,14 @@ class PiecewiseLinear(Operation):
     def lower(self, b, op, nd) -> None:
         src = b.value(op.inputs[0])
         segs = self.segments(op.params)
+        starts = [x for x, _, _ in segs]
+        if not segs or starts[0] != -math.inf or starts != sorted(set(starts)):
+            raise NetworkError(f"operation {self.name!r}: segments must start at -inf and rise, got starts {starts}")
         scale = b.out_scale(nd)
         ratio = np.array([abs(s) * src.scale / scale for _, s, _ in segs])
         _, shift = requantizer(ratio, b.shift_bits)
-        starts = np.ceil(np.array([x for x, _, _ in segs[1:]], np.float64) / src.scale)
-        params = {"thresholds": np.clip(starts, -b.amax - 1, b.amax + 1).astype(np.int64),
+        lows = np.ceil(np.array(starts[1:], np.float64) / src.scale)  # first integer input of each segment
+        params = {"thresholds": np.clip(lows, -b.amax - 1, b.amax + 1).astype(np.int64),
                   "mults": np.array([round(s * src.scale / scale * 2 ** shift) for _, s, _ in segs], np.int64),
                   "offsets": np.array([round(c / scale * 2 ** shift) for _, _, c in segs], np.int64),
                   "shift": shift, "clamp": (-b.amax, b.amax)}
