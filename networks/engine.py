@@ -10,8 +10,8 @@ Mode `pe` (the processing element in the loop, networks/pe.py) runs every multip
 netlist and an accumulator adder of the model's width; `run(..., fault_part=)` puts the gate faults on the
 multiplier ('mul', as in mode 'gates'), the adder ('add') or both ('all').
 
-The engine runs the graph node by node; OPS is the registry networks.ops.OPERATIONS (an operation's class
-evaluates its nodes). Noise hooks: `noise={key: fn}` with fn(values, bits, signed, rng) -> values, key 'SITE' (every
+The engine runs the graph node by node; OPS is the registry networks.ops.OPERATIONS (a new layer kind is one
+entry). Noise hooks: `noise={key: fn}` with fn(values, bits, signed, rng) -> values, key 'SITE' (every
 multiply layer) or 'SITE@LAYER' (that layer only, named by its module path, see `layer_names`), applied to
 integer weights (site 'weight', two's complement of the layer's weight width), layer inputs ('activation',
 unsigned act_bits, or two's complement act_bits + 1 for a signed input), product magnitude words ('product', the
