@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from networks.errors import NetworkError
-from networks.graph import IntLayer, Node, requantizer, weight_width
+from networks.graph import IntLayer, Node, quantize_weights, requantizer, weight_width
 from networks.ops.activation import ClampForm
 from networks.ops.base import Op, Operation, unsupported
 
@@ -89,12 +89,8 @@ class Multiply(Operation):
             lo, hi = act.params["lo"], act.params["hi"]
             fused.append(act_node)
         w2 = w.reshape(w.shape[0], -1).numpy()
-        if steps is None:
-            levels = 2 ** (b.weight_bits - 1) - 1
-            steps_np = np.maximum(np.abs(w2).max(axis=1), 1e-12) / levels
-        else:
-            steps_np = steps.numpy()
-        w_int = np.round(w2 / steps_np[:, None]).astype(np.int64)
+        w_int, steps_np = quantize_weights(w2, b.weight_bits, None if steps is None else steps.numpy())
+        w_int = w_int.astype(np.int64)
         acc_scale = steps_np * src.scale
         bias_int = np.round(bias.numpy() / acc_scale).astype(np.int64)
         logits = act_node is None and [u.op for u in b.users(fused[-1])] == ["output"]
