@@ -14,10 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cli.main import main
 from networks import IntegerEngine, NetworkError, digits, from_torch
 from networks.engine import IntegerEngine as Engine
 from networks.ops import OPERATIONS, Op, PiecewiseLinear
+from testbed.cli.main import main
 from testbed.store import read_summary
 
 aten = torch.ops.aten
