@@ -1,7 +1,7 @@
 """Models from files without running pickled code: torch.export archives and state_dicts of built-in models.
 
-`load_model(path)` reads a torch.export archive (torch.export.save; loaded with torch.export.load, which
-rebuilds the ATen graph from its serialized form) and returns its graph module. `load_model(path, config)`
+`load_model(path)` reads a torch.export archive (torch.export.save; rebuilt from its serialized ATen graph and
+raw tensors by networks.pt2, which reads no pickle) and returns its graph module. `load_model(path, config)`
 reads a state_dict of the built-in architecture of `config` (networks.ModelConfig) with
 torch.load(weights_only=True): a bare state_dict, or the model cache's {"state", "modes", ...} form. Any
 failure is one NetworkError line naming the file.
@@ -16,6 +16,7 @@ from torch import nn
 
 from networks import data as datasets
 from networks.errors import NetworkError
+from networks.pt2 import load_archive
 from networks.train import ModelConfig, build, restore_modes
 
 
@@ -31,11 +32,7 @@ def load_model(path, config: ModelConfig | None = None, dataset: datasets.Datase
     if not path.is_file():
         raise NetworkError(f"model file {path}: no such file")
     if config is None:
-        try:
-            module = torch.export.load(str(path)).module()
-        except Exception as exc:  # torch.export.load raises many kinds for foreign files
-            raise NetworkError(f"model file {path}: not a torch.export archive ({_why(exc)})") from None
-        return module
+        return load_archive(path)
     try:
         saved = torch.load(str(path), weights_only=True, map_location="cpu")
     except Exception as exc:  # not a torch file, or one that needs unpickling code
