@@ -7,13 +7,14 @@ share a label, and figures overlaying both runs), written into the first directo
 from __future__ import annotations
 
 import base64
-import html
 import json
 import math
 from pathlib import Path
 
 from reports import figures
 from reports.errors import ReportError
+from testbed.escape import html_text, md_fence
+from testbed.escape import md_text as md_escape
 
 QUESTION = ("Artificial neural networks usually tolerate some noise, while digital circuits do not. What is the "
             "difference? Each system below meets the same injected noise; the table gives the noise level where "
@@ -32,11 +33,6 @@ def fmt(v) -> str:
     if isinstance(v, float) and not math.isfinite(v):
         return "inf" if v > 0 else "-inf"
     return f"{v:.3g}"
-
-
-def md_escape(text: str) -> str:
-    """Text with Markdown's and HTML's special characters backslash-escaped (names come from suites)."""
-    return "".join("\\" + ch if ch in "\\`*_{}[]<>|" else ch for ch in str(text))
 
 
 def load(directory) -> dict:
@@ -219,10 +215,10 @@ ANSWER_COLUMNS = (("sweep", "noise (same for both)"), ("circuit", "circuit"), ("
 
 
 def _answer_html(sentences, rows) -> str:
-    head = "".join(f"<th>{html.escape(t)}</th>" for _, t in ANSWER_COLUMNS)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(r[k]))}</td>" for k, _ in ANSWER_COLUMNS) + "</tr>"
+    head = "".join(f"<th>{html_text(t)}</th>" for _, t in ANSWER_COLUMNS)
+    body = "".join("<tr>" + "".join(f"<td>{html_text(str(r[k]))}</td>" for k, _ in ANSWER_COLUMNS) + "</tr>"
                    for r in rows)
-    text = "".join(f"<p>{html.escape(s)}</p>" for s in sentences)
+    text = "".join(f"<p>{html_text(s)}</p>" for s in sentences)
     return f"{text}<table class='headline'><tr>{head}</tr>{body}</table>" if rows else ""
 
 
@@ -240,9 +236,10 @@ def _headline_html(rows) -> str:
              "<th>unit</th><th>error SNR (bits)</th><th>note</th></tr>"]
     for r in rows:
         note = r.get("note", "")
-        cells.append(f"<tr><td>{html.escape(r['sweep'])}</td><td>{html.escape(r['what'])}</td>"
-                     f"<td class='v'>{fmt(r['value'])}</td><td>[{fmt(r['lo'])}, {fmt(r['hi'])}]</td>"
-                     f"<td>{html.escape(r['unit'])}</td><td>{fmt(r['error_snr'])}</td><td>{html.escape(note)}</td></tr>")
+        cells.append(f"<tr><td>{html_text(r['sweep'])}</td><td>{html_text(r['what'])}</td>"
+                     f"<td class='v'>{html_text(fmt(r['value']))}</td><td>[{html_text(fmt(r['lo']))}, "
+                     f"{html_text(fmt(r['hi']))}]</td><td>{html_text(r['unit'])}</td>"
+                     f"<td>{html_text(fmt(r['error_snr']))}</td><td>{html_text(note)}</td></tr>")
     return "\n".join(cells) + "</table>"
 
 
@@ -296,17 +293,17 @@ BUDGET_COLUMNS = (("sweep", "sweep"), ("system", "system@site"), ("gates", "gate
 def _table_html(title: str, css: str, columns, rows) -> str:
     if not rows:
         return ""
-    head = "".join(f"<th>{html.escape(t)}</th>" for _, t in columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(r[k] if isinstance(r[k], str) else fmt(r[k]))}</td>"
+    head = "".join(f"<th>{html_text(t)}</th>" for _, t in columns)
+    body = "".join("<tr>" + "".join(f"<td>{html_text(fmt(r[k]))}</td>"
                                     for k, _ in columns) + "</tr>" for r in rows)
-    return f"<h2>{html.escape(title)}</h2><table class='{css}'><tr>{head}</tr>{body}</table>"
+    return f"<h2>{html_text(title)}</h2><table class='{css}'><tr>{head}</tr>{body}</table>"
 
 
 def _table_md(title: str, columns, rows) -> list[str]:
     if not rows:
         return []
     out = [f"## {title}", "", "| " + " | ".join(t for _, t in columns) + " |", "|" + "---|" * len(columns)]
-    out += ["| " + " | ".join(md_escape(r[k] if isinstance(r[k], str) else fmt(r[k])) for k, _ in columns) + " |"
+    out += ["| " + " | ".join(md_escape(fmt(r[k])) for k, _ in columns) + " |"
             for r in rows]
     return out + [""]
 
@@ -319,40 +316,40 @@ ARITHMETIC_COLUMNS = (("circuit", "circuit"), ("gates", "gates"), ("overhead", "
 
 
 def _detail_html(summary: dict) -> str:
-    parts = []
+    """One section per system; every value escaped (a results folder's summary.json is user input too)."""
+    e, parts = html_text, []
     for name, d in summary.get("systems", {}).items():
         if d["world"] == "circuit":
-            parts.append(f"<h3>{html.escape(name)} (circuit)</h3><ul><li>{d['gates']} gates, logic depth "
-                         f"{d['depth']} (noise-free run on the {d.get('engine')} engine); inputs "
-                         f"{html.escape(json.dumps(d['inputs']))}, outputs {html.escape(json.dumps(d['outputs']))}"
-                         f"</li><li>operands: {d['operands']} "
-                         f"({d['vectors']} vectors); output entropy {fmt(d['output_entropy_bits'])} bits</li>"
-                         f"<li>single stuck-at coverage {fmt(100 * d['fault_coverage'])}% of {d['faults']} faults "
-                         f"({d['undetected_faults']} undetected) over {d['campaign_vectors']} vectors; sensitivity "
-                         f"S = {fmt(d['sensitivity_S'])}</li></ul>")
+            parts.append(f"<h3>{e(name)} (circuit)</h3><ul><li>{e(d['gates'])} gates, logic depth {e(d['depth'])} "
+                         f"(noise-free run on the {e(d.get('engine'))} engine); inputs {e(json.dumps(d['inputs']))}, "
+                         f"outputs {e(json.dumps(d['outputs']))}</li><li>operands: {e(d['operands'])} "
+                         f"({e(d['vectors'])} vectors); output entropy {e(fmt(d['output_entropy_bits']))} bits</li>"
+                         f"<li>single stuck-at coverage {e(fmt(100 * d['fault_coverage']))}% of {e(d['faults'])} "
+                         f"faults ({e(d['undetected_faults'])} undetected) over {e(d['campaign_vectors'])} vectors; "
+                         f"sensitivity S = {e(fmt(d['sensitivity_S']))}</li></ul>")
         elif d["world"] == "classifier":
             hard = d.get("hardening") or {}
-            parts.append(f"<h3>{html.escape(name)} (classifier netlist)</h3><ul><li>{html.escape(d['classifier'])} on "
-                         f"{html.escape(d['dataset'])}: {d['features']} features of {d['input_bits']} bits; "
-                         f"{d['gates']} gates, logic depth {d['depth']}; noise-free run on the "
-                         f"{d['engine_noise_free']} engine (the simulator chooses; faulty runs may use the other)</li>"
-                         f"<li>accuracy without noise {fmt(100 * d['clean_accuracy'])}% on {d['test_inputs']} test "
-                         f"inputs; hardening {html.escape(str(hard.get('spec', 'none')))}</li></ul>")
+            parts.append(f"<h3>{e(name)} (classifier netlist)</h3><ul><li>{e(d['classifier'])} on "
+                         f"{e(d['dataset'])}: {e(d['features'])} features of {e(d['input_bits'])} bits; "
+                         f"{e(d['gates'])} gates, logic depth {e(d['depth'])}; noise-free run on the "
+                         f"{e(d['engine_noise_free'])} engine (the simulator chooses; faulty runs may use the other)"
+                         f"</li><li>accuracy without noise {e(fmt(100 * d['clean_accuracy']))}% on "
+                         f"{e(d['test_inputs'])} test inputs; hardening {e(hard.get('spec', 'none'))}</li></ul>")
         else:
-            layers = "".join(f"<tr><td>{lay['layer']}</td><td>{lay['kind']}</td><td>{lay['shape']}</td>"
-                             f"<td>{lay['weight_bits']}</td><td>{lay['pruned_channels']}</td></tr>"
+            layers = "".join(f"<tr><td>{e(lay['layer'])}</td><td>{e(lay['kind'])}</td><td>{e(lay['shape'])}</td>"
+                             f"<td>{e(lay['weight_bits'])}</td><td>{e(lay['pruned_channels'])}</td></tr>"
                              for lay in d["layers"])
             size = d.get("size")
             learned = ""
             if size:
                 learned = "<p>learned bits per channel (I = log2(rms/alpha)): " + "; ".join(
-                    f"layer {lay['layer']}: mean {fmt(_mean(lay.get('learned_bits', [])))}, {lay['pruned']} of "
-                    f"{lay['channels']} channels pruned" for lay in size["layers"]) + \
-                    f"; model size {fmt(size['kb'])} KB (1 KB = 1024 bytes)</p>"
-            parts.append(f"<h3>{html.escape(name)} (network)</h3><p>data set {d['dataset']} ({d['test_inputs']} test "
-                         f"inputs), accuracy without noise {fmt(100 * d['clean_accuracy'])}%, label entropy "
-                         f"{fmt(d['label_entropy_bits'])} bits; multiplier {d['multiplier']} in mode {d['mode']}</p>"
-                         "<table><tr><th>layer</th><th>kind</th><th>weights</th><th>weight bits</th>"
+                    f"layer {e(lay['layer'])}: mean {e(fmt(_mean(lay.get('learned_bits', []))))}, {e(lay['pruned'])} "
+                    f"of {e(lay['channels'])} channels pruned" for lay in size["layers"]) + \
+                    f"; model size {e(fmt(size['kb']))} KB (1 KB = 1024 bytes)</p>"
+            parts.append(f"<h3>{e(name)} (network)</h3><p>data set {e(d['dataset'])} ({e(d['test_inputs'])} test "
+                         f"inputs), accuracy without noise {e(fmt(100 * d['clean_accuracy']))}%, label entropy "
+                         f"{e(fmt(d['label_entropy_bits']))} bits; multiplier {e(d['multiplier'])} in mode "
+                         f"{e(d['mode'])}</p><table><tr><th>layer</th><th>kind</th><th>weights</th><th>weight bits</th>"
                          f"<th>pruned channels</th></tr>{layers}</table>{learned}")
     return "\n".join(parts)
 
@@ -386,17 +383,18 @@ def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, de
 
     def img(name, caption, png):
         data = base64.b64encode(png).decode()
-        return f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>" \
-               f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-    repro = (f"<p>suite {html.escape(summary['suite'])} (hash {summary['suite_hash']}), seed {summary['seed']}, code "
-             f"{html.escape(str(summary['code_version']))}, created {html.escape(str(summary.get('created')))}; "
-             f"machine {html.escape(json.dumps(summary['machine']))}</p><p>Rerun: <code>testbed run SUITE --out DIR"
-             f"</code> with the suite below.</p><pre>{html.escape(summary.get('suite_text', ''))}</pre>")
-    notes = "".join(f"<li>{html.escape(n)}</li>" for n in summary.get("notes", []))
+        return f"<figure><img alt='{html_text(caption)}' src='data:image/png;base64,{data}'>" \
+               f"<figcaption>{html_text(caption)}</figcaption></figure>"
+    repro = (f"<p>suite {html_text(summary['suite'])} (hash {html_text(summary['suite_hash'])}), seed "
+             f"{html_text(summary['seed'])}, code "
+             f"{html_text(str(summary['code_version']))}, created {html_text(str(summary.get('created')))}; "
+             f"machine {html_text(json.dumps(summary['machine']))}</p><p>Rerun: <code>testbed run SUITE --out DIR"
+             f"</code> with the suite below.</p><pre>{html_text(summary.get('suite_text', ''))}</pre>")
+    notes = "".join(f"<li>{html_text(n)}</li>" for n in summary.get("notes", []))
     sentences, answer_rows = answer(summary) if stem == "report" else ([], [])
-    body = [f"<h1>{html.escape(title)}</h1><p>{html.escape(QUESTION)}</p>",
-            f"<p>{html.escape(summary.get('description', ''))}</p>", "<h2>Headline</h2>",
-            _answer_html(sentences, answer_rows), f"<p>{html.escape(_confidence_note(summary))}</p>",
+    body = [f"<h1>{html_text(title)}</h1><p>{html_text(QUESTION)}</p>",
+            f"<p>{html_text(summary.get('description', ''))}</p>", "<h2>Headline</h2>",
+            _answer_html(sentences, answer_rows), f"<p>{html_text(_confidence_note(summary))}</p>",
             "<h2>Every break-down and gap</h2>", _headline_html(rows),
             f"<ul>{notes}</ul>" if notes else "", "<h2>Figures</h2>", *[img(*f) for f in figs],
             _table_html(BUDGET_TITLE, "budget", BUDGET_COLUMNS, budget_rows(summary)),
@@ -404,23 +402,24 @@ def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, de
             "<h2>Systems</h2>", _detail_html(summary), *[img(*f) for f in detail_figs],
             "<h2>Reproduce</h2>", repro]
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' "
-            f"content='width=device-width, initial-scale=1'><title>{html.escape(title)}</title><style>{CSS}</style>"
+            f"content='width=device-width, initial-scale=1'><title>{html_text(title)}</title><style>{CSS}</style>"
             f"</head><body>{''.join(body)}</body></html>")
     html_path = directory / f"{stem}.html"
     html_path.write_text(page)
     md = [f"# {md_escape(title)}", "", QUESTION, "", "## Headline", "", *_answer_md(sentences, answer_rows),
-          _confidence_note(summary), "", "## Every break-down and gap", "",
+          md_escape(_confidence_note(summary)), "", "## Every break-down and gap", "",
           "| sweep | quantity | value | interval | unit | error SNR (bits) | note |",
           "|---|---|---|---|---|---|---|"]
-    md += [f"| {md_escape(r['sweep'])} | {md_escape(r['what'])} | {fmt(r['value'])} | [{fmt(r['lo'])}, "
-           f"{fmt(r['hi'])}] | {r['unit']} | {fmt(r['error_snr'])} | {md_escape(r.get('note', ''))} |" for r in rows]
+    md += ["| " + " | ".join(md_escape(v) for v in (r["sweep"], r["what"], fmt(r["value"]),
+                                                     f"[{fmt(r['lo'])}, {fmt(r['hi'])}]", r["unit"],
+                                                     fmt(r["error_snr"]), r.get("note", ""))) + " |" for r in rows]
     md += ["", *_table_md(BUDGET_TITLE, BUDGET_COLUMNS, budget_rows(summary)),
            *_table_md(ARITHMETIC_TITLE, ARITHMETIC_COLUMNS, arithmetic_rows(summary)), "## Figures", ""]
     md += [f"![{md_escape(c)}](figures/{n})\n\n{md_escape(c)}\n" for n, c, _ in figs + detail_figs]
     md += ["## Reproduce", "",
-           f"suite {md_escape(summary['suite'])} (hash {summary['suite_hash']}), seed {summary['seed']}, "
-           f"code {summary['code_version']}, machine {json.dumps(summary['machine'])}", "", "```toml",
-           summary.get("suite_text", "").rstrip(), "```", ""]
+           md_escape(f"suite {summary['suite']} (hash {summary['suite_hash']}), seed {summary['seed']}, "
+                     f"code {summary['code_version']}, machine {json.dumps(summary['machine'])}"), "",
+           *md_fence(summary.get("suite_text", "").rstrip(), "toml"), ""]
     md_path = directory / f"{stem}.md"
     md_path.write_text("\n".join(md))
     return {"html": html_path, "md": md_path}

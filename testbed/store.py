@@ -29,6 +29,7 @@ from pathlib import Path
 
 from testbed import __version__
 from testbed.errors import StoreError
+from testbed.escape import csv_cell
 
 DB_NAME = "results.sqlite"
 SUMMARY = "summary.json"  # written by testbed.summary at the end of a run
@@ -300,10 +301,10 @@ def export(directory, fmt: str, stream) -> None:
         return
     keys = sorted({k for *_, r, _e in rows if r for k in r})
     writer = csv.writer(stream)
-    writer.writerow(["unit", "level", "trial", "seed", "status", *keys, "error"])
+    writer.writerow([csv_cell(c) for c in ("unit", "level", "trial", "seed", "status", *keys, "error")])
     for u, lv, t, s, r, e in rows:
-        writer.writerow([u, repr(lv), t, s, "failed" if e else "ok",
-                         *[json.dumps(r.get(k)) if r else "" for k in keys], e or ""])
+        writer.writerow([csv_cell(c) for c in (u, repr(lv), t, s, "failed" if e else "ok",
+                                               *[json.dumps(r.get(k)) if r else "" for k in keys], e or "")])
 
 
 def read_summary(directory) -> dict:
