@@ -15,6 +15,7 @@ from reports import figures
 from reports.errors import ReportError
 from testbed.escape import html_text, md_fence
 from testbed.escape import md_text as md_escape
+from testbed.files import real_dir, write_atomic
 
 QUESTION = ("Artificial neural networks usually tolerate some noise, while digital circuits do not. What is the "
             "difference? Each system below meets the same injected noise; the table gives the noise level where "
@@ -376,10 +377,9 @@ td,th{border:1px solid #bbb;padding:.2rem .4rem}pre{white-space:pre-wrap;backgro
 
 
 def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, detail_figs) -> dict:
-    fig_dir = directory / "figures"
-    fig_dir.mkdir(exist_ok=True)
+    fig_dir = real_dir(directory / "figures")
     for name, _, png in figs + detail_figs:
-        (fig_dir / name).write_bytes(png)
+        write_atomic(fig_dir / name, png)
 
     def img(name, caption, png):
         data = base64.b64encode(png).decode()
@@ -404,8 +404,7 @@ def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, de
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' "
             f"content='width=device-width, initial-scale=1'><title>{html_text(title)}</title><style>{CSS}</style>"
             f"</head><body>{''.join(body)}</body></html>")
-    html_path = directory / f"{stem}.html"
-    html_path.write_text(page)
+    html_path = write_atomic(directory / f"{stem}.html", page)
     md = [f"# {md_escape(title)}", "", QUESTION, "", "## Headline", "", *_answer_md(sentences, answer_rows),
           md_escape(_confidence_note(summary)), "", "## Every break-down and gap", "",
           "| sweep | quantity | value | interval | unit | error SNR (bits) | note |",
@@ -420,8 +419,7 @@ def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, de
            md_escape(f"suite {summary['suite']} (hash {summary['suite_hash']}), seed {summary['seed']}, "
                      f"code {summary['code_version']}, machine {json.dumps(summary['machine'])}"), "",
            *md_fence(summary.get("suite_text", "").rstrip(), "toml"), ""]
-    md_path = directory / f"{stem}.md"
-    md_path.write_text("\n".join(md))
+    md_path = write_atomic(directory / f"{stem}.md", "\n".join(md))
     return {"html": html_path, "md": md_path}
 
 
@@ -431,6 +429,18 @@ def write_report(dirs) -> dict:
     if len(dirs) not in (1, 2):
         raise ReportError(f"report takes one results directory or two to compare, got {len(dirs)}")
     summaries = [load(d) for d in dirs]
+    try:
+        return _write_all(dirs, summaries)
+    except OSError as exc:  # full disk, file-size limit, read-only archive, a symlink where a file belongs
+        where = getattr(exc, "filename", None) or dirs[0]
+        raise ReportError(f"{where}: cannot write the report ({exc.strerror or exc}); the previous report, "
+                          "if any, is left whole") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
+        raise ReportError(f"{Path(dirs[0]) / 'summary.json'}: malformed summary ({type(exc).__name__}: "
+                          f"{str(exc)[:200]})") from None
+
+
+def _write_all(dirs, summaries) -> dict:
     colours = figures.palette(s for summary in summaries for s in _systems(summary))
     first = Path(dirs[0])
     if len(dirs) == 1:
@@ -442,8 +452,7 @@ def write_report(dirs) -> dict:
     rows = []
     for name, s in runs:
         rows += [dict(r, sweep=f"{name}: {r['sweep']}") for r in headline(s)]
-    place = first / "comparison"
-    place.mkdir(exist_ok=True)
+    place = real_dir(first / "comparison")
     return _write(place, "comparison", f"Comparison: {runs[0][0]} vs {runs[1][0]}", a, rows,
                   _figures(a, colours, runs), [])
 

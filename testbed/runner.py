@@ -189,7 +189,10 @@ def run_suite(suite_path, out_dir, workers: int | None = None, scheduler: str | 
 
 
 def check_out_dir(out_dir) -> None:
-    """TestbedError unless out_dir is (or can become) a writable directory."""
+    """TestbedError unless out_dir is (or can become) a writable directory ("" is no directory, not the current
+    one)."""
+    if not str(out_dir).strip():
+        raise TestbedError("--out: an empty path names no directory")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise TestbedError(f"--out {out}: exists and is not a directory")

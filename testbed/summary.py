@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import os
 import platform
-import tempfile
 from pathlib import Path
 
 from testbed.compare import gap
+from testbed.files import write_atomic
 from testbed.sites import site_named
 from testbed.store import SUMMARY, json_safe
 from testbed.systems import CIRCUIT_THRESHOLD, NETWORK_DROP
@@ -102,10 +102,4 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
 
 
 def write_summary(directory, summary: dict) -> Path:
-    path = Path(directory) / SUMMARY
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(summary, fh, indent=1, allow_nan=False)
-    os.chmod(tmp, 0o644)  # mkstemp creates 0600; a summary is as readable as the rest of the run
-    os.replace(tmp, path)
-    return path
+    return write_atomic(Path(directory) / SUMMARY, json.dumps(summary, indent=1, allow_nan=False))

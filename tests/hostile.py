@@ -15,13 +15,31 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI_MODULE = "cli"
+TINY_SUITE = """
+[suite]
+name = "tiny"
+[defaults]
+max_trials = 2
+refine = 0
+budget = 0
+[systems.mul3]
+kind = "circuit"
+circuit = "multiplier"
+width = 3
+[[sweeps]]
+name = "flips"
+noise = "bitflip"
+levels = [1e-3, 1e-1]
+sites = {mul3 = "gate"}
+"""
 
 
-def cli(*args, cwd: Path, env: dict | None = None, timeout: float = 300, stdin=None) -> subprocess.CompletedProcess:
-    """`python -m cli ARGS` run from `cwd` with this checkout first on the path (stdout and stderr as text)."""
+def cli(*args, cwd: Path, env: dict | None = None, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
+    """`python -m cli ARGS` run from `cwd` with this checkout first on the path (stdout and stderr as text;
+    `kw` goes to subprocess.run, e.g. stdin or preexec_fn)."""
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run([sys.executable, "-m", CLI_MODULE, *map(str, args)], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=timeout, stdin=stdin)
+                          capture_output=True, text=True, timeout=timeout, **kw)
 
 
 def refused(result: subprocess.CompletedProcess, *needles: str, status: int = 2) -> str:
