@@ -9,6 +9,7 @@ failure is one NetworkError line naming the file.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import torch
@@ -49,3 +50,24 @@ def load_model(path, config: ModelConfig | None = None, dataset: datasets.Datase
         raise NetworkError(f"model file {path}: does not fit arch {config.arch!r} with hidden {list(config.hidden)} "
                            f"({_why(exc)})") from None
     return model.eval()
+
+
+def fit_data(ds: datasets.Dataset, model: nn.Module, where: str) -> datasets.Dataset:
+    """`ds` with n_classes set to the model's number of outputs, once its inputs are checked to fit the model
+    and its labels to be outputs the model can give (NetworkError naming `where` otherwise): a test set with a
+    subset of the classes keeps the model's class count, and a label the model cannot output is refused. The
+    model is put in eval mode (as export does), so the check changes no batch-norm statistics."""
+    if not isinstance(model, torch.fx.GraphModule):  # a torch.export graph module is already in eval mode
+        model.eval()
+    try:
+        with torch.no_grad():
+            out = model(torch.as_tensor(ds.x_test[:2], dtype=torch.float32))
+    except Exception as exc:  # any shape or dtype mismatch inside the user's model
+        raise NetworkError(f"{where}: inputs of shape {ds.shape} do not fit the model ({_why(exc)})") from None
+    if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != len(ds.x_test[:2]):
+        raise NetworkError(f"{where}: the model gives {getattr(out, 'shape', type(out).__name__)} for a batch, "
+                           "not one row of class scores per input")
+    k, top = int(out.shape[1]), int(ds.y_test.max())
+    if top >= k:
+        raise NetworkError(f"{where}: y_test holds label {top}, but the model has {k} outputs (labels 0..{k - 1})")
+    return dataclasses.replace(ds, n_classes=k)

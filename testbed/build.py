@@ -11,6 +11,7 @@ from circuits import NetlistError
 from circuits.hardening import apply_hardening
 from networks import IntegerEngine, Multiplier, NetworkError, export, load_model, size_report, trained_model
 from networks import data as datasets
+from networks.load import fit_data
 from testbed.classifier import CLASSIFIERS, ClassifierSystem
 from testbed.compare import Sweep
 from testbed.errors import SuiteError
@@ -76,6 +77,7 @@ def _model(spec: NetworkSpec, ds, progress: bool, allow_code: bool):
 def _network(spec: NetworkSpec, netlist, progress: bool, allow_code: bool = False) -> NetworkSystem:
     ds = datasets.from_npz(spec.data) if spec.data else datasets.load(spec.config.dataset)
     model = _model(spec, ds, progress, allow_code)
+    ds = fit_data(ds, model, f"data file {spec.data}" if spec.data else f"data set {spec.config.dataset}")
     imodel = export(model, ds.x_train, act_bits=spec.act_bits, weight_bits=spec.weight_bits)
     mag = netlist.inputs.get("b", 8) if netlist is not None else 8
     # the element's adder: the model's accumulator width, and the activation's sign where a layer takes signed inputs
