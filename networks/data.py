@@ -87,7 +87,8 @@ def check_npz(path) -> None:
                     shape, _, dtype = read[fmt.read_magic(fh)](fh)
                     header = fh.tell()
                 if dtype.hasobject or dtype.kind not in "biuf":
-                    raise NetworkError(f"data file {path}: {key} has dtype {dtype}; only numeric arrays are read (without pickles)")
+                    raise NetworkError(f"data file {path}: {key} has dtype {dtype}; only numeric arrays are read "
+                                       "(without pickles)")
                 nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
                 total += nbytes
                 if total > MAX_NPZ_BYTES:
