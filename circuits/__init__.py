@@ -1,6 +1,9 @@
 """Gate-level digital circuits: netlists, generators, Yosys import/Verilog export, a Numba bit-parallel
 simulator with fault injection, single stuck-at fault campaigns and arithmetic error metrics."""
 
+import circuits.jitcache  # noqa: F401 (first: Numba caches only in private folders, before any kernel exists)
+
+# isort: split
 from circuits import hardening, imported, mac  # noqa: F401 (registers the file circuits and the MAC)
 from circuits.errors import NetlistError
 from circuits.faults import GateFaults
