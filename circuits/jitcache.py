@@ -5,8 +5,9 @@ imports the generated kernels (and their *.pyc) from the kernel cache: whoever c
 code in our process, so checksums kept beside them would prove nothing. `install()` (done when `circuits` is
 imported, before any `@njit(cache=True)` function is defined) puts a locator in front of Numba's own: it asks
 them where a function's cache would go and accepts that folder only when it is private (see `why_not_private`);
-otherwise the function caches in a fresh temporary folder (mode 0700) for the rest of the process, with one
-CacheWarning per folder. `private_dir` holds the kernel cache folder to the same rule.
+otherwise (or when no folder is writable at all: a read-only install and HOME) the function caches in a fresh
+temporary folder (mode 0700) for the rest of the process, with one CacheWarning per folder. `private_dir`
+holds the kernel cache folder to the same rule.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ def private_dir(path: Path) -> Path:
     return path if reason is None else fall_back(path, PermissionError(0, f"not private: {reason}"))
 
 
+NOWHERE = Path(os.path.expanduser("~")) / ".cache" / "numba"  # Numba's user-wide cache: the key of the one fallback
+
+
 class _Fallback(caching.UserProvidedCacheLocator):
     """A function's cache in the private temporary folder that replaces a folder others can write."""
 
@@ -64,18 +68,22 @@ class PrivateLocator:
 
     @classmethod
     def from_function(cls, py_func, py_file):
+        if not os.path.exists(py_file):
+            return None  # no source file (an interactive session): Numba's own locators decide
         for locator_cls in caching.CacheImpl._locator_classes:
             if locator_cls is cls:
                 continue
             locator = locator_cls.from_function(py_func, py_file)
             if locator is not None:
+                folder = Path(locator.get_cache_path())
+                root = private_dir(folder)
+                if root == folder:
+                    return locator
                 break
-        else:
-            return None
-        folder = Path(locator.get_cache_path())
-        root = private_dir(folder)
-        if root == folder:
-            return locator
+        else:  # nowhere writable (a read-only install and HOME): one temporary folder for the process
+            from circuits.kernels import fall_back
+
+            root = fall_back(NOWHERE, PermissionError(0, "no writable folder for Numba's cache"))
         fallback = _Fallback(py_func, py_file, root)
         fallback.ensure_cache_path()
         return fallback

@@ -82,9 +82,13 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: usage errors are bad input
         return EXIT_BAD_INPUT if exc.code not in (0, None) else EXIT_OK
+    from testbed.environment import environment_problem
     from testbed.errors import WorkerLost
     from testbed.escape import terminal_text
 
+    if environment_problem():  # before Numba is imported: it would fail with a traceback
+        print(f"testbed: error: {terminal_text(environment_problem(), keep_newlines=False)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         return _dispatch(args)
     except _bad_input_types() as exc:

@@ -56,3 +56,20 @@ def write_atomic(path: Path, data: bytes | str, mode: int = 0o644) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def read_small_text(path: Path, limit: int) -> str:
+    """The UTF-8 text of the regular file `path` (whatever the locale), of at most `limit` bytes. ValueError
+    naming the reason for a FIFO, device or folder (never opened, so nothing hangs or streams forever), for a
+    larger file, or for bytes that are not UTF-8; FileNotFoundError when it does not exist."""
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise ValueError("not a regular file")
+    with open(path, "rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"larger than {limit} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 text (byte {exc.start})") from None

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from testbed.store import read_summary
+from pathlib import Path
+
+from testbed.errors import StoreError
+from testbed.store import SUMMARY, read_summary
 
 
 def _num(v, unit: str = "") -> str:
@@ -54,4 +57,10 @@ def show_summary(summary: dict) -> str:
 
 
 def show(directory) -> str:
-    return show_summary(read_summary(directory))
+    """`testbed show DIR`; a summary.json of the wrong shape is one StoreError line naming it."""
+    summary = read_summary(directory)
+    try:
+        return show_summary(summary)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise StoreError(f"{Path(directory) / SUMMARY}: malformed summary ({type(exc).__name__}: "
+                         f"{str(exc)[:200]})") from None

@@ -178,10 +178,14 @@ class Store:
     def write(self, unit: str, level: float, trial: int, seed: int, row: dict | None, error: str | None = None,
               seconds: float = 0.0) -> None:
         """Store one finished trial (one transaction); a failure stores its traceback instead of a row."""
-        with self.conn:
-            self.conn.execute("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                              (unit, float(level), int(trial), int(seed), "failed" if error else "ok",
-                               json.dumps(row) if row is not None else None, error, seconds))
+        try:
+            with self.conn:
+                self.conn.execute("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                  (unit, float(level), int(trial), int(seed), "failed" if error else "ok",
+                                   json.dumps(row) if row is not None else None, error, seconds))
+        except sqlite3.Error as exc:  # a full disk, a file-size limit, a store gone read-only
+            raise StoreError(f"{self.db}: cannot store a trial ({exc}); the trials stored so far are kept: free "
+                             "the space and rerun to resume") from None
 
     def rows(self, status: str = "ok") -> list[tuple]:
         """(unit, level, trial, seed, row dict or None, error) of every stored trial with `status`."""
@@ -347,6 +351,10 @@ def export(directory, fmt: str, stream) -> None:
                                                *[json.dumps(r.get(k)) if r else "" for k in keys], e or "")])
 
 
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON (testbed writes non-finite numbers as strings)")
+
+
 def read_summary(directory) -> dict:
     """The summary.json of a finished run (StoreError when there is none: no directory, no run, unfinished)."""
     directory = Path(directory)
@@ -355,9 +363,9 @@ def read_summary(directory) -> dict:
         _existing_db(directory)  # no such directory, not a directory, no results store
         raise StoreError(f"{directory}: no {SUMMARY}; the run is unfinished (rerun `testbed run` to resume it)")
     try:
-        summary = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise StoreError(f"{path}: unreadable ({exc})") from None
+        summary = json.loads(path.read_bytes().decode("utf-8"), parse_constant=_no_constant)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise StoreError(f"{path}: unreadable ({type(exc).__name__}: {str(exc)[:200]})") from None
     if not (isinstance(summary, dict) and isinstance(summary.get("sweeps"), list)
             and all(isinstance(sw, dict) and isinstance(sw.get("units"), list) for sw in summary["sweeps"])):
         raise StoreError(f"{path}: not a testbed summary (no list of sweeps with their units)")
