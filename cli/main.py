@@ -77,6 +77,9 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = _one_line_warning  # a cache warning is one line, like every other message
+    for stream in (sys.stdout, sys.stderr):  # names a terminal's encoding cannot show are escaped, not fatal
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = _parser()
     try:
         args = parser.parse_args(argv)
