@@ -153,3 +153,26 @@ def test_an_interrupted_run_does_not_say_complete(tmp_path):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "interrupted" in err, err[-2000:]
     assert "complete" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("levels, needles", [("[1, 1e18]", ("sweeps[0].levels", "1e+18")),
+                                             ("[1, 100]", ("flips/mul3@gate", "exceeds the 30 gates"))])
+def test_stuck_at_levels_beyond_the_gates_are_refused(tmp_path, levels, needles):
+    """The 3x3 array multiplier has 30 gates (circuits.multiplier(3).n_gates): k = 100 cannot be drawn."""
+    import circuits
+
+    assert circuits.multiplier(3).n_gates == 30
+    (tmp_path / "s.toml").write_text(TINY_SUITE.replace('noise = "bitflip"', 'noise = "stuck_at"')
+                                     .replace("levels = [1e-3, 1e-1]", f"levels = {levels}"))
+    refused(cli("run", "s.toml", "--out", "run", cwd=tmp_path), *needles)
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_output_bus_wider_than_scored_is_refused(tmp_path):
+    ports = {"a": {"direction": "input", "bits": [2, 3]}, "y": {"direction": "output", "bits": [2, 3] * 35}}
+    (tmp_path / "w.json").write_text(json.dumps({"modules": {"w": {"attributes": {"top": "1"}, "ports": ports,
+                                                                   "cells": {}, "netnames": {}}}}))
+    (tmp_path / "s.toml").write_text(TINY_SUITE.replace('circuit = "multiplier"\nwidth = 3',
+                                                        'circuit = "yosys_json"\npath = "w.json"'))
+    refused(cli("run", "s.toml", "--out", "run", cwd=tmp_path), "mul3", "output bus y is 70 bits")
+    assert not (tmp_path / "run").exists()
