@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from circuits.errors import NetlistError
@@ -215,19 +216,26 @@ def run_confined(cmd: list[str], path: Path, tmp: Path) -> tuple[int, str]:
     env = {**os.environ, "TMPDIR": str(tmp)}
     proc = subprocess.Popen(wrapper + cmd, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True)
+    start = time.monotonic()
     try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill(proc)
-        raise NetlistError(f"{path}: yosys ran longer than {timeout} s (set TESTBED_YOSYS_TIMEOUT to allow more)") \
-            from None
-    except BaseException:
+        while True:
+            try:
+                out, err = proc.communicate(timeout=min(PROGRESS_S, max(timeout - (time.monotonic() - start), 0)))
+                break
+            except subprocess.TimeoutExpired:
+                elapsed = time.monotonic() - start
+                if elapsed >= timeout:
+                    raise NetlistError(f"{path}: yosys ran longer than {timeout} s (set TESTBED_YOSYS_TIMEOUT to "
+                                       "allow more)") from None
+                print(f"yosys: still synthesizing {path.name} after {elapsed:.0f} s (limit {timeout} s)",
+                      file=sys.stderr, flush=True)
+    except BaseException:  # the time limit, or we are interrupted: Yosys and its children go too
         _kill(proc)
         raise
     if proc.returncode in (-signal.SIGKILL, -signal.SIGSEGV, -signal.SIGABRT) or "std::bad_alloc" in err:
-        why = f"signal {-proc.returncode}" if proc.returncode < 0 else "out of memory"
-        raise NetlistError(f"{path}: yosys stopped ({why}) within its memory limit of {memory} MiB (set "
-                           "TESTBED_YOSYS_MEMORY to allow more)")
+        why = f"signal {-proc.returncode}" if proc.returncode < 0 else "std::bad_alloc"
+        raise NetlistError(f"{path}: yosys ran out of memory or crashed ({why}) under its limit of {memory} MiB "
+                           "(set TESTBED_YOSYS_MEMORY to allow more)")
     return proc.returncode, err + out
 
 
@@ -237,6 +245,7 @@ def _kill(proc: subprocess.Popen) -> None:
     proc.communicate()
 
 
+PROGRESS_S = 10  # a progress line on stderr this often while Yosys runs
 _SCRIPT_SAFE = re.compile(r"[A-Za-z0-9_./+-]+")
 
 

@@ -8,7 +8,9 @@ traceback. A run whose points partly failed exits 1; an interrupted one 130.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
 import warnings
 
@@ -75,8 +77,14 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
     return f"testbed: warning: {terminal_text(message, keep_newlines=False)}\n"
 
 
+def _terminated(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = _one_line_warning  # a cache warning is one line, like every other message
+    with contextlib.suppress(ValueError):  # (only the main thread may set it)
+        signal.signal(signal.SIGTERM, _terminated)  # like Ctrl-C: temporary folders removed, child programs ended
     for stream in (sys.stdout, sys.stderr):  # names a terminal's encoding cannot show are escaped, not fatal
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")

@@ -120,3 +120,64 @@ def test_designs_yosys_would_simulate_wrong_are_refused(tmp_path, case, text, ne
     before = tree(work)
     refused(_run(work), needle)
     assert tree(work) == before
+
+
+BIG = """module dut(input [15:0] a, output [15:0] y);
+  genvar i;
+  wire [15:0] t [0:200000];
+  assign t[0] = a;
+  generate for (i = 0; i < 200000; i = i + 1) begin : g
+    assign t[i+1] = t[i] ^ {t[i][14:0], t[i][15]};
+  end endgenerate
+  assign y = t[200000];
+endmodule
+"""
+
+
+def _yosys_pids(marker: str) -> list[int]:
+    """Processes whose environment holds `marker` (our TMPDIR): the Yosys of this test and its children."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "environ").read_bytes():
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+@pytest.mark.parametrize("limit, needle", [({"TESTBED_YOSYS_TIMEOUT": "3"}, "longer than 3 s"),
+                                           ({"TESTBED_YOSYS_MEMORY": "150"}, "150 MiB")])
+def test_yosys_runs_within_time_and_memory_limits(tmp_path, limit, needle):
+    work = _world(tmp_path, {"dut.v": BIG})
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    result = cli("run", "s.toml", "--out", "run", cwd=work, env={**limit, "TMPDIR": str(tmp)})
+    refused(result, "dut.v", needle)
+    assert not list(tmp.iterdir()) and not _yosys_pids(str(tmp))  # no temporary folder, no Yosys left
+
+
+def test_yosys_ends_with_the_runner_and_leaves_no_temporary_folder(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.hostile import CLI_MODULE, ROOT
+
+    work = _world(tmp_path, {"dut.v": BIG})
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp)}
+    runner = subprocess.Popen([sys.executable, "-m", CLI_MODULE, "run", "s.toml", "--out", "run"], cwd=work,
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while len(_yosys_pids(str(tmp))) < 2 and time.monotonic() < deadline:  # the runner and Yosys
+        time.sleep(0.2)
+    assert len(_yosys_pids(str(tmp))) >= 2, "Yosys never started"
+    runner.send_signal(signal.SIGTERM)
+    _, err = runner.communicate(timeout=60)
+    time.sleep(0.5)
+    assert runner.returncode == 130 and "Traceback" not in err, err[-2000:]
+    assert not _yosys_pids(str(tmp)) and not list(tmp.iterdir())
