@@ -35,8 +35,10 @@ _SEQUENTIAL = ("$_DFF", "$_SDFF", "$_DLATCH", "$_SR_", "$_ALDFF", "$_FF_", "$dff
 def from_yosys_json(path, top: str | None = None) -> Netlist:
     """Load a gate-level module from Yosys `write_json` output (the top module unless `top` names one)."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # a FIFO or a device would hang or never end
+        raise NetlistError(f"{path}: not a regular file")
     try:
-        doc = json.loads(path.read_text())
+        doc = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise NetlistError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
