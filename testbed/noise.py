@@ -260,7 +260,7 @@ class StuckAt(NoiseModel):
 
     def check_level(self, level):
         if level < 0 or level != int(level) or level > MAX_STUCK:
-            raise NoiseError(f"stuck_at level k = {level:g} must be a whole number in 0..{MAX_STUCK}")
+            raise NoiseError(f"stuck_at level k = {level:g} must be a whole number >= 0 and at most {MAX_STUCK}")
 
     def check_locations(self, n):
         if self.level > n:
