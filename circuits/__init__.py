@@ -5,8 +5,9 @@ import circuits.jitcache  # noqa: F401 (first: Numba caches only in private fold
 
 # isort: split
 from circuits import hardening, imported, mac  # noqa: F401 (registers the file circuits and the MAC)
+from circuits.bitplanes import MASKS, transpose64
 from circuits.errors import NetlistError
-from circuits.faults import GateFaults
+from circuits.faults import GateFaultPlan, GateFaults, GateMasks
 from circuits.gates import KINDS
 from circuits.generators import (
     broken_array_multiplier,
@@ -16,12 +17,14 @@ from circuits.generators import (
     tmr,
     truncated_multiplier,
 )
+from circuits.layout import WORDS
 from circuits.netlist import Netlist, from_gates
 from circuits.registry import GENERATORS, Param, circuit, generator
 from circuits.simulate import exhaustive, simulate, simulate_planes
 
 __all__ = [
-    "GENERATORS", "KINDS", "GateFaults", "Netlist", "NetlistError", "Param", "broken_array_multiplier", "circuit",
-    "exhaustive", "from_gates", "generator", "kogge_stone_adder", "multiplier", "ripple_carry_adder", "simulate",
-    "simulate_planes", "tmr", "truncated_multiplier", "hardening", "mac",
+    "GENERATORS", "KINDS", "MASKS", "WORDS", "GateFaultPlan", "GateFaults", "GateMasks", "Netlist", "NetlistError",
+    "Param", "broken_array_multiplier", "circuit", "exhaustive", "from_gates", "generator", "kogge_stone_adder",
+    "multiplier", "ripple_carry_adder", "simulate", "simulate_planes", "tmr", "transpose64", "truncated_multiplier",
+    "hardening", "mac",
 ]

@@ -45,7 +45,7 @@ def why_not_private(path) -> str | None:
 
 def private_dir(path: Path) -> Path:
     """`path` when it is private; else the private temporary folder that replaces it in this process."""
-    from circuits.kernels import fall_back
+    from circuits.cache import fall_back
 
     reason = why_not_private(path)
     return path if reason is None else fall_back(path, PermissionError(0, f"not private: {reason}"))
@@ -81,7 +81,7 @@ class PrivateLocator:
                     return locator
                 break
         else:  # nowhere writable (a read-only install and HOME): one temporary folder for the process
-            from circuits.kernels import fall_back
+            from circuits.cache import fall_back
 
             root = fall_back(NOWHERE, PermissionError(0, "no writable folder for Numba's cache"))
         fallback = _Fallback(py_func, py_file, root)
