@@ -140,7 +140,8 @@ def test_a_file_that_is_no_model_is_one_line(tmp_path):
 
 
 def test_an_interrupted_run_does_not_say_complete(tmp_path):
-    (tmp_path / "s.toml").write_text(TINY_SUITE.replace("max_trials = 2", "max_trials = 1000\nmin_trials = 1000"))
+    long = TINY_SUITE.replace("max_trials = 2", "max_trials = 1000\nmin_trials = 1000")
+    (tmp_path / "s.toml").write_text(long.replace("levels = [1e-3, 1e-1]", "levels = {log = [1e-4, 1e-1, 200]}"))
     proc = subprocess.Popen([sys.executable, "-m", CLI_MODULE, "run", "s.toml", "--out", "run", "--workers", "1",
                              "--no-report"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
