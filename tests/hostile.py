@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CLI_MODULE = "cli"
+CLI_MODULE = "testbed.cli"
 TINY_SUITE = """
 [suite]
 name = "tiny"
