@@ -2,6 +2,9 @@
 simulator with fault injection, single stuck-at fault campaigns, arithmetic error metrics, and gate delays with
 static timing and a timed (transport-delay) simulator of operand streams."""
 
+import circuits.jitcache  # noqa: F401 (first: Numba caches only in private folders, before any kernel exists)
+
+# isort: split
 from circuits import hardening, imported, mac  # noqa: F401 (registers the file circuits and the MAC)
 from circuits.bitplanes import MASKS, transpose64
 from circuits.errors import NetlistError
