@@ -15,10 +15,11 @@ from circuits.generators import (
 )
 from circuits.netlist import Netlist, from_gates
 from circuits.registry import GENERATORS, Param, circuit, generator
+from circuits.signed import booth_multiplier
 from circuits.simulate import exhaustive, simulate, simulate_planes
 
 __all__ = [
-    "GENERATORS", "KINDS", "GateFaults", "Netlist", "NetlistError", "Param", "broken_array_multiplier", "circuit",
-    "exhaustive", "from_gates", "generator", "kogge_stone_adder", "multiplier", "ripple_carry_adder", "simulate",
-    "simulate_planes", "tmr", "truncated_multiplier", "hardening", "mac",
+    "GENERATORS", "KINDS", "GateFaults", "Netlist", "NetlistError", "Param", "booth_multiplier",
+    "broken_array_multiplier", "circuit", "exhaustive", "from_gates", "generator", "kogge_stone_adder", "multiplier",
+    "ripple_carry_adder", "simulate", "simulate_planes", "tmr", "truncated_multiplier", "hardening", "mac",
 ]
