@@ -28,6 +28,16 @@ def test_signed_multiplier_equals_python_product_on_every_operand_pair(build, n,
     assert net.signed and got.tolist() == expected
 
 
+@pytest.mark.parametrize("form", TREES)
+@pytest.mark.parametrize("n, m", [(16, 16), (32, 32), (13, 29), (32, 1), (9, 31)])
+def test_wide_booth_multipliers_on_random_operands(form, n, m):
+    rng = np.random.default_rng(n * 100 + m)
+    a = [int(v) for v in rng.integers(-(1 << (n - 1)), 1 << (n - 1), 300)] + [-(1 << (n - 1)), (1 << (n - 1)) - 1]
+    b = [int(v) for v in rng.integers(-(1 << (m - 1)), 1 << (m - 1), 300)] + [-(1 << (m - 1)), -(1 << (m - 1))]
+    got = c.simulate(booth_multiplier(n, m, form=form), a=np.array(a), b=np.array(b), engine="interpreter")["p"]
+    assert got.tolist() == [x * y for x, y in zip(a, b, strict=True)]
+
+
 @pytest.mark.parametrize("m", range(1, 10))
 def test_booth_digits_encode_the_signed_operand(m):
     """sum_i d_i 4^i with d_i = (one + 2 two) (-1)^neg equals the operand, for every m-bit operand; one and two
