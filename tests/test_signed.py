@@ -6,6 +6,7 @@ import pytest
 
 import circuits as c
 from circuits.builder import Builder
+from circuits.campaign import stuck_at_campaign
 from circuits.signed import TREES, booth_digits, booth_multiplier
 
 SIGNED = [*(lambda n, m, f=f: booth_multiplier(n, m, form=f) for f in TREES),
@@ -65,9 +66,18 @@ def test_booth_is_registered_with_its_reference_and_rejects_other_forms():
         booth_multiplier(8, form="array")
 
 
-def test_booth_is_smaller_than_baugh_wooley_from_8_bits_square():
-    """ceil(m/2) rows of n + 1 bits against m rows of n: from 8 x 8 up the smaller tree outweighs the encoder and
-    the 3-gate partial-product bits (8x8: 298 against 323 gates; at 7x7 and below Baugh-Wooley is smaller)."""
-    assert booth_multiplier(7).n_gates > c.multiplier(7, form="dadda", signed=True).n_gates
-    for n in range(8, 17):
+def test_booth_is_smaller_than_baugh_wooley_from_6_bits_square():
+    """ceil(m/2) rows of n + 1 bits against m rows of n: from 6 x 6 up the smaller tree outweighs the encoder and
+    the 3-gate partial-product bits (8x8: 278 against 323 gates; at 5x5 and below Baugh-Wooley is smaller)."""
+    assert booth_multiplier(5).n_gates > c.multiplier(5, form="dadda", signed=True).n_gates
+    for n in range(6, 17):
         assert booth_multiplier(n).n_gates < c.multiplier(n, form="dadda", signed=True).n_gates
+
+
+@pytest.mark.parametrize("form", TREES)
+@pytest.mark.parametrize("n, m", [(8, 8), (7, 7), (5, 3), (3, 5), (2, 2), (1, 4)])
+def test_booth_has_no_redundant_gate(form, n, m):
+    """Every gate output stuck at 0 and at 1 changes the product for some operand pair (exhaustive): no gate is
+    redundant, the inverted sign bit of a digit that is never +-2 included (1 x 1, a constant product bit, aside)."""
+    campaign = stuck_at_campaign(booth_multiplier(n, m, form=form))
+    assert campaign.detected.min() > 0
