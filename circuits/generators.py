@@ -16,8 +16,7 @@ from circuits.registry import Param, circuit
 FORMS = ("array", "wallace", "dadda")
 
 
-def check_width(name: str, value, lo: int = 1, hi: int = 32) -> int:
-    """`value` when it is an integer in lo..hi, else NetlistError naming `name`."""
+def _check_width(name: str, value, lo: int = 1, hi: int = 32) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
         raise NetlistError(f"{name} must be an integer in {lo}..{hi}, got {value!r}")
     return value
@@ -39,7 +38,7 @@ def product(**_params):
 @circuit("ripple_carry_adder", "ripple-carry adder s = a + b", reference=_add, width=WIDTH)
 def ripple_carry_adder(n: int) -> Netlist:
     """Ripple-carry adder s = a + b: n full adders (5n gates), depth about 2n; s has n + 1 bits."""
-    check_width("adder width", n, 1, 64)
+    _check_width("adder width", n, 1, 64)
     b = Builder(f"rca{n}")
     x, y = b.input("a", n), b.input("b", n)
     s, carry = _ripple(b, x, y, Builder.ZERO)
@@ -50,7 +49,7 @@ def ripple_carry_adder(n: int) -> Netlist:
 @circuit("kogge_stone_adder", "Kogge-Stone prefix adder s = a + b", reference=_add, width=WIDTH)
 def kogge_stone_adder(n: int) -> Netlist:
     """Kogge-Stone parallel-prefix adder s = a + b: about n log2(n) prefix cells, depth about 2 log2(n) + 2."""
-    check_width("adder width", n, 1, 64)
+    _check_width("adder width", n, 1, 64)
     b = Builder(f"ks{n}")
     x, y = b.input("a", n), b.input("b", n)
     gen = [b.gate("AND", x[i], y[i]) for i in range(n)]
@@ -181,8 +180,8 @@ def start_multiplier(what: str, prefix: str, n: int, m: int | None, form: str, f
     """(Builder named PREFIXnxm_FORM, nets of input a (n bits), nets of input b (m bits, default n)) after
     checking the widths and that `form` is one of `forms` (NetlistError naming `what` otherwise)."""
     m = n if m is None else m
-    check_width(f"{what} width n", n)
-    check_width(f"{what} width m", m)
+    _check_width(f"{what} width n", n)
+    _check_width(f"{what} width m", m)
     if form not in forms:
         raise NetlistError(f"{what} form must be one of {', '.join(forms)}, got {form!r}")
     b = Builder(f"{prefix}{n}x{m}_{form}", signed=signed)
@@ -195,8 +194,8 @@ def truncated_multiplier(n: int = 8, k: int | None = None) -> Netlist:
     """Approximate unsigned n x n array multiplier without the partial products of the k lowest columns
     (default n - 2; no error compensation): about 6(n*n - k(k+1)/2) gates; always under-estimates."""
     k = n - 2 if k is None else k
-    check_width("multiplier width", n)
-    check_width("truncated columns k", k, 0, 2 * n - 1)
+    _check_width("multiplier width", n)
+    _check_width("truncated columns k", k, 0, 2 * n - 1)
     b = Builder(f"umul{n}x{n}_trunc{k}")
     a, x = b.input("a", n), b.input("b", n)
     b.output("p", _reduce_array(b, _partial_products(b, a, x, False, keep=lambda i, j: i + j >= k)))
@@ -212,9 +211,9 @@ def broken_array_multiplier(n: int = 8, hbl: int = 2, vbl: int | None = None) ->
     cells above the horizontal break line (rows i < hbl) and right of the vertical break line
     (columns i + j < vbl, default n) are omitted; gates and depth as the array form minus the omitted cells."""
     vbl = n if vbl is None else vbl
-    check_width("multiplier width", n)
-    check_width("horizontal break line hbl", hbl, 0, n)
-    check_width("vertical break line vbl", vbl, 0, 2 * n - 1)
+    _check_width("multiplier width", n)
+    _check_width("horizontal break line hbl", hbl, 0, n)
+    _check_width("vertical break line vbl", vbl, 0, 2 * n - 1)
     b = Builder(f"umul{n}x{n}_bam_h{hbl}_v{vbl}")
     a, x = b.input("a", n), b.input("b", n)
     keep = lambda i, j: not (i < hbl and i + j < vbl)  # noqa: E731
@@ -241,7 +240,7 @@ def _less(**_params):
 @circuit("comparator", "unsigned comparator lt = a < b", reference=_less, width=WIDTH)
 def comparator(n: int) -> Netlist:
     """Unsigned comparator lt = (a < b) of two n-bit words: the borrow chain of a - b, 2n gates, depth 2n."""
-    check_width("comparator width", n, 1, 64)
+    _check_width("comparator width", n, 1, 64)
     b = Builder(f"lt{n}")
     x, y = b.input("a", n), b.input("b", n)
     b.output("lt", [blocks.less_than(b, x, y)])
@@ -253,7 +252,7 @@ def comparator(n: int) -> Netlist:
 def popcount(n: int) -> Netlist:
     """Population count of an n-bit word (c has n.bit_length() bits): a carry-save tree of full and half adders,
     about 5n gates, depth about 3 log1.5(n)."""
-    check_width("popcount width", n, 1, 1024)
+    _check_width("popcount width", n, 1, 1024)
     b = Builder(f"popcount{n}")
     b.output("c", blocks.popcount(b, b.input("a", n)))
     return b.build()
