@@ -42,17 +42,18 @@ def test_wide_booth_multipliers_on_random_operands(form, n, m):
 @pytest.mark.parametrize("m", range(1, 10))
 def test_booth_digits_encode_the_signed_operand(m):
     """sum_i d_i 4^i with d_i = (one + 2 two) (-1)^neg equals the operand, for every m-bit operand; one and two
-    never both."""
+    never both; nonzero exactly when d_i != 0."""
     bld = Builder("enc")  # unsigned: x given as its m-bit pattern, each digit part read as 0 / 1
     x = bld.input("x", m)
     for i, nets in enumerate(booth_digits(bld, x)):
-        for name, net in zip(("neg", "one", "two"), nets, strict=True):
+        for name, net in zip(("neg", "one", "two", "nz"), nets, strict=True):
             bld.output(f"{name}{i}", [net])
     net = bld.build()
     values = np.arange(-(1 << (m - 1)), 1 << (m - 1))
     out = c.simulate(net, x=values % (1 << m), engine="interpreter")
     digits = [(out[f"one{i}"] + 2 * out[f"two{i}"]) * (1 - 2 * out[f"neg{i}"]) for i in range((m + 1) // 2)]
     assert all(((out[f"one{i}"] & out[f"two{i}"]) == 0).all() for i in range(len(digits)))
+    assert all((out[f"nz{i}"] == (d != 0)).all() for i, d in enumerate(digits))
     assert (sum(d * 4 ** i for i, d in enumerate(digits)) == values).all()
 
 
@@ -68,7 +69,7 @@ def test_booth_is_registered_with_its_reference_and_rejects_other_forms():
 
 def test_booth_is_smaller_than_baugh_wooley_from_6_bits_square():
     """ceil(m/2) rows of n + 1 bits against m rows of n: from 6 x 6 up the smaller tree outweighs the encoder and
-    the 3-gate partial-product bits (8x8: 278 against 323 gates; at 5x5 and below Baugh-Wooley is smaller)."""
+    the 3-gate partial-product bits (8x8: 274 against 323 gates; at 5x5 and below Baugh-Wooley is smaller)."""
     assert booth_multiplier(5).n_gates > c.multiplier(5, form="dadda", signed=True).n_gates
     for n in range(6, 17):
         assert booth_multiplier(n).n_gates < c.multiplier(n, form="dadda", signed=True).n_gates
