@@ -183,8 +183,7 @@ def large(quick: bool) -> tuple[list, dict]:
     the 540 test inputs with flips p = 1e-4 (in a fresh process, with its peak memory), fault-free vectors/s,
     and Verilator on the 1e5-gate one."""
     from networks import digits
-    from networks.binarized import train_binarized
-    from networks.compile import compile_binarized, quantize
+    from networks.compilers import compile_binarized, quantize, train_binarized
 
     data = digits()
     rows, fig = [], {}

@@ -2,8 +2,9 @@
 simulator with fault injection, single stuck-at fault campaigns and arithmetic error metrics."""
 
 from circuits import hardening, imported, mac  # noqa: F401 (registers the file circuits and the MAC)
+from circuits.bitplanes import MASKS, transpose64
 from circuits.errors import NetlistError
-from circuits.faults import GateFaults
+from circuits.faults import GateFaultPlan, GateFaults, GateMasks
 from circuits.gates import KINDS
 from circuits.generators import (
     broken_array_multiplier,
@@ -13,13 +14,15 @@ from circuits.generators import (
     tmr,
     truncated_multiplier,
 )
+from circuits.layout import WORDS
 from circuits.netlist import Netlist, from_gates
 from circuits.registry import GENERATORS, Param, circuit, generator
 from circuits.signed import booth_multiplier
 from circuits.simulate import exhaustive, simulate, simulate_planes
 
 __all__ = [
-    "GENERATORS", "KINDS", "GateFaults", "Netlist", "NetlistError", "Param", "booth_multiplier",
-    "broken_array_multiplier", "circuit", "exhaustive", "from_gates", "generator", "kogge_stone_adder", "multiplier",
-    "ripple_carry_adder", "simulate", "simulate_planes", "tmr", "truncated_multiplier", "hardening", "mac",
+    "GENERATORS", "KINDS", "MASKS", "WORDS", "GateFaultPlan", "GateFaults", "GateMasks", "Netlist", "NetlistError",
+    "Param", "booth_multiplier", "broken_array_multiplier", "circuit", "exhaustive", "from_gates", "generator",
+    "kogge_stone_adder", "multiplier", "ripple_carry_adder", "simulate", "simulate_planes", "tmr", "transpose64",
+    "truncated_multiplier", "hardening", "mac",
 ]

@@ -2,20 +2,20 @@
 
 A bit plane of a bus bit i over n vectors is a uint64 array of ceil(n / 64) words; vector v sits at
 bit (v % 64) of word (v // 64). Conversions use a 64x64 bit-matrix transpose (6 rounds of masked swaps).
-Numba's cache files of these functions are read back at import; unreadable ones are deleted (see kernels).
+Numba's cache files of these functions are read back at import; unreadable ones are deleted (see circuits.cache).
 """
 
 import numpy as np
 from numba import njit
 
-from circuits.kernels import verify_numba_cache
+from circuits.cache import verify_numba_cache
 
-_MASKS = np.array([0x00000000FFFFFFFF, 0x0000FFFF0000FFFF, 0x00FF00FF00FF00FF,
+MASKS = np.array([0x00000000FFFFFFFF, 0x0000FFFF0000FFFF, 0x00FF00FF00FF00FF,
                    0x0F0F0F0F0F0F0F0F, 0x3333333333333333, 0x5555555555555555], dtype=np.uint64)
 
 
 @njit(cache=True, nogil=True)
-def _transpose64(x, masks):
+def transpose64(x, masks):
     """In place: afterwards bit i of x[v] is the old bit v of x[i]."""
     j = 32
     for r in range(6):
@@ -31,8 +31,8 @@ def _transpose64(x, masks):
 
 
 @njit(cache=True, nogil=True)
-def _transpose64_lanes(x, masks):
-    """_transpose64 of the columns of x (64, lanes) at once (the lanes vectorise)."""
+def transpose64_lanes(x, masks):
+    """transpose64 of the columns of x (64, lanes) at once (the lanes vectorise)."""
     lanes = x.shape[1]
     j = 32
     for r in range(6):
@@ -56,7 +56,7 @@ def _from_planes(planes, row0, width, n, out, masks):
             buf[i] = planes[row0 + i, w]
         for i in range(width, 64):
             buf[i] = 0
-        _transpose64(buf, masks)
+        transpose64(buf, masks)
         base = w * 64
         for v in range(min(64, n - base)):
             out[base + v] = buf[v]
@@ -83,7 +83,7 @@ def _pack(values, seg, groups, planes, masks):
                     base = (w0 + k) * 64
                     for v in range(min(64, n - base)):
                         buf[v, k] |= ((values[src, base + v] >> shift) & m) << dst
-            _transpose64_lanes(buf, masks)
+            transpose64_lanes(buf, masks)
             for i in range(min(64, nrows - 64 * g)):
                 for k in range(kw):
                     planes[64 * g + i, w0 + k] = buf[i, k]
@@ -103,7 +103,7 @@ def _unpack(planes, seg, groups, out, masks):
             for i in range(min(64, nrows - 64 * g)):
                 for k in range(kw):
                     buf[i, k] = planes[64 * g + i, w0 + k]
-            _transpose64_lanes(buf, masks)
+            transpose64_lanes(buf, masks)
             for s in range(groups[g], groups[g + 1]):
                 dst, shift, src, length = seg[s, 0], np.uint64(seg[s, 1]), np.uint64(seg[s, 2]), seg[s, 3]
                 m = full if length == 64 else (np.uint64(1) << np.uint64(length)) - np.uint64(1)
@@ -136,14 +136,14 @@ def pack_rows(values: np.ndarray, widths, planes: np.ndarray) -> None:
     """Write the low widths[k] bits of each row k of `values` (k, n) uint64 into consecutive rows of `planes`
     from row 0, 64 plane rows per transpose (several narrow rows share one)."""
     seg, groups = _segments(widths)
-    _pack(np.ascontiguousarray(values, dtype=np.uint64), seg, groups, planes, _MASKS)
+    _pack(np.ascontiguousarray(values, dtype=np.uint64), seg, groups, planes, MASKS)
 
 
 def unpack_rows(planes: np.ndarray, widths, n: int) -> np.ndarray:
     """The inverse of pack_rows: (len(widths), n) uint64 values read from consecutive rows of `planes`."""
     seg, groups = _segments(widths)
     out = np.zeros((len(widths), n), np.uint64)
-    _unpack(planes, seg, groups, out, _MASKS)
+    _unpack(planes, seg, groups, out, MASKS)
     return out
 
 
@@ -152,7 +152,7 @@ def from_planes(planes: np.ndarray, row0: int, width: int, n: int) -> np.ndarray
     if width > 64:
         raise ValueError(f"bit planes of integers hold at most 64 bits, not {width}")
     out = np.empty(n, np.uint64)
-    _from_planes(planes, row0, width, n, out, _MASKS)
+    _from_planes(planes, row0, width, n, out, MASKS)
     return out
 
 

@@ -1,6 +1,6 @@
 """Single stuck-at fault campaigns by parallel-pattern single-fault propagation (PPSFP).
 
-For each block of 512 vectors (kernels.B words) the fault-free circuit is simulated once; then each fault (every
+For each block of 512 vectors (layout.B words) the fault-free circuit is simulated once; then each fault (every
 gate output stuck at 0 and at 1) is injected and only the gates of its fan-out cone are re-evaluated.
 """
 
@@ -11,9 +11,10 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from circuits import kernels
+from circuits import layout
 from circuits.bitplanes import counter_planes
 from circuits.errors import NetlistError
+from circuits.interpreter import interpreter
 from circuits.netlist import Netlist
 from circuits.simulate import pack_operands
 
@@ -92,7 +93,7 @@ def stuck_at_campaign(netlist: Netlist, vectors="exhaustive", seed: int = 0, ope
     ptr, cone = fanout_cones(netlist)
     out_nets = np.concatenate(list(netlist.outputs.values())).astype(np.int64)
     args = netlist.args.astype(np.int64)
-    run = kernels.interpreter().detect_counts
+    run = interpreter().detect_counts
     nbits = netlist.n_input_bits
 
     def chunks():
@@ -111,14 +112,14 @@ def stuck_at_campaign(netlist: Netlist, vectors="exhaustive", seed: int = 0, ope
             step = _CHUNK_WORDS * 64
             for start in range(0, total, step):
                 n = min(step, total - start)
-                planes = np.zeros((nbits, -(-n // (64 * kernels.WORDS)) * kernels.WORDS), np.uint64)
+                planes = np.zeros((nbits, -(-n // (64 * layout.WORDS)) * layout.WORDS), np.uint64)
                 counter_planes(start, nbits, planes)
                 yield planes, n
         elif isinstance(vectors, (int, np.integer)) and not isinstance(vectors, bool) and vectors > 0:
             rng = np.random.default_rng(seed)
             for start in range(0, int(vectors), _CHUNK_WORDS * 64):
                 n = min(_CHUNK_WORDS * 64, int(vectors) - start)
-                nwords = -(-n // (64 * kernels.WORDS)) * kernels.WORDS
+                nwords = -(-n // (64 * layout.WORDS)) * layout.WORDS
                 yield rng.integers(0, 2 ** 64, size=(nbits, nwords), dtype=np.uint64, endpoint=False), n
         else:
             raise NetlistError(f"vectors must be 'exhaustive', 'operands' or a positive count, got {vectors!r}")
@@ -127,7 +128,7 @@ def stuck_at_campaign(netlist: Netlist, vectors="exhaustive", seed: int = 0, ope
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     total = 0
     for planes, n in chunks():
-        run(planes, planes.shape[1] // kernels.B, n, netlist.ops, args, out_nets, sites, stuck, ptr, cone,
+        run(planes, planes.shape[1] // layout.B, n, netlist.ops, args, out_nets, sites, stuck, ptr, cone,
             detected, per_bit, max(1, threads))
         total += n
     return FaultCampaign(netlist.name, netlist.gate_names, sites, stuck, detected, per_bit, total)

@@ -1,15 +1,22 @@
-"""Faults of one evaluation, as one value, and the two random draws every fault site uses.
+"""Gate faults as a plan the simulator executes, and the two random draws every fault site uses.
 
-`GateFaults` is what the simulator (and every engine that runs a netlist) takes: transient flips (each gate
-output flips independently with probability `flip_p` for every vector, drawn from `seed`) and permanent
-stuck-at faults `stuck` ((gate index or name, 0 or 1), ...). `draw_stuck` picks k distinct fault locations with
-random stuck values; `flip_positions` draws the positions of independent bit flips (every bit drawn above
-DENSE_P, else a binomial count of distinct positions). Nothing else draws faults.
+`GateFaultPlan` is what the simulator (and every engine that runs a netlist) takes, whatever noise kind drew it:
+per-gate masks applied to every vector, out = (gate & keep) ^ force (stuck at 0: keep 0, force 0; stuck at 1:
+keep 0, force all ones; an inverted gate: keep all ones, force all ones), and transient flips (each gate output
+flips independently with probability `flip_p` for every vector, from the kernels' stream of `seed`). A noise kind
+realises itself on a netlist as one plan: `GateFaults` (flips `flip_p` and permanent stuck-at faults `stuck`
+((gate index or name, 0 or 1), ...)), `GateMasks` (explicit masks), or a subclass of its own that implements
+`masks`. `draw_stuck` picks k distinct fault locations with random stuck values; `flip_positions` draws the
+positions of independent bit flips (every bit drawn above DENSE_P, else a binomial count of distinct positions)
+in NumPy, for word sites and stuck-at sets. The gate-level transient flips inside the simulator are drawn by the
+kernels' own stream (circuits.rng), which follows the same DENSE_P rule.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,10 +24,44 @@ import numpy as np
 from circuits.errors import NetlistError
 
 DENSE_P = 0.05  # above this flip probability every bit is drawn; below, a binomial count of distinct positions
+ALL_ONES = ~np.uint64(0)
+
+
+class GateFaultPlan:
+    """Gate faults of one evaluation (see the module docstring). Subclasses are frozen dataclasses with fields
+    `flip_p` and `seed` (or properties of those names); they override `masks` and `permanent` when they hold
+    permanent faults."""
+
+    flip_p: float = 0.0
+    seed: int = 0
+
+    @property
+    def permanent(self) -> bool:
+        """True when `masks` changes some gate."""
+        return False
+
+    def masks(self, n_gates: int, gate_index: Callable) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per-gate (keep, force) uint64 masks of a netlist of `n_gates` gates (gate_index: a gate index or name
+        -> its index, NetlistError when unknown), applied as (gate & keep) ^ force; None when nothing is masked."""
+        return None
+
+    @property
+    def none(self) -> bool:
+        """True when nothing is faulty."""
+        return self.flip_p == 0.0 and not self.permanent
+
+    def with_seed(self, seed: int) -> GateFaultPlan:
+        """The same plan drawing its flips from `seed`."""
+        return dataclasses.replace(self, seed=int(seed))
+
+
+def _check_seed(seed) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise NetlistError(f"seed must be an integer, got {seed!r}")
 
 
 @dataclass(frozen=True)
-class GateFaults:
+class GateFaults(GateFaultPlan):
     """Gate faults of one evaluation: flip_p (probability per gate output and vector), stuck ((gate, value),
     ...), seed (the flip stream)."""
 
@@ -34,16 +75,57 @@ class GateFaults:
             object.__setattr__(self, "stuck", tuple(tuple(f) for f in self.stuck or ()))
         except TypeError:
             raise NetlistError(f"stuck must be a list of (gate, 0 or 1), got {self.stuck!r}") from None
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
-            raise NetlistError(f"seed must be an integer, got {self.seed!r}")
+        _check_seed(self.seed)
 
     @property
-    def none(self) -> bool:
-        """True when nothing is faulty."""
-        return self.flip_p == 0.0 and not self.stuck
+    def permanent(self) -> bool:
+        return bool(self.stuck)
 
-    def with_seed(self, seed: int) -> GateFaults:
-        return GateFaults(self.flip_p, self.stuck, int(seed))
+    def masks(self, n_gates, gate_index):
+        if not self.stuck:
+            return None
+        keep = np.full(n_gates, ALL_ONES, dtype=np.uint64)
+        force = np.zeros(n_gates, dtype=np.uint64)
+        for item in self.stuck:
+            try:
+                gate, value = item
+            except (TypeError, ValueError):
+                raise NetlistError(f"stuck-at fault must be (gate, 0 or 1), got {item!r}") from None
+            if value not in (0, 1):
+                raise NetlistError(f"stuck-at value of gate {gate!r} must be 0 or 1, got {value!r}")
+            g = gate_index(gate)
+            keep[g] = 0
+            force[g] = ALL_ONES if value else np.uint64(0)
+        return keep, force
+
+
+@dataclass(frozen=True, eq=False)
+class GateMasks(GateFaultPlan):
+    """A plan given as explicit per-gate masks: keep and force (uint64, one per gate of the netlist it runs on,
+    applied as (gate & keep) ^ force), flips flip_p from seed."""
+
+    keep: np.ndarray
+    force: np.ndarray
+    flip_p: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self):
+        object.__setattr__(self, "flip_p", check_probability(self.flip_p))
+        keep, force = np.asarray(self.keep, np.uint64), np.asarray(self.force, np.uint64)
+        if keep.ndim != 1 or keep.shape != force.shape:
+            raise NetlistError(f"gate masks must be two 1-D arrays of one length, got {keep.shape} and {force.shape}")
+        object.__setattr__(self, "keep", keep)
+        object.__setattr__(self, "force", force)
+        _check_seed(self.seed)
+
+    @property
+    def permanent(self) -> bool:
+        return bool((self.keep != ALL_ONES).any() or self.force.any())
+
+    def masks(self, n_gates, gate_index):
+        if len(self.keep) != n_gates:
+            raise NetlistError(f"gate masks cover {len(self.keep)} gates; the netlist has {n_gates}")
+        return (self.keep, self.force) if self.permanent else None
 
 
 def draw_stuck(n_locations: int, k: int, rng: np.random.Generator) -> list[tuple[int, int]]:

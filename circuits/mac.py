@@ -3,7 +3,7 @@
 Buses (bit 0 least significant): a = activation magnitude (n bits; with signed_a, n + 1 bits, bit n the sign),
 w = weight in sign-magnitude (m + 1 bits: magnitude in bits 0..m-1, sign in bit m), acc = accumulator
 (acc_bits, two's complement), acc_out = acc + sgn(a) * sign(w) * MUL(|a|, |w|) wrapped to acc_bits, as the
-integer engine computes it (networks/engine.py; a zero weight adds nothing whatever its sign bit). The netlist is
+integer engine computes it (hardware/multipliers.py; a zero weight adds nothing whatever its sign bit). The netlist is
 unsigned (`signed` False): acc and acc_out are two's-complement bit patterns read as unsigned integers.
 
 Structure: the registered unsigned multiplier (gate names prefixed `mul.`) and the registered adder of
@@ -44,12 +44,23 @@ def mac(n: int = 8, m: int | None = None, acc_bits: int = 32, form: str = "array
     w = b.input("w", m + 1)
     acc = b.input("acc", acc_bits)
     neg = b.gate("XOR", a[n], w[m], name="add.sign") if signed_a else w[m]
-    product = b.instantiate(multiplier(n, m, form), {"a": a[:n], "b": w[:m]}, prefix="mul.")["p"][:acc_bits]
-    product += [Builder.ZERO] * (acc_bits - len(product))
+    product = b.instantiate(multiplier(n, m, form), {"a": a[:n], "b": w[:m]}, prefix="mul.")["p"]
+    b.output("acc_out", signed_accumulate(b, acc, product, neg, adder))
+    return b.build()
+
+
+def signed_accumulate(b: Builder, acc: list[int], product: list[int], neg: int, adder: str = "ripple") -> list[int]:
+    """Nets of acc + (-1)^neg * product wrapped to len(acc) bits (two's complement; product an unsigned
+    magnitude, bits at or above len(acc) ignored, bit 0 first): len(acc) XORs add.neg[k] (the product's bits
+    XOR neg) and an (len(acc) + 1)-bit adder (gates add.*) whose lowest cell, fed neg on both operands, turns
+    neg into the carry-in. The MAC adder of the `mac` circuit and of the processing element (hardware.pe)."""
+    if adder not in ADDERS:
+        raise NetlistError(f"accumulator adder must be one of {', '.join(ADDERS)}, got {adder!r}")
+    acc_bits = len(acc)
+    product = list(product[:acc_bits]) + [Builder.ZERO] * (acc_bits - min(acc_bits, len(product)))
     flipped = [b.gate("XOR", p, neg, name=f"add.neg[{k}]") for k, p in enumerate(product)]
     total = b.instantiate(ADDERS[adder](acc_bits + 1), {"a": [neg] + acc, "b": [neg] + flipped}, prefix="add.")
-    b.output("acc_out", total["s"][1:acc_bits + 1])
-    return b.build()
+    return total["s"][1:acc_bits + 1]
 
 
 @circuit("requantizer", "requantizer q = clamp((acc * mult + 2^(shift-1)) >> shift, 0, 2^width - 1)",

@@ -8,7 +8,7 @@ take the most recently freed slot (outputs of the netlist are never freed).
 import numpy as np
 from numba import njit
 
-from circuits.kernels import verify_numba_cache
+from circuits.cache import verify_numba_cache
 
 
 @njit(cache=True, nogil=True)

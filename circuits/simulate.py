@@ -1,7 +1,8 @@
 """Bit-parallel simulation of a netlist: integers in, integers out, with optional faults.
 
 `simulate(netlist, {"a": ..., "b": ...})` (or `simulate(netlist, a=..., b=...)`) returns {output bus: values}.
-Faults: one `circuits.GateFaults` value (`faults=`), or its fields as keywords: `stuck=[(gate, 0 or 1), ...]`
+Faults: one fault plan (`faults=`, a `circuits.GateFaultPlan` such as `GateFaults`), or GateFaults' fields as
+keywords: `stuck=[(gate, 0 or 1), ...]`
 (permanent stuck-at on gate outputs; gate by index or name) and `flip_p` (each gate output flips
 independently with probability flip_p for every vector: transient faults), drawn from `seed`.
 
@@ -23,12 +24,14 @@ from collections.abc import Iterator
 import numba
 import numpy as np
 
-from circuits import kernels
+from circuits import kernels, layout
 from circuits.bitplanes import counter_planes, pack_rows, unpack_rows
 from circuits.errors import NetlistError
-from circuits.faults import GateFaults
+from circuits.faults import GateFaultPlan, GateFaults
+from circuits.interpreter import interpreter
 from circuits.netlist import Netlist
 from circuits.plan import liveness_slots
+from circuits.rng import binomial_cdf
 
 ENGINES = ("auto", "compiled", "interpreter")
 MAX_COMPILED_GATES = 20_000  # largest netlist given one fault-free straight-line kernel (compiles in about 40 s)
@@ -39,21 +42,12 @@ COMPILE_PAYS_OFF = 2e8  # gate evaluations of one call from which compiling a ke
 _last = threading.local()
 
 
-def fault_masks(netlist: Netlist, stuck=None) -> tuple[np.ndarray, np.ndarray]:
-    """Per-gate keep and force masks for a list of (gate, value) stuck-at faults."""
-    keep = np.full(netlist.n_gates, ~np.uint64(0), dtype=np.uint64)
-    force = np.zeros(netlist.n_gates, dtype=np.uint64)
-    for item in stuck or ():
-        try:
-            gate, value = item
-        except (TypeError, ValueError):
-            raise NetlistError(f"stuck-at fault must be (gate, 0 or 1), got {item!r}") from None
-        if value not in (0, 1):
-            raise NetlistError(f"stuck-at value of gate {gate!r} must be 0 or 1, got {value!r}")
-        g = netlist.gate_index(gate)
-        keep[g] = 0
-        force[g] = ~np.uint64(0) if value else np.uint64(0)
-    return keep, force
+def fault_masks(netlist: Netlist, faults: GateFaultPlan) -> tuple[np.ndarray, np.ndarray]:
+    """Per-gate keep and force masks of a fault plan on this netlist (all-keep, no force when it masks nothing)."""
+    masks = faults.masks(netlist.n_gates, netlist.gate_index)
+    if masks is None:
+        return np.full(netlist.n_gates, ~np.uint64(0), dtype=np.uint64), np.zeros(netlist.n_gates, dtype=np.uint64)
+    return masks
 
 
 _interp_plans: dict[str, tuple] = {}
@@ -77,8 +71,8 @@ def choose_engine(netlist: Netlist, n_vectors: int, engine: str = "auto", flip_p
                   threads: int = 1) -> str:
     """'compiled' (generated straight-line kernel) or 'interpreter'. 'auto' decides without blocking:
 
-    1. stuck-at faults, no gates, or more gates than a generated kernel handles (MAX_FLIP_GATES with flips:
-       the flip kernel's compile time grows faster than linearly; MAX_SEGMENTED_GATES fault-free): the
+    1. permanent faults (stuck true), no gates, or more gates than a generated kernel handles (MAX_FLIP_GATES
+       with flips: the flip kernel's compile time grows faster than linearly; MAX_SEGMENTED_GATES fault-free): the
        interpreter;
     2. the kernel function this call needs is ready: compiled. Fault-free netlists of up to MAX_COMPILED_GATES
        use one straight-line kernel (one thread or several), larger ones a segmented kernel (one thread);
@@ -110,37 +104,37 @@ def last_engine() -> str | None:
     return getattr(_last, "engine", None)
 
 
-def _faults(faults: GateFaults | None, stuck, flip_p, seed) -> GateFaults:
-    """One GateFaults from either the value or its fields given as keywords (not both)."""
+def _faults(faults: GateFaultPlan | None, stuck, flip_p, seed) -> GateFaultPlan:
+    """One fault plan from either the value or GateFaults' fields given as keywords (not both)."""
     if faults is None:
         return GateFaults(flip_p, tuple(stuck or ()), seed)
     if stuck or flip_p or seed:
         raise NetlistError("give faults= or stuck/flip_p/seed, not both")
-    if not isinstance(faults, GateFaults):
-        raise NetlistError(f"faults must be a circuits.GateFaults, got {type(faults).__name__}")
+    if not isinstance(faults, GateFaultPlan):
+        raise NetlistError(f"faults must be a circuits.GateFaultPlan (such as GateFaults), got {type(faults).__name__}")
     return faults
 
 
-def simulate_planes(netlist: Netlist, planes: np.ndarray, *, faults: GateFaults | None = None, stuck=None,
+def simulate_planes(netlist: Netlist, planes: np.ndarray, *, faults: GateFaultPlan | None = None, stuck=None,
                     flip_p: float = 0.0, seed: int = 0, engine: str = "auto", threads: int = 1,
                     out: np.ndarray | None = None) -> np.ndarray:
-    """Simulate on input bit planes (n_input_bits, n_words), n_words a multiple of kernels.WORDS.
+    """Simulate on input bit planes (n_input_bits, n_words), n_words a multiple of layout.WORDS.
 
     Returns output planes (n_output_bits, n_words), output buses in declaration order, bit 0 first,
     written into `out` when given (a uint64 array of that shape, reused across calls). Stuck-at faults run
-    in the interpreter; engine='compiled' with stuck-at faults is an error.
+    in the interpreter, as do a plan's other permanent masks; engine='compiled' with them is an error.
     """
     if not isinstance(planes, np.ndarray) or planes.ndim != 2 or planes.shape[0] != netlist.n_input_bits \
-            or planes.shape[1] % kernels.WORDS:
+            or planes.shape[1] % layout.WORDS:
         raise NetlistError(f"netlist {netlist.name!r}: input planes must be ({netlist.n_input_bits}, "
-                           f"k*{kernels.WORDS}), got {np.shape(planes)}")
+                           f"k*{layout.WORDS}), got {np.shape(planes)}")
     faults = _faults(faults, stuck, flip_p, seed)
-    stuck, flip_p = faults.stuck, faults.flip_p
-    if stuck and engine == "compiled":
+    permanent, flip_p = faults.permanent, faults.flip_p
+    if permanent and engine == "compiled":
         raise NetlistError(f"netlist {netlist.name!r}: engine 'compiled' does not take stuck-at faults "
                            "(use 'auto' or 'interpreter')")
     planes = np.ascontiguousarray(planes, dtype=np.uint64)
-    nblocks = planes.shape[1] // kernels.B  # blocks of the flip kernel and the interpreter
+    nblocks = planes.shape[1] // layout.B  # blocks of the flip kernel and the interpreter
     shape = (sum(netlist.output_widths.values()), planes.shape[1])
     if out is None:
         out = np.empty(shape, np.uint64)
@@ -150,8 +144,8 @@ def simulate_planes(netlist: Netlist, planes: np.ndarray, *, faults: GateFaults 
     parallel = threads > 1
     if parallel:
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    k0, cdf = kernels.binomial_cdf(netlist.n_gates, float(flip_p))
-    use = choose_engine(netlist, planes.shape[1] * 64, engine, flip_p, stuck, threads)
+    k0, cdf = binomial_cdf(netlist.n_gates, float(flip_p))
+    use = choose_engine(netlist, planes.shape[1] * 64, engine, flip_p, permanent, threads)
     if use == "compiled" and netlist.n_gates > MAX_COMPILED_GATES and not flip_p:
         slot, nslots = liveness_slots(netlist)
         outs = np.concatenate(list(netlist.outputs.values()))
@@ -164,13 +158,13 @@ def simulate_planes(netlist: Netlist, planes: np.ndarray, *, faults: GateFaults 
             else:
                 k.flip_blocks(planes, out, 0, nblocks, float(flip_p), seed, k0, cdf)
         elif parallel:
-            k.clean_parallel(planes, out, planes.shape[1] // kernels.CLEAN_B)
+            k.clean_parallel(planes, out, planes.shape[1] // layout.CLEAN_B)
         else:
-            k.clean_blocks(planes, out, 0, planes.shape[1] // kernels.CLEAN_B)
+            k.clean_blocks(planes, out, 0, planes.shape[1] // layout.CLEAN_B)
     else:
-        keep, force = fault_masks(netlist, stuck)
+        keep, force = fault_masks(netlist, faults)
         sa, sb, sc, dst, in_slot, out_slot, nslots = _interp_plan(netlist)
-        it = kernels.interpreter()
+        it = interpreter()
         args = (netlist.ops, sa, sb, sc, dst, in_slot, out_slot, nslots, keep, force, float(flip_p), seed, k0, cdf)
         if parallel:
             it.run_parallel(planes, out, nblocks, *args)
@@ -224,7 +218,7 @@ def pack_operands(netlist: Netlist, operands: dict) -> tuple[np.ndarray, int]:
     except ValueError:
         raise NetlistError(f"netlist {netlist.name!r}: operand arrays have incompatible shapes "
                            f"{[np.shape(v) for v in operands.values()]}") from None
-    nwords = -(-max(n, 1) // (64 * kernels.WORDS)) * kernels.WORDS
+    nwords = -(-max(n, 1) // (64 * layout.WORDS)) * layout.WORDS
     planes = np.zeros((netlist.n_input_bits, nwords), np.uint64)
     widths = _row_widths(netlist.inputs.values())
     rows, r = np.empty((len(widths), n), np.uint64), 0
@@ -273,7 +267,7 @@ def unpack_outputs(netlist: Netlist, planes: np.ndarray, n: int) -> dict[str, np
     return result
 
 
-def simulate(netlist: Netlist, operands: dict | None = None, /, *, faults: GateFaults | None = None, stuck=None,
+def simulate(netlist: Netlist, operands: dict | None = None, /, *, faults: GateFaultPlan | None = None, stuck=None,
              flip_p: float = 0.0, seed: int = 0, engine: str = "auto", threads: int = 1,
              **operand_kwargs) -> dict[str, np.ndarray]:
     """Simulate `netlist` on integer operands {input bus: 1-D array} (broadcast together), given as one
@@ -309,7 +303,7 @@ def exhaustive(netlist: Netlist, *, chunk_bits: int = 20, **kwargs) -> Iterator[
     chunk = 1 << max(10, min(chunk_bits, max(nbits, 10)))
     for start in range(0, total, chunk):
         n = min(chunk, total - start)
-        nwords = -(-n // (64 * kernels.WORDS)) * kernels.WORDS
+        nwords = -(-n // (64 * layout.WORDS)) * layout.WORDS
         planes = np.zeros((nbits, nwords), np.uint64)
         counter_planes(start, nbits, planes)
         kw = dict(kwargs)

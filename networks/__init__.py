@@ -2,8 +2,9 @@
 learned-noise training, export or torch.fx import (`from_torch`) to an integer model graph, safe loading of
 saved models (`load_model`), and an integer engine whose multiplier can be a circuit netlist."""
 
+from hardware import Multiplier
 from networks.data import Dataset, digits, signals
-from networks.engine import IntegerEngine, Multiplier
+from networks.engine import IntegerEngine
 from networks.errors import NetworkError
 from networks.export import export
 from networks.fx_import import from_torch

@@ -15,7 +15,7 @@ from torch import nn
 
 from networks.errors import NetworkError
 from networks.fx_import import check_widths, from_torch
-from networks.graph import IntegerModel, IntLayer, requantizer, weight_width
+from networks.graph import IntegerModel, IntLayer, quantize_weights, requantizer, weight_width
 from networks.models import QConv1d, QLinear, QuantNet
 
 
@@ -65,15 +65,10 @@ def export(model: nn.Module, calibration: np.ndarray, act_bits: int = 8, weight_
     for k, layer in enumerate(model.layers):
         wq, steps = _effective_weights(layer)
         wq = wq.reshape(wq.shape[0], -1)
-        if steps is None:
-            levels = 2 ** (weight_bits - 1) - 1
-            steps = np.maximum(np.abs(wq).max(axis=1), 1e-12) / levels
-            w_int = np.round(wq / steps[:, None])
-        else:
-            steps = np.where(steps > 0, steps, 1.0)
-            w_int = np.round(wq / steps[:, None])
-            if np.abs(wq - w_int * steps[:, None]).max() > 1e-6 * max(1.0, np.abs(wq).max()):
-                raise NetworkError(f"layer {k}: weights are not on their quantization grid")
+        given = steps is not None
+        w_int, steps = quantize_weights(wq, weight_bits, np.where(steps > 0, steps, 1.0) if given else None)
+        if given and np.abs(wq - w_int * steps[:, None]).max() > 1e-6 * max(1.0, np.abs(wq).max()):
+            raise NetworkError(f"layer {k}: weights are not on their quantization grid")
         w_int = w_int.astype(np.int64)
         bits = weight_width(w_int)
         acc_scale = steps * in_scale

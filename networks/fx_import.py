@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from networks.errors import NetworkError
-from networks.graph import IntegerModel, IntLayer, Node, requantizer, weight_width
+from networks.graph import IntegerModel, IntLayer, Node, quantize_weights, requantizer, weight_width
 
 aten = torch.ops.aten
 
@@ -445,12 +445,8 @@ class _Builder:
             lo, hi = act.params["lo"], act.params["hi"]
             fused.append(act_node)
         w2 = w.reshape(w.shape[0], -1).numpy()
-        if steps is None:
-            levels = 2 ** (self.weight_bits - 1) - 1
-            steps_np = np.maximum(np.abs(w2).max(axis=1), 1e-12) / levels
-        else:
-            steps_np = steps.numpy()
-        w_int = np.round(w2 / steps_np[:, None]).astype(np.int64)
+        w_int, steps_np = quantize_weights(w2, self.weight_bits, None if steps is None else steps.numpy())
+        w_int = w_int.astype(np.int64)
         acc_scale = steps_np * src.scale
         bias = np.round(b.numpy() / acc_scale).astype(np.int64)
         logits = act_node is None and [u.op for u in self.users(fused[-1])] == ["output"]

@@ -107,3 +107,13 @@ def requantizer(ratio: np.ndarray, shift_bits: int = 30) -> tuple[np.ndarray, in
 def weight_width(w_int: np.ndarray) -> int:
     """Signed bits that hold every integer weight (at least 2)."""
     return int(max(2, math.ceil(math.log2(2 * int(np.abs(w_int).max()) + 1)) if w_int.size else 2))
+
+
+def quantize_weights(w: np.ndarray, weight_bits: int, steps: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(integers round(w / steps) (half to even) as floats, steps) per output channel (row of w (out, in)); steps
+    None: symmetric to weight_bits, max|w[o]| / (2^(weight_bits - 1) - 1) (a zero row gets 1e-12 / levels)."""
+    if steps is None:
+        levels = 2 ** (weight_bits - 1) - 1
+        steps = np.maximum(np.abs(w).max(axis=1), 1e-12) / levels
+    return np.round(w / steps[:, None]), steps
+

@@ -4,7 +4,7 @@
 a key of the full configuration (and TRAIN_VERSION), so campaigns never retrain the same model. A cached
 model is verified before use (the sha256 of KEY.pt is kept in KEY.pt.sha256, and it loads with
 torch.load(weights_only=True)); one that fails is retrained with a one-line CacheWarning, and an unusable
-cache folder gives way to a temporary one (see circuits.kernels).
+cache folder gives way to a temporary one (see circuits.cache).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from circuits.kernels import cache_root, usable_dir, warn, write_atomically
+from circuits.cache import cache_root, usable_dir, warn, write_atomically
 from networks import data as datasets
 from networks.errors import NetworkError
 from networks.models import cnn1d, cnn2d, mlp, rescnn, resnet20, weight_layers

@@ -250,9 +250,11 @@ def arithmetic_rows(summary: dict) -> list[dict]:
     """One row per circuit whose exact function is known: gates, hardening overhead, its errors against that
     function (EP, MAE, WCE, MRED) and, for each network running on it, the noise-free accuracy and the
     break-down under gate faults (mac-gate sites)."""
+    from testbed.summary import gate_level
+
     systems = summary.get("systems", {})
     gate_units = {u["system"]: u for sw in summary["sweeps"] if not sw["per_bit"] for u in sw["units"]
-                  if u["site"].endswith("gate")}
+                  if gate_level(u["site"])}
     rows = []
     for name, d in systems.items():
         err = d.get("error_vs_exact")

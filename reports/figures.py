@@ -107,6 +107,8 @@ def _mark(ax, at: float, b: dict, color, label=None, horizontal: bool = False) -
 def hardening_points(summary: dict) -> list[tuple[str, dict, float]]:
     """(sweep name, unit, gate overhead) for every bracketed break-down of a circuit with a hardening spec, or of
     a network whose multiplier has one, in sweeps that put noise on gates."""
+    from testbed.summary import gate_level
+
     systems = summary.get("systems", {})
 
     def overhead(unit):
@@ -117,7 +119,7 @@ def hardening_points(summary: dict) -> list[tuple[str, dict, float]]:
     if len(specs) < 2:
         return []
     return [(sw["name"], u, overhead(u)) for sw in summary["sweeps"] if not sw["per_bit"] for u in sw["units"]
-            if u["site"].endswith("gate") and overhead(u) is not None]
+            if gate_level(u["site"]) and overhead(u) is not None]
 
 
 def pareto_figure(summary: dict, colours: dict) -> bytes:

@@ -8,9 +8,14 @@ from __future__ import annotations
 import numpy as np
 
 from networks import ModelConfig, export, trained_model
-from networks.binarized import train_binarized
-from networks.compile import CompiledClassifier, compile_binarized, fit_forest, fit_tree
-from networks.compile_mlp import compile_integer_mlp
+from networks.compilers import (
+    CompiledClassifier,
+    compile_binarized,
+    compile_integer_mlp,
+    fit_forest,
+    fit_tree,
+    train_binarized,
+)
 from networks.data import Dataset
 from testbed.metrics import network_metrics
 from testbed.stats import entropy_bits

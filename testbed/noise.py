@@ -135,7 +135,7 @@ class NoiseModel:
     def plan(self, site: str | Site) -> FaultPlan:
         """What this noise does at `site`, drawn per trial from the trial's generator."""
         site = site_named(site) if isinstance(site, str) else site
-        if site.holds == "bits":
+        if site.gate_level:
             self.check_gate_site(site)
         return FaultPlan(self, site)
 

@@ -41,7 +41,7 @@ def assert_prediction_stable(engine, x, noise=None, site: str = "weight", seed: 
     kwargs: dict = {"rng": rng}
     if noise is not None:
         plan = noise.plan(site)
-        if plan.site.holds == "bits":
+        if plan.site.gate_level:
             kwargs["faults"] = plan.gates(engine.multiplier.netlist.n_gates, rng).with_seed(seed)
         else:
             kwargs["noise"] = {site: plan}

@@ -241,7 +241,7 @@ def _warm_kernels(units: dict) -> None:
     import numpy as np
 
     from circuits import simulate_planes
-    from circuits.kernels import WORDS
+    from circuits.layout import WORDS
 
     seen = set()
     for net in (n for u in units.values() for n in u.sweep.system.netlists()):

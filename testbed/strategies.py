@@ -106,7 +106,7 @@ def noise_models(draw, kind: str | None = None, site: str | None = None, max_p: 
     """A valid noise model of a registered kind (levels in their domain, parameters drawn); with `site`,
     one that site can hold (no additive noise at gate sites)."""
     held = site_named(site) if site else None
-    kinds = [k for k, cls in NOISE_KINDS.items() if cls in _LEVELS and (held is None or held.holds == "words"
+    kinds = [k for k, cls in NOISE_KINDS.items() if cls in _LEVELS and (held is None or not held.gate_level
                                                                    or cls.gate_level)]
     cls = NOISE_KINDS[kind or draw(st.sampled_from(kinds))]
     params = {"dist": draw(st.sampled_from(Additive.DISTS))} if cls is Additive else {}

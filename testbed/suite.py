@@ -43,8 +43,8 @@ import numpy as np
 
 from circuits import GENERATORS, NetlistError
 from circuits.hardening import parse_hardening
+from hardware import MODES
 from networks import ModelConfig, NetworkError
-from networks.engine import MODES
 from testbed.errors import NoiseError, SuiteError, TestbedError
 from testbed.noise import KINDS, make_noise
 from testbed.sites import site_named
@@ -464,18 +464,18 @@ def _check_site(p: _Problems, at: str, spec, site, noise=None) -> None:
     """Can this system's site hold this noise? (gate sites of a network need a netlist multiplier that
     realises the noise's gate faults)."""
     multiplier = MODES[spec.mode] if spec.kind == "network" else None
-    if site.holds == "bits" and multiplier is not None and not (multiplier.takes_flips or multiplier.takes_stuck):
+    if site.gate_level and multiplier is not None and not (multiplier.takes_flips or multiplier.takes_stuck):
         p.add(at, f"site {site.name!r} needs a network with a multiplier netlist (mode 'gates', or 'lut' for "
                   "stuck-at faults)")
         return
-    if site.holds == "bits" and multiplier is not None and site.part not in multiplier.parts:
+    if site.gate_level and multiplier is not None and site.part not in multiplier.parts:
         p.add(at, f"site {site.name!r} needs mode 'pe' (a processing element in the loop), got {spec.mode!r}")
         return
     if noise is None:
         return
     try:
         noise.plan(site)
-        if site.holds == "bits" and multiplier is not None:
+        if site.gate_level and multiplier is not None:
             multiplier.check(noise.gate_faults(1, np.random.default_rng(0)), site.part)
     except (TestbedError, NetworkError, NetlistError) as exc:
         p.add(at, str(exc))

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from testbed.compare import gap
-from testbed.sites import site_named
+from testbed.sites import gate_level, site_named  # noqa: F401 (gate_level: asked by reports, readers of a summary)
 from testbed.store import SUMMARY, json_safe
 from testbed.systems import CIRCUIT_THRESHOLD, NETWORK_DROP
 
@@ -53,7 +53,7 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
                      "world": sw.system.world,
                      "metric": sw.metric, "threshold": sw.threshold, "breakdown": b.to_dict(), "curve": _curve(u)}
             site = site_named(u.site)
-            gates = sw.system.gates_per_evaluation(site) if site.holds == "bits" else None
+            gates = sw.system.gates_per_evaluation(site) if site.gate_level else None
             if gates and u.layer is None and spec.noise.per_element_probability:
                 # the fault budget: expected faulty gates per evaluation at break-down (p per gate times gates)
                 ends = {k: getattr(b, k) * gates for k in ("level", "lo", "hi")}

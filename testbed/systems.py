@@ -151,7 +151,7 @@ class CircuitSystem(System):
     def trial(self, noise: NoiseModel, site: str, seed: int) -> dict:
         plan = noise.plan(self.site(noise, site))
         rng = np.random.default_rng(seed)
-        if plan.site.holds == "bits":
+        if plan.site.gate_level:
             faults = plan.gates(self.netlist.n_gates, rng)
             out = simulate_planes(self.netlist, self.planes, faults=faults.with_seed(int(rng.integers(0, 2 ** 62))))
             noisy = unpack_outputs(self.netlist, out, self.n)[self.out_bus]
@@ -257,13 +257,13 @@ class NetworkSystem(System):
         rng = np.random.default_rng(seed)
         seed = int(rng.integers(0, 2 ** 31))
         kwargs: dict = {"rng": rng, "measure_error": True}
-        if plan.site.holds == "bits":
+        if plan.site.gate_level:
             kwargs["faults"] = plan.gates(self._gates(plan.site), rng).with_seed(seed)
             kwargs["fault_part"] = plan.site.part
         elif not noise.is_clean:
             kwargs["noise"] = {site: plan}
         layer = site.partition("@")[2] or None
-        if layer is not None and plan.site.holds == "bits":
+        if layer is not None and plan.site.gate_level:
             kwargs["faults_layer"] = layer
         result = self.engine.run(self.x, **kwargs)
         pred = result.predictions
@@ -292,10 +292,7 @@ class NetworkSystem(System):
 
     def _gates(self, site: Site) -> int:
         """The gates of one multiply(-accumulate) that a gate site's faults fall on."""
-        mul = self.engine.multiplier
-        if hasattr(mul, "gates"):  # a processing element: multiplier, adder or both
-            return mul.gates(site.part)
-        return mul.netlist.n_gates if mul.netlist is not None else 0
+        return self.engine.multiplier.gates(site.part)
 
     def gates_per_evaluation(self, site: Site):
         gates = self._gates(site)

@@ -3,8 +3,9 @@
 from circuits.gates import BY_OPCODE, KINDS, evaluate
 
 
-def reference_simulate(netlist, operands: dict, stuck=()) -> dict:
-    """Outputs {bus: list of unsigned ints} for operands {bus: list of unsigned ints}, with stuck-at faults."""
+def reference_simulate(netlist, operands: dict, stuck=(), inverted=()) -> dict:
+    """Outputs {bus: list of unsigned ints} for operands {bus: list of unsigned ints}, with stuck-at faults and
+    inverted gates (indices)."""
     n = len(next(iter(operands.values())))
     mask = (1 << n) - 1
     val = [0, mask]
@@ -18,6 +19,8 @@ def reference_simulate(netlist, operands: dict, stuck=()) -> dict:
         out = evaluate(kind, *ins, width=n)
         if g in forced:
             out = mask if forced[g] else 0
+        if g in inverted:
+            out ^= mask
         val.append(out)
     result = {}
     for bus, nets in netlist.outputs.items():

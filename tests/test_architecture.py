@@ -1,40 +1,90 @@
-"""The arrows of DESIGN.md, kept: circuits imports nothing of ours, networks only circuits, testbed no reports
-(nor the command line), reports only the store (with its error type) and summary of testbed; only cli sits
-above them all."""
+"""The arrows of DESIGN.md, kept: circuits imports nothing of ours; the hardware room (hardware/) only public names
+of circuits; networks only circuits and hardware, and nothing below the compilers room (networks/compilers/)
+imports it; testbed no reports (nor the command line); reports only the store (with its error type) and summary
+of testbed; only cli sits above them all; no two rooms import each other."""
 
 import ast
 from pathlib import Path
 
+import circuits
+
 ROOT = Path(__file__).resolve().parent.parent
-OURS = {"circuits", "networks", "testbed", "reports", "cli"}
-ALLOWED = {"circuits": set(), "networks": {"circuits"}, "testbed": {"circuits", "networks"},
-           "reports": {"testbed.store", "testbed.errors", "testbed.summary"}, "cli": OURS}
+OURS = {"circuits", "hardware", "networks", "testbed", "reports", "cli"}
+COMPILERS = "networks.compilers"
+ALLOWED = {"circuits": set(), "hardware": {"circuits"}, "networks": {"circuits", "hardware"},
+           COMPILERS: {"circuits", "hardware", "networks"}, "testbed": {"circuits", "hardware", "networks", COMPILERS},
+           "reports": {"testbed.store", "testbed.errors", "testbed.summary"}, "cli": OURS | {COMPILERS}}
 
 
-def _imports(path: Path) -> set[str]:
-    """Every module of ours that a file imports, at any depth (function bodies included)."""
+def _imports(path: Path) -> set[tuple[str, str]]:
+    """Every (module, name) of ours that a file imports, at any depth (function bodies included); name is '' for
+    `import module`."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
-            found |= {a.name for a in node.names}
+            found |= {(a.name, "") for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
-    return {m for m in found if m.split(".")[0] in OURS}
+            found |= {(node.module, a.name) for a in node.names}
+    return {(m, n) for m, n in found if m.split(".")[0] in OURS}
+
+
+def _room(module: str) -> str:
+    """The room a module belongs to: its top package, or the compilers room."""
+    return COMPILERS if module == COMPILERS or module.startswith(COMPILERS + ".") else module.split(".")[0]
+
+
+def _files(room: str):
+    for path in sorted((ROOT / room.replace(".", "/")).rglob("*.py")):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        if _room(module) == room:
+            yield path
+
+
+def _edges() -> tuple[set[tuple[str, str]], list[str]]:
+    """(room -> room arrows, imports that break the rules)."""
+    arrows, bad = set(), set()
+    for room, allowed in ALLOWED.items():
+        for path in _files(room):
+            for module, _name in _imports(path):
+                target = _room(module)
+                if target != room:
+                    arrows.add((room, target))
+                if target == room or module in allowed or target in allowed:
+                    continue
+                bad.add(f"{path.relative_to(ROOT)} imports {module}")
+    return arrows, sorted(bad)
+
+
+def _private(module: str, name: str) -> bool:
+    """Whether importing `name` from the circuits module `module` reaches past its public names."""
+    if any(part.startswith("_") for part in module.split(".")):
+        return True
+    if module == "circuits":
+        return name not in circuits.__all__
+    return name.startswith("_")
 
 
 def test_packages_import_only_along_the_arrows():
-    bad = []
-    for package, allowed in ALLOWED.items():
-        for path in sorted((ROOT / package).rglob("*.py")):
-            for module in _imports(path):
-                top = module.split(".")[0]
-                if top == package or module in allowed or top in allowed:
-                    continue
-                bad.append(f"{path.relative_to(ROOT)} imports {module}")
+    _, bad = _edges()
     assert not bad, "\n".join(bad)
 
 
-def test_the_check_sees_a_forbidden_import(tmp_path):
+def test_the_hardware_room_imports_only_public_names_of_circuits():
+    bad = [f"{path.relative_to(ROOT)} imports {module}.{name}" for path in _files("hardware")
+           for module, name in _imports(path) if module.split(".")[0] == "circuits" and _private(module, name)]
+    assert not bad, "\n".join(bad)
+
+
+def test_no_two_rooms_import_each_other():
+    arrows, _ = _edges()
+    both = sorted(f"{a} <-> {b}" for a, b in arrows if (b, a) in arrows and a < b)
+    assert not both, both
+
+
+def test_the_checks_see_forbidden_imports(tmp_path):
     probe = tmp_path / "probe.py"
-    probe.write_text("def f():\n    from reports.build import write_report\n")
-    assert _imports(probe) == {"reports.build"}
+    probe.write_text("def f():\n    from reports.build import write_report\n    from circuits.bitplanes import _pack\n")
+    assert _imports(probe) == {("reports.build", "write_report"), ("circuits.bitplanes", "_pack")}
+    assert _private("circuits.bitplanes", "_pack") and _private("circuits", "fault_masks")
+    assert not _private("circuits", "GateFaultPlan") and not _private("circuits.builder", "Builder")
+    assert _room("networks.compilers.trees") == COMPILERS and _room("networks.engine") == "networks"

@@ -6,7 +6,7 @@ import numpy as np
 
 from cli.main import main
 from networks import digits
-from networks.compile import fit_tree
+from networks.compilers import fit_tree
 from testbed.classifier import ClassifierSystem
 from testbed.noise import bitflip, stuck_at
 from testbed.store import read_summary

@@ -12,8 +12,7 @@ from circuits import blocks
 from circuits.builder import Builder
 from circuits.yosys import to_verilog
 from networks import digits
-from networks.binarized import thermometer, train_binarized
-from networks.compile import compile_binarized, fit_forest, fit_tree, quantize
+from networks.compilers import compile_binarized, fit_forest, fit_tree, quantize, thermometer, train_binarized
 from tests.conftest import require_tool
 
 

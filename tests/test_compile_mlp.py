@@ -1,6 +1,6 @@
-"""The integer MLP compiled to one netlist (networks.compile_mlp) against the engine's exact pass: a trained digits
-MLP at 4 bits on the whole test set, small random models exhaustively (every requantization path, ties in the
-argmax), and the requantization planner against brute force."""
+"""The integer MLP compiled to one netlist (networks.compilers.integer_mlp) against the engine's exact pass: a
+trained digits MLP at 4 bits on the whole test set, small random models exhaustively (every requantization path, ties
+in the argmax), and the requantization planner against brute force."""
 
 import itertools
 
@@ -10,7 +10,7 @@ import pytest
 import circuits
 import networks
 from circuits.builder import Builder
-from networks.compile_mlp import REQUANT, _Compiler, _plan, _Word, compile_integer_mlp
+from networks.compilers.integer_mlp import REQUANT, _Compiler, _plan, _Word, compile_integer_mlp
 from networks.engine import IntegerEngine
 from networks.graph import IntegerModel, IntLayer
 

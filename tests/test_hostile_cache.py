@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import circuits as c
-from circuits.kernels import CacheWarning
+from circuits.cache import CacheWarning
 from circuits.netlist import from_gates
 
 ROOT = Path(__file__).resolve().parents[1]

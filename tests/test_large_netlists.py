@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 
 import circuits as c
-from circuits import kernels
+from circuits import codegen, kernels
 from circuits import simulate as simulate_fn
 from circuits.builder import Builder
 from networks import digits
-from networks.binarized import train_binarized
-from networks.compile import compile_binarized
+from networks.compilers import compile_binarized, train_binarized
 from tests.reference import reference_simulate
 
 sim = importlib.import_module("circuits.simulate")  # the module (circuits.simulate is the function)
@@ -87,7 +86,7 @@ def test_a_ready_fault_free_kernel_does_not_pick_compiled_for_flips():
 
 def test_segmented_kernel_of_a_large_netlist_matches_the_interpreter(monkeypatch):
     monkeypatch.setattr(sim, "MAX_COMPILED_GATES", 50)  # stands for 20,000: this netlist counts as large
-    monkeypatch.setattr(kernels, "SEGMENT_GATES", 40)  # several segments, each compiled on its own
+    monkeypatch.setattr(codegen, "SEGMENT_GATES", 40)  # several segments, each compiled on its own
     net = _fresh(3, gates=600)
     assert net.n_gates > 100
     planes = np.random.default_rng(0).integers(0, 2 ** 63, (12, 64), dtype=np.uint64)

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import circuits as c
+from hardware import HardwareError
 from networks import IntegerEngine, ModelConfig, Multiplier, NetworkError, digits, export, signals, trained_model
 from networks.quant import WeightQuantizer, smoothed_round_derivative_table
 from networks.train import size_report
@@ -127,11 +128,11 @@ def test_bad_input_names_layer_or_parameter(digits_float):
         ModelConfig(bits=17)
     with pytest.raises(NetworkError, match="act_bits must be in 1..16"):
         export(model, ds.x_train, act_bits=0)
-    with pytest.raises(NetworkError, match=r"needs a\[8\] x b\[8\]"):
+    with pytest.raises(HardwareError, match=r"needs a\[8\] x b\[8\]"):
         Multiplier("lut", c.multiplier(4), act_bits=8, mag_bits=8)
     with pytest.raises(NetworkError, match="layer 0: weight magnitudes"):
         IntegerEngine(imodel, Multiplier("lut", c.multiplier(8), act_bits=8, mag_bits=6))
-    with pytest.raises(NetworkError, match="must be unsigned"):
+    with pytest.raises(HardwareError, match="must be unsigned"):
         Multiplier("gates", c.multiplier(8, signed=True))
 
 

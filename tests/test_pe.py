@@ -9,8 +9,9 @@ from torch import nn
 
 import circuits
 from circuits import GateFaults
-from networks import IntegerEngine, ModelConfig, Multiplier, NetworkError, digits, export, gatemac, pe, trained_model
-from networks.engine import _wrap
+from hardware import HardwareError, gatemac, pe
+from networks import IntegerEngine, ModelConfig, Multiplier, digits, export, trained_model
+from networks.kernels import wrap
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +56,7 @@ def test_layer_accumulates_and_wraps_like_exact_arithmetic():
     bias = rng.integers(-3000, 3000, 9)
     mul, add = circuits.multiplier(8), pe.adder_netlist(10, 16, True)
     got = pe.accumulate(mul, add, cols, w, bias, GateFaults(), GateFaults(), True, 10, {})
-    assert np.array_equal(got, _wrap(cols @ w.T + bias, 10))
+    assert np.array_equal(got, wrap(cols @ w.T + bias, 10))
 
 
 def test_no_faults_gives_the_exact_engines_logits(mlp, cnn):
@@ -65,7 +66,7 @@ def test_no_faults_gives_the_exact_engines_logits(mlp, cnn):
     np.testing.assert_array_equal(res.logits, exact.logits)
     assert res.site_error["accumulator"][1] == 0 and res.wrong_products.sum() == 0
     imodel, x = cnn
-    with pytest.raises(NetworkError, match="signed_a"):
+    with pytest.raises(HardwareError, match="signed_a"):
         _pe(imodel)
     np.testing.assert_array_equal(_pe(imodel, signed_a=True).run(x).logits, IntegerEngine(imodel).run(x).logits)
 
@@ -132,10 +133,10 @@ def test_adder_faults_corrupt_accumulators(mlp):
 
 def test_bad_fault_part_and_widths_are_named(mlp):
     imodel, x = mlp
-    with pytest.raises(NetworkError, match="fault_part"):
+    with pytest.raises(HardwareError, match="fault_part"):
         _pe(imodel).run(x, faults=GateFaults(1e-3), fault_part="adder")
-    with pytest.raises(NetworkError, match="mode 'pe'"):
+    with pytest.raises(HardwareError, match="mode 'pe'"):
         IntegerEngine(imodel, Multiplier("gates", circuits.multiplier(8))).run(x, faults=GateFaults(1e-3),
                                                                               fault_part="add")
-    with pytest.raises(NetworkError, match="acc_bits=32"):
+    with pytest.raises(HardwareError, match="acc_bits=32"):
         IntegerEngine(imodel, Multiplier("pe", circuits.multiplier(8), acc_bits=24))

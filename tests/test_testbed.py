@@ -9,7 +9,7 @@ import circuits as c
 from circuits.bitplanes import from_planes
 from circuits.builder import Builder
 from circuits.campaign import stuck_at_campaign
-from circuits.kernels import WORDS
+from circuits.layout import WORDS
 from networks import IntegerEngine, ModelConfig, Multiplier, digits, export, trained_model
 from testbed import NoiseError, TestbedError
 from testbed.compare import Sweep, compare, per_bit_breakdowns, run_sweep

@@ -6,7 +6,7 @@ The element is two netlists: the multiplier the engine was given (inputs a, b; o
 complement, gates named add.* exactly as in the registered `mac` circuit (the same adder, the same conditional
 negation), so multiplier + adder hold the gates of `mac` gate for gate. Two netlists rather than the one `mac`
 netlist because the simulator's flips hit every gate of a netlist: with two, the multiplier's gates, the adder's
-or both take faults (each its own GateFaults), flips stay exact (per gate, per vector, probability p) and both
+or both take faults (each its own fault plan), flips stay exact (per gate, per vector, probability p) and both
 run in the simulator's compiled flip kernel.
 
 A layer (rows s of the input columns, output channels o, inputs i = 0..k-1 in order) runs k steps. Lanes are
@@ -25,69 +25,96 @@ count) at a zero weight.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import StrEnum
+
 import numpy as np
 from numba import njit
 
-import circuits
-from circuits import GateFaults, Netlist, kernels, simulate_planes
-from circuits.bitplanes import _MASKS, _transpose64
+from circuits import MASKS, WORDS, GateFaultPlan, GateFaults, GateMasks, Netlist, simulate_planes, transpose64
 from circuits.builder import Builder
+from circuits.mac import ADDERS, signed_accumulate
 from circuits.simulate import choose_engine
-from networks.errors import NetworkError
-from networks.gatemac import _bit_strings, _buffer, _transpose_fields
+from hardware.errors import HardwareError
+from hardware.gatemac import _bit_strings, _buffer, _transpose_fields
 
-PARTS = ("mul", "add", "all")  # which gates of the element take the faults
-ADDERS = {"ripple": circuits.ripple_carry_adder, "kogge_stone": circuits.kogge_stone_adder}
+
+class Part(StrEnum):
+    """Which gates of the element take the faults: the multiplier's, the accumulator adder's, or all."""
+
+    MUL = "mul"
+    ADD = "add"
+    ALL = "all"
+
+
+PARTS = tuple(Part)
+
+
+@dataclass(frozen=True)
+class GateSite:
+    """A network gate site the datapath realises: the gates of `part` take the faults; their error is measured at
+    the word site `error_site`."""
+
+    name: str
+    part: Part
+    description: str
+    error_site: str
+
+
+GATE_SITES = (
+    GateSite("mac-gate", Part.MUL, "every gate of every multiplier (gate level)", "product"),
+    GateSite("pe-add", Part.ADD, "every gate of every accumulator adder (multiplier mode 'pe')", "accumulator"),
+    GateSite("pe-gate", Part.ALL, "every gate of every processing element: multiplier and accumulator adder "
+             "(mode 'pe')", "accumulator"),
+)
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 def adder_netlist(acc_bits: int, product_bits: int, signed_a: bool = False, adder: str = "ripple") -> Netlist:
     """The accumulator adder: inputs acc (acc_bits, two's complement), p (product_bits, the product magnitude;
     bits at or above acc_bits ignored), sw (sign(w) < 0) and, with signed_a, sa (a < 0); output acc_out =
-    acc + (-1)^neg * p wrapped to acc_bits, neg = sw (XOR sa). As `mac`: product_bits XORs add.neg[k] and an
-    (acc_bits + 1)-bit adder (add.*) whose lowest cell turns neg into the carry-in."""
+    acc + (-1)^neg * p wrapped to acc_bits, neg = sw (XOR sa). The MAC adder of `mac`
+    (circuits.mac.signed_accumulate): acc_bits XORs add.neg[k] and an (acc_bits + 1)-bit adder (add.*) whose
+    lowest cell turns neg into the carry-in."""
     if adder not in ADDERS:
-        raise NetworkError(f"processing element adder must be one of {', '.join(ADDERS)}, got {adder!r}")
+        raise HardwareError(f"processing element adder must be one of {', '.join(ADDERS)}, got {adder!r}")
     b = Builder(f"acc{acc_bits}_p{product_bits}{'s' if signed_a else ''}_{adder}")
     acc = b.input("acc", acc_bits)
     p = b.input("p", product_bits)
     sw = b.input("sw", 1)[0]
     neg = b.gate("XOR", b.input("sa", 1)[0], sw, name="add.sign") if signed_a else sw
-    product = p[:acc_bits] + [Builder.ZERO] * (acc_bits - min(acc_bits, product_bits))
-    flipped = [b.gate("XOR", x, neg, name=f"add.neg[{k}]") for k, x in enumerate(product)]
-    total = b.instantiate(ADDERS[adder](acc_bits + 1),
-                          {"a": [neg] + acc, "b": [neg] + flipped}, prefix="add.")
-    b.output("acc_out", total["s"][1:acc_bits + 1])
+    b.output("acc_out", signed_accumulate(b, acc, p, neg, adder))
     return b.build()
 
 
-def split_faults(faults: GateFaults, part: str, mul: Netlist, add: Netlist) -> tuple[GateFaults, GateFaults]:
+def split_faults(faults: GateFaultPlan, part: str, mul: Netlist, add: Netlist) -> tuple[GateFaultPlan, GateFaultPlan]:
     """(multiplier faults, adder faults) of `faults` placed on `part`: 'mul' (gates of the multiplier, names and
-    indices as in mode 'gates'), 'add' (gates of the adder, names add.*) or 'all' (flips on every gate; stuck
-    gates by index into [multiplier gates, adder gates] (the order of an unsigned `mac`), or by name: 'mul.NAME'
-    or a multiplier gate's name, 'add.*' an adder gate's; the two parts draw their flips from seeds
-    _mix(seed, 1) and _mix(seed, 2))."""
+    indices as in mode 'gates'), 'add' (gates of the adder, names add.*) or 'all' (the plan realised on the
+    element's gates [multiplier gates, adder gates] (the order of an unsigned `mac`): a gate by index into that
+    list, or by name: 'mul.NAME' or a multiplier gate's name, 'add.*' an adder gate's; flips on every gate, the
+    two parts drawing them from seeds _mix(seed, 1) and _mix(seed, 2))."""
     if part not in PARTS:
-        raise NetworkError(f"fault_part must be one of {', '.join(PARTS)}, got {part!r}")
+        raise HardwareError(f"fault_part must be one of {', '.join(PARTS)}, got {part!r}")
     none = GateFaults()
     if part == "mul":
         return faults, none
     if part == "add":
         return none, faults
-    to_mul, to_add = [], []
-    for item in faults.stuck:
-        gate, value = item
+    n = mul.n_gates + add.n_gates
+
+    def element_gate(gate) -> int:
         if isinstance(gate, (int, np.integer)) and not isinstance(gate, bool):
-            g = int(gate)
-            if not 0 <= g < mul.n_gates + add.n_gates:
-                raise NetworkError(f"stuck-at gate index {g} outside the element's {mul.n_gates + add.n_gates} gates")
-            (to_mul if g < mul.n_gates else to_add).append((g if g < mul.n_gates else g - mul.n_gates, value))
-        elif str(gate).startswith("add."):
-            to_add.append((str(gate), value))
-        else:
-            to_mul.append((str(gate).removeprefix("mul."), value))
-    return (GateFaults(faults.flip_p, tuple(to_mul), _mix(faults.seed, 1)),
-            GateFaults(faults.flip_p, tuple(to_add), _mix(faults.seed, 2)))
+            if not 0 <= int(gate) < n:
+                raise HardwareError(f"stuck-at gate index {int(gate)} outside the element's {n} gates")
+            return int(gate)
+        if str(gate).startswith("add."):
+            return mul.n_gates + add.gate_index(str(gate))
+        return mul.gate_index(str(gate).removeprefix("mul."))
+
+    masks = faults.masks(n, element_gate)
+    keep, force = masks if masks is not None else (np.full(n, _ALL, np.uint64), np.zeros(n, np.uint64))
+    return (GateMasks(keep[:mul.n_gates], force[:mul.n_gates], faults.flip_p, _mix(faults.seed, 1)),
+            GateMasks(keep[mul.n_gates:], force[mul.n_gates:], faults.flip_p, _mix(faults.seed, 2)))
 
 
 def _mix(seed: int, k: int) -> int:
@@ -187,7 +214,7 @@ def _read_acc(planes, acc_bits, n, out, wn, masks):
                 buf[j] = planes[j, o * wn + q]
             for j in range(acc_bits, 64):
                 buf[j] = 0
-            _transpose64(buf, masks)
+            transpose64(buf, masks)
             for lane in range(min(64, n - 64 * q)):
                 v = buf[lane]
                 if acc_bits < 64:
@@ -206,7 +233,7 @@ def _rows(netlist: Netlist) -> dict[str, tuple[int, int]]:
 
 
 def accumulate(mul: Netlist, add: Netlist, cols: np.ndarray, w: np.ndarray, bias: np.ndarray,
-               mul_faults: GateFaults, add_faults: GateFaults, signed: bool, acc_bits: int, buffers: dict,
+               mul_faults: GateFaultPlan, add_faults: GateFaultPlan, signed: bool, acc_bits: int, buffers: dict,
                measure: bool = False, engine: str = "auto"):
     """bias[o] + sum_i sgn(cols[s, i]) sign(w[o, i]) MUL(|cols[s, i]|, |w[o, i]|), accumulated step by step
     (i = 0..k-1) through the multiplier `mul` and the adder `add` (adder_netlist), each with its faults (step i
@@ -218,13 +245,13 @@ def accumulate(mul: Netlist, add: Netlist, cols: np.ndarray, w: np.ndarray, bias
     n, k = cols.shape
     out = w.shape[0]
     wn = -(-max(n, 1) // 64)
-    nwords = -(-(out * wn) // kernels.WORDS) * kernels.WORDS
+    nwords = -(-(out * wn) // WORDS) * WORDS
     mrows, arows = _rows(mul), _rows(add)
     (a_row, a_width), (b_row, b_width) = mrows["a"], mrows["b"]
     p_row, p_bits = arows["p"]
     sa_row = arows["sa"][0] if "sa" in arows else -1
     if signed and sa_row < 0:
-        raise NetworkError(f"adder {add.name!r} has no activation sign input sa; this layer's inputs are signed")
+        raise HardwareError(f"adder {add.name!r} has no activation sign input sa; this layer's inputs are signed")
     mul_in = _buffer(buffers, "pe.mul", (mul.n_input_bits, nwords))
     planes = [_buffer(buffers, "pe.add0", (add.n_input_bits, nwords)),
               _buffer(buffers, "pe.add1", (add.n_input_bits, nwords))]
@@ -236,8 +263,8 @@ def accumulate(mul: Netlist, add: Netlist, cols: np.ndarray, w: np.ndarray, bias
     mask = (1 << acc_bits) - 1
     _init_acc(planes[0], acc_bits, (np.asarray(bias, np.int64) & mask).astype(np.uint64), wn)
     abs_cols = np.abs(cols)
-    abits = _bit_strings(np.ascontiguousarray(abs_cols.T), min(a_width, 64), wn, _MASKS)  # (k, na, wn)
-    sbits = _bit_strings(np.ascontiguousarray((cols < 0).T.astype(np.uint8)), 1, wn, _MASKS)[:, 0] if signed \
+    abits = _bit_strings(np.ascontiguousarray(abs_cols.T), min(a_width, 64), wn, MASKS)  # (k, na, wn)
+    sbits = _bit_strings(np.ascontiguousarray((cols < 0).T.astype(np.uint8)), 1, wn, MASKS)[:, 0] if signed \
         else np.zeros((k, wn), np.uint64)
     mag_t = np.ascontiguousarray(np.abs(w).T.astype(np.int64))  # (k, out)
     neg_t = np.ascontiguousarray((w < 0).T)
@@ -247,8 +274,8 @@ def accumulate(mul: Netlist, add: Netlist, cols: np.ndarray, w: np.ndarray, bias
         sig = float(np.square(abs_a_t, dtype=np.float64).sum(axis=1) @ np.square(mag_t, dtype=np.float64).sum(axis=1))
     mul_seed, add_seed = mul_faults.seed, add_faults.seed
     lanes = k * nwords * 64
-    mul_engine = choose_engine(mul, lanes, engine, mul_faults.flip_p, mul_faults.stuck)
-    add_engine = choose_engine(add, lanes, engine, add_faults.flip_p, add_faults.stuck)
+    mul_engine = choose_engine(mul, lanes, engine, mul_faults.flip_p, mul_faults.permanent)
+    add_engine = choose_engine(add, lanes, engine, add_faults.flip_p, add_faults.permanent)
     cur = 0
     for i in range(k):
         src, dst = planes[cur], planes[1 - cur]
@@ -258,10 +285,10 @@ def accumulate(mul: Netlist, add: Netlist, cols: np.ndarray, w: np.ndarray, bias
         simulate_planes(mul, mul_in, faults=mul_faults.with_seed(_mix(mul_seed, 2 * i)), out=prod,
                         engine=mul_engine)
         if measure:
-            err += _product_errors(src, p_row, p_bits, abs_a_t[i], mag_t[i], n, wn, wrong, _MASKS)
+            err += _product_errors(src, p_row, p_bits, abs_a_t[i], mag_t[i], n, wn, wrong, MASKS)
         _clear_zero(src, p_row, p_bits, mag_t[i], wn)
         simulate_planes(add, src, faults=add_faults.with_seed(_mix(add_seed, 2 * i + 1)), out=dst[:acc_bits],
                         engine=add_engine)
         cur = 1 - cur
-    acc = _read_acc(planes[cur], acc_bits, n, out, wn, _MASKS)
+    acc = _read_acc(planes[cur], acc_bits, n, out, wn, MASKS)
     return (acc, wrong, sig, err) if measure else acc

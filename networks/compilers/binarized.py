@@ -1,5 +1,7 @@
 """A binarized MLP: sign weights and sign activations, trained with the straight-through estimator, and its
-exact integer model (what networks.compile turns into gates).
+exact integer model, compiled to gates (`compile_binarized`): thermometer bits of the inputs, XNOR with the
+sign weights (folded into wires and inverters), popcount adder trees, threshold comparators (batch norm folded
+into integer thresholds), popcounts of the output layer and an argmax.
 
 Inputs: each feature x in [0, 1] is quantized to q = round(x * (2^bits - 1)) and read as `levels` = 2^bits - 1
 thermometer bits t_k = [q >= k], k = 1..levels (feature-major: feature f's bits at f*levels .. f*levels+levels-1),
@@ -20,6 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from circuits import blocks
+from circuits.builder import Builder
+from networks.compilers.compiled import CompiledClassifier, feature_inputs, quantize
 from networks.errors import NetworkError
 
 
@@ -116,8 +121,6 @@ def train_binarized(x: np.ndarray, y: np.ndarray, hidden: tuple[int, ...] = (128
                     epochs: int = 60, seed: int = 0) -> tuple[BinarizedMLP, BinarizedModel]:
     """Train on inputs x in [0, 1] (n, features) and labels y; returns the torch model (eval mode) and its integer
     model. Deterministic for a given seed (Adam, batches of 64, cross-entropy, cosine learning rate)."""
-    from networks.compile import quantize
-
     if not 1 <= bits <= 4:
         raise NetworkError(f"binarized MLP: input bits must be in 1..4, got {bits}")
     torch.manual_seed(seed)
@@ -142,3 +145,30 @@ def train_binarized(x: np.ndarray, y: np.ndarray, hidden: tuple[int, ...] = (128
                     lin.weight.clamp_(-1, 1)
     net.eval()
     return net, integer_model(net, bits, q.shape[1])
+
+
+def compile_binarized(model: BinarizedModel, name: str = "bnn") -> CompiledClassifier:
+    """A binarized MLP (BinarizedModel) as a netlist: thermometer comparators, XNOR with
+    constant weights (wires or shared inverters), popcounts, threshold comparators, output popcounts, argmax."""
+    b = Builder(name)
+    xs = feature_inputs(b, model.n_features, model.bits)
+    bits = [blocks.ge_const(b, x, k) for x in xs for k in range(1, model.levels + 1)]
+    for layer in model.hidden:
+        inverted: dict[int, int] = {}
+
+        def literal(net: int, weight: bool, inverted=inverted) -> int:  # XNOR(net, weight) with weight constant
+            if weight:
+                return net
+            if net not in inverted:
+                inverted[net] = b.gate("NOT", net)
+            return inverted[net]
+
+        nxt = []
+        for w, t, up in zip(layer.weights, layer.thresholds, layer.up, strict=True):
+            count = blocks.popcount(b, [literal(n, bool(wi)) for n, wi in zip(bits, w, strict=True)])
+            nxt.append(blocks.ge_const(b, count, int(t)) if up else blocks.le_const(b, count, int(t)))
+        bits = nxt
+    scores = [blocks.popcount(b, [n if wi else b.gate("NOT", n) for n, wi in zip(bits, w, strict=True)])
+              for w in model.out_weights]
+    b.output("class", blocks.argmax(b, scores))
+    return CompiledClassifier(b.build(), model.bits, model.n_features, model.predict)

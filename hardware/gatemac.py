@@ -3,7 +3,7 @@ with its faults (circuits.simulate_planes), accumulators read straight from the 
 
 Vector v = (s * out + o) * k + i holds the operands (|a[s, i]|, |w[o, i]|) of row s, output channel o and input
 i (k inputs); planes follow circuits.bitplanes (vector v at bit v % 64 of word v // 64, bus bit 0 first), the
-same vectors circuits.simulate gives those operands, so a GateFaults draws the same flips either way.
+same vectors circuits.simulate gives those operands, so a fault plan draws the same flips either way.
 Packing copies precomputed bit strings (bit j of a[s, :] and of |w[o, :]|, k bits each) to each (s, o)
 segment; accumulating adds popcount(P_j & positive lanes) - popcount(P_j & negative lanes), times 2^j, per
 output bit j of each segment (sign(w) and, for signed inputs, sgn(a) give the lane's sign), or, when errors
@@ -16,8 +16,7 @@ import numpy as np
 from numba import njit, types
 from numba.core.extending import intrinsic
 
-from circuits import GateFaults, Netlist, kernels, simulate_planes
-from circuits.bitplanes import _MASKS, _transpose64
+from circuits import MASKS, WORDS, GateFaultPlan, Netlist, simulate_planes, transpose64
 
 _ONE = np.uint64(1)
 
@@ -35,7 +34,7 @@ def _bit_strings(values, bits, words, masks):
                 buf[v] = np.uint64(values[r, 64 * q + v])
             for v in range(lanes, 64):
                 buf[v] = 0
-            _transpose64(buf, masks)
+            transpose64(buf, masks)
             for j in range(bits):
                 out[r, j, q] = buf[j]
     return out
@@ -213,12 +212,12 @@ def _buffer(buffers: dict, key: str, shape: tuple) -> np.ndarray:
     return buffers[key, shape]
 
 
-def _simulate(netlist: Netlist, a: np.ndarray, mag: np.ndarray, faults: GateFaults, buffers: dict) -> np.ndarray:
+def _simulate(netlist: Netlist, a: np.ndarray, mag: np.ndarray, faults: GateFaultPlan, buffers: dict) -> np.ndarray:
     """Output planes of the netlist over every (s, o, i) vector of operands a (n, k) >= 0 and mag (out, k)."""
     n, k = a.shape
     out = mag.shape[0]
     total = n * out * k
-    nwords = -(-max(total, 1) // (64 * kernels.WORDS)) * kernels.WORDS
+    nwords = -(-max(total, 1) // (64 * WORDS)) * WORDS
     words = -(-k // 64)
     rows = {}
     row = 0
@@ -228,12 +227,12 @@ def _simulate(netlist: Netlist, a: np.ndarray, mag: np.ndarray, faults: GateFaul
     planes = _buffer(buffers, "in", (netlist.n_input_bits, nwords))
     planes[:, total // 64:] = 0  # the padding vectors (and the last partial word)
     (a_row, a_width), (b_row, b_width) = rows["a"], rows["b"]
-    _pack(_bit_strings(a, a_width, words, _MASKS), _bit_strings(mag, b_width, words, _MASKS), a_row, b_row, k, planes)
+    _pack(_bit_strings(a, a_width, words, MASKS), _bit_strings(mag, b_width, words, MASKS), a_row, b_row, k, planes)
     out = _buffer(buffers, "out", (sum(netlist.output_widths.values()), nwords))
     return simulate_planes(netlist, planes, faults=faults, out=out)
 
 
-def products(netlist: Netlist, a: np.ndarray, mag: np.ndarray, faults: GateFaults, buffers: dict) -> np.ndarray:
+def products(netlist: Netlist, a: np.ndarray, mag: np.ndarray, faults: GateFaultPlan, buffers: dict) -> np.ndarray:
     """MUL(a[s, i], mag[o, i]) by the netlist (inputs a, b; one output bus): (n, out, k) int64. buffers: plane
     arrays kept between calls."""
     n, k = a.shape
@@ -242,7 +241,7 @@ def products(netlist: Netlist, a: np.ndarray, mag: np.ndarray, faults: GateFault
     width = outp.shape[0]
     vals = np.empty(n * out * k, np.uint64)
     buf = np.empty(64, np.uint64)
-    _unpack(outp, width, vals, buf, _MASKS)
+    _unpack(outp, width, vals, buf, MASKS)
     return vals.astype(np.int64).reshape(n, out, k)
 
 
@@ -254,27 +253,27 @@ def _unpack(outp, width, vals, buf, masks):
             buf[j] = outp[j, wd]
         for j in range(width, 64):
             buf[j] = 0
-        _transpose64(buf, masks)
+        transpose64(buf, masks)
         for lane in range(min(64, total - wd * 64)):
             vals[wd * 64 + lane] = buf[lane]
 
 
-def accumulate(netlist: Netlist, cols: np.ndarray, w: np.ndarray, bias: np.ndarray, faults: GateFaults,
+def accumulate(netlist: Netlist, cols: np.ndarray, w: np.ndarray, bias: np.ndarray, faults: GateFaultPlan,
                signed: bool, buffers: dict) -> np.ndarray:
     """bias[o] + sum_i sgn(cols[s, i]) sign(w[o, i]) MUL(|cols[s, i]|, |w[o, i]|) by the netlist: (n, out)."""
     n, k = cols.shape
     words = -(-k // 64)
     outp = _simulate(netlist, np.abs(cols), np.abs(w), faults, buffers)
-    wpos = _bit_strings((w > 0).astype(np.uint8), 1, words, _MASKS)[:, 0]
-    wneg = _bit_strings((w < 0).astype(np.uint8), 1, words, _MASKS)[:, 0]
-    aneg = _bit_strings((cols < 0).astype(np.uint8), 1, words, _MASKS)[:, 0] if signed else wpos[:0]
+    wpos = _bit_strings((w > 0).astype(np.uint8), 1, words, MASKS)[:, 0]
+    wneg = _bit_strings((w < 0).astype(np.uint8), 1, words, MASKS)[:, 0]
+    aneg = _bit_strings((cols < 0).astype(np.uint8), 1, words, MASKS)[:, 0] if signed else wpos[:0]
     return _accumulate_popcount(outp, outp.shape[0], n, k, wpos, wneg, aneg, signed, bias)
 
 
 def accumulate_measured(netlist: Netlist, cols: np.ndarray, w: np.ndarray, bias: np.ndarray,
-                        faults: GateFaults, buffers: dict) -> tuple:
+                        faults: GateFaultPlan, buffers: dict) -> tuple:
     """(accumulators (n, out), wrong products per row (n,), sum of exact products squared, sum of squared
     product errors) by the netlist; errors against exact arithmetic |a| * |w|."""
     outp = _simulate(netlist, np.abs(cols), np.abs(w), faults, buffers)
     n, k = cols.shape
-    return _accumulate_measured(outp, outp.shape[0], n, k, cols, w, bias, _MASKS)
+    return _accumulate_measured(outp, outp.shape[0], n, k, cols, w, bias, MASKS)

@@ -1,6 +1,6 @@
 """The integer MLP itself as one gate netlist (networks.graph.IntegerModel, a chain of linear layers).
 
-`compile_integer_mlp(imodel)` gives a networks.compile.CompiledClassifier with input buses x0..x{F-1} of
+`compile_integer_mlp(imodel)` gives a networks.compilers.CompiledClassifier with input buses x0..x{F-1} of
 act_bits bits (the engine's quantized inputs round(x * (2^act_bits - 1))) and one output bus `class`; its
 predictions equal `IntegerEngine(imodel).run(x).predictions` bit for bit (the engine's exact pass, which is
 also its software model `model_predict`).
@@ -40,7 +40,7 @@ import numpy as np
 
 from circuits import blocks
 from circuits.builder import Builder
-from networks.compile import CompiledClassifier
+from networks.compilers.compiled import CompiledClassifier
 from networks.errors import NetworkError
 from networks.graph import IntegerModel
 

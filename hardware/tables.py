@@ -1,0 +1,94 @@
+"""Numba kernels of table multipliers and of exact integer dot products (the multiplier family's arithmetic).
+
+A table holds MUL(|a|, |w|) for every operand pair; a dot product is bias[o] + sum_i sgn(a_i) sign(w[o, i])
+MUL(|a_i|, |w[o, i]|), sgn(a) = -1 for a < 0 else +1, sign(w) in {-1, 0, +1} (a zero weight adds nothing).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+EXACT_FLOAT = 2.0 ** 53  # float64 sums of integers are exact below this
+
+
+@njit(cache=True, nogil=True)
+def lut_accumulate(at, w, table_t, bias, signed, acc):
+    """acc (out, N) := bias[o] + sum_i sgn(at[i, s]) sign(w[o, i]) table_t[|w[o, i]|, |at[i, s]|], at (in, N)
+    (small integer types: int32 accumulators wrap modulo 2^32)."""
+    k, n = at.shape
+    out = w.shape[0]
+    for o in range(out):
+        row = acc[o]
+        row[:] = bias[o]
+        for i in range(k):
+            wv = w[o, i]
+            if wv == 0:
+                continue
+            col = table_t[abs(wv)]
+            av = at[i]
+            if signed:
+                for s in range(n):
+                    v = av[s]
+                    t = col[abs(v)]
+                    row[s] += -t if (v < 0) != (wv < 0) else t
+            elif wv > 0:
+                for s in range(n):
+                    row[s] += col[av[s]]
+            else:
+                for s in range(n):
+                    row[s] -= col[av[s]]
+    return acc
+
+
+@njit(cache=True, nogil=True)
+def lut_measured(at, w, table_t, bias):
+    """(accumulators (out, N), wrong products per row (N,), sum of exact products squared, sum of squared
+    product errors) of table products against exact |a| * |w|; at is (in, N), sgn(a) as above."""
+    k, n = at.shape
+    out = w.shape[0]
+    acc = np.empty((out, n), np.int64)
+    wrong = np.zeros(n, np.int64)
+    sig = 0
+    err = 0
+    for o in range(out):
+        row = acc[o]
+        row[:] = bias[o]
+        for i in range(k):
+            wv = w[o, i]
+            mag = abs(wv)
+            col = table_t[mag]
+            av = at[i]
+            for s in range(n):
+                v = np.int64(av[s])
+                t = np.int64(col[abs(v)])
+                if wv != 0:
+                    row[s] += -t if (v < 0) != (wv < 0) else t
+                ex = abs(v) * mag
+                d = t - ex
+                sig += ex * ex
+                if d != 0:
+                    wrong[s] += 1
+                    err += d * d
+    return acc, wrong, sig, err
+
+
+@njit(cache=True, nogil=True)
+def lut_products(a, mag, table):
+    n, k = a.shape
+    out = mag.shape[0]
+    prod = np.empty((n, out, k), np.int64)
+    for s in range(n):
+        for o in range(out):
+            for i in range(k):
+                prod[s, o, i] = table[a[s, i], mag[o, i]]
+    return prod
+
+
+def exact_accumulate(cols, w, bias):
+    """bias[o] + sum_i cols[s, i] w[o, i], exact (float64 BLAS while every partial sum stays below 2^53, else
+    int64): (N, out) int64."""
+    bound = float(np.abs(cols).max(initial=0)) * float(np.abs(w).sum(axis=1).max(initial=0))
+    if bound + float(np.abs(bias).max(initial=0)) < EXACT_FLOAT:
+        return (cols.astype(np.float64) @ w.T.astype(np.float64)).astype(np.int64) + bias
+    return cols.astype(np.int64) @ w.T + bias
