@@ -38,6 +38,7 @@ ARCHS = {
     "cnn1d": "small 1-D convolutional network (signals); hidden = channels per conv layer, quant as for mlp",
     "cnn2d": "conv-conv-pool-linear on 8x8 images (digits); hidden = [c1, c2]",
     "rescnn": "a residual block with batch norm on 8x8 images (digits); hidden = [channels]",
+    "resnet20": "CIFAR ResNet-20 on (channels, height, width) images; hidden = [16, 32, 64] stage widths",
     "model = FILE": "your own model: a torch.export archive, or a state_dict of an arch above (see README)",
 }
 
