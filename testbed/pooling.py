@@ -47,8 +47,8 @@ def population_entries(populations: dict, entries: list[dict], noise, confidence
             values = dict(zip(pop.members, pop.values, strict=True))
             sev = [_sev(e["breakdown"]) for e in members]
             p = population_breakdown(sev, [e["breakdown"].get("se") or math.nan for e in members], confidence)
-            snr = population_breakdown([e["breakdown"].get("error_snr_bits") if _sev(e["breakdown"]) == _sev(
-                e["breakdown"]) else math.nan for e in members], None, confidence)
+            snr = population_breakdown([e["breakdown"].get("error_snr_bits") if math.isfinite(s) else math.nan
+                                        for e, s in zip(members, sev, strict=True)], None, confidence)
             lo, hi = _levels(noise, p.lo, p.hi)
             sweep = members[0]["label"].split("/", 1)[0]
             out.append({
