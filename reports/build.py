@@ -78,7 +78,7 @@ def headline(summary: dict) -> list[dict]:
                          f"{short(g['against'])}", "unit": g["unit"], "value": g["value"], "lo": g["lo"],
                          "hi": g["hi"], "censored": "", "error_snr": None,
                          "note": f"{g['verdict']} ({'paired' if g['paired'] else 'Welch'}; covers {g['covers']})"
-                                 + (f"; {DERIVED}" if g["framing"] == "per task" else "")})
+                                 + (f"; {DERIVED}" if g["framing"] == "per task" and g["unit"] == "decades" else "")})
         for u in sw["units"]:
             b = u["breakdown"]
             closed = u.get("closed_form")
@@ -104,11 +104,12 @@ def headline(summary: dict) -> list[dict]:
                          f"{g['against'].split('/', 1)[1]}", "unit": lv["unit"], "value": lv["value"], "lo": lv["lo"],
                          "hi": lv["hi"], "censored": lv.get("censored") or "", "error_snr": g["error_snr"]["value"],
                          "note": (f"bound ({lv['censored']})" if lv.get("censored") else sign_text(lv))
-                         + (f"; {derived_text(g, units)}" if g["framing"] == "per task" else "")})
+                         + (f"; {derived_text(g, units)}" if g["framing"] == "per task"
+                            and lv["unit"] == "decades" else "")})
     return rows
 
 
-DERIVED = "derived, not a finding: per-operation gap + log10(multiplies per input)"
+DERIVED = "derived, not a finding: per-operation gap + log10(multiplies per input)"  # on the decades axis
 
 
 def derived_text(g: dict, units: dict) -> str:

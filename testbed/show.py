@@ -30,8 +30,10 @@ def show_summary(summary: dict) -> str:
                 lines.append(f"    {'member ' + pop['key'] + ' ' + str(m[pop['key']]):<42} "
                              f"{level_text(m['breakdown']):<46} {fmt(m['breakdown']['error_snr_bits'])}")
         for g in sw.get("population_gaps", []):
-            lines.append(f"  population gap {g['framing']}: {short(g['population'])} vs {short(g['against'])}: "
-                         f"{population_gap_text(g)}")
+            derived = " (derived: per-operation gap + log10 multiplies per input)" \
+                if g["framing"] == "per task" and g["unit"] == "decades" else ""
+            lines.append(f"  population gap {g['framing']}{derived}: {short(g['population'])} vs "
+                         f"{short(g['against'])}: {population_gap_text(g)}")
         for u in sw["units"]:
             b = u["breakdown"]
             lines.append(f"  {u['label'].split('/', 1)[1]:<44} {level_text(b):<46} {fmt(b['error_snr_bits'])}")
