@@ -18,10 +18,11 @@ from circuits.layout import WORDS
 from circuits.netlist import Netlist, from_gates
 from circuits.registry import GENERATORS, Param, circuit, generator
 from circuits.simulate import exhaustive, simulate, simulate_planes
+from circuits.sparse import flip_sites, simulate_touched, sparse_pays_off
 
 __all__ = [
     "GENERATORS", "KINDS", "MASKS", "WORDS", "GateFaultPlan", "GateFaults", "GateMasks", "Netlist", "NetlistError",
-    "Param", "broken_array_multiplier", "circuit", "exhaustive", "from_gates", "generator", "kogge_stone_adder",
-    "multiplier", "ripple_carry_adder", "simulate", "simulate_planes", "tmr", "transpose64", "truncated_multiplier",
-    "hardening", "mac",
+    "Param", "broken_array_multiplier", "circuit", "exhaustive", "flip_sites", "from_gates", "generator",
+    "kogge_stone_adder", "multiplier", "ripple_carry_adder", "simulate", "simulate_planes", "simulate_touched",
+    "sparse_pays_off", "tmr", "transpose64", "truncated_multiplier", "hardening", "mac",
 ]

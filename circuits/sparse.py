@@ -6,7 +6,7 @@ pass) and replaces the touched ones by `simulate_touched`: the result is bit for
 every vector with flips (`simulate_planes(..., faults=plan)` on planes of the same number of words), because
 `flip_sites` draws the same stream (circuits.rng: per block of layout.B words a binomial count and distinct
 positions, streams keyed by (seed, chunk of CHUNK_BLOCKS blocks)) and a flip at (gate g, vector v) is realised
-as the force mask of gate g in v's lane: out = ((gate & keep) ^ force) ^ flip, as the kernels apply it.
+as a flip mask of gate g in v's lane: out = ((gate & keep) ^ force) ^ flip, as the kernels apply it.
 Pays off while a vector is rarely touched (n_gates * flip_p well below 1).
 """
 
@@ -15,55 +15,83 @@ from __future__ import annotations
 import numpy as np
 
 from circuits.cache import load_source
-from circuits.faults import DENSE_P, GateFaultPlan, GateMasks
+from circuits.faults import DENSE_P, GateFaultPlan
+from circuits.interpreter import gate_source
 from circuits.layout import CHUNK_BLOCKS, WORDS, B
 from circuits.netlist import Netlist
 from circuits.rng import RNG_SOURCE, binomial_cdf
-from circuits.simulate import fault_masks, pack_operands, simulate_planes, unpack_outputs
+from circuits.simulate import _interp_plan, fault_masks, pack_operands, unpack_outputs
 
 SPARSE_TOUCHED = 0.05  # sparse pays off while n_gates * flip_p (about the fraction of touched vectors) is below this
 
-_DRAW_SOURCE = "\n".join(["import numpy as np", "from numba import njit", RNG_SOURCE, f'''
+_SOURCE = "\n".join(["import numpy as np", "from numba import njit", RNG_SOURCE, *gate_source(), f'''
 
 @njit(cache=True, nogil=True)
 def draw(nblocks, ng, p, seed, k0, cdf):
-    """(vectors, gates) of every flip of blocks 0..nblocks-1 (block: {B} words of ng gates), in draw order."""
+    """Sorted keys vector * ng + gate of every flip of blocks 0..nblocks-1 (block: {B} words of ng gates)."""
     nw = ng * {B}
     fm = np.zeros(nw, np.uint64)
     touched = np.empty(int(min(p, DENSE_P) * nw * 128) + 256, np.int64)
-    vec = np.empty(1024, np.int64)
-    gat = np.empty(1024, np.int64)
+    keys = np.empty(1024, np.int64)
     m = 0
     state = np.uint64(0)
+    one = np.uint64(1)
     for blk in range(nblocks):
         if blk % {CHUNK_BLOCKS} == 0:
             state = _seed_chunk(seed, blk // {CHUNK_BLOCKS})
         state, nt = _fill_flips(fm, 0, nw, p, state, touched, k0, cdf)
-        count = nw if nt < 0 else nt
-        for q in range(count):
+        m0 = m
+        for q in range(nw if nt < 0 else nt):
             w = q if nt < 0 else touched[q]
             word = fm[w]
             fm[w] = 0  # a word listed twice is read once
             while word:
+                low = word & (~word + one)  # the lowest set bit
+                word ^= low
                 bit = 0
-                while not (word >> np.uint64(bit)) & np.uint64(1):
-                    bit += 1
-                word &= ~(np.uint64(1) << np.uint64(bit))
-                if m == vec.shape[0]:
-                    vec = np.concatenate((vec, np.empty(m, np.int64)))
-                    gat = np.concatenate((gat, np.empty(m, np.int64)))
-                vec[m] = (blk * {B} + w % {B}) * 64 + bit
-                gat[m] = w // {B}
+                for sh in (32, 16, 8, 4, 2, 1):
+                    if low >> np.uint64(sh):
+                        low >>= np.uint64(sh)
+                        bit += sh
+                if m == keys.shape[0]:
+                    keys = np.concatenate((keys, np.empty(m, np.int64)))
+                keys[m] = ((blk * {B} + w % {B}) * 64 + bit) * ng + w // {B}
                 m += 1
-    return vec[:m], gat[:m]
+        keys[m0:m] = np.sort(keys[m0:m])  # blocks ascend: the keys end up sorted
+    return keys[:m]
+
+
+@njit(cache=True, nogil=True)
+def touched(planes, out, ops, sa, sb, sc, dst, in_slot, out_slot, nslots, keep, force, lane, gates):
+    """out[:, q] := the netlist on the 64 vectors of input word q, flip f hitting gate gates[f] in lane[f]
+    (vector lane[f] = 64 q + bit; lane sorted ascending)."""
+    ng = ops.shape[0]
+    v = np.empty(nslots, np.uint64)
+    fm = np.zeros(ng, np.uint64)
+    v[0] = 0
+    v[1] = ~np.uint64(0)
+    f = 0
+    for q in range(planes.shape[1]):
+        for i in range(in_slot.shape[0]):
+            v[in_slot[i]] = planes[i, q]
+        f0 = f
+        while f < lane.shape[0] and lane[f] >> 6 == q:
+            fm[gates[f]] ^= np.uint64(1) << np.uint64(lane[f] & 63)
+            f += 1
+        for g in range(ng):
+            v[dst[g]] = ((gate(ops[g], v[sa[g]], v[sb[g]], v[sc[g]]) & keep[g]) ^ force[g]) ^ fm[g]
+        for k in range(out_slot.shape[0]):
+            out[k, q] = v[out_slot[k]]
+        for t in range(f0, f):
+            fm[gates[t]] = 0
 '''])
 
 
-def _drawer():
-    return load_source(_DRAW_SOURCE, "flipdraw", ("draw",))
+def _kernels():
+    return load_source(_SOURCE, "sparse", ("draw", "touched"))
 
 
-def pays_off(netlist: Netlist, faults: GateFaultPlan) -> bool:
+def sparse_pays_off(netlist: Netlist, faults: GateFaultPlan) -> bool:
     """Whether the sparse path is the faster way to realise `faults`' flips on `netlist`."""
     return 0 < faults.flip_p <= DENSE_P and netlist.n_gates * faults.flip_p < SPARSE_TOUCHED
 
@@ -77,9 +105,8 @@ def flip_sites(netlist: Netlist, n_words: int, faults: GateFaultPlan) -> tuple[n
     if p <= 0 or netlist.n_gates == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     k0, cdf = binomial_cdf(netlist.n_gates, p)
-    vec, gat = _drawer().draw(n_words // B, netlist.n_gates, p, int(faults.seed) & 0x7FFFFFFFFFFFFFFF, k0, cdf)
-    order = np.lexsort((gat, vec))
-    return vec[order], gat[order]
+    keys = _kernels().draw(n_words // B, netlist.n_gates, p, int(faults.seed) & 0x7FFFFFFFFFFFFFFF, k0, cdf)
+    return np.divmod(keys, netlist.n_gates)
 
 
 def simulate_touched(netlist: Netlist, operands: dict, lane: np.ndarray, gates: np.ndarray,
@@ -91,13 +118,10 @@ def simulate_touched(netlist: Netlist, operands: dict, lane: np.ndarray, gates: 
     n = len(next(iter(operands.values())))
     keep, force = fault_masks(netlist, faults)
     planes, _ = pack_operands(netlist, operands)
-    outs = np.zeros((sum(netlist.output_widths.values()), max(1, -(-n // 64))), np.uint64)
-    one = np.zeros((netlist.n_input_bits, WORDS), np.uint64)
-    bounds = np.searchsorted(lane, np.arange(0, n + 64, 64))
-    for q in range(outs.shape[1]):
-        one[:, 0] = planes[:, q]
-        f = force.copy()
-        sel = slice(bounds[q], bounds[q + 1])
-        np.bitwise_xor.at(f, gates[sel], np.left_shift(np.uint64(1), (lane[sel] & 63).astype(np.uint64)))
-        outs[:, q] = simulate_planes(netlist, one, faults=GateMasks(keep, f), engine="interpreter")[:, 0]
+    words = max(1, -(-n // 64))
+    outs = np.zeros((sum(netlist.output_widths.values()), words), np.uint64)
+    sa, sb, sc, dst, in_slot, out_slot, nslots = _interp_plan(netlist)
+    _kernels().touched(np.ascontiguousarray(planes[:, :words]), outs, netlist.ops, sa, sb, sc, dst, in_slot,
+                       out_slot, nslots, keep, force, np.ascontiguousarray(lane, np.int64),
+                       np.ascontiguousarray(gates, np.int64))
     return unpack_outputs(netlist, outs, n)

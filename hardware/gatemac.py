@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit, types
 from numba.core.extending import intrinsic
 
-from circuits import MASKS, WORDS, GateFaultPlan, Netlist, simulate_planes, transpose64
+from circuits import MASKS, WORDS, GateFaultPlan, Netlist, flip_sites, simulate_planes, simulate_touched, transpose64
 
 _ONE = np.uint64(1)
 
@@ -277,3 +277,64 @@ def accumulate_measured(netlist: Netlist, cols: np.ndarray, w: np.ndarray, bias:
     outp = _simulate(netlist, np.abs(cols), np.abs(w), faults, buffers)
     n, k = cols.shape
     return _accumulate_measured(outp, outp.shape[0], n, k, cols, w, bias, MASKS)
+
+
+def touched(netlist: Netlist, a: np.ndarray, mag: np.ndarray, faults: GateFaultPlan) -> tuple:
+    """The sparse path (circuits.sparse): (s, o, i, products) of every (row, output, input) vector that a flip
+    of `faults` touches, its product by the netlist with those flips (and the plan's permanent faults); the same
+    flips the full path draws over the same vectors, so every other product is the fault-free (or permanently
+    faulty) table's. a (n, k) >= 0, mag (out, k)."""
+    n, k = a.shape
+    out = mag.shape[0]
+    total = n * out * k
+    vec, gat = flip_sites(netlist, -(-max(total, 1) // (64 * WORDS)) * WORDS, faults)
+    inside = vec < total
+    vec, gat = vec[inside], gat[inside]
+    first = np.ones(len(vec), bool)
+    first[1:] = vec[1:] != vec[:-1]
+    uv, lane = vec[first], np.cumsum(first) - 1
+    s, rem = np.divmod(uv, out * k)
+    o, i = np.divmod(rem, k)
+    if not len(uv):
+        return s, o, i, np.zeros(0, np.int64)
+    prod = simulate_touched(netlist, {"a": a[s, i], "b": mag[o, i]}, lane, gat, faults)
+    return s, o, i, next(iter(prod.values())).astype(np.int64)
+
+
+@njit(cache=True, nogil=True)
+def _add_at(acc, s, o, delta):
+    """acc[s[t], o[t]] += delta[t] for every t."""
+    for t in range(s.shape[0]):
+        acc[s[t], o[t]] += delta[t]
+
+
+def sparse_correct(netlist: Netlist, table_t: np.ndarray, base, cols: np.ndarray, w: np.ndarray,
+                   faults: GateFaultPlan, measure: bool = False):
+    """The sparse path of accumulate (measure: accumulate_measured), bit for bit the full path's result: `base`,
+    the fault-free result (accumulators (n, out), or with measure the tuple (accumulators, wrong products per row,
+    signal, error) computed from the products table_t[|w|, |a|]: the netlist's fault-free or permanently faulty
+    outputs), corrected at the vectors a flip touches."""
+    a, mag = np.abs(cols), np.abs(w)
+    acc, *rest = base if measure else (base,)
+    acc = np.array(acc, np.int64)
+    s, o, i, new = touched(netlist, a, mag, faults)
+    old = table_t[mag[o, i], a[s, i]].astype(np.int64)
+    sign = np.sign(w[o, i]).astype(np.int64) * np.where(cols[s, i] < 0, -1, 1)
+    _add_at(acc, s, o, sign * (new - old))
+    if not measure:
+        return acc
+    wrong, sig, err = rest
+    wrong = np.array(wrong, np.int64)
+    exact = a[s, i].astype(np.int64) * mag[o, i]
+    d_new, d_old = new - exact, old - exact
+    _add_at(wrong[:, None], s, np.zeros_like(s), (d_new != 0).astype(np.int64) - (d_old != 0))
+    return acc, wrong, sig, err + int(np.square(d_new).sum() - np.square(d_old).sum())
+
+
+def sparse_products(netlist: Netlist, table_t: np.ndarray, a: np.ndarray, mag: np.ndarray,
+                    faults: GateFaultPlan) -> np.ndarray:
+    """products by the sparse path: table_t[mag, a] with the touched vectors' products replaced."""
+    prod = table_t[mag[None, :, :], a[:, None, :]].astype(np.int64)
+    s, o, i, new = touched(netlist, a, mag, faults)
+    prod[s, o, i] = new
+    return prod

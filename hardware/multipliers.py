@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from circuits import GateFaultPlan, GateMasks, Netlist, exhaustive
+from circuits import GateFaultPlan, GateMasks, Netlist, exhaustive, sparse_pays_off
 from hardware import gatemac, pe
 from hardware.errors import HardwareError
-from hardware.tables import exact_accumulate, lut_accumulate, lut_measured, lut_products
+from hardware.tables import exact_accumulate, exact_measured, lut_accumulate, lut_measured, lut_products
 
 
 class Multiplier:
@@ -113,9 +113,7 @@ class ExactMultiplier(Multiplier):
         return exact_accumulate(cols, w, bias)
 
     def accumulate_measured(self, cols, w, bias, faults, signed=True, acc_bits=64, part="mul"):
-        sq_a = np.square(cols.astype(np.int64)).sum(axis=0)  # sum of every exact product squared:
-        sig = int(sq_a @ np.square(w).sum(axis=0))  # sum_i (sum_s a_si^2) (sum_o w_oi^2)
-        return self.accumulate(cols, w, bias, faults), np.zeros(len(cols), np.int64), sig, 0
+        return exact_measured(cols, w, bias)
 
 
 class TableMultiplier(Multiplier):
@@ -168,23 +166,51 @@ class GateMultiplier(TableMultiplier):
     mode = "gates"
     takes_flips = True
 
-    def __init__(self, mode="gates", netlist=None, act_bits=8, mag_bits=8):
+    def __init__(self, mode="gates", netlist=None, act_bits=8, mag_bits=8, *, sparse: bool = True):
         super().__init__(mode, netlist, act_bits, mag_bits)
         self._buffers: dict = {}  # bit-plane arrays reused between layers and passes
+        self.sparse = sparse  # rare flips by the sparse path where it pays off (the same bits, faster)
+
+    def _sparse(self, faults) -> bool:
+        """Whether `faults` run by the sparse path (circuits.sparse): the fault-free products (exact arithmetic
+        where the netlist's table is exact, else the table), the touched vectors simulated with their flips;
+        bit for bit the full path's result."""
+        return self.sparse and self.netlist.n_input_bits <= 20 and sparse_pays_off(self.netlist, faults)
+
+    def _fault_free(self, cols, w, bias, faults, signed, measure):
+        """accumulate (measure: accumulate_measured) with `faults`' permanent faults alone: exact arithmetic where
+        that table is exact, else the table (int64 accumulators)."""
+        masks = self._masks(faults)
+        key = ("exact",) if masks is None else ("exact", masks.keep.tobytes(), masks.force.tobytes())
+        if key not in self._tables:
+            self._tables[key] = bool(np.array_equal(self.table(faults), Multiplier.table(self)))
+        if self._tables[key]:
+            return exact_measured(cols, w, bias) if measure else exact_accumulate(cols, w, bias)
+        if measure:
+            return Multiplier.accumulate_measured(self, cols, w, bias, faults)
+        return Multiplier.accumulate(self, cols, w, bias, faults, signed)
 
     def products(self, a, mag, faults):
         if faults.permanent and faults.flip_p == 0:
             return super().products(a, mag, faults)
+        if self._sparse(faults):
+            return gatemac.sparse_products(self.netlist, self._table_t(faults), a, mag, faults)
         return gatemac.products(self.netlist, a, mag, faults, self._buffers)
 
     def accumulate(self, cols, w, bias, faults, signed=False, acc_bits=64, part="mul"):
         if faults.permanent and faults.flip_p == 0:
             return super().accumulate(cols, w, bias, faults, signed, acc_bits)
+        if self._sparse(faults):
+            base = self._fault_free(cols, w, bias, faults, signed, False)
+            return gatemac.sparse_correct(self.netlist, self._table_t(faults), base, cols, w, faults)
         return gatemac.accumulate(self.netlist, cols, w, bias, faults, signed, self._buffers)
 
     def accumulate_measured(self, cols, w, bias, faults, signed=True, acc_bits=64, part="mul"):
         if faults.permanent and faults.flip_p == 0:
             return super().accumulate_measured(cols, w, bias, faults)
+        if self._sparse(faults):
+            base = self._fault_free(cols, w, bias, faults, signed, True)
+            return gatemac.sparse_correct(self.netlist, self._table_t(faults), base, cols, w, faults, True)
         return gatemac.accumulate_measured(self.netlist, cols, w, bias, faults, self._buffers)
 
 

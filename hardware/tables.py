@@ -92,3 +92,11 @@ def exact_accumulate(cols, w, bias):
     if bound + float(np.abs(bias).max(initial=0)) < EXACT_FLOAT:
         return (cols.astype(np.float64) @ w.T.astype(np.float64)).astype(np.int64) + bias
     return cols.astype(np.int64) @ w.T + bias
+
+
+def exact_measured(cols, w, bias) -> tuple:
+    """exact_accumulate's (accumulators, wrong products per row (zeros), sum of every exact product squared,
+    0): sum_{s,o,i} (a_si w_oi)^2 = sum_i (sum_s a_si^2) (sum_o w_oi^2)."""
+    sq_a = np.square(cols.astype(np.int64)).sum(axis=0)
+    sig = int(sq_a @ np.square(w.astype(np.int64)).sum(axis=0))
+    return exact_accumulate(cols, w, bias), np.zeros(len(cols), np.int64), sig, 0
