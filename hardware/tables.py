@@ -7,6 +7,7 @@ MUL(|a_i|, |w[o, i]|), sgn(a) = -1 for a < 0 else +1, sign(w) in {-1, 0, +1} (a 
 from __future__ import annotations
 
 import numpy as np
+import torch
 from numba import njit
 
 EXACT_FLOAT = 2.0 ** 53  # float64 sums of integers are exact below this
@@ -86,11 +87,13 @@ def lut_products(a, mag, table):
 
 
 def exact_accumulate(cols, w, bias):
-    """bias[o] + sum_i cols[s, i] w[o, i], exact (float64 BLAS while every partial sum stays below 2^53, else
-    int64): (N, out) int64."""
+    """bias[o] + sum_i cols[s, i] w[o, i], exact (torch's float32 / float64 matrix product while every partial
+    sum stays below 2^24 / 2^53, else int64): (N, out) int64."""
     bound = float(np.abs(cols).max(initial=0)) * float(np.abs(w).sum(axis=1).max(initial=0))
-    if bound + float(np.abs(bias).max(initial=0)) < EXACT_FLOAT:
-        return (cols.astype(np.float64) @ w.T.astype(np.float64)).astype(np.int64) + bias
+    if bound < EXACT_FLOAT:  # torch's matrix product (NumPy's BLAS threads stall on a busy machine)
+        dtype = np.float32 if bound < 2 ** 24 else np.float64  # float32 sums of integers are exact below 2^24
+        y = torch.from_numpy(cols.astype(dtype)) @ torch.from_numpy(np.ascontiguousarray(w.T, dtype))
+        return y.numpy().astype(np.int64) + bias
     return cols.astype(np.int64) @ w.T + bias
 
 
