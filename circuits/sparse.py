@@ -22,7 +22,7 @@ from circuits.netlist import Netlist
 from circuits.rng import RNG_SOURCE, binomial_cdf
 from circuits.simulate import _interp_plan, fault_masks, pack_operands, unpack_outputs
 
-SPARSE_TOUCHED = 0.05  # sparse pays off while n_gates * flip_p (about the fraction of touched vectors) is below this
+SPARSE_TOUCHED = 0.01  # sparse pays off while n_gates * flip_p (about the fraction of touched vectors) is below this
 
 _SOURCE = "\n".join(["import numpy as np", "from numba import njit", RNG_SOURCE, *gate_source(), f'''
 
@@ -57,7 +57,16 @@ def draw(nblocks, ng, p, seed, k0, cdf):
                     keys = np.concatenate((keys, np.empty(m, np.int64)))
                 keys[m] = ((blk * {B} + w % {B}) * 64 + bit) * ng + w // {B}
                 m += 1
-        keys[m0:m] = np.sort(keys[m0:m])  # blocks ascend: the keys end up sorted
+        if m - m0 > 16:  # sort the block's keys (blocks ascend: the keys end up sorted)
+            keys[m0:m] = np.sort(keys[m0:m])
+        else:  # insertion sort: no allocation for the few flips of a sparse block
+            for q in range(m0 + 1, m):
+                key = keys[q]
+                j = q
+                while j > m0 and keys[j - 1] > key:
+                    keys[j] = keys[j - 1]
+                    j -= 1
+                keys[j] = key
     return keys[:m]
 
 
