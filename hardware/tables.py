@@ -103,3 +103,49 @@ def exact_measured(cols, w, bias) -> tuple:
     sq_a = np.square(cols.astype(np.int64)).sum(axis=0)
     sig = int(sq_a @ np.square(w.astype(np.int64)).sum(axis=0))
     return exact_accumulate(cols, w, bias), np.zeros(len(cols), np.int64), sig, 0
+
+
+@njit(cache=True, nogil=True)
+def tc_accumulate(at, w, table_t, bias, mask_a, mask_b, acc):
+    """Two's complement: acc (out, N) := bias[o] + sum_i table_t[w[o, i] & mask_b, at[i, s] & mask_a] (at (in, N)
+    and w signed values, indexed by their bit patterns; a zero weight's product is added too)."""
+    k, n = at.shape
+    for o in range(w.shape[0]):
+        row = acc[o]
+        row[:] = bias[o]
+        for i in range(k):
+            col = table_t[w[o, i] & mask_b]
+            av = at[i]
+            for s in range(n):
+                row[s] += col[av[s] & mask_a]
+    return acc
+
+
+@njit(cache=True, nogil=True)
+def tc_measured(at, w, table_t, bias, mask_a, mask_b):
+    """tc_accumulate's accumulators (out, N), wrong products per row (N,), sum of exact products a * w squared and
+    sum of squared product errors."""
+    k, n = at.shape
+    out = w.shape[0]
+    acc = np.empty((out, n), np.int64)
+    wrong = np.zeros(n, np.int64)
+    sig = 0
+    err = 0
+    for o in range(out):
+        row = acc[o]
+        row[:] = bias[o]
+        for i in range(k):
+            wv = np.int64(w[o, i])
+            col = table_t[wv & mask_b]
+            av = at[i]
+            for s in range(n):
+                v = np.int64(av[s])
+                t = np.int64(col[v & mask_a])
+                row[s] += t
+                ex = v * wv
+                d = t - ex
+                sig += ex * ex
+                if d != 0:
+                    wrong[s] += 1
+                    err += d * d
+    return acc, wrong, sig, err

@@ -1,8 +1,10 @@
 """Integer inference of an IntegerModel graph with a pluggable multiplier: exact, a lookup table, or the netlist.
 
-Every multiply of every linear / convolution layer is sign-magnitude around an unsigned multiplier:
-product = sgn(a) * sign(w) * MUL(|a|, |w|), with sgn(a) = -1 for a < 0 else +1 (activations after a ReLU are
-unsigned, so sgn(a) = +1) and sign(w) in {-1, 0, +1} (a zero weight contributes nothing). MUL is integer
+Every multiply of every linear / convolution layer is, in the multiplier's default arithmetic, sign-magnitude
+around an unsigned multiplier: product = sgn(a) * sign(w) * MUL(|a|, |w|), with sgn(a) = -1 for a < 0 else +1
+(activations after a ReLU are unsigned, so sgn(a) = +1) and sign(w) in {-1, 0, +1} (a zero weight contributes
+nothing); in arithmetic 'twos-complement' (hardware.multipliers) the signed operands go to a signed multiplier
+netlist as two's-complement words and every product is added (the product site then holds signed words). MUL is integer
 arithmetic (`exact`), a table of the netlist's outputs over all operand pairs (`lut`), or the netlist simulated
 at gate level for every product (`gates`: hardware in the loop, with transient flips and stuck-at faults). The
 netlist must be unsigned with input buses a (activation magnitude) and b (weight magnitude) and one output bus.
@@ -386,14 +388,14 @@ class IntegerEngine:
         if p.part != "mul" and not p.faults.none:
             raise NetworkError(f"the product site takes the multiplier's faults only; fault_part {p.part!r} with "
                                "product noise is not supported")
-        a, mag = np.abs(cols), np.abs(w)
+        a, mag = mul.indices(cols, w)
         prod = mul.products(a, mag, faults)
         for fn in product_fns:
-            prod = np.asarray(fn(prod, mul.out_bits, False, p.rng), dtype=np.int64)
+            prod = np.asarray(fn(prod, mul.out_bits, mul.twos, p.rng), dtype=np.int64)
         if measure:
-            exact = a[:, None, :] * mag[None, :, :]
+            exact = (cols.astype(np.int64)[:, None, :] * w[None, :, :]) if mul.twos else a[:, None, :] * mag[None, :, :]
             diff = prod - exact
             p.errors["product"] += [float(np.square(exact, dtype=np.float64).sum()),
                                     float(np.square(diff, dtype=np.float64).sum())]
             p.wrong += np.count_nonzero(diff.reshape(p.n, -1), axis=1)
-        return signed_sum(prod, cols, w, bias)
+        return bias + prod.sum(axis=2) if mul.twos else signed_sum(prod, cols, w, bias)
