@@ -81,7 +81,7 @@ def _network(spec: NetworkSpec, netlist, progress: bool, allow_code: bool = Fals
     # the element's adder: the model's accumulator width, and the activation's sign where a layer takes signed inputs
     options = {"acc_bits": imodel.acc_bits, "signed_a": any(lay.signed_input for lay in imodel.layers)} \
         if spec.mode == "pe" else {}
-    multiplier = Multiplier(spec.mode, netlist, imodel.act_bits, mag, **options)
+    multiplier = Multiplier(spec.mode, netlist, imodel.act_bits, mag, arithmetic=spec.arithmetic, **options)
     size = size_report(model) if spec.model is None and spec.config.quant != "float" else None
     return NetworkSystem(IntegerEngine(imodel, multiplier), ds, spec.name, runs_on=spec.multiplier, size=size)
 

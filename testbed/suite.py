@@ -43,7 +43,7 @@ import numpy as np
 
 from circuits import GENERATORS, NetlistError
 from circuits.hardening import parse_hardening
-from hardware import MODES
+from hardware import ARITHMETICS, MODES
 from networks import ModelConfig, NetworkError
 from testbed.errors import NoiseError, SuiteError, TestbedError
 from testbed.noise import KINDS, make_noise
@@ -57,7 +57,7 @@ CIRCUIT_KEYS = {"kind": str, "circuit": str, "tmr": bool, "harden": str, "operan
                 "optional": bool}
 NETWORK_KEYS = {"kind": str, "dataset": str, "arch": str, "hidden": list, "quant": str, "bits": int, "lam": float,
                 "seed": int, "backward": str, "epochs": int, "weight_bits": int, "act_bits": int, "multiplier": str,
-                "mode": str, "model": str, "data": str}
+                "mode": str, "model": str, "data": str, "arithmetic": str}
 ENTRY_POINT = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")  # module:function, allowed only with --allow-code
 CLASSIFIER_KEYS = {"kind": str, "model": str, "dataset": str, "bits": int, "max_depth": int, "n_trees": int,
                    "hidden": list, "epochs": int, "seed": int, "harden": str}
@@ -98,6 +98,7 @@ class NetworkSpec:
     model: str | None = None  # a saved model (path) or an entry point module:function; None: train config
     state_dict: bool = False  # model is a state_dict of config's built-in architecture (arch given)
     data: str | None = None  # an .npz test set (path) instead of config.dataset
+    arithmetic: str = "sign-magnitude"  # of the multiplier (hardware.ARITHMETICS); twos-complement: a signed one
     kind = "network"
 
 
@@ -342,6 +343,8 @@ def _network(p: _Problems, where: str, name: str, table: dict, tables: dict, bas
             p.add(f"{where}.multiplier", f"{mult!r} does not name a circuit system")
     elif mode != "exact":
         p.add(f"{where}.multiplier", f"required for mode {mode!r}: a circuit system")
+    if table.get("arithmetic", ARITHMETICS[0]) not in ARITHMETICS:
+        p.add(f"{where}.arithmetic", f"must be one of {', '.join(ARITHMETICS)}, got {table['arithmetic']!r}")
     _check_sizes(p, where, table, (("weight_bits", 2, 16), ("act_bits", 1, 16), ("bits", 1, 16),
                                    ("epochs", 1, 100_000)), layers=16, width=4096)
     files = {}
@@ -363,7 +366,8 @@ def _network(p: _Problems, where: str, name: str, table: dict, tables: dict, bas
         return None
     model = str(files["model"]) if "model" in files else table.get("model")
     return NetworkSpec(name, config, table.get("weight_bits", 8), table.get("act_bits", 8), mult, mode, model,
-                       "model" in files and "arch" in table, str(files["data"]) if "data" in files else None)
+                       "model" in files and "arch" in table, str(files["data"]) if "data" in files else None,
+                       table.get("arithmetic", ARITHMETICS[0]))
 
 
 def _classifier(p: _Problems, where: str, name: str, table: dict) -> ClassifierSpec | None:
