@@ -294,20 +294,21 @@ class ProcessingElement(GateMultiplier):
     """The processing element in the loop (hardware/pe.py): every multiply-accumulate step acc <- acc + a * w,
     in order over the inputs of each dot product, through the netlist (the multiplier) and an accumulator adder
     of acc_bits (the model's accumulator width; `adder` 'ripple' or 'kogge_stone'; signed_a: the adder takes
-    sgn(a), needed by layers with signed inputs), accumulators held as bit planes between steps. Faults go on
+    sgn(a), needed by layers with signed inputs; in two's complement the adder adds the signed product, a zero
+    weight's too), accumulators held as bit planes between steps. Faults go on
     the multiplier's gates, the adder's or all of them (run's fault_part); `gates(part)` counts them."""
 
     mode = "pe"
     accumulates = True
     parts = pe.PARTS
 
-    def __init__(self, mode="pe", netlist=None, act_bits=8, mag_bits=8, *, acc_bits: int = 32,
-                 adder: str = "ripple", signed_a: bool = False):
-        super().__init__(mode, netlist, act_bits, mag_bits)
+    def __init__(self, mode="pe", netlist=None, act_bits=8, mag_bits=8, *, arithmetic="sign-magnitude",
+                 acc_bits: int = 32, adder: str = "ripple", signed_a: bool = False):
+        super().__init__(mode, netlist, act_bits, mag_bits, arithmetic=arithmetic)
         if not 2 <= acc_bits <= 62:
             raise HardwareError(f"processing element acc_bits must be in 2..62, got {acc_bits}")
-        self.acc_bits, self.signed_a = acc_bits, signed_a
-        self.adder = pe.adder_netlist(acc_bits, self.out_bits, signed_a, adder)
+        self.acc_bits, self.signed_a = acc_bits, signed_a or self.twos  # two's complement takes any sign
+        self.adder = pe.adder_netlist(acc_bits, self.out_bits, signed_a, adder, self.twos)
 
     def check_model(self, acc_bits, signed_layers):
         if self.acc_bits != acc_bits:

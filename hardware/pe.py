@@ -70,14 +70,22 @@ GATE_SITES = (
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
-def adder_netlist(acc_bits: int, product_bits: int, signed_a: bool = False, adder: str = "ripple") -> Netlist:
+def adder_netlist(acc_bits: int, product_bits: int, signed_a: bool = False, adder: str = "ripple",
+                  twos: bool = False) -> Netlist:
     """The accumulator adder: inputs acc (acc_bits, two's complement), p (product_bits, the product magnitude;
     bits at or above acc_bits ignored), sw (sign(w) < 0) and, with signed_a, sa (a < 0); output acc_out =
     acc + (-1)^neg * p wrapped to acc_bits, neg = sw (XOR sa). The MAC adder of `mac`
     (circuits.mac.signed_accumulate): acc_bits XORs add.neg[k] and an (acc_bits + 1)-bit adder (add.*) whose
-    lowest cell turns neg into the carry-in."""
+    lowest cell turns neg into the carry-in. twos: the product p is two's complement, acc_out = acc + p wrapped
+    to acc_bits (p sign-extended by wiring, an acc_bits-bit adder add.*; no sign inputs)."""
     if adder not in ADDERS:
         raise HardwareError(f"processing element adder must be one of {', '.join(ADDERS)}, got {adder!r}")
+    if twos:
+        b = Builder(f"acc{acc_bits}_p{product_bits}t_{adder}")
+        acc, p = b.input("acc", acc_bits), b.input("p", product_bits)
+        ext = (p + [p[-1]] * max(0, acc_bits - product_bits))[:acc_bits]
+        b.output("acc_out", b.instantiate(ADDERS[adder](acc_bits), {"a": acc, "b": ext}, prefix="add.")["s"][:acc_bits])
+        return b.build()
     b = Builder(f"acc{acc_bits}_p{product_bits}{'s' if signed_a else ''}_{adder}")
     acc = b.input("acc", acc_bits)
     p = b.input("p", product_bits)
@@ -155,9 +163,10 @@ def _pack_step(abits, mag, wneg, sbits, mul_in, a_row, a_width, b_row, b_width, 
             v = _ALL if (m >> np.uint64(j)) & np.uint64(1) else np.uint64(0)
             for q in range(wn):
                 mul_in[b_row + j, lo + q] = v
-        v = _ALL if wneg[o] else np.uint64(0)
-        for q in range(wn):
-            add_in[sw_row, lo + q] = v
+        if sw_row >= 0:
+            v = _ALL if wneg[o] else np.uint64(0)
+            for q in range(wn):
+                add_in[sw_row, lo + q] = v
         if sa_row >= 0:
             for q in range(wn):
                 add_in[sa_row, lo + q] = sbits[q]
@@ -172,9 +181,10 @@ def _clear_zero(add_in, p_row, p_bits, mag, wn):
 
 
 @njit(cache=True, nogil=True)
-def _product_errors(planes, p_row, p_bits, abs_a, mag, n, wn, wrong, masks):
-    """Compare every product lane (rows < n of every channel) with |a| * |w|: wrong[s] += products that differ;
-    returns the sum of squared errors. Words are transposed in blocks as wide as the product (gatemac)."""
+def _product_errors(planes, p_row, p_bits, abs_a, mag, n, wn, wrong, masks, twos=False):
+    """Compare every product lane (rows < n of every channel) with |a| * |w| (twos: the product read as two's
+    complement against a * w, abs_a and mag then signed): wrong[s] += products that differ; returns the sum of
+    squared errors. Words are transposed in blocks as wide as the product (gatemac)."""
     size = 16 if p_bits <= 16 else 32 if p_bits <= 32 else 64
     field = np.uint64(0xFFFFFFFFFFFFFFFF) if size == 64 else np.uint64((1 << size) - 1)
     buf = np.empty(64, np.uint64)
@@ -192,6 +202,10 @@ def _product_errors(planes, p_row, p_bits, abs_a, mag, n, wn, wrong, masks):
                 sh = np.uint64(size * f)
                 for r in range(size):
                     vals[f * size + r] = np.int64((buf[r] >> sh) & field)
+            if twos:
+                top = np.int64(1) << np.int64(p_bits - 1)
+                for lane in range(64):
+                    vals[lane] = (vals[lane] ^ top) - top
             base = 64 * q
             part = 0
             for lane in range(min(64, n - base)):  # no branch: vectorizes
@@ -250,7 +264,9 @@ def accumulate(mul: Netlist, add: Netlist, cols: np.ndarray, w: np.ndarray, bias
     (a_row, a_width), (b_row, b_width) = mrows["a"], mrows["b"]
     p_row, p_bits = arows["p"]
     sa_row = arows["sa"][0] if "sa" in arows else -1
-    if signed and sa_row < 0:
+    sw_row = arows["sw"][0] if "sw" in arows else -1
+    twos = mul.signed  # two's complement: operands as bit patterns, every product added (no sign inputs)
+    if signed and sa_row < 0 and not twos:
         raise HardwareError(f"adder {add.name!r} has no activation sign input sa; this layer's inputs are signed")
     mul_in = _buffer(buffers, "pe.mul", (mul.n_input_bits, nwords))
     planes = [_buffer(buffers, "pe.add0", (add.n_input_bits, nwords)),
@@ -262,16 +278,20 @@ def accumulate(mul: Netlist, add: Netlist, cols: np.ndarray, w: np.ndarray, bias
             pl[sa_row] = 0
     mask = (1 << acc_bits) - 1
     _init_acc(planes[0], acc_bits, (np.asarray(bias, np.int64) & mask).astype(np.uint64), wn)
-    abs_cols = np.abs(cols)
+    if twos:
+        abs_cols, ops_w = cols.astype(np.int64) & ((1 << a_width) - 1), w.astype(np.int64) & ((1 << b_width) - 1)
+    else:
+        abs_cols, ops_w = np.abs(cols), np.abs(w)
     abits = _bit_strings(np.ascontiguousarray(abs_cols.T), min(a_width, 64), wn, MASKS)  # (k, na, wn)
-    sbits = _bit_strings(np.ascontiguousarray((cols < 0).T.astype(np.uint8)), 1, wn, MASKS)[:, 0] if signed \
-        else np.zeros((k, wn), np.uint64)
-    mag_t = np.ascontiguousarray(np.abs(w).T.astype(np.int64))  # (k, out)
+    sbits = _bit_strings(np.ascontiguousarray((cols < 0).T.astype(np.uint8)), 1, wn, MASKS)[:, 0] \
+        if signed and not twos else np.zeros((k, wn), np.uint64)
+    mag_t = np.ascontiguousarray(ops_w.T.astype(np.int64))  # (k, out): the b operands
     neg_t = np.ascontiguousarray((w < 0).T)
-    abs_a_t = np.ascontiguousarray(abs_cols.T.astype(np.int64)) if measure else None
+    exact_w = np.ascontiguousarray((w if twos else np.abs(w)).T.astype(np.int64))  # (k, out): products against
+    abs_a_t = np.ascontiguousarray((cols if twos else abs_cols).T.astype(np.int64)) if measure else None
     wrong, sig, err = np.zeros(n, np.int64), 0.0, 0.0
     if measure:  # sum over s, o, i of (|a[s, i]| |w[o, i]|)^2 = sum_i (sum_s a_si^2) (sum_o w_oi^2)
-        sig = float(np.square(abs_a_t, dtype=np.float64).sum(axis=1) @ np.square(mag_t, dtype=np.float64).sum(axis=1))
+        sig = float(np.square(abs_a_t, dtype=np.float64).sum(axis=1) @ np.square(exact_w, dtype=np.float64).sum(axis=1))
     mul_seed, add_seed = mul_faults.seed, add_faults.seed
     lanes = k * nwords * 64
     mul_engine = choose_engine(mul, lanes, engine, mul_faults.flip_p, mul_faults.permanent)
@@ -280,13 +300,14 @@ def accumulate(mul: Netlist, add: Netlist, cols: np.ndarray, w: np.ndarray, bias
     for i in range(k):
         src, dst = planes[cur], planes[1 - cur]
         _pack_step(abits[i], mag_t[i], neg_t[i], sbits[i], mul_in, a_row, a_width, b_row, b_width, src,
-                   arows["sw"][0], sa_row, wn)
+                   sw_row, sa_row, wn)
         prod = src[p_row:p_row + p_bits]
         simulate_planes(mul, mul_in, faults=mul_faults.with_seed(_mix(mul_seed, 2 * i)), out=prod,
                         engine=mul_engine)
         if measure:
-            err += _product_errors(src, p_row, p_bits, abs_a_t[i], mag_t[i], n, wn, wrong, MASKS)
-        _clear_zero(src, p_row, p_bits, mag_t[i], wn)
+            err += _product_errors(src, p_row, p_bits, abs_a_t[i], exact_w[i], n, wn, wrong, MASKS, twos)
+        if not twos:  # sign-magnitude: a zero weight adds nothing
+            _clear_zero(src, p_row, p_bits, mag_t[i], wn)
         simulate_planes(add, src, faults=add_faults.with_seed(_mix(add_seed, 2 * i + 1)), out=dst[:acc_bits],
                         engine=add_engine)
         cur = 1 - cur

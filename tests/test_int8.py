@@ -171,3 +171,28 @@ def test_suite_key_arithmetic_runs_a_network_on_a_signed_multiplier(tmp_path, ca
     (unit,) = sweep["units"]
     assert unit["curve"][0]["value"] == unit["clean_accuracy"] > 0.5
     assert unit["curve"][-1]["value"] < unit["clean_accuracy"]
+
+
+def test_twos_complement_adder_is_exhaustively_a_wrapped_signed_sum():
+    from hardware import pe
+
+    net = pe.adder_netlist(6, 4, twos=True)
+    acc, p = np.meshgrid(np.arange(64), np.arange(16))
+    assert set(net.inputs) == {"acc", "p"}
+    out = c.simulate(net, acc=acc.ravel(), p=p.ravel())["acc_out"]
+    signed_p = np.where(p.ravel() >= 8, p.ravel() - 16, p.ravel())
+    np.testing.assert_array_equal(out, (acc.ravel() + signed_p) % 64)
+
+
+def test_processing_element_in_twos_complement_equals_exact_arithmetic(mlp):
+    """Multiplier, sign-extended product and accumulator adder at gate level: exact on an int8 MLP and on a
+    network with signed-input layers; its measured product and accumulator errors are zero."""
+    model, ds = mlp
+    ds_x = ds.x_test[:48]
+    zoo = from_torch(_Zoo().eval(), ds.x_train)
+    for imodel in (export(model, ds.x_train, act_bits=7), zoo):
+        bw = c.multiplier(imodel.act_bits + 1, 8, signed=True)
+        element = Multiplier("pe", bw, imodel.act_bits, 8, arithmetic=TWOS, acc_bits=imodel.acc_bits)
+        result = IntegerEngine(imodel, element).run(ds_x, measure_error=True)
+        np.testing.assert_array_equal(result.logits, IntegerEngine(imodel).run(ds_x).logits)
+        assert result.site_error["product"][1] == 0 and result.site_error["accumulator"][1] == 0
