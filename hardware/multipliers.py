@@ -98,6 +98,14 @@ class Multiplier:
         """HardwareError unless this multiplier can run a model with `acc_bits`-bit accumulators whose layers
         `signed_layers` take signed inputs."""
 
+    def attach(self, layers: list) -> None:
+        """Learn the model's multiply layers (networks.graph.IntLayer: mult, shift, clamp) before its passes."""
+
+    def requantize(self, acc: np.ndarray, layer, faults: GateFaultPlan, part: str) -> np.ndarray | None:
+        """A layer's outputs (rows, out) from its accumulators (rows, out) by this datapath's requantizer gates
+        with `faults` on `part`; None where the engine requantizes (no requantizer in the loop for them)."""
+        return None
+
     def table(self, faults: GateFaultPlan | None = None) -> np.ndarray:
         """(2^wa, 2^wb) products a * b over the table's indices (widths(); two's complement: the bit patterns
         of signed a and b)."""
@@ -309,6 +317,29 @@ class ProcessingElement(GateMultiplier):
             raise HardwareError(f"processing element acc_bits must be in 2..62, got {acc_bits}")
         self.acc_bits, self.signed_a = acc_bits, signed_a or self.twos  # two's complement takes any sign
         self.adder = pe.adder_netlist(acc_bits, self.out_bits, signed_a, adder, self.twos)
+        self.req: Netlist | None = None  # the requantizer (attach): of the ReLU layers in req_layers
+        self.req_layers: set = set()
+
+    def attach(self, layers):
+        """The requantizer in the loop: one netlist for the ReLU layers (clamp (0, 2^n - 1), mult >= 0) that share
+        the first one's n and shift (the others, and layers without that clamp, are requantized by the engine),
+        mult as wide as the largest of theirs."""
+        relu = [lay for lay in layers if lay.clamp is not None and lay.clamp[0] == 0 and lay.clamp[1] > 0
+                and (lay.clamp[1] + 1) & lay.clamp[1] == 0 and int(np.min(lay.mult)) >= 0]
+        if not relu:
+            return
+        n, shift = int(relu[0].clamp[1]).bit_length(), int(relu[0].shift)
+        same = [lay for lay in relu if int(lay.clamp[1]).bit_length() == n and int(lay.shift) == shift]
+        mult_bits = max(1, max(int(np.max(lay.mult)).bit_length() for lay in same))
+        if shift <= self.acc_bits + mult_bits:
+            self.req = pe.requantizer_netlist(n, self.acc_bits, mult_bits, shift)
+            self.req_layers = {lay.name for lay in same}
+
+    def requantize(self, acc, layer, faults, part):
+        if part not in pe.REQ_PARTS or faults.none or layer.name not in self.req_layers:
+            return None
+        req_f = pe.split_faults(faults, part, self.netlist, self.adder, self.req)[2]
+        return pe.requantize(self.req, acc, layer.mult, req_f)
 
     def check_model(self, acc_bits, signed_layers):
         if self.acc_bits != acc_bits:
@@ -322,12 +353,14 @@ class ProcessingElement(GateMultiplier):
         """The gates that take faults placed on `part`."""
         if part not in pe.PARTS:
             raise HardwareError(f"fault_part must be one of {', '.join(pe.PARTS)}, got {part!r}")
-        return (self.netlist.n_gates if part != "add" else 0) + (self.adder.n_gates if part != "mul" else 0)
+        req = self.req.n_gates if self.req is not None and part in pe.REQ_PARTS else 0
+        return (self.netlist.n_gates if part not in ("add", "req") else 0) + \
+            (self.adder.n_gates if part not in ("mul", "req") else 0) + req
 
     def _run(self, cols, w, bias, faults, signed, acc_bits, part, measure):
         if acc_bits != self.acc_bits:
             raise HardwareError(f"processing element has a {self.acc_bits}-bit accumulator; the model's is {acc_bits}")
-        mul_f, add_f = pe.split_faults(faults, part, self.netlist, self.adder)
+        mul_f, add_f, _ = pe.split_faults(faults, part, self.netlist, self.adder, self.req)
         return pe.accumulate(self.netlist, self.adder, cols, w, bias, mul_f, add_f, signed, acc_bits,
                              self._buffers, measure)
 

@@ -1,4 +1,6 @@
-"""The processing element in the loop: every multiply-accumulate step acc <- acc + a * w of a layer through gates.
+"""The processing element in the loop: every multiply-accumulate step acc <- acc + a * w of a layer through gates,
+and the requantizer of a ReLU layer's outputs (`requantizer_netlist`, `requantize`: one evaluation per output,
+simulated when its gates take faults, else the engine's own requantization gives the same outputs).
 
 The element is two netlists: the multiplier the engine was given (inputs a, b; one output bus P, as in mode
 'gates') and an accumulator adder (`adder_netlist`) of the model's accumulator width: acc_out = acc +
@@ -31,20 +33,33 @@ from enum import StrEnum
 import numpy as np
 from numba import njit
 
-from circuits import MASKS, WORDS, GateFaultPlan, GateFaults, GateMasks, Netlist, simulate_planes, transpose64
+from circuits import (
+    MASKS,
+    WORDS,
+    GateFaultPlan,
+    GateFaults,
+    GateMasks,
+    Netlist,
+    simulate,
+    simulate_planes,
+    transpose64,
+)
 from circuits.builder import Builder
-from circuits.mac import ADDERS, signed_accumulate
+from circuits.mac import ADDERS, requantizer, signed_accumulate
 from circuits.simulate import choose_engine
 from hardware.errors import HardwareError
 from hardware.gatemac import _bit_strings, _buffer, _transpose_fields
 
 
 class Part(StrEnum):
-    """Which gates of the element take the faults: the multiplier's, the accumulator adder's, or all."""
+    """Which gates of the element take the faults: the multiplier's, the accumulator adder's, both (ALL), the
+    requantizer's (REQ: once per output), or the whole element's (WHOLE: multiplier, adder and requantizer)."""
 
     MUL = "mul"
     ADD = "add"
     ALL = "all"
+    REQ = "req"
+    WHOLE = "whole"
 
 
 PARTS = tuple(Part)
@@ -66,7 +81,11 @@ GATE_SITES = (
     GateSite("pe-add", Part.ADD, "every gate of every accumulator adder (multiplier mode 'pe')", "accumulator"),
     GateSite("pe-gate", Part.ALL, "every gate of every processing element: multiplier and accumulator adder "
              "(mode 'pe')", "accumulator"),
+    GateSite("pe-req", Part.REQ, "every gate of every requantizer of a ReLU layer's outputs (mode 'pe')", "activation"),
+    GateSite("pe-whole", Part.WHOLE, "every gate of every processing element: multiplier, accumulator adder and "
+             "requantizer (mode 'pe')", "activation"),
 )
+REQ_PARTS = (Part.REQ, Part.WHOLE)  # the parts whose faults reach the requantizer
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
@@ -95,20 +114,29 @@ def adder_netlist(acc_bits: int, product_bits: int, signed_a: bool = False, adde
     return b.build()
 
 
-def split_faults(faults: GateFaultPlan, part: str, mul: Netlist, add: Netlist) -> tuple[GateFaultPlan, GateFaultPlan]:
-    """(multiplier faults, adder faults) of `faults` placed on `part`: 'mul' (gates of the multiplier, names and
-    indices as in mode 'gates'), 'add' (gates of the adder, names add.*) or 'all' (the plan realised on the
-    element's gates [multiplier gates, adder gates] (the order of an unsigned `mac`): a gate by index into that
-    list, or by name: 'mul.NAME' or a multiplier gate's name, 'add.*' an adder gate's; flips on every gate, the
-    two parts drawing them from seeds _mix(seed, 1) and _mix(seed, 2))."""
+def split_faults(faults: GateFaultPlan, part: str, mul: Netlist, add: Netlist,
+                 req: Netlist | None = None) -> tuple[GateFaultPlan, ...]:
+    """(multiplier faults, adder faults, requantizer faults) of `faults` placed on `part`: 'mul' (gates of the
+    multiplier, names and indices as in mode 'gates'), 'add' (gates of the adder, names add.*), 'req' (gates of
+    the requantizer `req`, names req.*), 'all' (the plan realised on the element's gates [multiplier gates, adder
+    gates] (the order of an unsigned `mac`): a gate by index into that list, or by name: 'mul.NAME' or a
+    multiplier gate's name, 'add.*' an adder gate's; flips on every gate, the two parts drawing them from seeds
+    _mix(seed, 1) and _mix(seed, 2)) or 'whole' (as 'all' over [multiplier, adder, requantizer gates], 'req.*'
+    a requantizer gate's name, its flips from seed _mix(seed, 3))."""
     if part not in PARTS:
         raise HardwareError(f"fault_part must be one of {', '.join(PARTS)}, got {part!r}")
     none = GateFaults()
+    if part in REQ_PARTS and req is None:
+        raise HardwareError(f"fault_part {part!r} needs a requantizer in the loop (a ReLU layer)")
     if part == "mul":
-        return faults, none
+        return faults, none, none
     if part == "add":
-        return none, faults
-    n = mul.n_gates + add.n_gates
+        return none, faults, none
+    if part == "req":
+        return none, none, faults
+    nets = [mul, add] + ([req] if part == "whole" else [])
+    starts = np.cumsum([0] + [net.n_gates for net in nets])
+    n = int(starts[-1])
 
     def element_gate(gate) -> int:
         if isinstance(gate, (int, np.integer)) and not isinstance(gate, bool):
@@ -116,13 +144,33 @@ def split_faults(faults: GateFaultPlan, part: str, mul: Netlist, add: Netlist) -
                 raise HardwareError(f"stuck-at gate index {int(gate)} outside the element's {n} gates")
             return int(gate)
         if str(gate).startswith("add."):
-            return mul.n_gates + add.gate_index(str(gate))
+            return int(starts[1]) + add.gate_index(str(gate))
+        if str(gate).startswith("req.") and len(nets) == 3:
+            return int(starts[2]) + req.gate_index(str(gate))
         return mul.gate_index(str(gate).removeprefix("mul."))
 
     masks = faults.masks(n, element_gate)
     keep, force = masks if masks is not None else (np.full(n, _ALL, np.uint64), np.zeros(n, np.uint64))
-    return (GateMasks(keep[:mul.n_gates], force[:mul.n_gates], faults.flip_p, _mix(faults.seed, 1)),
-            GateMasks(keep[mul.n_gates:], force[mul.n_gates:], faults.flip_p, _mix(faults.seed, 2)))
+    plans = tuple(GateMasks(keep[starts[q]:starts[q + 1]], force[starts[q]:starts[q + 1]], faults.flip_p,
+                            _mix(faults.seed, q + 1)) for q in range(len(nets)))
+    return plans + (none,) * (3 - len(plans))
+
+
+def requantizer_netlist(act_bits: int, acc_bits: int, mult_bits: int, shift: int) -> Netlist:
+    """The requantizer of a ReLU layer's outputs (circuits.mac.requantizer, gates req.*): inputs acc (acc_bits,
+    two's complement bit pattern) and mult (mult_bits, unsigned); output q = clamp((acc * mult + 2^(shift-1)) >>
+    shift, 0, 2^act_bits - 1), as the engine requantizes."""
+    return requantizer(act_bits, acc_bits, mult_bits, shift)
+
+
+def requantize(req: Netlist, acc: np.ndarray, mult: np.ndarray, faults: GateFaultPlan) -> np.ndarray:
+    """Layer outputs (rows, out) by the requantizer netlist with its faults, one evaluation per output:
+    accumulators acc (rows, out) int64 (wrapped to the netlist's acc width), mult (out,) per output channel;
+    vector v = row * out + o."""
+    acc_bits = req.inputs["acc"]
+    a = (acc.astype(np.int64) & ((1 << acc_bits) - 1)).ravel()
+    m = np.broadcast_to(np.asarray(mult, np.int64), acc.shape).ravel()
+    return simulate(req, {"acc": a, "mult": m}, faults=faults)["q"].reshape(acc.shape)
 
 
 def _mix(seed: int, k: int) -> int:

@@ -9,8 +9,9 @@ arithmetic (`exact`), a table of the netlist's outputs over all operand pairs (`
 at gate level for every product (`gates`: hardware in the loop, with transient flips and stuck-at faults). The
 netlist must be unsigned with input buses a (activation magnitude) and b (weight magnitude) and one output bus.
 Mode `pe` (the processing element in the loop, hardware/pe.py) runs every multiply-accumulate step through the
-netlist and an accumulator adder of the model's width; `run(..., fault_part=)` puts the gate faults on the
-multiplier ('mul', as in mode 'gates'), the adder ('add') or both ('all').
+netlist and an accumulator adder of the model's width, and the outputs of ReLU layers through a requantizer netlist
+when it takes faults; `run(..., fault_part=)` puts the gate faults on the multiplier ('mul', as in mode 'gates'),
+the adder ('add'), both ('all'), the requantizer ('req') or all three ('whole').
 
 The engine runs the graph node by node; OPS maps each operation kind to one method (a new layer kind is one
 entry). Noise hooks: `noise={key: fn}` with fn(values, bits, signed, rng) -> values, key 'SITE' (every
@@ -127,6 +128,7 @@ class IntegerEngine:
             raise NetworkError(f"layer {bad}: weight magnitudes up to {int(np.abs(model.layers[bad].weight).max())} "
                                f"do not fit the multiplier's {self.multiplier.mag_bits}-bit operand b")
         self.multiplier.check_model(model.acc_bits, [lay.name for lay in model.layers if lay.signed_input])
+        self.multiplier.attach(model.layers)
         unknown = sorted({n.op for n in model.nodes} - set(self.OPS))
         if unknown:
             raise NetworkError(f"integer model: unknown operation(s) {unknown}; known: {', '.join(self.OPS)}")
@@ -181,8 +183,9 @@ class IntegerEngine:
         keys when those restrict the noise, else every layer; in mode 'pe' the accumulator site also gets the
         error of every dot product's accumulator against exact arithmetic, and the wrong products count wrong
         accumulators too). fault_part: where `faults` go in mode 'pe': 'mul' (the multiplier's gates, as in mode
-        'gates'), 'add' (the accumulator adder's gates) or 'all' (both; see networks.pe.split_faults); other modes
-        take 'mul' only."""
+        'gates'), 'add' (the accumulator adder's gates), 'all' (both; see hardware.pe.split_faults), 'req' (the
+        requantizer's gates, once per output of a ReLU layer: its errors are measured at the activation site and
+        its wrong outputs counted) or 'whole' (multiplier, adder and requantizer); other modes take 'mul' only."""
         faults = faults or GateFaults()
         hooks = self._resolve(noise or {})
         if faults_layer is not None:
@@ -285,8 +288,17 @@ class IntegerEngine:
         for fn in acc_fns:
             acc = self._noisy("accumulator", fn, acc, m.acc_bits, True, p)
         lo, hi = layer.clamp if layer.clamp is not None else (0, 0)
-        out = requantize(np.ascontiguousarray(acc, dtype=np.int64), p.n, layer.mult, layer.shift, lo, hi,
-                          layer.clamp is not None, wrap_bits)
+        acc = np.ascontiguousarray(acc, dtype=np.int64)
+        gates = self.multiplier.requantize(acc, layer, faults, p.part)  # the requantizer's gates in the loop
+        if gates is None or p.errors is not None:
+            out = requantize(acc, p.n, layer.mult, layer.shift, lo, hi, layer.clamp is not None, wrap_bits)
+        if gates is not None:
+            gates = np.ascontiguousarray(gates.reshape(p.n, -1, layer.n_out).transpose(0, 2, 1))
+            if p.errors is not None:  # its errors at the activation site (the next layer's inputs)
+                p.errors["activation"] += [float(np.square(out, dtype=np.float64).sum()),
+                                           float(np.square(gates - out, dtype=np.float64).sum())]
+                p.wrong += np.count_nonzero((gates != out).reshape(p.n, -1), axis=1)
+            out = gates
         return out.reshape(p.n, layer.n_out, *shape)
 
     def _parameters(self, layer: IntLayer, p) -> IntLayer:
