@@ -12,6 +12,8 @@ Pays off while a vector is rarely touched (n_gates * flip_p well below 1).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from circuits.cache import load_source
@@ -20,7 +22,7 @@ from circuits.interpreter import gate_source
 from circuits.layout import CHUNK_BLOCKS, WORDS, B
 from circuits.netlist import Netlist
 from circuits.rng import RNG_SOURCE, binomial_cdf
-from circuits.simulate import _interp_plan, fault_masks, pack_operands, unpack_outputs
+from circuits.simulate import _interp_plan, fault_masks, pack_operands, simulate_planes, unpack_outputs
 
 SPARSE_TOUCHED = 0.01  # sparse pays off while n_gates * flip_p (about the fraction of touched vectors) is below this
 
@@ -134,3 +136,27 @@ def simulate_touched(netlist: Netlist, operands: dict, lane: np.ndarray, gates: 
                        out_slot, nslots, keep, force, np.ascontiguousarray(lane, np.int64),
                        np.ascontiguousarray(gates, np.int64))
     return unpack_outputs(netlist, outs, n)
+
+
+
+def simulate_sparse(netlist: Netlist, operands: dict, planes: np.ndarray, n: int, faults: GateFaultPlan,
+                    threads: int = 1) -> dict[str, np.ndarray] | None:
+    """circuits.simulate's outputs {bus: values} for operands {bus: values} (packed into `planes`, n vectors)
+    with `faults`, by a fault-free (permanent faults only) kernel pass plus the touched vectors: bit for bit the
+    full flip simulation. None when the plan cannot be stripped of its flips (no flip_p field to replace)."""
+    try:
+        clean = dataclasses.replace(faults, flip_p=0.0)
+    except (TypeError, ValueError):
+        return None
+    out = unpack_outputs(netlist, simulate_planes(netlist, planes, faults=clean, threads=threads), n)
+    vec, gates = flip_sites(netlist, planes.shape[1], faults)
+    inside = vec < n
+    vec, gates = vec[inside], gates[inside]
+    if len(vec):
+        first = np.ones(len(vec), bool)
+        first[1:] = vec[1:] != vec[:-1]
+        touched, lane = vec[first], np.cumsum(first) - 1
+        ops = {bus: np.broadcast_to(np.asarray(v), (n,))[touched] for bus, v in operands.items()}
+        for bus, values in simulate_touched(netlist, ops, lane, gates, faults).items():
+            out[bus][touched] = values
+    return out

@@ -152,3 +152,19 @@ def test_network_accuracy_agrees_between_paths(mlp, p, monkeypatch):
     r1, r2 = correct[0] / total, correct[1] / total
     pooled = (r1 + r2) / 2
     assert abs(r1 - r2) / np.sqrt(2 * pooled * (1 - pooled) / total) < stats.norm.ppf(1 - ALPHA / 2)
+
+
+@pytest.mark.parametrize("net", [c.multiplier(8), c.multiplier(8, signed=True), c.ripple_carry_adder(64)],
+                         ids=["unsigned", "signed", "wide"])
+def test_simulate_with_rare_flips_is_a_clean_pass_plus_touched_vectors_bit_for_bit(net):
+    rng = np.random.default_rng(5)
+    n = 50_000
+    ops = {bus: rng.integers(-(1 << (w - 1)) if net.signed else 0, 1 << (w - 1 if net.signed else min(w, 62)), n)
+           for bus, w in net.inputs.items()}
+    for faults in (c.GateFaults(1e-5, seed=2), c.GateFaults(2e-5, ((3, 1),), seed=4)):
+        assert c.sparse_pays_off(net, faults)
+        sparse, full = c.simulate(net, ops, faults=faults), c.simulate(net, ops, faults=faults, engine="interpreter")
+        clean = c.simulate(net, ops, faults=c.GateFaults(0.0, faults.stuck))
+        for bus in full:
+            np.testing.assert_array_equal(sparse[bus], full[bus])
+        assert any(np.any(full[bus] != clean[bus]) for bus in full)
