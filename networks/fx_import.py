@@ -2,8 +2,8 @@
 
 `from_torch(module, calibration)` traces the module (torch.fx symbolic tracing; a torch.export graph module of
 ATen operations is read as it is), runs it on the calibration inputs (float, in [0, 1]) to record every value,
-then converts node by node: each fx node is first described as one of the kinds below (DESCRIBERS: a layer
-kind is one entry), then the kinds become integer nodes (networks.graph).
+then converts node by node: each fx node is first described as one of the kinds below (modules by class,
+functions by FUNCTIONS, methods by METHODS), then the kinds become integer nodes (networks.graph).
 
 - multiply (Linear, Conv1d, Conv2d with stride, padding, dilation, groups): weights per output channel
   symmetric `weight_bits` (or the steps of a networks.quant.WeightQuantizer the module carries), a BatchNorm

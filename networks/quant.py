@@ -1,6 +1,6 @@
 """Weight quantization: the learned-noise quantizer, true uniform quantizers, and rounding backward passes.
 
-Learned noise (DESIGN.md): during training a weight tensor f is used as f + alpha * r with r uniform
+Learned noise (the talk's quantization): during training a weight tensor f is used as f + alpha * r with r uniform
 or Gaussian of unit power (E r^2 = 1) and alpha > 0 learned per output channel. Bits per value are read
 as I = log2(rms(f) / alpha) = 0.5 * log2(SNR) (the talk's log2 E|f|^2 - log2 alpha^2 counts twice).
 I <= 0: the channel carries no signal and is pruned. After training, the noise is replaced by rounding

@@ -9,29 +9,23 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 from pathlib import Path
 
 from reports import figures
 from reports.errors import ReportError
+from testbed.summary import confidence_text, fmt, interval_text, sign_text, system_section, unit_baselines
 
-QUESTION = ("Artificial neural networks usually tolerate some noise, while digital circuits do not. What is the "
+
+def question(summary: dict) -> str:
+    """The report's opening: the question, and how the table below answers it (with the run's thresholds)."""
+    t = summary["thresholds"]
+    return ("Artificial neural networks usually tolerate some noise, while digital circuits do not. What is the "
             "difference? Each system below meets the same injected noise; the table gives the noise level where "
-            "its task metric crosses its threshold (circuit: exact-output rate below 99%; network: accuracy more "
-            "than 1 point under noise-free), with its interval from a dose-response fit, and the "
-            "tolerance gaps between them (decades of probability, or bits of SNR). Break-down levels are "
-            "estimates from sampled trials: every one is given with its interval.")
-
-
-def fmt(v) -> str:
-    """How every number appears in the headline (3 significant digits; 'inf', '-' for none)."""
-    if v is None:
-        return "-"
-    if isinstance(v, str):
-        return v
-    if isinstance(v, float) and not math.isfinite(v):
-        return "inf" if v > 0 else "-inf"
-    return f"{v:.3g}"
+            "its task metric crosses its threshold (circuit: exact-output rate below "
+            f"{100 * t['circuit_exact_rate']:g}%; network: accuracy more than "
+            f"{100 * t['network_accuracy_drop']:g} point under noise-free), with its "
+            "interval from a dose-response fit, and the tolerance gaps between them (decades of probability, or bits "
+            "of SNR). Break-down levels are estimates from sampled trials: every one is given with its interval.")
 
 
 def md_escape(text: str) -> str:
@@ -66,10 +60,9 @@ def headline(summary: dict) -> list[dict]:
             rows.append({"sweep": sw["name"], "what": f"break-down of {u['system']}@{u['site']}", "unit": unit,
                          "value": b["level"], "lo": b["lo"], "hi": b["hi"], "censored": b.get("censored") or "",
                          "error_snr": b["error_snr_bits"], "note": _breakdown_note(b, sw)})
-            if u.get("exact_digital_breakdown"):
-                d = u["exact_digital_breakdown"]
-                rows.append({"sweep": sw["name"], "what": f"break-down of the same products computed exactly "
-                             f"({u['system']})", "unit": unit, "value": d["level"], "lo": d["lo"], "hi": d["hi"],
+            for name, d in unit_baselines(u).items():
+                rows.append({"sweep": sw["name"], "what": f"break-down of the same products, {name} ({u['system']})",
+                             "unit": unit, "value": d["level"], "lo": d["lo"], "hi": d["hi"],
                              "censored": d.get("censored") or "", "error_snr": d["error_snr_bits"],
                              "note": _breakdown_note(d, sw)})
         for g in sw["gaps"]:
@@ -77,7 +70,7 @@ def headline(summary: dict) -> list[dict]:
             rows.append({"sweep": sw["name"], "what": f"gap {g['framing']}: {g['network'].split('/', 1)[1]} vs "
                          f"{g['against'].split('/', 1)[1]}", "unit": lv["unit"], "value": lv["value"], "lo": lv["lo"],
                          "hi": lv["hi"], "censored": lv.get("censored") or "", "error_snr": g["error_snr"]["value"],
-                         "note": f"bound ({lv['censored']})" if lv.get("censored") else _sign(lv)})
+                         "note": f"bound ({lv['censored']})" if lv.get("censored") else sign_text(lv)})
     return rows
 
 
@@ -89,15 +82,6 @@ def _breakdown_note(b: dict, sweep: dict) -> str:
         return bound.get(b["censored"], b["censored"])
     width = f"width {fmt(b.get('width'))} ({sweep['axis']['gap_unit']})" if b.get("width") is not None else ""
     return width + ("; budget reached" if b.get("budget_reached") else "")
-
-
-def interval_text(d: dict) -> str:
-    """A break-down or gap as text: value [lo, hi], or a bound ("> 0.1") when censored."""
-    if d.get("censored"):
-        if d.get("unit"):  # a gap of a censored break-down: only a bound
-            return f"{fmt(d['value'])} (bound)"
-        return f"> {fmt(d['lo'])}" if d.get("hi") is None else f"< {fmt(d['hi'])}"
-    return f"{fmt(d['value'] if 'value' in d else d['level'])} [{fmt(d['lo'])}, {fmt(d['hi'])}]"
 
 
 def answer(summary: dict) -> tuple[list[str], list[dict]]:
@@ -118,9 +102,9 @@ def answer(summary: dict) -> tuple[list[str], list[dict]]:
                    "circuit": circuit["system"] if circuit else "-",
                    "circuit_breaks": interval_text(circuit["breakdown"]) if circuit else "-",
                    "per_operation": interval_text(op["level"]) if op else "-",
-                   "per_operation_sign": _sign(op["level"]) if op else "",
+                   "per_operation_sign": sign_text(op["level"]) if op else "",
                    "per_task": interval_text(task["level"]) if task else "-",
-                   "per_task_sign": _sign(task["level"]) if task else ""}
+                   "per_task_sign": sign_text(task["level"]) if task else ""}
             rows.append(row)
             if op:
                 lv = op["level"]
@@ -148,16 +132,14 @@ def rate_verdict(points: list[dict]) -> str:
             "(|slope - 1| < 0.5 and mean distance < 1 bit taken as holding).")
 
 
-def _sign(g: dict) -> str:
-    return {True: "excludes 0", False: "includes 0"}.get(g.get("excludes_zero"), "bound")
-
-
 def _systems(summary: dict) -> list[str]:
     return sorted({u["system"] for sw in summary["sweeps"] for u in sw["units"]})
 
 
 def _figures(summary: dict, colours: dict, runs=None) -> list[tuple[str, str, bytes]]:
     """(file name, caption, png) in report order."""
+    def conf(sweep=None) -> str:
+        return confidence_text(summary, sweep)
     out = []
     for i, sw in enumerate(summary["sweeps"]):
         if sw["per_bit"]:
@@ -166,26 +148,26 @@ def _figures(summary: dict, colours: dict, runs=None) -> list[tuple[str, str, by
             continue
         pair = [(n, next((s for s in r["sweeps"] if s["name"] == sw["name"]), None)) for n, r in runs] if runs else None
         pair = [(n, s) for n, s in pair if s is not None] if pair else None
-        out.append((f"sweep_{i}.png", f"{sw['name']}: task metric against noise level (bands: 95% intervals; "
+        out.append((f"sweep_{i}.png", f"{sw['name']}: task metric against noise level (bands: {conf(sw)} intervals; "
                     "vertical lines: break-down levels; dotted: the same products computed exactly).",
                     figures.sweep_figure(sw, colours, pair)))
     for i, sw in enumerate(summary["sweeps"]):
         if any(u.get("layer") is not None for u in sw["units"]):
             out.append((f"per_layer_{i}.png", f"Per-layer view ({sw['name']}): each network's break-down when the "
-                        "noise reaches one multiply layer only (markers, 95% intervals), and every layer at once "
-                        "(dashed).", figures.per_layer_figure(sw, colours)))
+                        f"noise reaches one multiply layer only (markers, {conf(sw)} intervals), and every layer at "
+                        "once (dashed).", figures.per_layer_figure(sw, colours)))
     rate = figures.rate_points(summary)
     if rate:
         out.append(("rate.png", "Rate against capacity: " + rate_verdict(rate), figures.rate_figure(rate, colours)))
     budgets = budget_rows(summary)
     if len(budgets) > 1:
         out.append(("fault_budget.png", "Fault budget: expected faulty gates per evaluation at break-down (p per gate "
-                    "times gates evaluated), with 95% intervals; triangles: bounds.",
+                    f"times gates evaluated), with {conf()} intervals; triangles: bounds.",
                     figures.budget_figure(budgets, colours)))
     if figures.hardening_points(summary):
         out.append(("pareto.png", "Hardening: each system's break-down level per gate against the gate overhead of "
-                    "its hardening (markers with 95% intervals; triangles: bounds).", figures.pareto_figure(summary,
-                                                                                                       colours)))
+                    f"its hardening (markers with {conf()} intervals; triangles: bounds).",
+                    figures.pareto_figure(summary, colours)))
     out.append(("error_power.png", "Error-power view: every break-down level on one axis, the SNR of the error "
                 "the noise caused at its site.", figures.error_power_figure(summary, colours)))
     for i, sw in enumerate(summary["sweeps"]):
@@ -321,46 +303,24 @@ ARITHMETIC_COLUMNS = (("circuit", "circuit"), ("gates", "gates"), ("overhead", "
 
 
 def _detail_html(summary: dict) -> str:
+    """Each system's section, as its kind lays it out (testbed.summary.system_section), escaped."""
     parts = []
     for name, d in summary.get("systems", {}).items():
-        if d["world"] == "circuit":
-            parts.append(f"<h3>{html.escape(name)} (circuit)</h3><ul><li>{d['gates']} gates, logic depth "
-                         f"{d['depth']} (noise-free run on the {d.get('engine')} engine); inputs "
-                         f"{html.escape(json.dumps(d['inputs']))}, outputs {html.escape(json.dumps(d['outputs']))}"
-                         f"</li><li>operands: {d['operands']} "
-                         f"({d['vectors']} vectors); output entropy {fmt(d['output_entropy_bits'])} bits</li>"
-                         f"<li>single stuck-at coverage {fmt(100 * d['fault_coverage'])}% of {d['faults']} faults "
-                         f"({d['undetected_faults']} undetected) over {d['campaign_vectors']} vectors; sensitivity "
-                         f"S = {fmt(d['sensitivity_S'])}</li></ul>")
-        elif d["world"] == "classifier":
-            hard = d.get("hardening") or {}
-            parts.append(f"<h3>{html.escape(name)} (classifier netlist)</h3><ul><li>{html.escape(d['classifier'])} on "
-                         f"{html.escape(d['dataset'])}: {d['features']} features of {d['input_bits']} bits; "
-                         f"{d['gates']} gates, logic depth {d['depth']}; noise-free run on the "
-                         f"{d['engine_noise_free']} engine (the simulator chooses; faulty runs may use the other)</li>"
-                         f"<li>accuracy without noise {fmt(100 * d['clean_accuracy'])}% on {d['test_inputs']} test "
-                         f"inputs; hardening {html.escape(str(hard.get('spec', 'none')))}</li></ul>")
-        else:
-            layers = "".join(f"<tr><td>{lay['layer']}</td><td>{lay['kind']}</td><td>{lay['shape']}</td>"
-                             f"<td>{lay['weight_bits']}</td><td>{lay['pruned_channels']}</td></tr>"
-                             for lay in d["layers"])
-            size = d.get("size")
-            learned = ""
-            if size:
-                learned = "<p>learned bits per channel (I = log2(rms/alpha)): " + "; ".join(
-                    f"layer {lay['layer']}: mean {fmt(_mean(lay.get('learned_bits', [])))}, {lay['pruned']} of "
-                    f"{lay['channels']} channels pruned" for lay in size["layers"]) + \
-                    f"; model size {fmt(size['kb'])} KB (1 KB = 1024 bytes)</p>"
-            parts.append(f"<h3>{html.escape(name)} (network)</h3><p>data set {d['dataset']} ({d['test_inputs']} test "
-                         f"inputs), accuracy without noise {fmt(100 * d['clean_accuracy'])}%, label entropy "
-                         f"{fmt(d['label_entropy_bits'])} bits; multiplier {d['multiplier']} in mode {d['mode']}</p>"
-                         "<table><tr><th>layer</th><th>kind</th><th>weights</th><th>weight bits</th>"
-                         f"<th>pruned channels</th></tr>{layers}</table>{learned}")
+        sec = system_section(name, d)
+        items = "".join(f"<li>{html.escape(t)}</li>" for t in sec["items"])
+        table = sec.get("table")
+        if table:
+            head = "".join(f"<th>{html.escape(c)}</th>" for c in table["columns"])
+            body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+                           for row in table["rows"])
+            table = f"<table><tr>{head}</tr>{body}</table>"
+        after = "".join(f"<p>{html.escape(t)}</p>" for t in sec.get("after", []))
+        parts.append(f"<h3>{html.escape(sec['title'])}</h3><ul>{items}</ul>{table or ''}{after}")
     return "\n".join(parts)
 
 
 def _confidence_note(summary: dict) -> str:
-    levels = ", ".join(f"{sw['name']} {100 * sw.get('confidence', 0.95):g}%" for sw in summary["sweeps"])
+    levels = ", ".join(f"{sw['name']} {confidence_text(summary, sw)}" for sw in summary["sweeps"])
     return (f"Intervals are at each sweep's confidence level: {levels}. Break-down levels are estimated by a "
             "dose-response fit (a quasi-binomial GLM with complementary log-log link of each trial's failure rate "
             "against log noise level, or SNR, over the trials near the threshold; delta-method interval), with "
@@ -368,10 +328,6 @@ def _confidence_note(summary: dict) -> str:
             "budget ('budget reached'). Gap intervals combine the two break-downs' standard errors as if "
             "independent (conservative where they share draws). A network's intervals are conditional on its test "
             "set. Bounds ('> x', '< x') mark break-downs outside the levels swept.")
-
-
-def _mean(values) -> float | None:
-    return sum(values) / len(values) if values else None
 
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:auto;padding:1rem;line-height:1.4}
@@ -396,7 +352,7 @@ def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, de
              f"</code> with the suite below.</p><pre>{html.escape(summary.get('suite_text', ''))}</pre>")
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in summary.get("notes", []))
     sentences, answer_rows = answer(summary) if stem == "report" else ([], [])
-    body = [f"<h1>{html.escape(title)}</h1><p>{html.escape(QUESTION)}</p>",
+    body = [f"<h1>{html.escape(title)}</h1><p>{html.escape(question(summary))}</p>",
             f"<p>{html.escape(summary.get('description', ''))}</p>", "<h2>Headline</h2>",
             _answer_html(sentences, answer_rows), f"<p>{html.escape(_confidence_note(summary))}</p>",
             "<h2>Every break-down and gap</h2>", _headline_html(rows),
@@ -410,7 +366,7 @@ def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, de
             f"</head><body>{''.join(body)}</body></html>")
     html_path = directory / f"{stem}.html"
     html_path.write_text(page)
-    md = [f"# {md_escape(title)}", "", QUESTION, "", "## Headline", "", *_answer_md(sentences, answer_rows),
+    md = [f"# {md_escape(title)}", "", question(summary), "", "## Headline", "", *_answer_md(sentences, answer_rows),
           _confidence_note(summary), "", "## Every break-down and gap", "",
           "| sweep | quantity | value | interval | unit | error SNR (bits) | note |",
           "|---|---|---|---|---|---|---|"]

@@ -160,20 +160,21 @@ def per_layer_figure(sweep: dict, colours: dict) -> bytes:
 
 
 def rate_points(summary: dict) -> list[dict]:
-    """For each network unit at a word or gate site of its products (no layer restriction): the label entropy of
+    """For each unit of a system in the rate view (a network: its kind says so) at a word or gate site of its
+    products (no layer restriction): the label entropy of
     its task (the rate R it must deliver, bits) and the error SNR at its products at break-down (bits), with
     that SNR's interval; only from sweeps that hold tasks of at least two different entropies."""
     systems = summary.get("systems", {})
     pts = []
     for sw in summary["sweeps"]:
         rates = {round(systems.get(u["system"], {}).get("label_entropy_bits") or 0, 2) for u in sw["units"]
-                 if systems.get(u["system"], {}).get("world") == "network"}
+                 if systems.get(u["system"], {}).get("rate_view")}
         if sw["per_bit"] or len(rates) < 2:
             continue
         for u in sw["units"]:
             d = systems.get(u["system"], {})
             b = u["breakdown"]
-            if d.get("world") != "network" or u.get("layer") or b.get("censored") or b["error_snr_bits"] is None:
+            if not d.get("rate_view") or u.get("layer") or b.get("censored") or b["error_snr_bits"] is None:
                 continue
             pts.append({"sweep": sw["name"], "noise": sw["noise"], "system": u["system"], "site": u["site"],
                         "rate": d["label_entropy_bits"], "snr": b["error_snr_bits"], "lo": b["error_snr_lo"],

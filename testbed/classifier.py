@@ -1,9 +1,12 @@
 """Netlist classifiers as systems: a circuit that solves a network's task (a decision tree, a forest, a binarized
-MLP compiled to gates by networks.compile), scored like a network, by accuracy on the test set, with the same
+MLP, the integer MLP compiled to gates by networks.compile), one registered class per classifier with its own
+hyperparameters, scored like a network, by accuracy on the test set, with the same
 threshold (1 point under its own noise-free accuracy). Its sites are a circuit's: `gate`, `input` (the feature
 bits), `output` (the class word)."""
 
-from __future__ import annotations
+import dataclasses
+from dataclasses import dataclass
+from typing import ClassVar, get_args, get_type_hints
 
 import numpy as np
 
@@ -77,29 +80,97 @@ class ClassifierSystem(CircuitSystem):
                 "hardening": self.hardening}
 
 
-def _integer_mlp(ds: Dataset, spec) -> CompiledClassifier:
-    """The integer MLP itself as one netlist: the trained float MLP of `hidden` (the same cached model the
-    network systems use), exported at `bits` bits for weights and activations, compiled with constant weights."""
-    model, _ = trained_model(ModelConfig(dataset=ds.name, hidden=spec.hidden, seed=spec.seed), progress=False)
-    return compile_integer_mlp(export(model, ds.x_train, act_bits=spec.bits, weight_bits=spec.bits))
+class Classifier:
+    """A model compiled to gates, one subclass per model: its hyperparameters are the fields of a frozen
+    dataclass (each a suite key, with its default), `ranges` bounds the integer ones ((key, lo, hi), ...),
+    `compile(dataset)` trains it on the data set's training inputs and returns the CompiledClassifier. A
+    subclass with a `model` name registers itself in CLASSIFIERS when it is defined."""
+
+    model: ClassVar[str] = ""  # the suite's `model = "..."`
+    summary: ClassVar[str] = ""  # its line in `testbed list`
+    ranges: ClassVar[tuple] = (("bits", 1, 8),)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.model:
+            if cls.compile is Classifier.compile or not cls.summary:
+                raise TypeError(f"classifier {cls.__name__}: needs a summary and compile()")
+            CLASSIFIERS[cls.model] = cls
+
+    def compile(self, ds: Dataset) -> CompiledClassifier:
+        raise NotImplementedError
+
+    @classmethod
+    def keys(cls) -> dict:
+        """Its suite keys -> TOML type (a tuple field is a TOML list)."""
+        hints = get_type_hints(cls)
+        return {f.name: _toml_type(hints[f.name]) for f in dataclasses.fields(cls)}
 
 
-def _bnn(ds: Dataset, spec) -> CompiledClassifier:
-    _, model = train_binarized(ds.x_train, ds.y_train, spec.hidden, spec.bits, spec.epochs, spec.seed)
-    return compile_binarized(model)
+def _toml_type(hint):
+    if hint is tuple:
+        return list
+    return next(t for t in get_args(hint) if t is not type(None)) if get_args(hint) else hint
 
 
-# model name -> builder(dataset, spec) of a compiled classifier trained on the data set's training inputs
-CLASSIFIERS = {
-    "tree": lambda ds, spec: fit_tree(ds.x_train, ds.y_train, spec.bits, spec.seed, max_depth=spec.max_depth),
-    "forest": lambda ds, spec: fit_forest(ds.x_train, ds.y_train, spec.bits, spec.n_trees, spec.seed,
-                                          max_depth=spec.max_depth),
-    "bnn": _bnn,
-    "imlp": _integer_mlp,
-}
-SUMMARIES = {
-    "tree": "decision tree on quantized features, compiled to gates; bits, max_depth",
-    "forest": "random forest (hard vote) compiled to gates; bits, n_trees, max_depth",
-    "bnn": "binarized MLP (XNOR, popcount, thresholds, argmax) compiled to gates; bits (1..4), hidden, epochs",
-    "imlp": "the integer MLP as one netlist (constant-weight adder trees, requantization, ReLU, argmax); bits, hidden",
-}
+CLASSIFIERS: dict[str, type[Classifier]] = {}  # model name -> class, in registration order
+
+
+@dataclass(frozen=True)
+class Tree(Classifier):
+    model: ClassVar[str] = "tree"
+    summary: ClassVar[str] = "decision tree on quantized features, compiled to gates; bits, max_depth"
+    ranges: ClassVar[tuple] = (("bits", 1, 8), ("max_depth", 1, 64))
+    bits: int = 4
+    max_depth: int | None = None
+    seed: int = 0
+
+    def compile(self, ds):
+        return fit_tree(ds.x_train, ds.y_train, self.bits, self.seed, max_depth=self.max_depth)
+
+
+@dataclass(frozen=True)
+class Forest(Classifier):
+    model: ClassVar[str] = "forest"
+    summary: ClassVar[str] = "random forest (hard vote) compiled to gates; bits, n_trees, max_depth"
+    ranges: ClassVar[tuple] = (("bits", 1, 8), ("max_depth", 1, 64), ("n_trees", 1, 200))
+    bits: int = 4
+    n_trees: int = 10
+    max_depth: int | None = None
+    seed: int = 0
+
+    def compile(self, ds):
+        return fit_forest(ds.x_train, ds.y_train, self.bits, self.n_trees, self.seed, max_depth=self.max_depth)
+
+
+@dataclass(frozen=True)
+class BinarizedMLP(Classifier):
+    model: ClassVar[str] = "bnn"
+    summary: ClassVar[str] = ("binarized MLP (XNOR, popcount, thresholds, argmax) compiled to gates; bits (1..4), "
+                              "hidden, epochs")
+    ranges: ClassVar[tuple] = (("bits", 1, 8), ("epochs", 1, 10_000))
+    bits: int = 4
+    hidden: tuple = (128,)
+    epochs: int = 60
+    seed: int = 0
+
+    def compile(self, ds):
+        _, model = train_binarized(ds.x_train, ds.y_train, self.hidden, self.bits, self.epochs, self.seed)
+        return compile_binarized(model)
+
+
+@dataclass(frozen=True)
+class IntegerMLP(Classifier):
+    """The integer MLP itself as one netlist: the trained float MLP of `hidden` (the same cached model the network
+    systems use), exported at `bits` bits for weights and activations, compiled with constant weights."""
+
+    model: ClassVar[str] = "imlp"
+    summary: ClassVar[str] = ("the integer MLP as one netlist (constant-weight adder trees, requantization, ReLU, "
+                              "argmax); bits, hidden")
+    bits: int = 4
+    hidden: tuple = (128,)
+    seed: int = 0
+
+    def compile(self, ds):
+        model, _ = trained_model(ModelConfig(dataset=ds.name, hidden=self.hidden, seed=self.seed), progress=False)
+        return compile_integer_mlp(export(model, ds.x_train, act_bits=self.bits, weight_bits=self.bits))

@@ -24,6 +24,7 @@ import numpy as np
 from testbed.errors import TestbedError
 from testbed.noise import BITS, GapAxis, NoiseModel, bitflip
 from testbed.rng import derive_seed
+from testbed.settings import SETTINGS
 from testbed.stats import crossing_fit, z_value
 
 DESIGN_TRIALS = 1 << 20  # trial numbers of the sequential design start here, apart from grid and refinement trials
@@ -64,10 +65,11 @@ class Breakdown:
 class Sweep:
     """One system at one site under one noise kind, over a grid of levels (see the module docstring)."""
 
-    def __init__(self, system, site: str, noise: NoiseModel, levels, *, seed: int = 0, min_trials: int = 2,
-                 max_trials: int = 8, margin: float = 0.01, refine: int = 3, threshold: float | None = None,
-                 label: str | None = None, confidence: float = 0.95, target_width: float | None = None,
-                 budget: int = 0, batch: int = 4):
+    def __init__(self, system, site: str, noise: NoiseModel, levels, *, seed: int = 0,
+                 min_trials: int = SETTINGS.min_trials, max_trials: int = SETTINGS.max_trials,
+                 margin: float = SETTINGS.margin, refine: int = SETTINGS.refine, threshold: float | None = None,
+                 label: str | None = None, confidence: float = SETTINGS.confidence,
+                 target_width: float | None = SETTINGS.target_width, budget: int = SETTINGS.budget, batch: int = 4):
         system.site(noise, site)
         if len(levels) < 2:
             raise TestbedError("levels: a sweep needs at least two levels")
@@ -327,8 +329,13 @@ class Gap:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in self.__dict__.items()}
 
 
+def baseline_label(label: str, name: str) -> str:
+    """The label of a unit's baseline break-down (System.baselines): 'UNIT (NAME)'."""
+    return f"{label} ({name})"
+
+
 def gap(network: Breakdown, circuit: Breakdown, noise: NoiseModel, axis: str = "level",
-        confidence: float = 0.95) -> Gap:
+        confidence: float = SETTINGS.confidence) -> Gap:
     """Tolerance gap on the noise's own gap axis (decades between probabilities, bits between SNRs), or
     with axis='error_snr' in bits between the error SNRs at break-down; positive when the network tolerates
     more. censored: the gap is only a bound because a break-down level lies outside the levels swept."""
@@ -360,16 +367,17 @@ class Comparison:
     def __init__(self, sweeps: list[Sweep], noise: NoiseModel):
         self.sweeps = {s.label: s for s in sweeps}
         self.noise = noise
+        self.confidence = sweeps[0].confidence if sweeps else SETTINGS.confidence  # compare() gives all the same
         self.breakdown = {label: s.breakdown() for label, s in self.sweeps.items()}
         for label, s in self.sweeps.items():
-            for suffix, (metric, threshold) in s.system.baselines.items():
-                self.breakdown[label + suffix] = s.breakdown(metric, threshold)
+            for name, (metric, threshold) in s.system.baselines.items():
+                self.breakdown[baseline_label(label, name)] = s.breakdown(metric, threshold)
 
     def gap(self, network: str, circuit: str, axis: str = "level") -> Gap:
         for name in (network, circuit):
             if name not in self.breakdown:
                 raise TestbedError(f"no sweep named {name!r} (have: {', '.join(self.breakdown)})")
-        return gap(self.breakdown[network], self.breakdown[circuit], self.noise, axis)
+        return gap(self.breakdown[network], self.breakdown[circuit], self.noise, axis, self.confidence)
 
     def to_rows(self) -> list[dict]:
         rows = []
@@ -401,13 +409,15 @@ def compare(systems, noise: NoiseModel, levels, sites=None, seed: int = 0, **swe
     return Comparison(sweeps, noise)
 
 
-def per_bit_breakdowns(system, levels, seed: int = 0, **sweep_options) -> list[Breakdown]:
-    """The per-bit view: break-down level of bitflip when only bit k of each result word (the system's
-    word_site) can flip, for every k (bit 0 first); shows which bits carry the tolerance."""
-    out = []
+def per_bit_sweeps(system, levels, seed: int = 0, prefix: str = "", **sweep_options) -> list[Sweep]:
+    """The per-bit view: one bitflip Sweep per bit k of the system's result word (its word_site), where only bit k
+    of each word can flip (bit 0 first), labelled 'PREFIX NAME@SITE[bit K]' (no space after the prefix)."""
     site = system.word_site
-    for k in range(system.word_width):
-        sweep = Sweep(system, site, bitflip(0.0, bits=(k,)), levels, seed=seed,
-                      label=f"{system.name}@{site}[bit {k}]", **sweep_options)
-        out.append(run_sweep(sweep).breakdown())
-    return out
+    return [Sweep(system, site, bitflip(0.0, bits=(k,)), levels, seed=seed,
+                  label=f"{prefix}{system.name}@{site}[bit {k}]", **sweep_options) for k in range(system.word_width)]
+
+
+def per_bit_breakdowns(system, levels, seed: int = 0, **sweep_options) -> list[Breakdown]:
+    """The break-down level of each bit's sweep of the per-bit view (per_bit_sweeps): which bits carry the
+    tolerance."""
+    return [run_sweep(sweep).breakdown() for sweep in per_bit_sweeps(system, levels, seed, **sweep_options)]

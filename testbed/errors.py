@@ -1,10 +1,10 @@
-"""Exception types of the testbed package; the command line maps them to exit status 2."""
+"""Exception types of the testbed package; the command line maps them to exit status 2.
 
+TestbedError is the project's one error root (defined in circuits.errors, the package below all others):
+NetlistError, NetworkError, ReportError and the testbed's own types below derive from it.
+"""
 
-class TestbedError(ValueError):
-    """Bad input to the testbed; the message names the file, field or value at fault."""
-
-    __test__ = False  # not a pytest test class
+from circuits.errors import TestbedError
 
 
 class SuiteError(TestbedError):

@@ -2,33 +2,9 @@
 
 from __future__ import annotations
 
+from testbed.settings import percent
 from testbed.store import read_summary
-
-
-def _num(v, unit: str = "") -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, str):
-        return v
-    return f"{v:.3g}{unit}"
-
-
-def level_text(b: dict) -> str:
-    """A break-down level with its interval and width, or a bound when censored ("> 0.1": not reached within
-    the levels swept; "< 1e-10": failed already at the first)."""
-    if b.get("censored"):
-        return f"> {_num(b['lo'])}" if b.get("hi") is None else f"< {_num(b['hi'])}"
-    width = f", width {_num(b['width'])}" if b.get("width") is not None else ""
-    budget = " budget reached" if b.get("budget_reached") else ""
-    return f"{_num(b['level'])} [{_num(b['lo'])}, {_num(b['hi'])}]{width}{budget}"
-
-
-def gap_text(g: dict) -> str:
-    """A gap with its interval and whether that excludes zero, or a bound when a break-down is censored."""
-    if g.get("censored"):
-        return f"{_num(g['value'])} {g['unit']} (bound: {g['censored']})"
-    sign = {True: "excludes 0", False: "includes 0"}.get(g.get("excludes_zero"), "")
-    return f"{_num(g['value'])} {g['unit']} [{_num(g['lo'])}, {_num(g['hi'])}] {sign}".rstrip()
+from testbed.summary import fmt, gap_text, level_text, unit_baselines
 
 
 def show_summary(summary: dict) -> str:
@@ -38,18 +14,16 @@ def show_summary(summary: dict) -> str:
         lines.append(f"\n{sw['name']}: {sw['noise']}{params}" + (" per result bit" if sw["per_bit"] else ""))
         lines.append(f"  {'system@site':<44} {'break-down: ' + sw['axis']['label']:<46} error SNR (bits)")
         if sw.get("target_width"):
-            lines.append(f"  ({sw['confidence']:.0%} intervals from a dose-response fit; width on the severity axis, "
-                         f"target {_num(sw['target_width'])})")
+            lines.append(f"  ({percent(sw['confidence'])} intervals from a dose-response fit; width on the severity "
+                         f"axis, target {fmt(sw['target_width'])})")
         for u in sw["units"]:
             b = u["breakdown"]
-            lines.append(f"  {u['label'].split('/', 1)[1]:<44} {level_text(b):<46} {_num(b['error_snr_bits'])}")
-            if u.get("exact_digital_breakdown") and not sw["per_bit"]:
-                d = u["exact_digital_breakdown"]
-                lines.append(f"  {'  same products, exact digital':<44} {level_text(d):<46} "
-                             f"{_num(d['error_snr_bits'])}")
+            lines.append(f"  {u['label'].split('/', 1)[1]:<44} {level_text(b):<46} {fmt(b['error_snr_bits'])}")
+            for name, d in unit_baselines(u).items() if not sw["per_bit"] else ():
+                lines.append(f"  {'  same products, ' + name:<44} {level_text(d):<46} {fmt(d['error_snr_bits'])}")
         for g in sw["gaps"]:
             lines.append(f"  gap {g['framing']}: {g['network'].split('/', 1)[1]} vs {g['against'].split('/', 1)[1]}: "
-                         f"{gap_text(g['level'])}; error SNR {_num(g['error_snr']['value'])} bits")
+                         f"{gap_text(g['level'])}; error SNR {fmt(g['error_snr']['value'])} bits")
     return "\n".join(lines)
 
 

@@ -1,24 +1,29 @@
-"""summary.json: every number of a finished run that the headline, `testbed show` and reports need.
+"""summary.json: every number of a finished run that the headline, `testbed show` and reports need, and the text
+both render from it (one renderer of break-downs, gaps and confidence levels, and each system's report section).
 
-Per sweep: each unit's curve (task metric with its interval, error SNR, the information view) and its
-break-down level; for networks also the per-task baseline (an exact digital computation of the same
-products, which fails whenever one product is wrong). Gaps: each network against each circuit of the
-sweep (framing 'per operation' when the circuit is the network's own multiplier) and against its exact
-digital baseline ('per task'), on the noise-level axis and on the error-SNR axis.
+Per system: its detail, its kind and whether it belongs in the rate view. Per sweep: each unit's curve (task
+metric with its interval, error SNR, the information view), its break-down level and its baselines by name (for
+networks "exact digital": an exact digital computation of the same products, which fails whenever one product is
+wrong). Gaps: each network against each circuit of the sweep (framing 'per operation' when the circuit is the
+network's own multiplier) and against its baselines ('per task'), on the noise-level axis and on the error-SNR
+axis. The run's settings (testbed.settings) and thresholds.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import os
 import platform
 import tempfile
 from pathlib import Path
 
-from testbed.compare import gap
-from testbed.sites import gate_level, site_named  # noqa: F401 (gate_level: asked by reports, readers of a summary)
+from testbed.settings import percent
 from testbed.store import SUMMARY, json_safe
-from testbed.systems import CIRCUIT_THRESHOLD, NETWORK_DROP
+
+# Reports read this module: what it imports at the top stays light (no networks, no torch); building a summary
+# imports the comparator, the sites and the system kinds where it needs them.
 
 
 def _curve(unit) -> list[dict]:
@@ -40,6 +45,10 @@ def _axis(noise) -> dict:
 
 
 def build_summary(suite, units: dict, meta: dict) -> dict:
+    from testbed.compare import baseline_label, gap
+    from testbed.kinds import SYSTEM_KINDS
+    from testbed.sites import site_named
+
     sweeps = []
     for spec in suite.sweeps:
         mine = [u for u in units.values() if u.sweep_name == spec.name]
@@ -60,10 +69,11 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
                 entry["fault_budget"] = {"gates": gates, **ends}
             if not spec.per_bit:
                 entry.update(sw.system.summary_fields())
-                for suffix, (metric, threshold) in sw.system.baselines.items():
+                entry["baselines"] = {}
+                for name, (metric, threshold) in sw.system.baselines.items():
                     baseline = sw.breakdown(metric, threshold)
-                    entry["exact_digital_breakdown"] = baseline.to_dict()
-                    breakdowns[u.label + suffix] = baseline
+                    entry["baselines"][name] = baseline.to_dict()
+                    breakdowns[baseline_label(u.label, name)] = baseline
             entries.append(entry)
         gaps = []
         if not spec.per_bit:
@@ -72,7 +82,7 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
                 system = systems[n["label"]]
                 pairs = [(c["label"], "per operation" if c["system"] == system.runs_on else "versus circuit")
                          for c in references]
-                pairs += [(n["label"] + suffix, "per task") for suffix in system.baselines]
+                pairs += [(baseline_label(n["label"], name), "per task") for name in system.baselines]
                 for other, framing in pairs:
                     level_gap = gap(breakdowns[n["label"]], breakdowns[other], spec.noise,
                                     confidence=spec.options["confidence"])
@@ -89,16 +99,93 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
     for u in units.values():
         system = u.sweep.system
         if system.name not in details:
-            details[system.name] = system.detail()
+            kind = SYSTEM_KINDS[suite.systems[system.name].kind]
+            details[system.name] = {**system.detail(), "kind": kind.name, "rate_view": kind.rate_view}
     return json_safe({
         "systems": details,
         "suite": suite.name, "description": suite.description, "suite_hash": suite.hash, "seed": suite.seed,
         "code_version": meta.get("code_version"), "created": meta.get("created"), "notes": suite.notes,
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "processor": platform.processor() or platform.machine(), "cpus": os.cpu_count()},
-        "thresholds": {"circuit_exact_rate": CIRCUIT_THRESHOLD, "network_accuracy_drop": NETWORK_DROP},
+        "thresholds": {"circuit_exact_rate": suite.settings.circuit_exact_rate,
+                       "network_accuracy_drop": suite.settings.network_accuracy_drop},
+        "settings": dataclasses.asdict(suite.settings),
         "sweeps": sweeps,
     })
+
+
+def gate_level(site: str) -> bool:
+    """Whether a unit's site (SITE or SITE@LAYER) puts noise on gates (testbed.sites), for readers of a summary."""
+    from testbed.sites import gate_level as at_gates
+
+    return at_gates(site)
+
+
+def unit_baselines(unit: dict) -> dict:
+    """A unit's baseline break-downs by name ("exact digital": the same products computed exactly); summaries
+    written before baselines were keyed by name hold the one "exact_digital_breakdown"."""
+    if "baselines" in unit:
+        return unit["baselines"] or {}
+    old = unit.get("exact_digital_breakdown")
+    return {"exact digital": old} if old else {}
+
+
+def fmt(v) -> str:
+    """How every number appears in `show` and the report (3 significant digits; 'inf', '-' for none)."""
+    if v is None:
+        return "-"
+    if isinstance(v, str):
+        return v
+    if isinstance(v, float) and not math.isfinite(v):
+        return "inf" if v > 0 else "-inf"
+    return f"{v:.3g}"
+
+
+def sign_text(g: dict) -> str:
+    """Whether a gap's interval excludes zero, or why it has none (a censored break-down: a bound)."""
+    return {True: "excludes 0", False: "includes 0"}.get(
+        g.get("excludes_zero"), "bound" if g.get("censored") else "no interval")
+
+
+def interval_text(d: dict) -> str:
+    """A break-down or gap in short: value [lo, hi], or a bound ("> 0.1", "x (bound)") when censored."""
+    if d.get("censored"):
+        if d.get("unit"):  # a gap of a censored break-down: only a bound
+            return f"{fmt(d['value'])} (bound)"
+        return f"> {fmt(d['lo'])}" if d.get("hi") is None else f"< {fmt(d['hi'])}"
+    return f"{fmt(d['value'] if 'value' in d else d['level'])} [{fmt(d['lo'])}, {fmt(d['hi'])}]"
+
+
+def level_text(b: dict) -> str:
+    """A break-down level in full: value [lo, hi] with its width (and whether the trial budget ran out), or a bound
+    when censored ("> 0.1": not reached within the levels swept; "< 1e-10": failed already at the first)."""
+    if b.get("censored"):
+        return interval_text(b)
+    width = f", width {fmt(b['width'])}" if b.get("width") is not None else ""
+    return f"{interval_text(b)}{width}{' budget reached' if b.get('budget_reached') else ''}"
+
+
+def gap_text(g: dict) -> str:
+    """A gap in full: value unit [lo, hi] and its sign, or a bound naming the censored break-downs."""
+    if g.get("censored"):
+        return f"{fmt(g['value'])} {g['unit']} (bound: {g['censored']})"
+    return f"{fmt(g['value'])} {g['unit']} [{fmt(g['lo'])}, {fmt(g['hi'])}] {sign_text(g)}"
+
+
+def confidence_text(summary: dict, sweep: dict | None = None) -> str:
+    """The confidence of one sweep's intervals, or of every sweep's ("90%", or "90%/95%" when they differ), as
+    captions write it."""
+    levels = [sweep] if sweep is not None else summary["sweeps"]
+    return "/".join(dict.fromkeys(percent(sw["confidence"]) for sw in levels))
+
+
+def system_section(name: str, detail: dict) -> dict:
+    """The report's section of one system of summary.json, as its kind renders it (testbed.kinds.SystemKind.section;
+    summaries written before kinds were recorded name it as "world"); an unknown kind gets a bare title."""
+    from testbed.kinds import SYSTEM_KINDS
+
+    kind = SYSTEM_KINDS.get(detail.get("kind") or detail.get("world"))
+    return kind.section(name, detail) if kind else {"title": name, "items": []}
 
 
 def write_summary(directory, summary: dict) -> Path:

@@ -22,14 +22,16 @@ from networks.data import Dataset
 from testbed.errors import TestbedError
 from testbed.metrics import circuit_metrics, network_metrics
 from testbed.noise import NoiseModel
+from testbed.rng import sub_seed, trial_rng
+from testbed.settings import SETTINGS
 from testbed.sites import Site, site_named
 from testbed.stats import entropy_bits
 
-CIRCUIT_THRESHOLD = 0.99  # exact-output rate
-NETWORK_DROP = 0.01  # accuracy more than 1 point under noise-free
+CIRCUIT_THRESHOLD = SETTINGS.circuit_exact_rate  # exact-output rate
+NETWORK_DROP = SETTINGS.network_accuracy_drop  # accuracy more than 1 point under noise-free
 
 OPERAND_KINDS = ("exhaustive", "random", "recorded", "given")
-EXHAUSTIVE_BITS = 20
+EXHAUSTIVE_BITS = SETTINGS.exhaustive_bits
 
 
 class System:
@@ -42,7 +44,7 @@ class System:
     word_site = ""  # the result-word site of the per-bit view
     is_reference = False  # tolerance gaps are measured against reference systems (the digital side)
     runs_on: str | None = None  # the circuit system whose netlist it runs on (gaps against it are per operation)
-    baselines: dict = {}  # label suffix -> (metric, threshold): break-downs derived from the same trials
+    baselines: dict = {}  # name -> (metric, threshold): break-downs derived from the same trials (label "UNIT (NAME)")
     metric_counts: dict = {}  # metric -> the row field that counts its successes (of row["n"])
     name = ""
     required_rate_bits = 0.0
@@ -103,7 +105,7 @@ class CircuitSystem(System):
     metric_counts = {"exact_rate": "correct"}
     threshold = CIRCUIT_THRESHOLD
 
-    def __init__(self, netlist: Netlist, operands="exhaustive", n_vectors: int = 65536, seed: int = 0,
+    def __init__(self, netlist: Netlist, operands="exhaustive", n_vectors: int = SETTINGS.n_vectors, seed: int = 0,
                  name: str | None = None, hardening: dict | None = None, intended=None):
         self.netlist, self.name, self.hardening = netlist, name or netlist.name, hardening
         self.intended = intended  # the exact f(a, b) the circuit computes or approximates, when known
@@ -150,10 +152,10 @@ class CircuitSystem(System):
 
     def trial(self, noise: NoiseModel, site: str, seed: int) -> dict:
         plan = noise.plan(self.site(noise, site))
-        rng = np.random.default_rng(seed)
+        rng = trial_rng(seed)
         if plan.site.gate_level:
             faults = plan.gates(self.netlist.n_gates, rng)
-            out = simulate_planes(self.netlist, self.planes, faults=faults.with_seed(int(rng.integers(0, 2 ** 62))))
+            out = simulate_planes(self.netlist, self.planes, faults=faults.with_seed(sub_seed(rng, 62)))
             noisy = unpack_outputs(self.netlist, out, self.n)[self.out_bus]
         elif plan.site.name == "input":  # every input bus's words, then the fault-free netlist
             ops = {bus: plan(np.asarray(v)[:, None], self.netlist.inputs[bus], self.netlist.signed, rng)[:, 0]
@@ -178,12 +180,12 @@ class CircuitSystem(System):
         return [self.netlist]
 
     def detail(self) -> dict:
-        """Size, depth, single stuck-at fault coverage and sensitivity S (exhaustive when inputs <= 20 bits,
-        else 2^16 random vectors)."""
+        """Size, depth, single stuck-at fault coverage and sensitivity S (exhaustive up to SETTINGS.exhaustive_bits
+        input bits, else SETTINGS.campaign_vectors random vectors)."""
         from circuits.campaign import stuck_at_campaign
 
         net = self.netlist
-        vectors = "exhaustive" if net.n_input_bits <= 20 else 1 << 16
+        vectors = "exhaustive" if net.n_input_bits <= EXHAUSTIVE_BITS else SETTINGS.campaign_vectors
         camp = stuck_at_campaign(net, vectors=vectors, seed=0)
         return {"world": self.world, "gates": net.n_gates, "depth": net.depth(), "inputs": net.inputs,
                 "outputs": net.output_widths, "operands": self.operand_kind, "vectors": int(self.n),
@@ -196,7 +198,7 @@ class CircuitSystem(System):
 
     def error_vs_exact(self) -> dict | None:
         """EP, MAE, WCE, MRED, MSE (and MAE%, WCE% of 2^width) of the noise-free outputs against the exact function
-        the circuit stands in for (REFERENCES.md conventions), over its operand set; None when that is unknown."""
+        the circuit stands in for (definitions in circuits.metrics), over its operand set; None when that is unknown."""
         if self.intended is None or set(self.operands) != {"a", "b"}:
             return None
         exact = np.asarray(self.intended(self.operands["a"], self.operands["b"]), dtype=np.int64)
@@ -214,7 +216,7 @@ class NetworkSystem(System):
     runs_on: the name of the circuit system of its multiplier; size: the model's size report, if quantized."""
 
     world, metric, default_site, word_site = "network", "accuracy", "mac-gate", "product"
-    baselines = {" (exact digital)": ("digital_task_rate", CIRCUIT_THRESHOLD)}
+    baselines = {"exact digital": ("digital_task_rate", CIRCUIT_THRESHOLD)}
     metric_counts = {"accuracy": "correct", "agreement": "agree", "digital_task_rate": "all_products_exact"}
 
     def __init__(self, engine: IntegerEngine, dataset: Dataset, name: str = "network", runs_on: str | None = None,
@@ -254,8 +256,8 @@ class NetworkSystem(System):
 
     def trial(self, noise: NoiseModel, site: str, seed: int) -> dict:
         plan = noise.plan(self.site(noise, site))
-        rng = np.random.default_rng(seed)
-        seed = int(rng.integers(0, 2 ** 31))
+        rng = trial_rng(seed)
+        seed = sub_seed(rng, 31)
         kwargs: dict = {"rng": rng, "measure_error": True}
         if plan.site.gate_level:
             kwargs["faults"] = plan.gates(self._gates(plan.site), rng).with_seed(seed)

@@ -1,10 +1,11 @@
 """Shared helpers: external tools are required under TESTBED_REQUIRE_TOOLS=1, skipped otherwise.
 
-The Hypothesis profile "testbed-ci" (bounded examples, no deadline, derandomized) comes from the project's
-pytest plugin (testbed.pytest_plugin); HYPOTHESIS_PROFILE selects another.
+The Hypothesis profile "testbed-ci" (bounded examples, no deadline, derandomized) is registered here;
+HYPOTHESIS_PROFILE selects another. The project's pytest plugin (the `fault_context` fixture) is opted into here.
 """
 
 import contextlib
+import importlib
 import io
 import os
 import shutil
@@ -13,9 +14,16 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-import testbed.pytest_plugin  # noqa: F401 (registers the profile even when the entry point is not installed)
-
+settings.register_profile("testbed-ci", max_examples=50, deadline=None, derandomize=True, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "testbed-ci"))
+
+
+def pytest_configure(config):
+    """Opt in to the project's pytest plugin (once: an environment installed before the plugin became opt-in still
+    loads it through its old entry point)."""
+    plugin = importlib.import_module("testbed.pytest_plugin")
+    if not config.pluginmanager.is_registered(plugin):
+        config.pluginmanager.register(plugin, "testbed.pytest_plugin")
 
 
 def require_tool(*names: str) -> None:

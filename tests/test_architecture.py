@@ -1,7 +1,7 @@
-"""The arrows of DESIGN.md, kept: circuits imports nothing of ours; the hardware room (hardware/) only public names
+"""The arrows of the design, kept: circuits imports nothing of ours; the hardware room (hardware/) only public names
 of circuits; networks only circuits and hardware, and nothing below the compilers room (networks/compilers/)
-imports it; testbed no reports (nor the command line); reports only the store (with its error type) and summary
-of testbed; only cli sits above them all; no two rooms import each other."""
+imports it; testbed no reports (nor its command line, the room testbed/cli/); reports only the store (with its
+error type) and summary of testbed; only the command line sits above them all; no two rooms import each other."""
 
 import ast
 from pathlib import Path
@@ -9,11 +9,12 @@ from pathlib import Path
 import circuits
 
 ROOT = Path(__file__).resolve().parent.parent
-OURS = {"circuits", "hardware", "networks", "testbed", "reports", "cli"}
+OURS = {"circuits", "hardware", "networks", "testbed", "reports"}
 COMPILERS = "networks.compilers"
+CLI = "testbed.cli"
 ALLOWED = {"circuits": set(), "hardware": {"circuits"}, "networks": {"circuits", "hardware"},
            COMPILERS: {"circuits", "hardware", "networks"}, "testbed": {"circuits", "hardware", "networks", COMPILERS},
-           "reports": {"testbed.store", "testbed.errors", "testbed.summary"}, "cli": OURS | {COMPILERS}}
+           "reports": {"testbed.store", "testbed.errors", "testbed.summary"}, CLI: OURS | {COMPILERS}}
 
 
 def _imports(path: Path) -> set[tuple[str, str]]:
@@ -29,8 +30,11 @@ def _imports(path: Path) -> set[tuple[str, str]]:
 
 
 def _room(module: str) -> str:
-    """The room a module belongs to: its top package, or the compilers room."""
-    return COMPILERS if module == COMPILERS or module.startswith(COMPILERS + ".") else module.split(".")[0]
+    """The room a module belongs to: its top package, the compilers room or the command line."""
+    for sub_room in (COMPILERS, CLI):
+        if module == sub_room or module.startswith(sub_room + "."):
+            return sub_room
+    return module.split(".")[0]
 
 
 def _files(room: str):
@@ -88,3 +92,4 @@ def test_the_checks_see_forbidden_imports(tmp_path):
     assert _private("circuits.bitplanes", "_pack") and _private("circuits", "fault_masks")
     assert not _private("circuits", "GateFaultPlan") and not _private("circuits.builder", "Builder")
     assert _room("networks.compilers.trees") == COMPILERS and _room("networks.engine") == "networks"
+    assert _room("testbed.cli.main") == CLI and _room("testbed.suite") == "testbed"

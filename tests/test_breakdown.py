@@ -68,7 +68,8 @@ def test_interval_covers_a_known_logistic_curve():
 
 def _xor_chain(n: int):
     """y = x0 ^ x1 ^ ... ^ xn through a chain of n XOR gates: every flip reaches y, so y is wrong with
-    probability (1 - (1 - 2p)^n) / 2 (REFERENCES.md)."""
+    probability (1 - (1 - 2p)^n) / 2 (each gate flips its output with probability p; the parity of
+    the flips is odd with that probability)."""
     b = Builder(f"xor_chain{n}")
     x = b.input("x", n + 1)
     net = x[0]

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cli.main import main
+from testbed.cli.main import main
 from testbed.runner import run_suite
 from testbed.store import Store
 
@@ -64,7 +64,7 @@ def test_dask_local_cluster_gives_identical_results(reference, tmp_path):
 
 def test_sigkill_then_resume_equals_uninterrupted_run(reference, tmp_path):
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "cli", "run", str(SMOKE), "--out", str(out), "--workers", "1", "--no-report"]
+    cmd = [sys.executable, "-m", "testbed.cli", "run", str(SMOKE), "--out", str(out), "--workers", "1", "--no-report"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 120
     count = 0
@@ -169,7 +169,7 @@ def test_verilog_that_does_not_synthesize_is_bad_input(tmp_path):
     (tmp_path / "bad.v").write_text("module m(input a, output y);\n assign y = ;\nendmodule\n")
     text = VALID.replace('circuit = "multiplier"\nwidth = 4', 'circuit = "verilog"\npath = "bad.v"')
     (tmp_path / "s.toml").write_text(text)
-    proc = subprocess.run([sys.executable, "-m", "cli", "run", str(tmp_path / "s.toml"), "--out",
+    proc = subprocess.run([sys.executable, "-m", "testbed.cli", "run", str(tmp_path / "s.toml"), "--out",
                            str(tmp_path / "o")], capture_output=True, text=True)
     assert proc.returncode == 2 and "systems.mul4: " in proc.stderr and "yosys failed" in proc.stderr
     assert not (tmp_path / "o").exists()

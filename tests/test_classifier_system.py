@@ -4,10 +4,10 @@ from pathlib import Path
 
 import numpy as np
 
-from cli.main import main
 from networks import digits
 from networks.compilers import fit_tree
 from testbed.classifier import ClassifierSystem
+from testbed.cli.main import main
 from testbed.noise import bitflip, stuck_at
 from testbed.store import read_summary
 

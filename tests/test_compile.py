@@ -6,13 +6,24 @@ import subprocess
 import numpy as np
 import pytest
 import torch
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.tree import DecisionTreeClassifier
 
 import circuits as c
 from circuits import blocks
 from circuits.builder import Builder
 from circuits.yosys import to_verilog
 from networks import digits
-from networks.compilers import compile_binarized, fit_forest, fit_tree, quantize, thermometer, train_binarized
+from networks.compilers import (
+    compile_binarized,
+    compile_forest,
+    compile_tree,
+    fit_forest,
+    fit_tree,
+    quantize,
+    thermometer,
+    train_binarized,
+)
 from tests.conftest import require_tool
 
 
@@ -60,9 +71,17 @@ def test_compiled_matches_model_on_the_whole_test_set(compiled, data, kind):
     assert cc.classify(data.x_test[:200], faults=c.GateFaults(flip_p=0.05, seed=1)).tolist() != ref[:200].tolist()
 
 
-def test_tree_model_is_scikit_learn(compiled, data):
-    cc = compiled["tree"]
-    assert np.array_equal(cc.predict(data.x_test), cc.model_predict(quantize(data.x_test, 4)))
+def test_compiled_tree_and_forest_agree_with_scikit_learns_own_predict(data):
+    """The netlists against scikit-learn itself: a tree's predict; a forest's hard vote of its own trees' predict
+    (the forest compiles a hard vote, the lowest class on equal counts; its predict averages probabilities)."""
+    q_train, q_test = quantize(data.x_train, 4), quantize(data.x_test, 4)
+    tree = DecisionTreeClassifier(random_state=0).fit(q_train, data.y_train)
+    assert np.array_equal(compile_tree(tree, 64, 4).classify(data.x_test), tree.predict(q_test))
+    forest = RandomForestClassifier(n_estimators=8, random_state=0).fit(q_train, data.y_train)
+    votes = np.stack([forest.classes_[t.predict(q_test).astype(np.int64)] for t in forest.estimators_], axis=1)
+    hard = np.array([np.bincount(v, minlength=10).argmax() for v in votes])
+    assert np.array_equal(compile_forest(forest, 64, 4).classify(data.x_test), hard)
+    assert (hard == forest.predict(q_test)).mean() > 0.9  # the two votes mostly agree
 
 
 def test_binarized_integer_model_matches_torch(data):

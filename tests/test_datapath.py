@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from cli.main import main
+from testbed.cli.main import main
 from testbed.store import read_summary
 
 SUITE = """

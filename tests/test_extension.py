@@ -11,7 +11,7 @@ import pytest
 
 from circuits import GENERATORS, Param, circuit
 from circuits.builder import Builder
-from cli.main import main
+from testbed.cli.main import main
 from testbed.errors import NoiseError
 from testbed.noise import KINDS, NoiseModel
 from testbed.store import read_summary

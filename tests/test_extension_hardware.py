@@ -13,7 +13,7 @@ import pytest
 
 import circuits
 from circuits import GateFaultPlan, simulate
-from cli.main import main
+from testbed.cli.main import main
 from testbed.errors import NoiseError
 from testbed.noise import KINDS, NoiseModel
 from testbed.store import read_summary

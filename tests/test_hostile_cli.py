@@ -18,8 +18,8 @@ import pytest
 
 import circuits
 from circuits import NetlistError
-from cli.main import main
 from testbed import runner
+from testbed.cli.main import main
 from testbed.compare import Sweep
 from testbed.noise import bitflip
 from testbed.store import Store
@@ -198,7 +198,7 @@ def test_a_second_run_on_the_same_directory_is_refused(tmp_path, capsys):
 def test_export_into_a_closed_pipe_exits_quietly(tmp_path):
     out = tmp_path / "run"
     assert main(["run", str(SMOKE), "--out", str(out), "--workers", "1", "--no-report"]) == 0
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "export", str(out), "--format", "json"],
+    proc = subprocess.Popen([sys.executable, "-m", "testbed.cli", "export", str(out), "--format", "json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.read(10)
     proc.stdout.close()
@@ -213,8 +213,8 @@ def _children(pid: int) -> list[int]:
 
 def test_workers_end_when_their_runner_is_killed(tmp_path):
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "run", str(SMOKE), "--out", str(out), "--workers", "2",
-                             "--no-report"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-m", "testbed.cli", "run", str(SMOKE), "--out", str(out), "--workers",
+                             "2", "--no-report"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     workers: list[int] = []
     while time.time() < deadline and proc.poll() is None and len(workers) < 2:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import circuits as c
-from cli.main import main
+from testbed.cli.main import main
 from hardware import HardwareError
 from networks import IntegerEngine, ModelConfig, Multiplier, digits, export, from_torch, trained_model
 from testbed.store import read_summary

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import circuits as c
-from cli.main import main
+from testbed.cli.main import main
 from hardware import Part, pe
 from networks import IntegerEngine, ModelConfig, Multiplier, digits, export, trained_model
 from testbed.sites import SITES

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import main
+from testbed.cli.main import main
 from testbed.errors import TestbedError
 from testbed.noise import bitflip
 from testbed.store import read_summary

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import main
-from reports.build import answer, fmt, interval_text, write_report
+from reports.build import answer, write_report
+from testbed.cli.main import main
 from testbed.runner import run_suite
 from tests.conftest import require_tool
 
@@ -51,6 +51,21 @@ class _Table(html.parser.HTMLParser):
             self._cell += data
 
 
+def _num(v) -> str:
+    """A number as the report prints it: 3 significant digits, '-' for none (the format, written here again)."""
+    return "-" if v is None else f"{v:.3g}"
+
+
+def _expected_interval(d: dict) -> str:
+    """What a report cell must say for a break-down or gap of summary.json: value [lo, hi]; a censored break-down
+    as the bound it is ("> lo" not reached, "< hi" broken at once), a gap of one as "value (bound)"."""
+    if d.get("censored"):
+        if "unit" in d:
+            return f"{_num(d['value'])} (bound)"
+        return f"> {_num(d['lo'])}" if d.get("hi") is None else f"< {_num(d['hi'])}"
+    return f"{_num(d['value'] if 'value' in d else d['level'])} [{_num(d['lo'])}, {_num(d['hi'])}]"
+
+
 def test_the_answer_restates_summary_json(run_dir):
     parser = _Table("headline")
     parser.feed((run_dir / "report.html").read_text())
@@ -62,8 +77,9 @@ def test_the_answer_restates_summary_json(run_dir):
         sw = next(s for s in summary["sweeps"] if s["name"] == sweep)
         unit = next(u for u in sw["units"] if u["system"] == net and u.get("clean_accuracy") is not None)
         op = next(g for g in sw["gaps"] if g["network"] == unit["label"] and g["framing"] == "per operation")
-        assert row[4] == interval_text(unit["breakdown"]) and row[5] == interval_text(op["level"])
-        assert row[6] == {True: "excludes 0", False: "includes 0"}.get(op["level"]["excludes_zero"], "bound")
+        assert row[4] == _expected_interval(unit["breakdown"]) and row[5] == _expected_interval(op["level"])
+        sign = {True: "excludes 0", False: "includes 0"}.get(op["level"]["excludes_zero"])
+        assert row[6] == (sign or ("bound" if op["level"]["censored"] else "no interval"))
     page = (run_dir / "report.html").read_text()
     assert all(html.escape(s) in page for s in sentences)
 
@@ -77,9 +93,9 @@ def test_every_headline_number_is_in_summary_json(run_dir):
     sweeps = {sw["name"]: sw for sw in summary["sweeps"]}
     for sweep, what, value, interval, unit, snr, _note in rows:
         sw = sweeps[sweep]
-        if what.startswith("break-down of the same products"):
-            system = what.split("(")[-1].rstrip(")")
-            src = next(u for u in sw["units"] if u["system"] == system)["exact_digital_breakdown"]
+        if what.startswith("break-down of the same products, "):
+            name, system = what.removeprefix("break-down of the same products, ").rstrip(")").split(" (")
+            src = next(u for u in sw["units"] if u["system"] == system)["baselines"][name]
             expect = (src["level"], src["lo"], src["hi"], src["error_snr_bits"])
         elif what.startswith("break-down of "):
             label = f"{sweep}/{what.removeprefix('break-down of ')}"
@@ -92,8 +108,8 @@ def test_every_headline_number_is_in_summary_json(run_dir):
                      and g["against"] == f"{sweep}/{other}")
             expect = (g["level"]["value"], g["level"]["lo"], g["level"]["hi"], g["error_snr"]["value"])
             assert unit == g["level"]["unit"]
-        assert value == fmt(expect[0]) and interval == f"[{fmt(expect[1])}, {fmt(expect[2])}]"
-        assert snr == fmt(expect[3])
+        assert value == _num(expect[0]) and interval == f"[{_num(expect[1])}, {_num(expect[2])}]"
+        assert snr == _num(expect[3])
 
 
 def test_markdown_and_figures_beside_it(run_dir):
@@ -141,9 +157,11 @@ def test_report_opens_in_headless_chromium(run_dir, tmp_path):
     assert not console, console
 
 
-def test_reports_import_neither_circuits_nor_networks():
+def test_reports_import_no_networks_nor_torch():
+    """Reports run no experiment: importing them loads neither the networks nor torch (the circuits package comes
+    in only as the home of the project's error root, circuits.errors.TestbedError)."""
     code = ("import sys, reports.build, reports.figures; "
-            "print([m for m in sys.modules if m.split('.')[0] in ('circuits', 'networks')])")
+            "print([m for m in sys.modules if m.split('.')[0] in ('networks', 'torch')])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -155,7 +173,7 @@ def test_rate_against_capacity_reads_the_entropies_and_says_whether_the_relation
     def unit(system, snr):
         return {"system": system, "site": "product", "layer": None,
                 "breakdown": {"error_snr_bits": snr, "error_snr_lo": snr - 0.2, "error_snr_hi": snr + 0.2}}
-    summary = {"systems": {f"n{k}": {"world": "network", "label_entropy_bits": r} for k, r in
+    summary = {"systems": {f"n{k}": {"rate_view": True, "label_entropy_bits": r} for k, r in
                            ((2, 1.0), (4, 2.0), (10, 3.32))},
                "sweeps": [{"name": "flips", "noise": "bitflip", "per_bit": False,
                            "units": [unit("n2", 1.1), unit("n4", 2.2), unit("n10", 3.4)]}]}

@@ -141,7 +141,8 @@ def test_breakdown_is_stable_across_seeds_and_gap_is_reported(digits_system):
 
 def test_network_tolerates_more_error_power_than_the_circuit(digits_system):
     circuit = CircuitSystem(c.multiplier(8))
-    cmp = compare([(circuit, "output"), (digits_system, "product")], additive(0), np.arange(0.0, 25.0, 3.0))
+    cmp = compare([(circuit, "output"), (digits_system, "product")], additive(0), np.arange(0.0, 25.0, 3.0),
+                  budget=0)
     g = cmp.gap("mlp@product", f"{circuit.name}@output")
     assert g.unit == "bits" and g.value > 8  # the network breaks at a far lower SNR
     rows = cmp.to_rows()
@@ -150,7 +151,7 @@ def test_network_tolerates_more_error_power_than_the_circuit(digits_system):
 
 
 def test_per_bit_view_low_bits_are_harmless(digits_system):
-    views = per_bit_breakdowns(digits_system, [1e-3, 1e-2, 1e-1, 1.0], max_trials=2)
+    views = per_bit_breakdowns(digits_system, [1e-3, 1e-2, 1e-1, 1.0], max_trials=2, budget=0)  # the grid alone
     assert len(views) == 16
     assert views[0].censored == "above"  # flipping product bit 0 even always does not break it
     top = views[15]

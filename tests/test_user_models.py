@@ -7,8 +7,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from cli.main import main
 from networks import digits
+from testbed.cli.main import main
 from testbed.store import read_summary
 
 SUITE = """

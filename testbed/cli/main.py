@@ -1,8 +1,8 @@
 """The `testbed` command line: run suites, report, show and export results, list what is known.
 
 It sits above every package (testbed runs experiments, reports renders them; neither imports the other).
-Bad input (any package's error type) becomes one line on stderr and exit status 2; --debug shows the
-traceback. A run whose points partly failed exits 1; an interrupted one 130.
+Bad input (TestbedError, the root of every package's error type) becomes one line on stderr and exit status 2;
+--debug shows the traceback. A run whose points partly failed exits 1; an interrupted one 130.
 """
 
 from __future__ import annotations
@@ -60,15 +60,6 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _bad_input_types() -> tuple[type, ...]:
-    from circuits import NetlistError
-    from networks.errors import NetworkError
-    from reports import ReportError
-    from testbed.errors import TestbedError
-
-    return (NetlistError, NetworkError, ReportError, TestbedError)
-
-
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
     return f"testbed: warning: {message}\n"
 
@@ -80,11 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: usage errors are bad input
         return EXIT_BAD_INPUT if exc.code not in (0, None) else EXIT_OK
-    from testbed.errors import WorkerLost
+    from testbed.errors import TestbedError, WorkerLost
 
     try:
         return _dispatch(args)
-    except _bad_input_types() as exc:
+    except TestbedError as exc:  # the root of every package's bad-input error
         if args.debug:
             raise
         print(f"testbed: error: {exc}", file=sys.stderr)

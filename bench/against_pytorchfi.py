@@ -21,7 +21,7 @@ WeightQuantizer child, so it finds no layer; the plain copy has the quantizers' 
 in nn.Conv2d/nn.Linear and the same outputs. Faulty passes: mean over `PASSES` passes after one warm-up (the
 flip count varies from pass to pass); clean forwards: best of 20.
 
-python -m bench.pytorchfi
+python -m bench.against_pytorchfi
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ def main() -> dict:
         fig[site] = {"bits": n_bits, "flips_expected": n_bits * P, "ours_ms": t_ours * 1e3,
                      "pytorchfi_ms": t_pfi * 1e3, "pytorchfi_over_ours": t_pfi / t_ours,
                      "ours_over_clean": t_ours / t_clean, "pytorchfi_over_torch": t_pfi / t_torch}
-    report("bench.pytorchfi (digits cnn2d 8-16, 540 inputs, bit flips p = 1e-3, one thread)", rows, fig)
+    report("bench.against_pytorchfi (digits cnn2d 8-16, 540 inputs, bit flips p = 1e-3, one thread)", rows, fig)
     return fig
 
 

@@ -1,1 +1,0 @@
-"""The `testbed` command (cli.main): above testbed, networks, circuits and reports."""

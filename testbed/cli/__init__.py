@@ -1,0 +1,2 @@
+"""The `testbed` command (testbed.cli.main): above testbed's own modules, networks, circuits and reports; nothing
+else in testbed imports it."""
