@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import circuits as c
-from testbed.cli.main import main
 from hardware import HardwareError
 from networks import IntegerEngine, ModelConfig, Multiplier, digits, export, from_torch, trained_model
+from testbed.cli.main import main
 from testbed.store import read_summary
 from tests.test_torch_import import _fake_quant_reference, _Zoo, resnet  # noqa: F401 (fixture)
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import circuits as c
-from testbed.cli.main import main
 from hardware import Part, pe
 from networks import IntegerEngine, ModelConfig, Multiplier, digits, export, trained_model
+from testbed.cli.main import main
 from testbed.sites import SITES
 from testbed.store import read_summary
 
