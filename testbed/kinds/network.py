@@ -79,9 +79,9 @@ class Network(SystemKind):
     weight_bits (8), act_bits (8), multiplier (a circuit system), mode = "exact" | "lut" | "gates" | "pe"
     (default: gates with a multiplier, else exact); arithmetic = "sign-magnitude" (default) | "twos-complement"
     (a signed multiplier circuit, two's-complement operands: hardware.multipliers); model = a saved model
-    instead of training one (a torch.export archive, or with arch/hidden a state_dict of that built-in architecture; loaded without unpickling code), or
-    "module:function" returning an nn.Module (runs code: only with `testbed run --allow-code`); data = an .npz
-    file with x_test, y_test and optionally x_calib."""
+    instead of training one (a torch.export archive, or with arch/hidden a state_dict of that built-in
+    architecture; loaded without unpickling code), or "module:function" returning an nn.Module (runs code: only
+    with `testbed run --allow-code`); data = an .npz file with x_test, y_test and optionally x_calib."""
 
     name, site_world, order = "network", "network", 1
     provides, rate_view = frozenset({"operands"}), True
