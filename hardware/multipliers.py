@@ -311,8 +311,8 @@ class ProcessingElement(GateMultiplier):
     parts = pe.PARTS
 
     def __init__(self, mode="pe", netlist=None, act_bits=8, mag_bits=8, *, arithmetic="sign-magnitude",
-                 acc_bits: int = 32, adder: str = "ripple", signed_a: bool = False):
-        super().__init__(mode, netlist, act_bits, mag_bits, arithmetic=arithmetic)
+                 acc_bits: int = 32, adder: str = "ripple", signed_a: bool = False, sparse: bool = True):
+        super().__init__(mode, netlist, act_bits, mag_bits, arithmetic=arithmetic, sparse=sparse)
         if not 2 <= acc_bits <= 62:
             raise HardwareError(f"processing element acc_bits must be in 2..62, got {acc_bits}")
         self.acc_bits, self.signed_a = acc_bits, signed_a or self.twos  # two's complement takes any sign
@@ -361,8 +361,18 @@ class ProcessingElement(GateMultiplier):
         if acc_bits != self.acc_bits:
             raise HardwareError(f"processing element has a {self.acc_bits}-bit accumulator; the model's is {acc_bits}")
         mul_f, add_f, _ = pe.split_faults(faults, part, self.netlist, self.adder, self.req)
+        if self._sparse_element(faults):
+            base = self._fault_free(cols, w, bias, faults, signed, measure)
+            return pe.sparse_accumulate(self.netlist, self.adder, self._table_t(faults), base, cols, w, bias, mul_f,
+                                        add_f, acc_bits, measure)
         return pe.accumulate(self.netlist, self.adder, cols, w, bias, mul_f, add_f, signed, acc_bits,
                              self._buffers, measure)
+
+    def _sparse_element(self, faults) -> bool:
+        """Whether rare transient flips alone run by the sparse path (pe.sparse_accumulate: bit for bit the
+        full path's result)."""
+        return (self.sparse and not faults.permanent and self.netlist.n_input_bits <= 20
+                and sparse_pays_off(self.netlist, faults) and sparse_pays_off(self.adder, faults))
 
     def accumulate(self, cols, w, bias, faults, signed=False, acc_bits=64, part="mul"):
         return self._run(cols, w, bias, faults, signed, acc_bits, part, False)

@@ -40,8 +40,10 @@ from circuits import (
     GateFaults,
     GateMasks,
     Netlist,
+    flip_sites,
     simulate,
     simulate_planes,
+    simulate_touched,
     transpose64,
 )
 from circuits.builder import Builder
@@ -360,4 +362,101 @@ def accumulate(mul: Netlist, add: Netlist, cols: np.ndarray, w: np.ndarray, bias
                         engine=add_engine)
         cur = 1 - cur
     acc = _read_acc(planes[cur], acc_bits, n, out, wn, MASKS)
+    return (acc, wrong, sig, err) if measure else acc
+
+
+@njit(cache=True, nogil=True)
+def _prefix(ia, iw, table_t, asign, wsign, s, o, i):
+    """Per event t: the fault-free sum of products of steps j < i[t] of lane (s[t], o[t])."""
+    out = np.zeros(s.shape[0], np.int64)
+    for t in range(s.shape[0]):
+        acc = np.int64(0)
+        for j in range(i[t]):
+            acc += wsign[o[t], j] * asign[s[t], j] * np.int64(table_t[iw[o[t], j], ia[s[t], j]])
+        out[t] = acc
+    return out
+
+
+def _wrap(values: np.ndarray, bits: int) -> np.ndarray:
+    half = 1 << (bits - 1)
+    return ((values + half) & ((1 << bits) - 1)) - half
+
+
+def _touched_lanes(net: Netlist, nwords: int, plan: GateFaultPlan, wn: int, n: int, out: int):
+    """(o, s, lane index per flip, gates) of the flips of one step's plan that land on used lanes."""
+    vec, gates = flip_sites(net, nwords, plan)
+    o, s = np.divmod(vec, wn * 64)
+    ok = (o < out) & (s < n)
+    return o[ok], s[ok], vec[ok], gates[ok]
+
+
+def sparse_accumulate(mul: Netlist, add: Netlist, table_t: np.ndarray, base, cols: np.ndarray, w: np.ndarray,
+                      bias: np.ndarray, mul_faults: GateFaultPlan, add_faults: GateFaultPlan, acc_bits: int,
+                      measure: bool = False):
+    """accumulate's result (measure: with its product errors) for transient flips alone, bit for bit: the same
+    flips drawn per step and part (flip_sites over the same planes and seeds), the fault-free result `base`
+    (accumulators (n, out) from table_t's products, or with measure (accumulators, wrong, signal, error)) and, step
+    by step, only the lanes a flip touches simulated: the multiplier on the step's operands, the adder on the
+    lane's actual accumulator (the fault-free prefix sum plus the lane's deviation so far)."""
+    n, k = cols.shape
+    out = w.shape[0]
+    twos = mul.signed
+    wn = -(-max(n, 1) // 64)
+    nwords = -(-(out * wn) // WORDS) * WORDS
+    if twos:
+        ia = cols.astype(np.int64) & ((1 << mul.inputs["a"]) - 1)
+        iw = w.astype(np.int64) & ((1 << mul.inputs["b"]) - 1)
+        asign, wsign = np.ones((n, k), np.int64), np.ones((out, k), np.int64)
+    else:
+        ia, iw = np.abs(cols).astype(np.int64), np.abs(w).astype(np.int64)
+        asign, wsign = np.where(cols < 0, -1, 1).astype(np.int64), np.sign(w).astype(np.int64)
+    acc, *rest = base if measure else (base,)
+    wrong, sig, err = (np.array(rest[0], np.int64), rest[1], rest[2]) if measure else (None, 0, 0)
+    dev = np.zeros((out, n), np.int64)  # the lanes' deviation from the fault-free accumulator, so far
+    p_bits = add.inputs["p"]
+    for i in range(k):
+        mo, ms, mv, mg = _touched_lanes(mul, nwords, mul_faults.with_seed(_mix(mul_faults.seed, 2 * i)), wn, n, out)
+        ao, as_, av, ag = _touched_lanes(add, nwords, add_faults.with_seed(_mix(add_faults.seed, 2 * i + 1)), wn, n,
+                                         out)
+        if not len(mv) and not len(av):
+            continue
+        lanes = np.union1d(mv, av)
+        o, s = np.divmod(lanes, wn * 64)
+        ff = table_t[iw[o, i], ia[s, i]].astype(np.int64)  # fault-free products
+        prod = ff.copy()
+        if len(mv):
+            first = np.ones(len(mv), bool)
+            first[1:] = mv[1:] != mv[:-1]
+            hit = np.searchsorted(lanes, mv[first])
+            a_op, b_op = ia[s[hit], i], iw[o[hit], i]
+            if twos:
+                a_op = np.where(a_op >> (mul.inputs["a"] - 1), a_op - (1 << mul.inputs["a"]), a_op)
+                b_op = np.where(b_op >> (mul.inputs["b"] - 1), b_op - (1 << mul.inputs["b"]), b_op)
+            new = next(iter(simulate_touched(mul, {"a": a_op, "b": b_op}, np.cumsum(first) - 1, mg,
+                                             mul_faults).values())).astype(np.int64)
+            prod[hit] = new
+            if measure:
+                exact = cols[s[hit], i].astype(np.int64) * w[o[hit], i] if twos else ia[s[hit], i] * iw[o[hit], i]
+                d_new, d_old = new - exact, ff[hit] - exact
+                np.add.at(wrong, s[hit], (d_new != 0).astype(np.int64) - (d_old != 0))
+                err += float(np.square(d_new, dtype=np.float64).sum() - np.square(d_old, dtype=np.float64).sum())
+        sign = wsign[o, i] * asign[s, i]
+        before = bias[o] + _prefix(ia, iw, table_t, asign, wsign, s, o, np.full(len(s), i, np.int64))
+        acc_in = _wrap(before + dev[o, s], acc_bits)
+        if not twos:
+            prod = np.where(w[o, i] == 0, 0, prod)  # a zero weight's product is cleared before the adder
+        acc_out = _wrap(acc_in + (prod if twos else sign * prod), acc_bits)  # the fault-free adder
+        if len(av):
+            first = np.ones(len(av), bool)
+            first[1:] = av[1:] != av[:-1]
+            hit = np.searchsorted(lanes, av[first])
+            ops = {"acc": acc_in[hit] & ((1 << acc_bits) - 1), "p": prod[hit] & ((1 << p_bits) - 1)}
+            if "sw" in add.inputs:
+                ops["sw"] = (w[o[hit], i] < 0).astype(np.int64)
+            if "sa" in add.inputs:
+                ops["sa"] = (cols[s[hit], i] < 0).astype(np.int64)
+            acc_out[hit] = _wrap(simulate_touched(add, ops, np.cumsum(first) - 1, ag, add_faults)["acc_out"],
+                                 acc_bits)
+        dev[o, s] = _wrap(acc_out - (before + sign * ff), acc_bits)
+    acc = _wrap(np.asarray(acc, np.int64) + dev.T, acc_bits)
     return (acc, wrong, sig, err) if measure else acc
