@@ -168,3 +168,22 @@ def test_simulate_with_rare_flips_is_a_clean_pass_plus_touched_vectors_bit_for_b
         for bus in full:
             np.testing.assert_array_equal(sparse[bus], full[bus])
         assert any(np.any(full[bus] != clean[bus]) for bus in full)
+
+
+def test_processing_element_sparse_path_equals_full_path(mlp, monkeypatch):
+    """Every part of the element (multiplier, adder, both, with the requantizer), with error measurement, sign-
+    magnitude and two's complement: the same accumulators, logits, errors and wrong counts as the full path."""
+    imodel, ds = mlp
+    monkeypatch.setattr(circuits.sparse, "SPARSE_TOUCHED", 1.0)
+    x = ds.x_test[:60]
+    for net, kw in ((c.multiplier(8), {}), (c.multiplier(9, 8, signed=True), {"arithmetic": "twos-complement"})):
+        engines = [IntegerEngine(imodel, Multiplier("pe", net, imodel.act_bits, 8, acc_bits=imodel.acc_bits,
+                                                    sparse=sparse, **kw)) for sparse in (False, True)]
+        assert engines[1].multiplier._sparse_element(c.GateFaults(1e-3))
+        for part in ("mul", "add", "all", "whole"):
+            faults = c.GateFaults(1e-3, seed=7)
+            full, sparse = (eng.run(x, faults=faults, fault_part=part, measure_error=True) for eng in engines)
+            np.testing.assert_array_equal(sparse.logits, full.logits)
+            np.testing.assert_array_equal(sparse.wrong_products, full.wrong_products)
+            assert sparse.site_error == full.site_error
+    assert not engines[1].multiplier._sparse_element(c.GateFaults(1e-3, ((3, 1),)))  # stuck-at: the full path
