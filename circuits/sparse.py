@@ -13,6 +13,7 @@ Pays off while a vector is rarely touched (n_gates * flip_p well below 1).
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -98,6 +99,7 @@ def touched(planes, out, ops, sa, sb, sc, dst, in_slot, out_slot, nslots, keep, 
 '''])
 
 
+@functools.cache
 def _kernels():
     return load_source(_SOURCE, "sparse", ("draw", "touched"))
 

@@ -382,12 +382,25 @@ def _wrap(values: np.ndarray, bits: int) -> np.ndarray:
     return ((values + half) & ((1 << bits) - 1)) - half
 
 
-def _touched_lanes(net: Netlist, nwords: int, plan: GateFaultPlan, wn: int, n: int, out: int):
-    """(o, s, lane index per flip, gates) of the flips of one step's plan that land on used lanes."""
-    vec, gates = flip_sites(net, nwords, plan)
-    o, s = np.divmod(vec, wn * 64)
-    ok = (o < out) & (s < n)
-    return o[ok], s[ok], vec[ok], gates[ok]
+def _flips(net: Netlist, nwords: int, plan: GateFaultPlan, seeds, wn: int, n: int, out: int):
+    """(keys step * nwords * 64 + vector, gates) of every flip of step i's plan (seed seeds[i]) on a used lane
+    (channel o = vector // (64 wn) < out, row s = vector % (64 wn) < n), sorted by key."""
+    keys, gates = [], []
+    for i, seed in enumerate(seeds):
+        vec, gat = flip_sites(net, nwords, plan.with_seed(seed))
+        o, s = np.divmod(vec, wn * 64)
+        ok = (o < out) & (s < n)
+        keys.append(vec[ok] + i * nwords * 64)
+        gates.append(gat[ok])
+    return np.concatenate(keys), np.concatenate(gates)
+
+
+def _simulate_events(net: Netlist, keys: np.ndarray, flip_keys: np.ndarray, gates: np.ndarray, ops: dict,
+                     plan: GateFaultPlan):
+    """Outputs of `net` on the events `keys` (sorted, distinct; operands ops) with the flips (flip_keys sorted,
+    gates) that fall on them."""
+    hit = np.isin(flip_keys, keys)
+    return simulate_touched(net, ops, np.searchsorted(keys, flip_keys[hit]), gates[hit], plan)
 
 
 def sparse_accumulate(mul: Netlist, add: Netlist, table_t: np.ndarray, base, cols: np.ndarray, w: np.ndarray,
@@ -395,14 +408,16 @@ def sparse_accumulate(mul: Netlist, add: Netlist, table_t: np.ndarray, base, col
                       measure: bool = False):
     """accumulate's result (measure: with its product errors) for transient flips alone, bit for bit: the same
     flips drawn per step and part (flip_sites over the same planes and seeds), the fault-free result `base`
-    (accumulators (n, out) from table_t's products, or with measure (accumulators, wrong, signal, error)) and, step
-    by step, only the lanes a flip touches simulated: the multiplier on the step's operands, the adder on the
-    lane's actual accumulator (the fault-free prefix sum plus the lane's deviation so far)."""
+    (accumulators (n, out) from table_t's products, or with measure (accumulators, wrong, signal, error)) and only
+    the touched (step, lane) events simulated: the multiplier on the step's operands (all at once), the adder on
+    the lane's actual accumulator (the fault-free prefix sum plus the lane's deviation so far), lanes' events taken
+    in rounds (the r-th event of every lane at once)."""
     n, k = cols.shape
     out = w.shape[0]
     twos = mul.signed
     wn = -(-max(n, 1) // 64)
     nwords = -(-(out * wn) // WORDS) * WORDS
+    span = nwords * 64
     if twos:
         ia = cols.astype(np.int64) & ((1 << mul.inputs["a"]) - 1)
         iw = w.astype(np.int64) & ((1 << mul.inputs["b"]) - 1)
@@ -412,51 +427,55 @@ def sparse_accumulate(mul: Netlist, add: Netlist, table_t: np.ndarray, base, col
         asign, wsign = np.where(cols < 0, -1, 1).astype(np.int64), np.sign(w).astype(np.int64)
     acc, *rest = base if measure else (base,)
     wrong, sig, err = (np.array(rest[0], np.int64), rest[1], rest[2]) if measure else (None, 0, 0)
-    dev = np.zeros((out, n), np.int64)  # the lanes' deviation from the fault-free accumulator, so far
-    p_bits = add.inputs["p"]
-    for i in range(k):
-        mo, ms, mv, mg = _touched_lanes(mul, nwords, mul_faults.with_seed(_mix(mul_faults.seed, 2 * i)), wn, n, out)
-        ao, as_, av, ag = _touched_lanes(add, nwords, add_faults.with_seed(_mix(add_faults.seed, 2 * i + 1)), wn, n,
-                                         out)
-        if not len(mv) and not len(av):
-            continue
-        lanes = np.union1d(mv, av)
-        o, s = np.divmod(lanes, wn * 64)
-        ff = table_t[iw[o, i], ia[s, i]].astype(np.int64)  # fault-free products
+    mk, mg = _flips(mul, nwords, mul_faults, [_mix(mul_faults.seed, 2 * i) for i in range(k)], wn, n, out)
+    ak, ag = _flips(add, nwords, add_faults, [_mix(add_faults.seed, 2 * i + 1) for i in range(k)], wn, n, out)
+    dev = np.zeros(out * n, np.int64)  # per lane o * n + s: the deviation from the fault-free accumulator
+    keys = np.union1d(mk, ak)
+    if len(keys):
+        step, vec = np.divmod(keys, span)
+        o, s = np.divmod(vec, wn * 64)
+        ff = table_t[iw[o, step], ia[s, step]].astype(np.int64)  # fault-free products
         prod = ff.copy()
-        if len(mv):
-            first = np.ones(len(mv), bool)
-            first[1:] = mv[1:] != mv[:-1]
-            hit = np.searchsorted(lanes, mv[first])
-            a_op, b_op = ia[s[hit], i], iw[o[hit], i]
+        mul_keys = np.unique(mk)
+        if len(mul_keys):
+            hit = np.searchsorted(keys, mul_keys)
+            a_op, b_op = ia[s[hit], step[hit]], iw[o[hit], step[hit]]
             if twos:
                 a_op = np.where(a_op >> (mul.inputs["a"] - 1), a_op - (1 << mul.inputs["a"]), a_op)
                 b_op = np.where(b_op >> (mul.inputs["b"] - 1), b_op - (1 << mul.inputs["b"]), b_op)
-            new = next(iter(simulate_touched(mul, {"a": a_op, "b": b_op}, np.cumsum(first) - 1, mg,
-                                             mul_faults).values())).astype(np.int64)
-            prod[hit] = new
+            new = next(iter(_simulate_events(mul, mul_keys, mk, mg, {"a": a_op, "b": b_op}, mul_faults).values()))
+            prod[hit] = new.astype(np.int64)
             if measure:
-                exact = cols[s[hit], i].astype(np.int64) * w[o[hit], i] if twos else ia[s[hit], i] * iw[o[hit], i]
-                d_new, d_old = new - exact, ff[hit] - exact
-                np.add.at(wrong, s[hit], (d_new != 0).astype(np.int64) - (d_old != 0))
+                sh, oh, ih = s[hit], o[hit], step[hit]
+                exact = cols[sh, ih].astype(np.int64) * w[oh, ih] if twos else ia[sh, ih] * iw[oh, ih]
+                d_new, d_old = prod[hit] - exact, ff[hit] - exact
+                np.add.at(wrong, sh, (d_new != 0).astype(np.int64) - (d_old != 0))
                 err += float(np.square(d_new, dtype=np.float64).sum() - np.square(d_old, dtype=np.float64).sum())
-        sign = wsign[o, i] * asign[s, i]
-        before = bias[o] + _prefix(ia, iw, table_t, asign, wsign, s, o, np.full(len(s), i, np.int64))
-        acc_in = _wrap(before + dev[o, s], acc_bits)
+        sign = wsign[o, step] * asign[s, step]
         if not twos:
-            prod = np.where(w[o, i] == 0, 0, prod)  # a zero weight's product is cleared before the adder
-        acc_out = _wrap(acc_in + (prod if twos else sign * prod), acc_bits)  # the fault-free adder
-        if len(av):
-            first = np.ones(len(av), bool)
-            first[1:] = av[1:] != av[:-1]
-            hit = np.searchsorted(lanes, av[first])
-            ops = {"acc": acc_in[hit] & ((1 << acc_bits) - 1), "p": prod[hit] & ((1 << p_bits) - 1)}
-            if "sw" in add.inputs:
-                ops["sw"] = (w[o[hit], i] < 0).astype(np.int64)
-            if "sa" in add.inputs:
-                ops["sa"] = (cols[s[hit], i] < 0).astype(np.int64)
-            acc_out[hit] = _wrap(simulate_touched(add, ops, np.cumsum(first) - 1, ag, add_faults)["acc_out"],
-                                 acc_bits)
-        dev[o, s] = _wrap(acc_out - (before + sign * ff), acc_bits)
-    acc = _wrap(np.asarray(acc, np.int64) + dev.T, acc_bits)
+            prod = np.where(w[o, step] == 0, 0, prod)  # a zero weight's product is cleared before the adder
+        before = bias[o] + _prefix(ia, iw, table_t, asign, wsign, s, o, step)
+        lane = o * n + s
+        order = np.lexsort((step, lane))
+        first = np.ones(len(order), bool)
+        first[1:] = lane[order][1:] != lane[order][:-1]
+        starts = np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
+        rank = np.empty(len(order), np.int64)
+        rank[order] = np.arange(len(order)) - starts
+        add_event = np.isin(keys, ak)
+        for r in range(int(rank.max()) + 1):
+            sel = np.flatnonzero(rank == r)  # ascending: keys stay sorted
+            acc_in = _wrap(before[sel] + dev[lane[sel]], acc_bits)
+            acc_out = _wrap(acc_in + (prod[sel] if twos else sign[sel] * prod[sel]), acc_bits)  # fault-free adder
+            on = add_event[sel]
+            if on.any():
+                ev = sel[on]
+                ops = {"acc": acc_in[on] & ((1 << acc_bits) - 1), "p": prod[ev] & ((1 << add.inputs["p"]) - 1)}
+                if "sw" in add.inputs:
+                    ops["sw"] = (w[o[ev], step[ev]] < 0).astype(np.int64)
+                if "sa" in add.inputs:
+                    ops["sa"] = (cols[s[ev], step[ev]] < 0).astype(np.int64)
+                acc_out[on] = _wrap(_simulate_events(add, keys[ev], ak, ag, ops, add_faults)["acc_out"], acc_bits)
+            dev[lane[sel]] = _wrap(acc_out - (before[sel] + sign[sel] * ff[sel]), acc_bits)
+    acc = _wrap(np.asarray(acc, np.int64) + dev.reshape(out, n).T, acc_bits)
     return (acc, wrong, sig, err) if measure else acc
