@@ -395,11 +395,24 @@ def _flips(net: Netlist, nwords: int, plan: GateFaultPlan, seeds, wn: int, n: in
     return np.concatenate(keys), np.concatenate(gates)
 
 
+def _distinct(sorted_keys: np.ndarray) -> np.ndarray:
+    """The distinct values of a sorted array."""
+    keep = np.ones(len(sorted_keys), bool)
+    keep[1:] = sorted_keys[1:] != sorted_keys[:-1]
+    return sorted_keys[keep]
+
+
+def _member(x: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """x's elements that occur in the sorted array sorted_keys (boolean mask)."""
+    at = np.minimum(np.searchsorted(sorted_keys, x), max(len(sorted_keys) - 1, 0))
+    return sorted_keys[at] == x if len(sorted_keys) else np.zeros(len(x), bool)
+
+
 def _simulate_events(net: Netlist, keys: np.ndarray, flip_keys: np.ndarray, gates: np.ndarray, ops: dict,
                      plan: GateFaultPlan):
     """Outputs of `net` on the events `keys` (sorted, distinct; operands ops) with the flips (flip_keys sorted,
     gates) that fall on them."""
-    hit = np.isin(flip_keys, keys)
+    hit = _member(flip_keys, keys)
     return simulate_touched(net, ops, np.searchsorted(keys, flip_keys[hit]), gates[hit], plan)
 
 
@@ -430,13 +443,13 @@ def sparse_accumulate(mul: Netlist, add: Netlist, table_t: np.ndarray, base, col
     mk, mg = _flips(mul, nwords, mul_faults, [_mix(mul_faults.seed, 2 * i) for i in range(k)], wn, n, out)
     ak, ag = _flips(add, nwords, add_faults, [_mix(add_faults.seed, 2 * i + 1) for i in range(k)], wn, n, out)
     dev = np.zeros(out * n, np.int64)  # per lane o * n + s: the deviation from the fault-free accumulator
-    keys = np.union1d(mk, ak)
+    keys = _distinct(np.sort(np.concatenate((mk, ak))))
     if len(keys):
         step, vec = np.divmod(keys, span)
         o, s = np.divmod(vec, wn * 64)
         ff = table_t[iw[o, step], ia[s, step]].astype(np.int64)  # fault-free products
         prod = ff.copy()
-        mul_keys = np.unique(mk)
+        mul_keys = _distinct(mk)
         if len(mul_keys):
             hit = np.searchsorted(keys, mul_keys)
             a_op, b_op = ia[s[hit], step[hit]], iw[o[hit], step[hit]]
@@ -462,7 +475,7 @@ def sparse_accumulate(mul: Netlist, add: Netlist, table_t: np.ndarray, base, col
         starts = np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
         rank = np.empty(len(order), np.int64)
         rank[order] = np.arange(len(order)) - starts
-        add_event = np.isin(keys, ak)
+        add_event = _member(keys, ak)
         for r in range(int(rank.max()) + 1):
             sel = np.flatnonzero(rank == r)  # ascending: keys stay sorted
             acc_in = _wrap(before[sel] + dev[lane[sel]], acc_bits)
