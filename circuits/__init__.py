@@ -1,5 +1,6 @@
 """Gate-level digital circuits: netlists, generators, Yosys import/Verilog export, a Numba bit-parallel
-simulator with fault injection, single stuck-at fault campaigns and arithmetic error metrics."""
+simulator with fault injection, single stuck-at fault campaigns, arithmetic error metrics, and gate delays with
+static timing and a timed (transport-delay) simulator of operand streams."""
 
 from circuits import hardening, imported, mac  # noqa: F401 (registers the file circuits and the MAC)
 from circuits.bitplanes import MASKS, transpose64
@@ -19,10 +20,13 @@ from circuits.netlist import Netlist, from_gates
 from circuits.registry import GENERATORS, Param, circuit, generator
 from circuits.simulate import exhaustive, simulate, simulate_planes
 from circuits.sparse import flip_sites, simulate_touched, sparse_pays_off
+from circuits.timed import Timed, timed_simulate
+from circuits.timing import StaticTiming, dynamic_energy, gate_delays, static_timing
 
 __all__ = [
     "GENERATORS", "KINDS", "MASKS", "WORDS", "GateFaultPlan", "GateFaults", "GateMasks", "Netlist", "NetlistError",
-    "Param", "broken_array_multiplier", "circuit", "exhaustive", "flip_sites", "from_gates", "generator",
-    "kogge_stone_adder", "multiplier", "ripple_carry_adder", "simulate", "simulate_planes", "simulate_touched",
-    "sparse_pays_off", "tmr", "transpose64", "truncated_multiplier", "hardening", "mac",
+    "Param", "broken_array_multiplier", "circuit", "exhaustive", "from_gates", "generator", "kogge_stone_adder",
+    "multiplier", "ripple_carry_adder", "simulate", "simulate_planes", "tmr", "transpose64", "truncated_multiplier",
+    "hardening", "mac", "StaticTiming", "Timed", "dynamic_energy", "gate_delays", "static_timing", "timed_simulate",
+    "flip_sites", "simulate_touched", "sparse_pays_off",
 ]

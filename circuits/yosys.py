@@ -182,8 +182,16 @@ def _show(path: Path) -> str:
     return repr(text)[1:-1] if any(ord(ch) < 32 or ord(ch) == 127 for ch in text) else text
 
 
-def to_verilog(netlist: Netlist, module: str | None = None) -> str:
-    """Structural Verilog (one continuous assignment per gate) that simulates like the netlist."""
+def _comment(text: str) -> str:
+    """A gate name as a one-line Verilog comment (control characters escaped)."""
+    return repr(text)[1:-1]
+
+
+def to_verilog(netlist: Netlist, module: str | None = None, delays=None) -> str:
+    """Structural Verilog (one continuous assignment per gate) that simulates like the netlist.
+
+    delays: integer delay per gate (in Verilog time units) for transport-delay Verilog instead: one
+    `always @* n <= #d expr;` per gate (every edge, glitches included, arrives d later)."""
     module = module or "".join(ch if ch.isalnum() else "_" for ch in netlist.name) or "netlist"
     if module[0].isdigit():
         module = "m_" + module
@@ -201,11 +209,12 @@ def to_verilog(netlist: Netlist, module: str | None = None) -> str:
     base = netlist.first_gate_net
     for g in range(netlist.n_gates):
         names[base + g] = f"n{base + g}"
-        lines.append(f"  wire n{base + g};")
+        lines.append(f"  {'wire' if delays is None else 'reg'} n{base + g};")
     for g in range(netlist.n_gates):
         kind = BY_OPCODE[int(netlist.ops[g])]
-        ins = [names[int(netlist.args[g, i])] for i in range(KINDS[kind].arity)]
-        lines.append(f"  assign n{base + g} = {render(kind, *ins)};  // {kind} {netlist.gate_names[g]}")
+        expr = render(kind, *[names[int(netlist.args[g, i])] for i in range(KINDS[kind].arity)])
+        statement = f"assign n{base + g} = " if delays is None else f"always @* n{base + g} <= #{int(delays[g])} "
+        lines.append(f"  {statement}{expr};  // {kind} {_comment(netlist.gate_names[g])}")
     for bus, nets in netlist.outputs.items():
         for k, n in enumerate(nets):
             lines.append(f"  assign {bus}[{k}] = {names[int(n)]};")

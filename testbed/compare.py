@@ -1,16 +1,20 @@
 """The comparator: sweeps, break-down levels with intervals, tolerance gaps, and the three framings.
 
 A Sweep holds one (system, site, noise kind) over levels. It asks for trials (`pending()`), pools their rows
-(`add()`), stops a grid point when its task-metric interval excludes the threshold or is narrower than
-`margin`, and refines the bracket of the crossing by bisection. The break-down level is a dose-response
-estimate from every trial near the threshold: the failure rate of each trial (circuits: wrong outputs;
-networks: inputs lost minus inputs gained against the noise-free prediction, so the threshold is the accuracy
-drop) is fitted by a quasi-binomial GLM with complementary log-log link in the severity axis (log10 p for
-bit flips, -SNR for additive noise), and the interval is the delta-method interval of the crossing
-(testbed.stats.crossing_fit). A sequential design then places trials at the current estimate and half an
-interval on either side until the interval is narrower than `target_width` (severity units: decades, bits)
-or the sweep has used `budget` trials. A network's interval is conditional on its test set. The same object
-drives `compare()` in-process and the campaign runner.
+(`add()`), stops a grid point when its task-metric interval excludes the threshold or is narrower than `margin`,
+and refines the bracket of the crossing by bisection. The break-down level is a dose-response estimate from every
+trial near the threshold: the failure rate of each trial (circuits: wrong outputs; networks: inputs lost minus
+inputs gained against the noise-free prediction, so the threshold is the accuracy drop, a net count that may be
+negative) is fitted by quasi-likelihood estimating equations (binomial variance times a dispersion, complementary
+log-log link) in the severity axis (log10 p for bit flips, -SNR for additive noise), and the interval is Fieller's
+interval of the crossing with the dispersion max(1, Pearson, replicate) (testbed.stats.crossing_fit). Where no fit
+determines the crossing, the levels on either side of the step that a dispersion-aware test of their pooled rates
+decides (stats.rate_side, with the trials' replicate dispersion) bound it ('bracket'); an end no level decides is
+left open (NaN). A narrower bracket never replaces a fit's interval (choosing the narrower of two intervals would
+lose coverage). A sequential design then places trials at the current estimate and half an interval on either side
+until the interval is narrower than `target_width` (severity units: decades, bits) or the sweep has used `budget`
+trials. A network's interval is conditional on its test set. The same object drives `compare()` in-process and the
+campaign runner.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from testbed.errors import TestbedError
 from testbed.noise import BITS, GapAxis, NoiseModel, bitflip
 from testbed.rng import derive_seed
 from testbed.settings import SETTINGS
-from testbed.stats import crossing_fit, z_value
+from testbed.stats import crossing_fit, rate_side, replicate_dispersion, z_value
 
 DESIGN_TRIALS = 1 << 20  # trial numbers of the sequential design start here, apart from grid and refinement trials
 
@@ -37,8 +41,9 @@ class Breakdown:
     bound: the break-down lies beyond it), 'below' when it failed already at the least severe level (level =
     that level, again a bound); of a censored break-down, the end of [lo, hi] the bound leaves open is NaN.
     error_snr_bits: the site's error SNR there. se and width: standard error and interval width on the
-    severity axis (decades, bits); method: 'cloglog fit', 'bracket' (the metric steps between two adjacent
-    levels, which then bound it), 'interpolation' (no fit) or 'censored';
+    severity axis (decades, bits); method: 'quasi-likelihood fit', 'bracket' (no fit determines it: the
+    levels decidedly under and over the threshold either side of the step bound it, by tests that use the
+    trials' dispersion; an end none decides is NaN) or 'censored';
     trials: trials in the sweep; budget_reached: the interval is wider than the target and the trial budget
     is spent."""
 
@@ -169,10 +174,11 @@ class Sweep:
         points: list = []
         for metric, threshold in targets:
             b = self.breakdown(metric, threshold)
-            if not b.width > self.target_width or b.method == "censored":
+            if b.width <= self.target_width or b.method == "censored":  # an open bracket (NaN width) goes on
                 continue
             if b.method == "bracket":
-                points.append((self.severity(b.lo) + self.severity(b.hi)) / 2)
+                mid = (self.severity(b.lo) + self.severity(b.hi)) / 2
+                points.append(mid if math.isfinite(mid) else b.severity)
                 continue
             half = max(b.width / 2, step)
             points += [round((b.severity + d) / step) * step for d in (-half, 0.0, half)]
@@ -246,26 +252,16 @@ class Sweep:
                              censored, method="censored", trials=trials, severity=edge)
         fit = crossing_fit(x, k, n, fail_at, self.confidence)
         if fit is not None and xs[0] <= fit.x <= xs[-1]:
-            right = min(int(np.searchsorted(xs, fit.x)), len(xs) - 1)
-            left = max(right - 1, 0)
-            bracket = (xs[left], xs[right])  # the tested levels either side of the estimate
-
-            def failing(i):  # the level's metric, by its pooled interval (the system's own: Wilson or a bootstrap
-                _, lo, hi = pts[i][metric]  # over trials), is decidedly above (-1) or below (+1) the threshold
-                return -1 if lo >= threshold else (1 if hi < threshold else 0)
-            if fit.hi - fit.lo < bracket[1] - bracket[0] or not (failing(left) == -1 and failing(right) == 1):
-                xc, x_lo, x_hi, se, method = fit.x, fit.lo, fit.hi, fit.se, "cloglog fit"
-            else:  # the fit says less than the two levels around it, which are decided: a step between them
-                xc, (x_lo, x_hi), method = fit.x, bracket, "bracket"
-                se = (x_hi - x_lo) / (2 * z_value(self.confidence))
-        else:  # no fit: linear interpolation of the pooled metric and of its interval bounds
-            val = np.array([p[metric][0] for p in pts])
-            xc, _ = _crossing(xs, val, threshold)
-            x_lo, _ = _crossing(xs, np.array([p[metric][1] for p in pts]), threshold)
-            x_hi, _ = _crossing(xs, np.array([p[metric][2] for p in pts]), threshold)
-            se, method = (x_hi - x_lo) / (2 * z_value(self.confidence)), "interpolation"
-        lo_level, hi_level = sorted((self._level(x_lo), self._level(x_hi)))
-        snr_lo, snr_hi = sorted((_interp_snr(xs, snr, x_lo), _interp_snr(xs, snr, x_hi)))
+            xc, x_lo, x_hi, se, method = fit.x, fit.lo, fit.hi, fit.se, "quasi-likelihood fit"
+        else:  # no fit determines the crossing: the decided levels either side of the step bound it
+            x_lo, x_hi = _decided_step(xs, x, k, n, fail_at, self.confidence)
+            xc = _crossing(xs, -rate, -fail_at)[0]
+            xc = min(max(xc, x_lo), x_hi) if math.isfinite(x_lo) and math.isfinite(x_hi) else xc
+            se, method = (x_hi - x_lo) / (2 * z_value(self.confidence)), "bracket"
+        ends = (self._level(x_lo), self._level(x_hi))  # an open end stays NaN at its own side
+        lo_level, hi_level = ends if self.noise.more_noise_is_higher else ends[::-1]
+        snr_ends = (_interp_snr(xs, snr, x_hi), _interp_snr(xs, snr, x_lo))  # error SNR falls with severity
+        snr_lo, snr_hi = sorted(snr_ends) if all(map(math.isfinite, snr_ends)) else snr_ends
         width = x_hi - x_lo
         return Breakdown(self.label, metric, float(self._level(xc)), float(lo_level), float(hi_level),
                          _interp_snr(xs, snr, xc), snr_lo, snr_hi, "", float(se), float(width), method, trials,
@@ -274,6 +270,18 @@ class Sweep:
 
     def _level(self, x: float) -> float:
         return self.noise.level_at(x) if math.isfinite(x) else math.nan
+
+
+def _decided_step(xs, x, k, n, fail_at: float, confidence: float) -> tuple[float, float]:
+    """(the last level decidedly under fail_at before the first decidedly over it, that first level) on the
+    severity axis, by stats.rate_side with the trials' replicate dispersion (at least 1); NaN for a side that no
+    level decides."""
+    dispersion, df = replicate_dispersion(x, k, n)
+    dispersion, df = (dispersion, df) if dispersion > 1 else (1.0, math.inf)
+    side = [rate_side(k[x == v].sum(), n[x == v].sum(), fail_at, dispersion, confidence, df) for v in xs]
+    over = [i for i, s in enumerate(side) if s == 1]
+    under = [i for i, s in enumerate(side) if s == -1 and (not over or i < over[0])]
+    return (xs[under[-1]] if under else math.nan), (xs[over[0]] if over else math.nan)
 
 
 def _crossing(xs: np.ndarray, values: np.ndarray, threshold: float) -> tuple[float, str | None]:
@@ -312,9 +320,10 @@ def run_sweep(sweep: Sweep) -> Sweep:
 @dataclass
 class Gap:
     """network: its break-down over circuit's, on the noise's gap axis (decades or bits); [lo, hi] the
-    interval at `confidence` from the two break-downs' standard errors, treated as independent (the per-task
-    framing shares its draws, so there the interval is an approximation); excludes_zero: whether the interval
-    lies on one side of zero (None when a break-down is censored: the gap is then only a bound)."""
+    interval combined from the two break-downs' intervals, treated as independent, by MOVER (each end adds the
+    squared distances to the matching ends of the two intervals, so a Fieller interval's asymmetry carries over;
+    the per-task framing shares its draws, so there the interval is an approximation); excludes_zero: whether
+    the interval lies on one side of zero (None when a break-down is censored: the gap is then only a bound)."""
 
     network: str
     circuit: str
@@ -334,11 +343,11 @@ def baseline_label(label: str, name: str) -> str:
     return f"{label} ({name})"
 
 
-def gap(network: Breakdown, circuit: Breakdown, noise: NoiseModel, axis: str = "level",
-        confidence: float = SETTINGS.confidence) -> Gap:
+def gap(network: Breakdown, circuit: Breakdown, noise: NoiseModel, axis: str = "level") -> Gap:
     """Tolerance gap on the noise's own gap axis (decades between probabilities, bits between SNRs), or
     with axis='error_snr' in bits between the error SNRs at break-down; positive when the network tolerates
-    more. censored: the gap is only a bound because a break-down level lies outside the levels swept."""
+    more. censored: the gap is only a bound because a break-down level lies outside the levels swept. The
+    interval (MOVER, Zou and Donner 2008) has the confidence of the two break-downs' intervals."""
     censored = "; ".join(f"{b.system} {b.censored}" for b in (network, circuit) if b.censored)
     if axis == "error_snr":
         n = (network.error_snr_bits, network.error_snr_lo, network.error_snr_hi)
@@ -348,7 +357,7 @@ def gap(network: Breakdown, circuit: Breakdown, noise: NoiseModel, axis: str = "
         return Gap(network.system, circuit.system, BITS.gap(n[0], c[0]), lo, hi, BITS.unit, censored)
     scale: GapAxis = noise.gap_axis
     value = scale.gap(network.level, circuit.level)
-    if censored or not (math.isfinite(network.se) and math.isfinite(circuit.se)):
+    if censored:
         return Gap(network.system, circuit.system, value, math.nan, math.nan, scale.unit, censored)
 
     def at(xn, xc):
@@ -356,8 +365,13 @@ def gap(network: Breakdown, circuit: Breakdown, noise: NoiseModel, axis: str = "
     h = 1e-6
     dn = (at(network.severity + h, circuit.severity) - at(network.severity - h, circuit.severity)) / (2 * h)
     dc = (at(network.severity, circuit.severity + h) - at(network.severity, circuit.severity - h)) / (2 * h)
-    half = z_value(confidence) * math.hypot(dn * network.se, dc * circuit.se)
-    lo, hi = value - half, value + half
+    # each break-down's interval as a change of the gap, below and above its estimate
+    moves = [sorted(d * (noise.severity(end) - b.severity) for end in (b.lo, b.hi))
+             for b, d in ((network, dn), (circuit, dc))]
+    lo = value - math.hypot(moves[0][0], moves[1][0])
+    hi = value + math.hypot(moves[0][1], moves[1][1])
+    if not (math.isfinite(lo) and math.isfinite(hi)):  # an open bracket: no interval
+        return Gap(network.system, circuit.system, value, math.nan, math.nan, scale.unit, "")
     return Gap(network.system, circuit.system, value, lo, hi, scale.unit, "", bool(lo > 0 or hi < 0))
 
 
@@ -377,7 +391,7 @@ class Comparison:
         for name in (network, circuit):
             if name not in self.breakdown:
                 raise TestbedError(f"no sweep named {name!r} (have: {', '.join(self.breakdown)})")
-        return gap(self.breakdown[network], self.breakdown[circuit], self.noise, axis, self.confidence)
+        return gap(self.breakdown[network], self.breakdown[circuit], self.noise, axis)
 
     def to_rows(self) -> list[dict]:
         rows = []

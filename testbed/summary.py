@@ -84,8 +84,7 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
                          for c in references]
                 pairs += [(baseline_label(n["label"], name), "per task") for name in system.baselines]
                 for other, framing in pairs:
-                    level_gap = gap(breakdowns[n["label"]], breakdowns[other], spec.noise,
-                                    confidence=spec.options["confidence"])
+                    level_gap = gap(breakdowns[n["label"]], breakdowns[other], spec.noise)
                     snr_gap = gap(breakdowns[n["label"]], breakdowns[other], spec.noise, axis="error_snr")
                     gaps.append({"network": n["label"], "against": other, "framing": framing,
                                  "level": level_gap.to_dict(), "error_snr": snr_gap.to_dict()})

@@ -1,5 +1,5 @@
-"""Break-down estimates against known answers: coverage of their intervals over seeded repetitions, the
-closed form of a noisy XOR chain, the multiplier's 1 - exp(-p S), gaps, and the mutual-information estimator."""
+"""Break-down estimates against known answers: the closed form of a noisy XOR chain, the multiplier's
+1 - exp(-p S), gaps, brackets, and the mutual-information estimator (coverage with known truths: test_coverage)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from circuits.campaign import stuck_at_campaign
 from testbed.compare import Sweep, gap, run_sweep
 from testbed.metrics import circuit_metrics
 from testbed.noise import bitflip
-from testbed.stats import crossing_fit, mutual_information_from_confusion
+from testbed.stats import cloglog_fit, crossing_fit, mutual_information_from_confusion
 from testbed.systems import CircuitSystem, System
+from tests.test_coverage import PASS, REPS
 
 
 class KnownCurve(System):
@@ -53,17 +54,17 @@ def _covered(system, truth: float, reps: int, **options) -> tuple[int, list[floa
     for seed in range(reps):
         sweep = run_sweep(Sweep(system, "gate", bitflip(0.0), np.logspace(-6, -1, 11), seed=seed, **options))
         b = sweep.breakdown()
-        assert b.method in ("cloglog fit", "bracket") and not b.censored
+        assert b.method in ("quasi-likelihood fit", "bracket") and not b.censored
         hits += b.lo <= truth <= b.hi
         widths.append(b.width)
     return hits, widths
 
 
-def test_interval_covers_a_known_logistic_curve():
+def test_the_sequential_design_reaches_its_target_width():
     curve = KnownCurve(centre=-3.0, slope=2.5)
-    hits, widths = _covered(curve, curve.truth(), 100, budget=200)
-    assert hits >= 93, hits
-    assert np.median(widths) <= 0.1 + 1e-9  # the sequential design reaches its target width
+    hits, widths = _covered(curve, curve.truth(), 20, budget=200)
+    assert hits >= 17, hits
+    assert np.median(widths) <= 0.1 + 1e-9
 
 
 def _xor_chain(n: int):
@@ -90,10 +91,10 @@ def test_interval_covers_the_xor_chain_closed_form():
 
 
 @pytest.mark.slow
-def test_interval_covers_the_xor_chain_closed_form_over_100_repetitions():
+def test_interval_covers_the_xor_chain_closed_form_over_the_coverage_plan():
     system = CircuitSystem(_xor_chain(40), "random", 4096, seed=1)
-    hits, _ = _covered(system, _xor_truth(40), 100, budget=120)
-    assert hits >= 93, hits
+    hits, _ = _covered(system, _xor_truth(40), REPS, budget=120)
+    assert hits >= PASS, hits  # the repetitions that fail a 90% procedure with probability 0.9 (test_coverage)
 
 
 def test_multiplier_breaks_down_where_first_order_theory_says():
@@ -129,6 +130,36 @@ def test_crossing_fit_needs_a_rising_curve():
     assert crossing_fit(x, np.array([50.0, 10.0, 1.0]), np.full(3, 100.0), 0.05) is None
     c = crossing_fit(x, np.array([1.0, 10.0, 60.0]), np.full(3, 100.0), 0.05)
     assert c is not None and -3 < c.x < -1 and c.lo < c.x < c.hi
+
+
+def test_fieller_interval_is_the_set_where_the_fitted_line_is_within_t_standard_errors():
+    x = np.repeat([-3.0, -2.5, -2.0, -1.5], 3)
+    k = np.array([1, 0, 2, 3, 6, 2, 9, 4, 12, 25, 14, 31], dtype=np.float64)  # over-dispersed at -1.5
+    n = np.full(12, 400.0)
+    c = crossing_fit(x, k, n, 0.02)
+    fit = cloglog_fit(x, k, n)
+    assert c.dispersion == fit.dispersion > 1 and math.isfinite(c.df)
+    from scipy.stats import t
+
+    q = t.ppf(0.975, c.df)
+    target = math.log(-math.log(0.98))
+
+    def excess(v):  # |a + b v - c| - q sd(a + b v): zero at the interval's ends, negative inside
+        g = np.array([1.0, v])
+        return abs(fit.coef @ g - target) - q * math.sqrt(g @ fit.cov @ g)
+    assert excess(c.lo) == pytest.approx(0, abs=1e-9) and excess(c.hi) == pytest.approx(0, abs=1e-9)
+    assert excess(c.x) < 0 and excess(c.lo - 0.01) > 0 and excess(c.hi + 0.01) > 0
+
+
+def test_a_step_with_no_fit_is_bounded_by_decided_levels():
+    class Step(KnownCurve):  # fails with probability 0 below 1e-3 and 0.5 from there: no curve determines it
+        def failure(self, p):
+            return 0.5 if p >= 1e-3 else 0.0
+
+    b = run_sweep(Sweep(Step(0.0, 1.0), "gate", bitflip(0.0), np.logspace(-6, -1, 11), refine=0,
+                            budget=0)).breakdown()
+    assert b.method == "bracket" and b.lo < 1e-3 <= b.hi
+    assert b.lo == pytest.approx(10 ** -3.5) and b.hi == pytest.approx(1e-3)
 
 
 def test_mutual_information_miller_madow_on_known_cases():
@@ -182,3 +213,20 @@ def test_a_sweep_resumed_from_any_half_stored_round_ends_as_an_uninterrupted_one
         assert sorted((lv, t) for lv, rows in resumed.rows.items() for t in rows) == expected, rounds
         assert resumed.breakdown() == full.breakdown()
     assert rounds > 4  # the grid, top-ups and sequential batches were all interrupted once
+
+
+def test_gap_interval_keeps_each_break_down_interval_asymmetry():
+    from testbed.compare import Breakdown
+    from testbed.noise import additive
+
+    def at(level, lo, hi, severity):
+        return Breakdown("b", "m", level, lo, hi, 0.0, 0.0, 0.0, se=0.1, severity=severity)
+    net = at(1e-3, 10 ** -3.1, 10 ** -2.6, -3.0)  # -0.1 and +0.4 decades
+    circ = at(1e-4, 10 ** -4.2, 10 ** -3.95, -4.0)  # -0.2 and +0.05 decades
+    g = gap(net, circ, bitflip(0.0))
+    assert g.value == pytest.approx(1.0)
+    assert g.lo == pytest.approx(1.0 - math.hypot(0.1, 0.05)) and g.hi == pytest.approx(1.0 + math.hypot(0.4, 0.2))
+    # additive: severity -SNR; the gap in bits is the circuit's SNR minus the network's
+    g = gap(at(3.5, 3.3, 4.0, -3.5), at(8.5, 8.4, 8.9, -8.5), additive(0.0))
+    assert g.value == pytest.approx(5.0) and g.excludes_zero
+    assert g.lo == pytest.approx(5.0 - math.hypot(0.5, 0.1)) and g.hi == pytest.approx(5.0 + math.hypot(0.2, 0.4))

@@ -191,7 +191,7 @@ def test_bad_sites_name_field_and_allowed_values(digits_system):
 
 def test_sweep_stops_early_far_from_threshold():
     circuit = CircuitSystem(c.multiplier(4))
-    sweep = run_sweep(Sweep(circuit, "gate", bitflip(0), [1e-6, 0.3], max_trials=10, refine=0))
+    sweep = run_sweep(Sweep(circuit, "gate", bitflip(0), [1e-6, 0.3], max_trials=10, refine=0, budget=0))
     assert all(len(r) == 2 for r in sweep.rows.values())
 
 
