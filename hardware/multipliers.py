@@ -371,8 +371,8 @@ class ProcessingElement(GateMultiplier):
     def _sparse_element(self, faults) -> bool:
         """Whether rare transient flips alone run by the sparse path (pe.sparse_accumulate: bit for bit the
         full path's result)."""
-        return (self.sparse and not faults.permanent and self.netlist.n_input_bits <= 20
-                and sparse_pays_off(self.netlist, faults) and sparse_pays_off(self.adder, faults))
+        return (self.sparse and not faults.permanent and self.netlist.n_input_bits <= 20 and 0 < faults.flip_p
+                and self.gates("all") * faults.flip_p < pe.SPARSE_TOUCHED)
 
     def accumulate(self, cols, w, bias, faults, signed=False, acc_bits=64, part="mul"):
         return self._run(cols, w, bias, faults, signed, acc_bits, part, False)

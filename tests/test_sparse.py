@@ -10,7 +10,7 @@ from scipy import stats
 import circuits as c
 import circuits.sparse
 from circuits.simulate import pack_operands, unpack_outputs
-from hardware import gatemac
+from hardware import gatemac, pe
 from networks import IntegerEngine, ModelConfig, Multiplier, digits, export, trained_model
 from tests.reference import reference_simulate
 
@@ -174,7 +174,7 @@ def test_processing_element_sparse_path_equals_full_path(mlp, monkeypatch):
     """Every part of the element (multiplier, adder, both, with the requantizer), with error measurement, sign-
     magnitude and two's complement: the same accumulators, logits, errors and wrong counts as the full path."""
     imodel, ds = mlp
-    monkeypatch.setattr(circuits.sparse, "SPARSE_TOUCHED", 1.0)
+    monkeypatch.setattr(pe, "SPARSE_TOUCHED", 1.0)
     x = ds.x_test[:60]
     for net, kw in ((c.multiplier(8), {}), (c.multiplier(9, 8, signed=True), {"arithmetic": "twos-complement"})):
         engines = [IntegerEngine(imodel, Multiplier("pe", net, imodel.act_bits, 8, acc_bits=imodel.acc_bits,
