@@ -29,14 +29,18 @@ def mlp():
     return model, ds
 
 
+SIGNED = {"baugh-wooley": lambda: c.multiplier(8, 8, signed=True), "booth": lambda: c.booth_multiplier(8)}
+
+
 @pytest.mark.parametrize("mode", ["lut", "gates"])
-def test_twos_complement_int8_equals_exact_arithmetic_and_sign_magnitude(mlp, mode):
-    """act_bits 7: activations and weights are int8 words of an 8x8 Baugh-Wooley multiplier."""
+@pytest.mark.parametrize("signed", list(SIGNED))
+def test_twos_complement_int8_equals_exact_arithmetic_and_sign_magnitude(mlp, mode, signed):
+    """act_bits 7: activations and weights are int8 words of an 8x8 signed multiplier (Baugh-Wooley, Booth)."""
     model, ds = mlp
     imodel = export(model, ds.x_train, act_bits=7, weight_bits=8)
     x = ds.x_test[:150]
     exact = IntegerEngine(imodel).run(x)
-    twos = Multiplier(mode, c.multiplier(8, 8, signed=True), imodel.act_bits, 8, arithmetic=TWOS)
+    twos = Multiplier(mode, SIGNED[signed](), imodel.act_bits, 8, arithmetic=TWOS)
     sm = IntegerEngine(imodel, Multiplier(mode, c.multiplier(8), imodel.act_bits, 8)).run(x)
     eng = IntegerEngine(imodel, twos)
     for result in (eng.run(x), eng.run(x, measure_error=True)):
@@ -196,3 +200,17 @@ def test_processing_element_in_twos_complement_equals_exact_arithmetic(mlp):
         result = IntegerEngine(imodel, element).run(ds_x, measure_error=True)
         np.testing.assert_array_equal(result.logits, IntegerEngine(imodel).run(ds_x).logits)
         assert result.site_error["product"][1] == 0 and result.site_error["accumulator"][1] == 0
+
+
+def test_booth_under_rare_flips_sparse_path_equals_full_path(mlp):
+    model, ds = mlp
+    imodel = export(model, ds.x_train, act_bits=7)
+    x = ds.x_test[:100]
+    booth = c.booth_multiplier(8)
+    full, sparse = (IntegerEngine(imodel, Multiplier("gates", booth, 7, 8, arithmetic=TWOS, sparse=s))
+                    for s in (False, True))
+    faults = c.GateFaults(1e-5, seed=8)
+    assert sparse.multiplier._sparse(faults)
+    a, b = full.run(x, faults=faults, measure_error=True), sparse.run(x, faults=faults, measure_error=True)
+    np.testing.assert_array_equal(a.logits, b.logits)
+    assert a.site_error == b.site_error and a.wrong_products.sum() == b.wrong_products.sum() > 0
