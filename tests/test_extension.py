@@ -11,10 +11,10 @@ import pytest
 
 from circuits import GENERATORS, Param, circuit
 from circuits.builder import Builder
-from testbed.cli.main import main
 from testbed.errors import NoiseError
 from testbed.noise import KINDS, NoiseModel
 from testbed.store import read_summary
+from tests.conftest import listing, refused, run_suite_text, units_by_label
 
 
 def bitwise_and(width):
@@ -87,21 +87,15 @@ def registered():
 
 
 def test_a_new_noise_kind_and_generator_run_through_a_suite(tmp_path, capsys, registered):
-    suite = tmp_path / "extension.toml"
-    suite.write_text(SUITE)
-    assert main(["list"]) == 0
-    listing = capsys.readouterr().out
-    assert "toy_and" in listing and "erasure" in listing
-    bad = tmp_path / "bad.toml"
-    bad.write_text(SUITE.replace("width = 4", "width = 40"))
-    assert main(["run", str(bad), "--out", str(tmp_path / "bad"), "--workers", "1"]) == 2
-    assert "systems.and4.width: must be in 1..8, got 40" in capsys.readouterr().err
-    out = tmp_path / "run"
-    assert main(["run", str(suite), "--out", str(out), "--workers", "1"]) == 0
+    text = listing(capsys)
+    assert "toy_and" in text and "erasure" in text
+    err = refused(tmp_path, capsys, SUITE.replace("width = 4", "width = 40"))
+    assert "systems.and4.width: must be in 1..8, got 40" in err
+    out = run_suite_text(tmp_path, SUITE)
     summary = read_summary(out)
-    (sweep,) = summary["sweeps"]
-    assert sweep["noise"] == "erasure" and sweep["axis"]["label"] == "erasure probability per word"
-    units = {u["label"]: u for u in sweep["units"]}
+    assert summary["sweeps"][0]["noise"] == "erasure"
+    assert summary["sweeps"][0]["axis"]["label"] == "erasure probability per word"
+    units = units_by_label(summary)
     gate, product = units["erasure/and4@gate"], units["erasure/mlp@product"]
     assert gate["curve"][0]["value"] == 1.0 and gate["curve"][-1]["value"] < 0.99  # erased gates break it
     assert product["curve"][0]["value"] == product["clean_accuracy"] and product["curve"][-1]["value"] < 0.5

@@ -13,10 +13,10 @@ import pytest
 
 import circuits
 from circuits import GateFaultPlan, simulate
-from testbed.cli.main import main
 from testbed.errors import NoiseError
 from testbed.noise import KINDS, NoiseModel
 from testbed.store import read_summary
+from tests.conftest import MLP_ON_MUL4, MUL4, listing, refused, run_suite_text, units_by_label
 from tests.reference import reference_simulate
 
 
@@ -46,43 +46,17 @@ SUITE = """
 [suite]
 name = "burst"
 seed = 5
-
 [defaults]
 min_trials = 2
 max_trials = 2
 refine = 0
-
-[systems.mul4]
-kind = "circuit"
-circuit = "multiplier"
-width = 4
-
-[systems.mlp]
-kind = "network"
-dataset = "digits"
-hidden = [8]
-epochs = 20
-weight_bits = 4
-act_bits = 4
-multiplier = "mul4"
-mode = "gates"
-
-[systems.mlp_pe]
-kind = "network"
-dataset = "digits"
-hidden = [8]
-epochs = 20
-weight_bits = 4
-act_bits = 4
-multiplier = "mul4"
-mode = "pe"
-
+""" + MUL4 + "[systems.mlp]\n" + MLP_ON_MUL4 + 'mode = "gates"\n[systems.mlp_pe]\n' + MLP_ON_MUL4 + '''mode = "pe"
 [[sweeps]]
 name = "bursts"
 noise = "burst"
-levels = [0, 2, 8, 30]
+levels = [0, 2, 30]
 sites = {mul4 = "gate", mlp = "mac-gate", mlp_pe = "pe-gate"}
-"""
+'''
 
 
 @pytest.fixture
@@ -124,20 +98,14 @@ def test_the_simulator_runs_a_plan_it_does_not_know_like_the_reference():
 
 
 def test_a_gate_level_noise_kind_runs_through_circuit_and_network_suites(tmp_path, capsys, burst):
-    suite = tmp_path / "burst.toml"
-    suite.write_text(SUITE)
-    assert main(["list"]) == 0
-    assert "burst" in capsys.readouterr().out
-    bad = tmp_path / "bad.toml"
-    bad.write_text(SUITE.replace("levels = [0, 2, 8, 30]", "levels = [0, 2.5]"))
-    assert main(["run", str(bad), "--out", str(tmp_path / "bad"), "--workers", "1"]) == 2
-    assert "burst length 2.5 must be a whole number" in capsys.readouterr().err
-    out = tmp_path / "run"
-    assert main(["run", str(suite), "--out", str(out), "--workers", "1"]) == 0
+    assert "burst" in listing(capsys)
+    err = refused(tmp_path, capsys, SUITE.replace("[0, 2, 30]", "[0, 2.5]"))
+    assert "burst length 2.5 must be a whole number" in err
+    out = run_suite_text(tmp_path, SUITE)
     summary = read_summary(out)
-    (sweep,) = summary["sweeps"]
-    assert sweep["noise"] == "burst" and sweep["axis"]["label"] == "burst length k (gates)"
-    units = {u["label"]: u for u in sweep["units"]}
+    assert summary["sweeps"][0]["noise"] == "burst"
+    assert summary["sweeps"][0]["axis"]["label"] == "burst length k (gates)"
+    units = units_by_label(summary)
     gate = units["bursts/mul4@gate"]["curve"]
     assert gate[0]["value"] == 1.0 and gate[-1]["value"] < 1.0  # k = 0 is clean; 30 inverted gates break it
     for label in ("bursts/mlp@mac-gate", "bursts/mlp_pe@pe-gate"):
@@ -203,18 +171,10 @@ def test_a_registered_word_site_is_applied_where_declared(bias_site):
 
 
 def test_a_registered_word_site_runs_through_a_suite(tmp_path, capsys, bias_site):
-    assert main(["list"]) == 0
-    assert "bias" in capsys.readouterr().out
-    bad = tmp_path / "bad.toml"
-    bad.write_text(BIAS_SUITE.replace('mlp = "bias"', 'mlp = "bias@nope"'))
-    assert main(["run", str(bad), "--out", str(tmp_path / "bad"), "--workers", "1"]) == 2
-    assert "no layer 'nope'" in capsys.readouterr().err
-    suite = tmp_path / "bias.toml"
-    suite.write_text(BIAS_SUITE)
-    out = tmp_path / "run"
-    assert main(["run", str(suite), "--out", str(out), "--workers", "1"]) == 0
-    (sweep,) = read_summary(out)["sweeps"]
-    (unit,) = sweep["units"]
+    assert "bias" in listing(capsys)
+    assert "no layer 'nope'" in refused(tmp_path, capsys, BIAS_SUITE.replace('mlp = "bias"', 'mlp = "bias@nope"'))
+    out = run_suite_text(tmp_path, BIAS_SUITE)
+    (unit,) = units_by_label(read_summary(out)).values()
     assert unit["label"] == "bias-flips/mlp@bias"
     assert unit["curve"][0]["value"] == unit["clean_accuracy"] and unit["curve"][-1]["value"] < unit["clean_accuracy"]
     assert "bias" in (out / "report.md").read_text()
