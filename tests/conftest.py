@@ -47,7 +47,8 @@ def run_readme_example(section: str) -> str:
     return out.getvalue()
 
 
-# Suite fragments shared by the tests that run a network on a gate-level multiplier (one trained model, cached).
+# Suite fragments shared by tests (each names one trained model, so the model cache trains it once): a 4-bit
+# gate-level multiplier with a 4-bit MLP that multiplies on it, and a float MLP.
 MUL4 = """
 [systems.mul4]
 kind = "circuit"
@@ -62,6 +63,18 @@ weight_bits = 4
 act_bits = 4
 multiplier = "mul4"
 """
+DIGITS_MLP = """
+[systems.mlp]
+kind = "network"
+dataset = "digits"
+hidden = [8]
+epochs = 20
+"""
+
+
+def two_trials(name: str, seed: int) -> str:
+    """A suite's [suite] table and [defaults] of two trials per level and no refinement."""
+    return f'[suite]\nname = "{name}"\nseed = {seed}\n[defaults]\nmin_trials = 2\nmax_trials = 2\nrefine = 0\n'
 
 
 def listing(capsys) -> str:
@@ -98,6 +111,17 @@ def units_by_label(summary: dict) -> dict:
     """The units of a summary's only sweep, by label."""
     (sweep,) = summary["sweeps"]
     return {u["label"]: u for u in sweep["units"]}
+
+
+def run_sweep(tmp_path: Path, text: str, noise: str, axis: str) -> tuple[Path, dict, dict]:
+    """Run the suite `text` of one sweep (asserting that summary.json names its noise kind `noise` and its axis
+    `axis`); return the output folder, the summary and the sweep's units by label."""
+    from testbed.store import read_summary
+
+    out = run_suite_text(tmp_path, text)
+    summary = read_summary(out)
+    assert (summary["sweeps"][0]["noise"], summary["sweeps"][0]["axis"]["label"]) == (noise, axis)
+    return out, summary, units_by_label(summary)
 
 
 def train_on_digits(build, steps: int):

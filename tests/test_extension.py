@@ -13,8 +13,7 @@ from circuits import GENERATORS, Param, circuit
 from circuits.builder import Builder
 from testbed.errors import NoiseError
 from testbed.noise import KINDS, NoiseModel
-from testbed.store import read_summary
-from tests.conftest import listing, refused, run_suite_text, units_by_label
+from tests.conftest import DIGITS_MLP, listing, refused, run_sweep, two_trials
 
 
 def bitwise_and(width):
@@ -25,27 +24,11 @@ def bitwise_and(width):
     return b.build()
 
 
-SUITE = """
-[suite]
-name = "extension"
-seed = 3
-
-[defaults]
-min_trials = 2
-max_trials = 2
-refine = 0
-
-[systems.and4]
+SUITE = two_trials("extension", 3) + """[systems.and4]
 kind = "circuit"
 circuit = "toy_and"
 width = 4
-
-[systems.mlp]
-kind = "network"
-dataset = "digits"
-hidden = [8]
-epochs = 20
-
+""" + DIGITS_MLP + """
 [[sweeps]]
 name = "erasure"
 noise = "erasure"
@@ -91,11 +74,7 @@ def test_a_new_noise_kind_and_generator_run_through_a_suite(tmp_path, capsys, re
     assert "toy_and" in text and "erasure" in text
     err = refused(tmp_path, capsys, SUITE.replace("width = 4", "width = 40"))
     assert "systems.and4.width: must be in 1..8, got 40" in err
-    out = run_suite_text(tmp_path, SUITE)
-    summary = read_summary(out)
-    assert summary["sweeps"][0]["noise"] == "erasure"
-    assert summary["sweeps"][0]["axis"]["label"] == "erasure probability per word"
-    units = units_by_label(summary)
+    out, summary, units = run_sweep(tmp_path, SUITE, "erasure", "erasure probability per word")
     gate, product = units["erasure/and4@gate"], units["erasure/mlp@product"]
     assert gate["curve"][0]["value"] == 1.0 and gate["curve"][-1]["value"] < 0.99  # erased gates break it
     assert product["curve"][0]["value"] == product["clean_accuracy"] and product["curve"][-1]["value"] < 0.5

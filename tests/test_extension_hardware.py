@@ -16,7 +16,17 @@ from circuits import GateFaultPlan, simulate
 from testbed.errors import NoiseError
 from testbed.noise import KINDS, NoiseModel
 from testbed.store import read_summary
-from tests.conftest import MLP_ON_MUL4, MUL4, listing, refused, run_suite_text, units_by_label
+from tests.conftest import (
+    DIGITS_MLP,
+    MLP_ON_MUL4,
+    MUL4,
+    listing,
+    refused,
+    run_suite_text,
+    run_sweep,
+    two_trials,
+    units_by_label,
+)
 from tests.reference import reference_simulate
 
 
@@ -42,21 +52,14 @@ class BurstPlan(GateFaultPlan):
         return keep, force
 
 
-SUITE = """
-[suite]
-name = "burst"
-seed = 5
-[defaults]
-min_trials = 2
-max_trials = 2
-refine = 0
-""" + MUL4 + "[systems.mlp]\n" + MLP_ON_MUL4 + 'mode = "gates"\n[systems.mlp_pe]\n' + MLP_ON_MUL4 + '''mode = "pe"
+SUITE = (two_trials("burst", 5) + MUL4 + "[systems.mlp]\n" + MLP_ON_MUL4 + 'mode = "gates"\n[systems.mlp_pe]\n'
+         + MLP_ON_MUL4 + '''mode = "pe"
 [[sweeps]]
 name = "bursts"
 noise = "burst"
 levels = [0, 2, 30]
 sites = {mul4 = "gate", mlp = "mac-gate", mlp_pe = "pe-gate"}
-'''
+''')
 
 
 @pytest.fixture
@@ -67,10 +70,10 @@ def burst():
         """k (level) adjacent gates inverted for the whole trial, at a random start drawn once per trial."""
 
         kind: ClassVar[str] = "burst"
+        transient: ClassVar[bool] = False  # drawn once per trial
+        summary: ClassVar[str] = "k adjacent gates inverted for a whole trial"
         level_name: ClassVar[str] = "burst length k (gates)"
         level_unit: ClassVar[str] = "k"
-        summary: ClassVar[str] = "k adjacent gates inverted for a whole trial"
-        transient: ClassVar[bool] = False
 
         def check_level(self, level):
             if level < 0 or level != int(level):
@@ -101,11 +104,7 @@ def test_a_gate_level_noise_kind_runs_through_circuit_and_network_suites(tmp_pat
     assert "burst" in listing(capsys)
     err = refused(tmp_path, capsys, SUITE.replace("[0, 2, 30]", "[0, 2.5]"))
     assert "burst length 2.5 must be a whole number" in err
-    out = run_suite_text(tmp_path, SUITE)
-    summary = read_summary(out)
-    assert summary["sweeps"][0]["noise"] == "burst"
-    assert summary["sweeps"][0]["axis"]["label"] == "burst length k (gates)"
-    units = units_by_label(summary)
+    out, summary, units = run_sweep(tmp_path, SUITE, "burst", "burst length k (gates)")
     gate = units["bursts/mul4@gate"]["curve"]
     assert gate[0]["value"] == 1.0 and gate[-1]["value"] < 1.0  # k = 0 is clean; 30 inverted gates break it
     for label in ("bursts/mlp@mac-gate", "bursts/mlp_pe@pe-gate"):
@@ -115,22 +114,7 @@ def test_a_gate_level_noise_kind_runs_through_circuit_and_network_suites(tmp_pat
     assert "burst" in (out / "report.md").read_text() and (out / "report.html").is_file()
 
 
-BIAS_SUITE = """
-[suite]
-name = "bias"
-seed = 9
-
-[defaults]
-min_trials = 2
-max_trials = 2
-refine = 0
-
-[systems.mlp]
-kind = "network"
-dataset = "digits"
-hidden = [8]
-epochs = 20
-
+BIAS_SUITE = two_trials("bias", 9) + DIGITS_MLP + """
 [[sweeps]]
 name = "bias-flips"
 noise = "bitflip"

@@ -19,6 +19,7 @@ from networks.engine import IntegerEngine as Engine
 from networks.ops import OPERATIONS, Op, PiecewiseLinear
 from testbed.cli.main import main
 from testbed.store import read_summary
+from tests.conftest import train_on_digits
 
 aten = torch.ops.aten
 
@@ -164,16 +165,7 @@ def test_an_operation_cannot_claim_a_form_of_another(hardsigmoid):
 
 
 def _trained() -> nn.Module:
-    torch.manual_seed(0)
-    ds = digits()
-    model = nn.Sequential(nn.Linear(64, 32), nn.Hardsigmoid(), nn.Linear(32, 10))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    x, y = torch.tensor(ds.x_train, dtype=torch.float32), torch.tensor(ds.y_train)
-    for _ in range(100):
-        opt.zero_grad()
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
-    return model.eval()
+    return train_on_digits(lambda: nn.Sequential(nn.Linear(64, 32), nn.Hardsigmoid(), nn.Linear(32, 10)), 100)
 
 
 SUITE = """
