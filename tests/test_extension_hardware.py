@@ -101,17 +101,21 @@ def test_the_simulator_runs_a_plan_it_does_not_know_like_the_reference():
 
 
 def test_a_gate_level_noise_kind_runs_through_circuit_and_network_suites(tmp_path, capsys, burst):
-    assert "burst" in listing(capsys)
+    assert "k adjacent gates inverted for a whole trial" in listing(capsys)
     err = refused(tmp_path, capsys, SUITE.replace("[0, 2, 30]", "[0, 2.5]"))
     assert "burst length 2.5 must be a whole number" in err
-    out, summary, units = run_sweep(tmp_path, SUITE, "burst", "burst length k (gates)")
+    out, _, units = run_sweep(tmp_path, SUITE, "burst", "burst length k (gates)")
     gate = units["bursts/mul4@gate"]["curve"]
     assert gate[0]["value"] == 1.0 and gate[-1]["value"] < 1.0  # k = 0 is clean; 30 inverted gates break it
     for label in ("bursts/mlp@mac-gate", "bursts/mlp_pe@pe-gate"):
         unit = units[label]
         assert unit["curve"][0]["value"] == unit["clean_accuracy"], label
         assert unit["curve"][-1]["value"] < unit["clean_accuracy"], label
-    assert "burst" in (out / "report.md").read_text() and (out / "report.html").is_file()
+    assert (out / "report.html").is_file()
+    rows = {line.split(" | ")[1]: line for line in (out / "report.md").read_text().splitlines()
+            if line.startswith("| bursts | break-down of ")}
+    for label in ("mul4@gate", "mlp@mac-gate", "mlp\\_pe@pe-gate"):  # on the kind's own axis unit, k
+        assert "| k |" in rows[f"break-down of {label}"], label
 
 
 BIAS_SUITE = two_trials("bias", 9) + DIGITS_MLP + """
@@ -155,10 +159,11 @@ def test_a_registered_word_site_is_applied_where_declared(bias_site):
 
 
 def test_a_registered_word_site_runs_through_a_suite(tmp_path, capsys, bias_site):
-    assert "bias" in listing(capsys)
+    text = listing(capsys)
+    assert "network bias" in text and "layer biases" in text
     assert "no layer 'nope'" in refused(tmp_path, capsys, BIAS_SUITE.replace('mlp = "bias"', 'mlp = "bias@nope"'))
     out = run_suite_text(tmp_path, BIAS_SUITE)
     (unit,) = units_by_label(read_summary(out)).values()
     assert unit["label"] == "bias-flips/mlp@bias"
     assert unit["curve"][0]["value"] == unit["clean_accuracy"] and unit["curve"][-1]["value"] < unit["clean_accuracy"]
-    assert "bias" in (out / "report.md").read_text()
+    assert "| bias-flips | break-down of mlp@bias |" in (out / "report.md").read_text()

@@ -215,4 +215,5 @@ def test_a_hardsigmoid_model_runs_through_a_suite(tmp_path: Path, capsys, hardsi
     (unit,) = sweep["units"]
     by_level = {point["level"]: point for point in unit["curve"]}
     assert by_level[2.0]["agreement"] < by_level[12.0]["agreement"]  # 2 bits of product SNR hurt more than 12
-    assert (out / "report.html").is_file() and "hs" in (out / "report.md").read_text()
+    assert (out / "report.html").is_file()
+    assert "| products | break-down of hs@product |" in (out / "report.md").read_text()  # the model's own row
