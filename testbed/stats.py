@@ -325,8 +325,15 @@ def rate_side(k: float, n: float, threshold: float, dispersion: float = 1.0, con
     return 1 if z > q else (-1 if z < -q else 0)
 
 
+class _Record:
+    """A record whose to_dict() gives its fields, a non-finite float as None (JSON has no NaN)."""
+
+    def to_dict(self) -> dict:
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in self.__dict__.items()}
+
+
 @dataclass(frozen=True)
-class Population:
+class Population(_Record):
     """A population's break-down on the severity axis (log10 p, or bits for SNR axes): mean over members with the
     t interval [lo, hi] (df = members - 1); se: its standard error sd / sqrt(members); sd: the spread of the
     members' estimates; within_se: root mean square of the members' own standard errors (NaN when not given);
@@ -340,9 +347,6 @@ class Population:
     sd: float
     within_se: float
     covers: str
-
-    def to_dict(self) -> dict:
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in self.__dict__.items()}
 
 
 def population_breakdown(member_levels, member_ses=None, confidence: float = 0.95) -> Population:
@@ -373,7 +377,7 @@ def population_breakdown(member_levels, member_ses=None, confidence: float = 0.9
 
 
 @dataclass(frozen=True)
-class PopulationGap:
+class PopulationGap(_Record):
     """Mean of population a minus mean of population b on the severity axis (decades, or bits; positive when a
     breaks down at more noise), with its t interval [lo, hi] on df degrees of freedom; paired: members matched by
     seed (t over the differences) or not (Welch); verdict: 'decided (>0)', 'decided (<0)' or 'undecided' (the
@@ -385,9 +389,6 @@ class PopulationGap:
     df: float
     paired: bool
     verdict: str
-
-    def to_dict(self) -> dict:
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in self.__dict__.items()}
 
 
 def population_gap(a, b, paired: bool, confidence: float = 0.95) -> PopulationGap:

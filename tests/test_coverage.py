@@ -272,6 +272,8 @@ def test_population_verdicts_and_degenerate_populations():
     assert population_gap([0.0, 1.0, -1.0], [0.1, -0.9, 1.1], paired=True).verdict == "undecided"
     one = population_breakdown([-3.0], [0.1])
     assert one.mean == -3.0 and math.isnan(one.lo) and "one member" in one.covers
+    assert one.to_dict()["lo"] is None and one.to_dict()["mean"] == -3.0 and one.to_dict()["members"] == 1  # JSON
+    assert population_gap([0.0, 1.0], [0.5, 0.5], paired=False).to_dict()["paired"] is False
     censored = population_breakdown([-3.0, math.nan, -2.5])
     assert math.isnan(censored.mean) and "1" in censored.covers
     p = population_breakdown([-3.0, -2.0, -2.5], [0.1, 0.1, 0.1])

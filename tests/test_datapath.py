@@ -4,6 +4,7 @@ from pathlib import Path
 
 from testbed.cli.main import main
 from testbed.store import read_summary
+from tests.conftest import MLP_ON_MUL4, MUL4
 
 SUITE = """
 [suite]
@@ -63,19 +64,7 @@ seed = 6
 [defaults]
 max_trials = 3
 budget = 40
-[systems.mul4]
-kind = "circuit"
-circuit = "multiplier"
-width = 4
-[systems.mlp]
-kind = "network"
-dataset = "digits"
-hidden = [16]
-epochs = 60
-weight_bits = 4
-act_bits = 4
-multiplier = "mul4"
-mode = "pe"
+""" + MUL4 + "[systems.mlp]\n" + MLP_ON_MUL4 + """mode = "pe"
 [[sweeps]]
 name = "flips"
 noise = "bitflip"

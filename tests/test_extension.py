@@ -11,10 +11,9 @@ import pytest
 
 from circuits import GENERATORS, Param, circuit
 from circuits.builder import Builder
-from testbed.cli.main import main
 from testbed.errors import NoiseError
 from testbed.noise import KINDS, NoiseModel
-from testbed.store import read_summary
+from tests.conftest import DIGITS_MLP, listing, refused, run_sweep, two_trials
 
 
 def bitwise_and(width):
@@ -25,27 +24,11 @@ def bitwise_and(width):
     return b.build()
 
 
-SUITE = """
-[suite]
-name = "extension"
-seed = 3
-
-[defaults]
-min_trials = 2
-max_trials = 2
-refine = 0
-
-[systems.and4]
+SUITE = two_trials("extension", 3) + """[systems.and4]
 kind = "circuit"
 circuit = "toy_and"
 width = 4
-
-[systems.mlp]
-kind = "network"
-dataset = "digits"
-hidden = [8]
-epochs = 20
-
+""" + DIGITS_MLP + """
 [[sweeps]]
 name = "erasure"
 noise = "erasure"
@@ -87,21 +70,11 @@ def registered():
 
 
 def test_a_new_noise_kind_and_generator_run_through_a_suite(tmp_path, capsys, registered):
-    suite = tmp_path / "extension.toml"
-    suite.write_text(SUITE)
-    assert main(["list"]) == 0
-    listing = capsys.readouterr().out
-    assert "toy_and" in listing and "erasure" in listing
-    bad = tmp_path / "bad.toml"
-    bad.write_text(SUITE.replace("width = 4", "width = 40"))
-    assert main(["run", str(bad), "--out", str(tmp_path / "bad"), "--workers", "1"]) == 2
-    assert "systems.and4.width: must be in 1..8, got 40" in capsys.readouterr().err
-    out = tmp_path / "run"
-    assert main(["run", str(suite), "--out", str(out), "--workers", "1"]) == 0
-    summary = read_summary(out)
-    (sweep,) = summary["sweeps"]
-    assert sweep["noise"] == "erasure" and sweep["axis"]["label"] == "erasure probability per word"
-    units = {u["label"]: u for u in sweep["units"]}
+    text = listing(capsys)
+    assert "toy_and" in text and "erasure" in text
+    err = refused(tmp_path, capsys, SUITE.replace("width = 4", "width = 40"))
+    assert "systems.and4.width: must be in 1..8, got 40" in err
+    out, summary, units = run_sweep(tmp_path, SUITE, "erasure", "erasure probability per word")
     gate, product = units["erasure/and4@gate"], units["erasure/mlp@product"]
     assert gate["curve"][0]["value"] == 1.0 and gate["curve"][-1]["value"] < 0.99  # erased gates break it
     # a network's curve is its agreement with its own noise-free prediction (the one criterion)

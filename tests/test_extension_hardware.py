@@ -13,10 +13,20 @@ import pytest
 
 import circuits
 from circuits import GateFaultPlan, simulate
-from testbed.cli.main import main
 from testbed.errors import NoiseError
 from testbed.noise import KINDS, NoiseModel
 from testbed.store import read_summary
+from tests.conftest import (
+    DIGITS_MLP,
+    MLP_ON_MUL4,
+    MUL4,
+    listing,
+    refused,
+    run_suite_text,
+    run_sweep,
+    two_trials,
+    units_by_label,
+)
 from tests.reference import reference_simulate
 
 
@@ -42,47 +52,14 @@ class BurstPlan(GateFaultPlan):
         return keep, force
 
 
-SUITE = """
-[suite]
-name = "burst"
-seed = 5
-
-[defaults]
-min_trials = 2
-max_trials = 2
-refine = 0
-
-[systems.mul4]
-kind = "circuit"
-circuit = "multiplier"
-width = 4
-
-[systems.mlp]
-kind = "network"
-dataset = "digits"
-hidden = [8]
-epochs = 20
-weight_bits = 4
-act_bits = 4
-multiplier = "mul4"
-mode = "gates"
-
-[systems.mlp_pe]
-kind = "network"
-dataset = "digits"
-hidden = [8]
-epochs = 20
-weight_bits = 4
-act_bits = 4
-multiplier = "mul4"
-mode = "pe"
-
+SUITE = (two_trials("burst", 5) + MUL4 + "[systems.mlp]\n" + MLP_ON_MUL4 + 'mode = "gates"\n[systems.mlp_pe]\n'
+         + MLP_ON_MUL4 + '''mode = "pe"
 [[sweeps]]
 name = "bursts"
 noise = "burst"
-levels = [0, 2, 8, 30]
+levels = [0, 2, 30]
 sites = {mul4 = "gate", mlp = "mac-gate", mlp_pe = "pe-gate"}
-"""
+''')
 
 
 @pytest.fixture
@@ -93,10 +70,10 @@ def burst():
         """k (level) adjacent gates inverted for the whole trial, at a random start drawn once per trial."""
 
         kind: ClassVar[str] = "burst"
+        transient: ClassVar[bool] = False  # drawn once per trial
+        summary: ClassVar[str] = "k adjacent gates inverted for a whole trial"
         level_name: ClassVar[str] = "burst length k (gates)"
         level_unit: ClassVar[str] = "k"
-        summary: ClassVar[str] = "k adjacent gates inverted for a whole trial"
-        transient: ClassVar[bool] = False
 
         def check_level(self, level):
             if level < 0 or level != int(level):
@@ -124,20 +101,10 @@ def test_the_simulator_runs_a_plan_it_does_not_know_like_the_reference():
 
 
 def test_a_gate_level_noise_kind_runs_through_circuit_and_network_suites(tmp_path, capsys, burst):
-    suite = tmp_path / "burst.toml"
-    suite.write_text(SUITE)
-    assert main(["list"]) == 0
-    assert "burst" in capsys.readouterr().out
-    bad = tmp_path / "bad.toml"
-    bad.write_text(SUITE.replace("levels = [0, 2, 8, 30]", "levels = [0, 2.5]"))
-    assert main(["run", str(bad), "--out", str(tmp_path / "bad"), "--workers", "1"]) == 2
-    assert "burst length 2.5 must be a whole number" in capsys.readouterr().err
-    out = tmp_path / "run"
-    assert main(["run", str(suite), "--out", str(out), "--workers", "1"]) == 0
-    summary = read_summary(out)
-    (sweep,) = summary["sweeps"]
-    assert sweep["noise"] == "burst" and sweep["axis"]["label"] == "burst length k (gates)"
-    units = {u["label"]: u for u in sweep["units"]}
+    assert "k adjacent gates inverted for a whole trial" in listing(capsys)
+    err = refused(tmp_path, capsys, SUITE.replace("[0, 2, 30]", "[0, 2.5]"))
+    assert "burst length 2.5 must be a whole number" in err
+    out, _, units = run_sweep(tmp_path, SUITE, "burst", "burst length k (gates)")
     gate = units["bursts/mul4@gate"]["curve"]
     assert gate[0]["value"] == 1.0 and gate[-1]["value"] < 1.0  # k = 0 is clean; 30 inverted gates break it
     for label in ("bursts/mlp@mac-gate", "bursts/mlp_pe@pe-gate"):
@@ -145,25 +112,14 @@ def test_a_gate_level_noise_kind_runs_through_circuit_and_network_suites(tmp_pat
         # the curve is the agreement with the noise-free prediction (the one criterion): 1 when clean
         assert unit["curve"][0]["value"] == 1.0, label
         assert unit["curve"][-1]["value"] < 1.0, label
-    assert "burst" in (out / "report.md").read_text() and (out / "report.html").is_file()
+    assert (out / "report.html").is_file()
+    rows = {line.split(" | ")[1]: line for line in (out / "report.md").read_text().splitlines()
+            if line.startswith("| bursts | break-down of ")}
+    for label in ("mul4@gate", "mlp@mac-gate", "mlp\\_pe@pe-gate"):  # on the kind's own axis unit, k
+        assert "| k |" in rows[f"break-down of {label}"], label
 
 
-BIAS_SUITE = """
-[suite]
-name = "bias"
-seed = 9
-
-[defaults]
-min_trials = 2
-max_trials = 2
-refine = 0
-
-[systems.mlp]
-kind = "network"
-dataset = "digits"
-hidden = [8]
-epochs = 20
-
+BIAS_SUITE = two_trials("bias", 9) + DIGITS_MLP + """
 [[sweeps]]
 name = "bias-flips"
 noise = "bitflip"
@@ -204,18 +160,11 @@ def test_a_registered_word_site_is_applied_where_declared(bias_site):
 
 
 def test_a_registered_word_site_runs_through_a_suite(tmp_path, capsys, bias_site):
-    assert main(["list"]) == 0
-    assert "bias" in capsys.readouterr().out
-    bad = tmp_path / "bad.toml"
-    bad.write_text(BIAS_SUITE.replace('mlp = "bias"', 'mlp = "bias@nope"'))
-    assert main(["run", str(bad), "--out", str(tmp_path / "bad"), "--workers", "1"]) == 2
-    assert "no layer 'nope'" in capsys.readouterr().err
-    suite = tmp_path / "bias.toml"
-    suite.write_text(BIAS_SUITE)
-    out = tmp_path / "run"
-    assert main(["run", str(suite), "--out", str(out), "--workers", "1"]) == 0
-    (sweep,) = read_summary(out)["sweeps"]
-    (unit,) = sweep["units"]
+    text = listing(capsys)
+    assert "network bias" in text and "layer biases" in text
+    assert "no layer 'nope'" in refused(tmp_path, capsys, BIAS_SUITE.replace('mlp = "bias"', 'mlp = "bias@nope"'))
+    out = run_suite_text(tmp_path, BIAS_SUITE)
+    (unit,) = units_by_label(read_summary(out)).values()
     assert unit["label"] == "bias-flips/mlp@bias"
     assert unit["curve"][0]["value"] == 1.0 and unit["curve"][-1]["value"] < 1.0  # agreement with noise-free
-    assert "bias" in (out / "report.md").read_text()
+    assert "| bias-flips | break-down of mlp@bias |" in (out / "report.md").read_text()

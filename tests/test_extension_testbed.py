@@ -15,10 +15,10 @@ from circuits.builder import Builder
 from networks.compilers import CompiledClassifier, quantize
 from networks.data import digits
 from testbed.classifier import CLASSIFIERS, Classifier
-from testbed.cli.main import main
 from testbed.kinds import SYSTEM_KINDS, SystemKind
 from testbed.store import read_summary
 from testbed.systems import CircuitSystem
+from tests.conftest import listing, refused, run_suite_text, units_by_label
 
 SUITE = """
 [suite]
@@ -99,11 +99,11 @@ def registered():
     class Stump(Classifier):
         """One feature against its median: the commonest class on each side."""
 
+        bits: int = 4
+        feature: int = 0
         model: ClassVar[str] = "stump"
         summary: ClassVar[str] = "a decision stump on one feature (a test's own classifier); bits, feature"
         ranges: ClassVar[tuple] = (("bits", 1, 8), ("feature", 0, 63))
-        bits: int = 4
-        feature: int = 0
 
         def compile(self, ds):
             q = quantize(ds.x_train, self.bits)[:, self.feature]
@@ -125,22 +125,14 @@ def registered():
 
 
 def test_a_new_system_kind_and_classifier_run_through_a_suite(tmp_path, capsys, registered):
-    suite = tmp_path / "kinds.toml"
-    suite.write_text(SUITE)
-    assert main(["list"]) == 0
-    listing = capsys.readouterr().out
-    assert "parity (a test's own system kind):" in listing and "a decision stump on one feature" in listing
-    bad = tmp_path / "bad.toml"
-    for wrong, message in (("bits = 6", "systems.par.bits: must be in 2..12, got 99"),
-                           ("feature = 36", "systems.stump.feature: must be in 0..63, got 99")):
-        bad.write_text(SUITE.replace(wrong, wrong.split("=")[0] + "= 99"))
-        assert main(["run", str(bad), "--out", str(tmp_path / "bad"), "--workers", "1"]) == 2
-        assert message in capsys.readouterr().err
-    bad.write_text(SUITE.replace("feature = 36", "feature = 36\nhidden = [4]"))  # a hyperparameter of another model
-    assert main(["run", str(bad), "--out", str(tmp_path / "bad"), "--workers", "1"]) == 2
-    assert "systems.stump.hidden: unknown key" in capsys.readouterr().err
-    out = tmp_path / "run"
-    assert main(["run", str(suite), "--out", str(out), "--workers", "1"]) == 0
+    text = listing(capsys)
+    assert "parity (a test's own system kind):" in text and "a decision stump on one feature" in text
+    for wrong, right, message in (
+            ("bits = 6", "bits = 99", "systems.par.bits: must be in 2..12, got 99"),
+            ("feature = 36", "feature = 99", "systems.stump.feature: must be in 0..63, got 99"),
+            ("feature = 36", "feature = 36\nhidden = [4]", "systems.stump.hidden: unknown key")):  # another model's
+        assert message in refused(tmp_path, capsys, SUITE.replace(wrong, right))
+    out = run_suite_text(tmp_path, SUITE)
     summary = read_summary(out)
     par, stump = summary["systems"]["par"], summary["systems"]["stump"]
     assert par["kind"] == "parity" and par["gates"] == 5 and stump["kind"] == "classifier"
@@ -148,7 +140,7 @@ def test_a_new_system_kind_and_classifier_run_through_a_suite(tmp_path, capsys, 
     compiled = registered(bits=3, feature=36).compile(ds)
     expect = np.mean(compiled.model_predict(quantize(ds.x_test, 3)) == ds.y_test)
     assert stump["classifier"] == "stump" and stump["clean_accuracy"] == pytest.approx(expect)
-    units = {u["label"]: u for u in summary["sweeps"][0]["units"]}
+    units = units_by_label(summary)
     curve = units["flips/par@gate"]["curve"]
     # a flip on any of the 5 XOR gates flips y: wrong with probability (1 - (1 - 2p)^5) / 2
     assert abs(curve[1]["value"] - (1 + (1 - 2e-2) ** 5) / 2) < 0.02 and curve[-1]["value"] == pytest.approx(0.5, 0.1)

@@ -25,6 +25,7 @@ from testbed.noise import bitflip
 from testbed.store import Store
 from testbed.suite import load_suite
 from testbed.systems import CircuitSystem
+from tests.conftest import MUL4
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "suites" / "smoke.toml"
@@ -34,11 +35,7 @@ name = "hostile"
 [defaults]
 max_trials = 2
 refine = 0
-[systems.mul4]
-kind = "circuit"
-circuit = "multiplier"
-width = 4
-[[sweeps]]
+""" + MUL4 + """[[sweeps]]
 name = "flips"
 noise = "bitflip"
 levels = [1e-3, 1e-2]

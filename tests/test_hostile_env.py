@@ -96,6 +96,7 @@ def test_the_c_locale_reads_and_writes_utf8(tmp_path):
 
 def test_numba_num_threads_0_is_one_line(tmp_path):
     refused(cli("list", cwd=tmp_path, env={"NUMBA_NUM_THREADS": "0"}), "NUMBA_NUM_THREADS")
+    assert not any(tmp_path.iterdir())  # nothing written
 
 
 def test_a_read_only_install_and_home_run_with_a_temporary_cache(tmp_path):
@@ -130,6 +131,7 @@ def test_list_levels_are_capped(tmp_path):
         levels = ", ".join(["1e-3"] * count)
         (tmp_path / "s.toml").write_text(TINY_SUITE.replace("levels = [1e-3, 1e-1]", f"levels = [{levels}]"))
         refused(cli("run", "s.toml", "--out", "run", cwd=tmp_path), *needles)
+        assert not (tmp_path / "run").exists()
 
 
 def test_a_file_that_is_no_model_is_one_line(tmp_path):
@@ -137,6 +139,7 @@ def test_a_file_that_is_no_model_is_one_line(tmp_path):
     (tmp_path / "s.toml").write_text('[systems.net]\nkind = "network"\nmodel = "junk.pt2"\n[[sweeps]]\n'
                                      'name = "p"\nnoise = "additive"\nlevels = [4.0, 8.0]\nsites = {net = "product"}\n')
     refused(cli("run", "s.toml", "--out", "run", "--workers", "1", cwd=tmp_path), "junk.pt2")
+    assert not (tmp_path / "run").exists()
 
 
 def test_an_interrupted_run_does_not_say_complete(tmp_path):

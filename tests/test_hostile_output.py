@@ -50,7 +50,7 @@ def _dom(page: Path, tmp: Path) -> str:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=60).stdout
 
 
-def _no_script_ran(page: Path, tmp: Path) -> None:
+def _check_no_script_ran(page: Path, tmp: Path) -> None:
     control = tmp / "control.html"
     control.write_text(f"<html><body>{PAYLOAD}</body></html>")
     assert "XSS!" in _dom(control, tmp), "the oracle: the payload unescaped does run"
@@ -90,7 +90,7 @@ def test_terminal_output_holds_no_escape_sequences(hostile_run):
 
 def test_report_html_runs_no_script(hostile_run, tmp_path):
     work, _ = hostile_run
-    _no_script_ran(work / "run" / "report.html", tmp_path)
+    _check_no_script_ran(work / "run" / "report.html", tmp_path)
 
 
 def test_hostile_summary_fields_run_no_script(hostile_run, tmp_path):
@@ -108,7 +108,7 @@ def test_hostile_summary_fields_run_no_script(hostile_run, tmp_path):
                                                               "weight_bits": 4, "pruned_channels": 0}]}
     (run / "summary.json").write_text(json.dumps(summary))
     assert cli("report", run, cwd=tmp_path).returncode == 0
-    _no_script_ran(run / "report.html", tmp_path)
+    _check_no_script_ran(run / "report.html", tmp_path)
 
 
 def test_markdown_fence_holds_the_whole_suite(hostile_run):

@@ -103,7 +103,9 @@ def test_yosys_is_confined_to_the_folder(tmp_path):
     (outside / "secret.vh").write_text("`define MASK 8'h11\n")
     work = _world(tmp_path, {"dut.v": GOOD["dut.v"], "rom.hex": GOOD["rom.hex"]})
     (work / "design" / "defs.vh").symlink_to(outside / "secret.vh")
+    before = tree(work)
     refused(_run(work), "dut.v", "defs.vh")
+    assert tree(work) == before
 
 
 @pytest.mark.parametrize("case, text, needle", [

@@ -11,6 +11,7 @@ from networks import IntegerEngine, ModelConfig, Multiplier, digits, export, tra
 from testbed.cli.main import main
 from testbed.sites import SITES
 from testbed.store import read_summary
+from tests.conftest import MLP_ON_MUL4, MUL4
 
 
 @pytest.fixture(scope="module")
@@ -89,19 +90,7 @@ seed = 6
 [defaults]
 max_trials = 2
 budget = 24
-[systems.mul4]
-kind = "circuit"
-circuit = "multiplier"
-width = 4
-[systems.mlp]
-kind = "network"
-dataset = "digits"
-hidden = [16]
-epochs = 60
-weight_bits = 4
-act_bits = 4
-multiplier = "mul4"
-mode = "pe"
+""" + MUL4 + "[systems.mlp]\n" + MLP_ON_MUL4 + """mode = "pe"
 [[sweeps]]
 name = "flips"
 noise = "bitflip"

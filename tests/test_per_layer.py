@@ -8,6 +8,7 @@ from testbed.cli.main import main
 from testbed.errors import TestbedError
 from testbed.noise import bitflip
 from testbed.store import read_summary
+from tests.conftest import MLP_ON_MUL4, MUL4
 
 SUITE = """
 [suite]
@@ -16,19 +17,7 @@ seed = 4
 [defaults]
 max_trials = 3
 budget = 40
-[systems.mul4]
-kind = "circuit"
-circuit = "multiplier"
-width = 4
-[systems.mlp]
-kind = "network"
-dataset = "digits"
-hidden = [16]
-epochs = 60
-weight_bits = 4
-act_bits = 4
-multiplier = "mul4"
-[[sweeps]]
+""" + MUL4 + "[systems.mlp]\n" + MLP_ON_MUL4 + """[[sweeps]]
 name = "products"
 noise = "bitflip"
 levels = {log = [1e-4, 0.5, 8]}

@@ -10,6 +10,7 @@ from torch import nn
 from networks import digits
 from testbed.cli.main import main
 from testbed.store import read_summary
+from tests.conftest import train_on_digits
 
 SUITE = """
 [suite]
@@ -30,16 +31,7 @@ sites = {net = "product"}
 
 
 def _small_model() -> nn.Module:
-    torch.manual_seed(0)
-    ds = digits()
-    model = nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 10))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    x, y = torch.tensor(ds.x_train, dtype=torch.float32), torch.tensor(ds.y_train)
-    for _ in range(60):
-        opt.zero_grad()
-        nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
-    return model.eval()
+    return train_on_digits(lambda: nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 10)), 60)
 
 
 def _run(tmp_path: Path, model_lines: str, capsys, *flags) -> tuple[int, str]:
