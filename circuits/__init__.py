@@ -21,10 +21,12 @@ from circuits.registry import GENERATORS, Param, circuit, generator
 from circuits.simulate import exhaustive, simulate, simulate_planes
 from circuits.timed import Timed, timed_simulate
 from circuits.timing import StaticTiming, dynamic_energy, gate_delays, static_timing
+from circuits.timing_faults import TimingPlan, TimingReport
 
 __all__ = [
     "GENERATORS", "KINDS", "MASKS", "WORDS", "GateFaultPlan", "GateFaults", "GateMasks", "Netlist", "NetlistError",
     "Param", "broken_array_multiplier", "circuit", "exhaustive", "from_gates", "generator", "kogge_stone_adder",
     "multiplier", "ripple_carry_adder", "simulate", "simulate_planes", "tmr", "transpose64", "truncated_multiplier",
     "hardening", "mac", "StaticTiming", "Timed", "dynamic_energy", "gate_delays", "static_timing", "timed_simulate",
+    "TimingPlan", "TimingReport",
 ]

@@ -16,11 +16,11 @@ import numpy as np
 
 from circuits import Netlist, simulate_planes
 from circuits.metrics import ErrorStats, error_metrics
-from circuits.simulate import index_operands, last_engine, pack_operands, to_signed, unpack_outputs
+from circuits.simulate import index_operands, last_engine, last_measured, pack_operands, to_signed, unpack_outputs
 from networks import IntegerEngine
 from networks.data import Dataset
 from testbed.errors import TestbedError
-from testbed.metrics import circuit_metrics, network_metrics
+from testbed.metrics import circuit_metrics, energy_point, network_metrics
 from testbed.noise import NoiseModel
 from testbed.rng import sub_seed, trial_rng
 from testbed.settings import SETTINGS
@@ -153,9 +153,11 @@ class CircuitSystem(System):
     def trial(self, noise: NoiseModel, site: str, seed: int) -> dict:
         plan = noise.plan(self.site(noise, site))
         rng = trial_rng(seed)
+        measured = None
         if plan.site.gate_level:
             faults = plan.gates(self.netlist.n_gates, rng)
-            out = simulate_planes(self.netlist, self.planes, faults=faults.with_seed(sub_seed(rng, 62)))
+            out = simulate_planes(self.netlist, self.planes, faults=faults.with_seed(sub_seed(rng, 62)), n=self.n)
+            measured = last_measured()
             noisy = unpack_outputs(self.netlist, out, self.n)[self.out_bus]
         elif plan.site.name == "input":  # every input bus's words, then the fault-free netlist
             ops = {bus: plan(np.asarray(v)[:, None], self.netlist.inputs[bus], self.netlist.signed, rng)[:, 0]
@@ -164,7 +166,10 @@ class CircuitSystem(System):
             noisy = unpack_outputs(self.netlist, simulate_planes(self.netlist, planes), self.n)[self.out_bus]
         else:
             noisy = plan(self.golden[:, None], self.width, self.netlist.signed, rng)[:, 0]
-        return self._row(noisy)
+        row = self._row(noisy)
+        if measured is not None:  # a timing plan: the energy per operation relative to nominal
+            row["energy_ratio"] = measured.energy_ratio
+        return row
 
     def gates_per_evaluation(self, site: Site) -> float:
         return float(self.netlist.n_gates)
@@ -174,7 +179,7 @@ class CircuitSystem(System):
 
     def curve_point(self, p):
         return {"surviving_bits": p["capacity_bits"], "ber": p["ber"][0], "mred": p["mred"],
-                "ber_per_bit": p["ber_per_bit"]}
+                "ber_per_bit": p["ber_per_bit"], **energy_point(p)}
 
     def netlists(self):
         return [self.netlist]
