@@ -272,6 +272,52 @@ def budget_rows(summary: dict) -> list[dict]:
     return rows
 
 
+def timing_rows(summary: dict) -> list[dict]:
+    """One row per unit whose noise measured energy (the timing kinds): its break-down with the interval, the
+    dynamic energy per operation relative to nominal there, and the per-bit error profile at the first level swept
+    past the break-down (the three output bits with the highest error rate)."""
+    rows = []
+    for sw in summary["sweeps"]:
+        for u in sw["units"]:
+            energy = u.get("breakdown_energy")
+            if energy is None or sw["per_bit"]:
+                continue
+            b = u["breakdown"]
+            rows.append({"sweep": sw["name"], "system": f"{u['system']}@{u['site']}", "axis": sw["axis"]["label"],
+                         "breaks": interval_text(b), "energy": interval_text(
+                             {"level": energy["value"], "lo": energy["lo"], "hi": energy["hi"]}),
+                         "profile": _bit_profile(u, sw), "_b": b, "_energy": energy})
+    return rows
+
+
+def _bit_profile(unit: dict, sweep: dict) -> str:
+    """The output bits with the highest error rates at the first level swept past the break-down ('-' when none
+    is, or the curve has no per-bit rates)."""
+    level = unit["breakdown"]["level"]
+    past = [p for p in unit["curve"] if "ber_per_bit" in p and level is not None
+            and (p["level"] > level) == sweep["axis"]["more_noise_is_higher"] and p["level"] != level]
+    if not past:
+        return "-"
+    p = past[0]
+    top = sorted(range(len(p["ber_per_bit"])), key=lambda i: -p["ber_per_bit"][i])[:3]
+    return f"at {fmt(p['level'])}: " + ", ".join(f"bit {i} {fmt(p['ber_per_bit'][i])}" for i in top)
+
+
+def timing_sentences(rows: list[dict]) -> list[str]:
+    """One sentence per timing row: how far the level can go before the system breaks, and the energy there."""
+    out = []
+    for r in rows:
+        b = r["_b"]
+        reach = f"{r['axis']} {r['breaks']}" + (" (a bound)" if b.get("censored") else "")
+        out.append(f"{r['sweep']}: {r['system']} works down to {reach}, where its dynamic energy per operation is "
+                   f"{r['energy']} of nominal.")
+    return out
+
+
+TIMING_TITLE = "Timing: how far the clock period and the supply can drop, and the energy per operation there"
+TIMING_COLUMNS = (("sweep", "sweep"), ("system", "system@site"), ("axis", "level"), ("breaks", "break-down"),
+                  ("energy", "energy per operation at break-down (relative to nominal)"),
+                  ("profile", "per-bit error rates past break-down (highest three)"))
 BUDGET_COLUMNS = (("sweep", "sweep"), ("system", "system@site"), ("gates", "gates per evaluation"),
                   ("depth", "logic depth"), ("accuracy", "noise-free accuracy"), ("breaks", "break-down p per gate"),
                   ("budget", "fault budget: faulty gates per evaluation at break-down"))
@@ -357,6 +403,8 @@ def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, de
             _answer_html(sentences, answer_rows), f"<p>{html.escape(_confidence_note(summary))}</p>",
             "<h2>Every break-down and gap</h2>", _headline_html(rows),
             f"<ul>{notes}</ul>" if notes else "", "<h2>Figures</h2>", *[img(*f) for f in figs],
+            _table_html(TIMING_TITLE, "timing", TIMING_COLUMNS, timing_rows(summary)),
+            "".join(f"<p>{html.escape(t)}</p>" for t in timing_sentences(timing_rows(summary))),
             _table_html(BUDGET_TITLE, "budget", BUDGET_COLUMNS, budget_rows(summary)),
             _table_html(ARITHMETIC_TITLE, "arithmetic", ARITHMETIC_COLUMNS, arithmetic_rows(summary)),
             "<h2>Systems</h2>", _detail_html(summary), *[img(*f) for f in detail_figs],
@@ -372,7 +420,9 @@ def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, de
           "|---|---|---|---|---|---|---|"]
     md += [f"| {md_escape(r['sweep'])} | {md_escape(r['what'])} | {fmt(r['value'])} | [{fmt(r['lo'])}, "
            f"{fmt(r['hi'])}] | {r['unit']} | {fmt(r['error_snr'])} | {md_escape(r.get('note', ''))} |" for r in rows]
-    md += ["", *_table_md(BUDGET_TITLE, BUDGET_COLUMNS, budget_rows(summary)),
+    md += ["", *_table_md(TIMING_TITLE, TIMING_COLUMNS, timing_rows(summary)),
+           *[f"{md_escape(t)}\n" for t in timing_sentences(timing_rows(summary))],
+           *_table_md(BUDGET_TITLE, BUDGET_COLUMNS, budget_rows(summary)),
            *_table_md(ARITHMETIC_TITLE, ARITHMETIC_COLUMNS, arithmetic_rows(summary)), "## Figures", ""]
     md += [f"![{md_escape(c)}](figures/{n})\n\n{md_escape(c)}\n" for n, c, _ in figs + detail_figs]
     md += ["## Reproduce", "",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from testbed.settings import percent
 from testbed.store import read_summary
-from testbed.summary import fmt, gap_text, level_text, unit_baselines
+from testbed.summary import fmt, gap_text, interval_text, level_text, unit_baselines
 
 
 def show_summary(summary: dict) -> str:
@@ -19,6 +19,10 @@ def show_summary(summary: dict) -> str:
         for u in sw["units"]:
             b = u["breakdown"]
             lines.append(f"  {u['label'].split('/', 1)[1]:<44} {level_text(b):<46} {fmt(b['error_snr_bits'])}")
+            if u.get("breakdown_energy"):
+                e = u["breakdown_energy"]
+                lines.append(f"  {'  energy per operation / nominal':<44} "
+                             f"{interval_text({'level': e['value'], 'lo': e['lo'], 'hi': e['hi']})}")
             for name, d in unit_baselines(u).items() if not sw["per_bit"] else ():
                 lines.append(f"  {'  same products, ' + name:<44} {level_text(d):<46} {fmt(d['error_snr_bits'])}")
         for g in sw["gaps"]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from circuits import Netlist, simulate_planes
+from circuits import Netlist, simulate_planes, static_timing
 from circuits.metrics import ErrorStats, error_metrics
 from circuits.simulate import index_operands, last_engine, last_measured, pack_operands, to_signed, unpack_outputs
 from networks import IntegerEngine
@@ -199,6 +199,7 @@ class CircuitSystem(System):
                 "faults": len(camp.sites), "undetected_faults": len(camp.undetected()),
                 "sensitivity_S": camp.sensitivity, "campaign_vectors": camp.n_vectors,
                 "hardening": self.hardening,
+                "timing": {"D_unit": static_timing(net).D, "D_cells": static_timing(net, "cells").D},
                 "error_vs_exact": self.error_vs_exact()}
 
     def error_vs_exact(self) -> dict | None:
