@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numba
 import numpy as np
@@ -105,6 +106,19 @@ def last_engine() -> str | None:
     return getattr(_last, "engine", None)
 
 
+@contextmanager
+def measuring():
+    """Collect, in a list this yields, what every fault plan that ran an evaluation itself measured in this
+    thread's simulations inside the block (e.g. the timing reports of every layer of a network pass)."""
+    logs = _last.__dict__.setdefault("logs", [])
+    log: list = []
+    logs.append(log)
+    try:
+        yield log
+    finally:
+        logs.pop()
+
+
 def last_measured():
     """What the fault plan of this thread's last simulation measured when it ran the evaluation itself (a timing
     plan: circuits.timing_faults.TimingReport); None otherwise."""
@@ -149,6 +163,8 @@ def simulate_planes(netlist: Netlist, planes: np.ndarray, *, faults: GateFaultPl
     _last.measured = faults.execute(netlist, np.ascontiguousarray(planes, dtype=np.uint64), n, out)
     if _last.measured is not None:
         _last.engine = "timed"
+        for log in getattr(_last, "logs", ()):
+            log.append(_last.measured)
         return out
     permanent, flip_p = faults.permanent, faults.flip_p
     if permanent and engine == "compiled":

@@ -11,6 +11,11 @@ their outputs dropped); before its first element each stream is settled on its o
 continuous clocking each ends with copies of its last vector until the circuit has settled, so that the toggles
 count every transition the stream causes.
 
+Dataflow: where the vectors are the products of a layer, v = (s * outputs + o) * inputs + i (row s, output
+channel o, input i; `layout` = (rows, outputs, inputs)), `dataflow` fixes which operand pair precedes which:
+"output-stationary" (the inputs of one dot product in sequence: s, o, i) or "weight-stationary" (one weight
+w[o, i] held while the rows stream: o, i, s); `shuffle` then draws the order of the rows, not of the vectors.
+
 Voltage: slowing every gate by a factor s is the same as dividing the period by s (time scales), so a plan's
 `delay_scale` divides the period; the delays themselves stay on their grid. Energy: the dynamic energy per
 operation relative to nominal is energy_scale (e.g. (V / V_nominal)^2) times the stream's dynamic energy
@@ -20,6 +25,7 @@ slowly enough to settle.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -34,6 +40,7 @@ from circuits.simulate import to_signed
 from circuits.timed import CLOCKINGS, timed_simulate
 from circuits.timing import TABLES, dynamic_energy, gate_delays, static_timing
 
+DATAFLOWS = ("output-stationary", "weight-stationary")
 MAX_STREAMS = 2048  # streams simulated side by side (the timed kernel's largest block)
 MIN_LENGTH = 16  # elements per stream at least (fewer vectors: fewer streams)
 GRID_STEPS = 8  # the delay grid resolves 1/8 of the fastest gate of the delay table (a power of two)
@@ -41,14 +48,21 @@ GRID_STEPS = 8  # the delay grid resolves 1/8 of the fastest gate of the delay t
 
 class TimingReport(NamedTuple):
     """What one timed evaluation measured: period (the clock period simulated, delay units of the nominal
-    delays), D (the nominal critical path delay), D_chip (the chip's, with its process variation), energy_ratio
-    (dynamic energy per operation relative to nominal), toggles (per gate, this evaluation)."""
+    delays), D (the nominal critical path delay), D_chip (the chip's, with its process variation), energy (the
+    dynamic energy of the evaluation times energy_scale) and nominal_energy (the same streams settled, at the
+    nominal supply), in units of C V_nominal^2; toggles (per gate, this evaluation)."""
 
     period: float
     D: float
     D_chip: float
-    energy_ratio: float
+    energy: float
+    nominal_energy: float
     toggles: np.ndarray
+
+    @property
+    def energy_ratio(self) -> float:
+        """Dynamic energy per operation relative to nominal (1 when nothing toggled)."""
+        return self.energy / self.nominal_energy if self.nominal_energy else 1.0
 
 
 def delay_grid(delays) -> float:
@@ -66,7 +80,8 @@ class TimingPlan(GateFaultPlan):
     units; delays: "unit" or "cells" (circuits.timing.TABLES); sigma: process variation (log-normal, per gate,
     one chip per seed); delay_scale: every gate slowed by this factor (voltage); energy_scale: the factor of the
     energy per transition (voltage: (V / V_nominal)^2); clocking: "continuous" or "settled"; shuffle: deal the
-    vectors in a random order (False: in the order given); seed: the chip and the order."""
+    vectors in a random order (False: in the order given); dataflow, layout: the order of a layer's products (see
+    the module docstring); seed: the chip and the order."""
 
     period: float = math.inf
     relative: bool = True
@@ -76,6 +91,8 @@ class TimingPlan(GateFaultPlan):
     energy_scale: float = 1.0
     clocking: str = "continuous"
     shuffle: bool = True
+    dataflow: str = "output-stationary"
+    layout: tuple = ()
     flip_p: float = 0.0
     seed: int = 0
 
@@ -91,12 +108,18 @@ class TimingPlan(GateFaultPlan):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and v > 0 and not math.isnan(v)):
                 raise NetlistError(f"timing plan: {name} must be a positive number, got {v!r}")
+        if self.dataflow not in DATAFLOWS:
+            raise NetlistError(f"dataflow must be one of {', '.join(DATAFLOWS)}, got {self.dataflow!r}")
         if not (isinstance(self.sigma, (int, float)) and 0 <= self.sigma < 1):
             raise NetlistError(f"timing plan: sigma must be in [0, 1), got {self.sigma!r}")
 
     @property
     def none(self) -> bool:
         return math.isinf(self.period)
+
+    def laid_out(self, rows: int, outputs: int, inputs: int) -> TimingPlan:
+        """The plan for the products of one layer, v = (s * outputs + o) * inputs + i (see `dataflow`)."""
+        return dataclasses.replace(self, layout=(int(rows), int(outputs), int(inputs)))
 
     def execute(self, netlist: Netlist, planes: np.ndarray, n: int, out: np.ndarray) -> TimingReport:
         """Run the first n vectors of `planes` as timed streams; write the sampled outputs into `out` (output
@@ -123,19 +146,26 @@ class TimingPlan(GateFaultPlan):
         timed = timed_simulate(netlist, ops, T, chip, self.clocking, previous=prev)
         settle = 2 * D_chip + 4 * float(chip.max()) + 1  # at least the settling time: every transition counted
         slow = timed_simulate(netlist, ops, math.ceil(settle / grid) * grid, chip, "settled", previous=prev)
-        energy = dynamic_energy(netlist, timed.toggles) / dynamic_energy(netlist, slow.toggles) \
-            if slow.toggles.any() else 1.0
+        energy = self.energy_scale * dynamic_energy(netlist, timed.toggles)
         sampled = np.zeros((len(netlist.outputs), n), np.uint64)
         flat = index[:, :length].reshape(-1)
         for k, v in enumerate(timed.outputs.values()):
             sampled[k, flat] = v[:, :length].reshape(-1).astype(np.uint64)  # fillers write their vectors again
         out[:] = 0
         pack_rows(sampled, list(netlist.output_widths.values()), out)
-        return TimingReport(T * self.delay_scale, D, D_chip, self.energy_scale * energy, timed.toggles)
+        return TimingReport(T * self.delay_scale, D, D_chip, energy, dynamic_energy(netlist, slow.toggles),
+                            timed.toggles)
 
     def _streams(self, n: int) -> tuple[np.ndarray, int]:
-        """(index (streams, length) of the vectors each stream applies, in time order; length)."""
-        order = np.random.default_rng([self.seed, 1]).permutation(n) if self.shuffle else np.arange(n)
+        """(index (streams, length) of the vectors each stream applies, in time order; length): the order
+        (random, given, or the dataflow's over `layout`) dealt into consecutive runs."""
+        rng = np.random.default_rng([self.seed, 1])
+        if self.layout and int(np.prod(self.layout)) == n:
+            rows, outs, ins = self.layout
+            grid = np.arange(n).reshape(self.layout)[rng.permutation(rows) if self.shuffle else slice(None)]
+            order = (grid if self.dataflow == "output-stationary" else grid.transpose(1, 2, 0)).reshape(-1)
+        else:
+            order = rng.permutation(n) if self.shuffle else np.arange(n)
         streams = max(1, min(MAX_STREAMS, n // MIN_LENGTH))
         length = -(-n // streams)
         filled = np.concatenate([order, order[:streams * length - n]])

@@ -35,7 +35,7 @@ from circuits.faults import GateFaultPlan, GateFaults, draw_stuck, flip_position
 from circuits.simulate import to_signed
 from circuits.timed import CLOCKINGS
 from circuits.timing import TABLES as TIMING_TABLES
-from circuits.timing_faults import TimingPlan
+from circuits.timing_faults import DATAFLOWS, TimingPlan
 from testbed.errors import NoiseError
 from testbed.sites import SITES, Site, site_named
 
@@ -348,14 +348,17 @@ VOLTS = GapAxis("V", lambda network, circuit: circuit - network)  # a lower supp
 class _Timing(NoiseModel):
     """What the timing kinds share: the gate delays ("unit" or "cells", circuits.timing.TABLES), process
     variation sigma (log-normal per gate; one chip per trial, drawn from the trial's seed), the clocking model
-    ("continuous" or "settled") and the operand order ("random": a new order per trial; "given"). Realised only
-    at the gate sites of a circuit, as a circuits.TimingPlan that the simulator runs through the timed simulator;
-    the level that injects nothing is inf (an unbounded period; an unbounded supply)."""
+    ("continuous" or "settled"), the operand order ("random": a new order per trial, of the vectors of a circuit
+    or of the test inputs of a network; "given") and, at a network's multipliers (mac-gate), the dataflow
+    ("output-stationary": the inputs of one dot product in sequence; "weight-stationary": one weight held while
+    the test inputs stream). Realised only at gate sites, as a circuits.TimingPlan that the simulator runs
+    through the timed simulator; the level that injects nothing is inf (an unbounded period or supply)."""
 
     delays: str = "unit"
     sigma: float = 0.05
     clocking: str = "continuous"
     order: str = "random"
+    dataflow: str = "output-stationary"
     transient: ClassVar[bool] = False  # one chip per trial: the samples of a trial share it
     word_level: ClassVar[bool] = False
     clean_level: ClassVar[float] = math.inf
@@ -371,11 +374,13 @@ class _Timing(NoiseModel):
             raise NoiseError(f"{self.kind} clocking {self.clocking!r} is unknown (allowed: {', '.join(CLOCKINGS)})")
         if self.order not in self.ORDERS:
             raise NoiseError(f"{self.kind} order {self.order!r} is unknown (allowed: {', '.join(self.ORDERS)})")
+        if self.dataflow not in DATAFLOWS:
+            raise NoiseError(f"{self.kind} dataflow {self.dataflow!r} is unknown (allowed: {', '.join(DATAFLOWS)})")
 
     def check_gate_site(self, site):
-        if site.world != "circuit":
-            raise NoiseError(f"site {site.name!r}: {self.kind} noise is realised at a circuit's gate site only "
-                             "(the network sites have no dataflow yet)")
+        if site.world != "circuit" and site.part != "mul":
+            raise NoiseError(f"site {site.name!r}: {self.kind} noise is realised at a circuit's gate site and at "
+                             "the multipliers of a network (mac-gate) only")
 
     def words(self, values, width, signed, rng, batch_axis=True):
         raise NoiseError(f"{self.kind} noise acts on gates only")
@@ -391,10 +396,10 @@ class _Timing(NoiseModel):
 
     def _plan(self, period: float, relative: bool, delay_scale: float = 1.0, energy_scale: float = 1.0):
         return TimingPlan(period, relative, self.delays, float(self.sigma), delay_scale, energy_scale,
-                          self.clocking, self.order == "random")
+                          self.clocking, self.order == "random", self.dataflow)
 
     def _extra_label(self):
-        return f", {self.delays}, sigma {self.sigma:g}, {self.clocking}, {self.order} order"
+        return f", {self.delays}, sigma {self.sigma:g}, {self.clocking}, {self.order} order, {self.dataflow}"
 
 
 @dataclass(frozen=True)
@@ -409,7 +414,7 @@ class Clock(_Timing):
     default_target_width: ClassVar[float] = 0.01  # decades of T: 2.3%
     gap_axis: ClassVar[GapAxis] = PERIOD_DECADES
     summary: ClassVar[str] = ("timing errors of a clock period T (level: T/D, or delay units with absolute = "
-                              "true); delays unit|cells, sigma (process variation), clocking, order")
+                              "true); delays unit|cells, sigma (process variation), clocking, order, dataflow")
 
     def check_level(self, level):
         super().check_level(level)
@@ -443,7 +448,7 @@ class Voltage(_Timing):
     default_target_width: ClassVar[float] = 0.005  # decades of V: 1.2%
     gap_axis: ClassVar[GapAxis] = VOLTS
     summary: ClassVar[str] = ("timing errors of a supply V (level: volts; alpha-power law delays vt, alpha, "
-                              "v_nominal; clock (1 + guard) D); delays, sigma, clocking, order")
+                              "v_nominal; clock (1 + guard) D); delays, sigma, clocking, order, dataflow")
 
     def check_level(self, level):
         super().check_level(level)

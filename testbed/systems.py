@@ -16,7 +16,15 @@ import numpy as np
 
 from circuits import Netlist, simulate_planes, static_timing
 from circuits.metrics import ErrorStats, error_metrics
-from circuits.simulate import index_operands, last_engine, last_measured, pack_operands, to_signed, unpack_outputs
+from circuits.simulate import (
+    index_operands,
+    last_engine,
+    last_measured,
+    measuring,
+    pack_operands,
+    to_signed,
+    unpack_outputs,
+)
 from networks import IntegerEngine
 from networks.data import Dataset
 from testbed.errors import TestbedError
@@ -273,7 +281,8 @@ class NetworkSystem(System):
         layer = site.partition("@")[2] or None
         if layer is not None and plan.site.gate_level:
             kwargs["faults_layer"] = layer
-        result = self.engine.run(self.x, **kwargs)
+        with measuring() as timed:  # timing noise: what each layer's timed products measured
+            result = self.engine.run(self.x, **kwargs)
         pred = result.predictions
         power = result.site_error[plan.site.measured_at]
         k = self.dataset.n_classes
@@ -285,7 +294,9 @@ class NetworkSystem(System):
                 "gained": int(np.count_nonzero(~was_right & now_right)),
                 "agree": int(np.count_nonzero(pred == self.golden)),
                 "all_products_exact": int(np.count_nonzero(result.wrong_products == 0)),
-                "confusion": confusion.tolist(), "signal_power": power[0], "error_power": power[1]}
+                "confusion": confusion.tolist(), "signal_power": power[0], "error_power": power[1],
+                **({"energy_ratio": sum(r.energy for r in timed) / sum(r.nominal_energy for r in timed)}
+                   if timed and sum(r.nominal_energy for r in timed) else {})}
 
     def pool(self, rows, noise, confidence):
         return network_metrics(rows, not noise.transient, confidence)
@@ -293,7 +304,7 @@ class NetworkSystem(System):
     def curve_point(self, p):
         return {"surviving_bits": p["mi_bits"], "mi_plugin_bits": p["mi_plugin_bits"],
                 "agreement": p["agreement"][0], "digital_task_rate": list(p["digital_task_rate"]),
-                "confusion": p["confusion"]}
+                "confusion": p["confusion"], **energy_point(p)}
 
     def summary_fields(self):
         return {"clean_accuracy": self.clean_accuracy, "multiplier": self.runs_on}
