@@ -52,6 +52,31 @@ def test_a_timing_plan_in_the_given_order_is_timed_simulate_on_its_streams():
     assert (got != ops["a"] + ops["b"]).any()
 
 
+@pytest.mark.parametrize("dataflow", ["output-stationary", "weight-stationary"])
+def test_a_layers_products_run_in_their_dataflow(dataflow):
+    from hardware import gatemac
+
+    net = c.multiplier(4)
+    rng = np.random.default_rng(5)
+    rows, outs, k = 32, 3, 4
+    a, mag = rng.integers(0, 16, (rows, k)), rng.integers(0, 16, (outs, k))
+    period = 6
+    plan = TimingPlan(period, relative=False, shuffle=False, dataflow=dataflow)
+    got = gatemac.products(net, a, mag, plan, {})  # (rows, outs, k)
+    # the oracle: the products in the dataflow's order (s, o, i) or (o, i, s), dealt into 24 runs of 16
+    sa = np.broadcast_to(a[:, None, :], (rows, outs, k))
+    sb = np.broadcast_to(mag[None, :, :], (rows, outs, k))
+    if dataflow == "weight-stationary":
+        sa, sb = sa.transpose(1, 2, 0), sb.transpose(1, 2, 0)
+    streams = {"a": sa.reshape(24, 16), "b": sb.reshape(24, 16)}
+    want = timed_simulate(net, streams, period, previous={b: v[:, -1] for b, v in streams.items()}).outputs["p"]
+    want = want.reshape(sa.shape)
+    if dataflow == "weight-stationary":
+        want = want.transpose(2, 0, 1)
+    assert got.tolist() == want.tolist()
+    assert (got != a[:, None, :] * mag[None, :, :]).any()
+
+
 def test_the_break_down_period_of_a_ripple_carry_adder_is_its_carry_chain():
     # a = 2^k - 1 and b alternating 0, 1: each addition ripples a carry through bits 0..k-1 (or drops it), and
     # with unit delays s_k is final from 2k on (the full adder chain: c_i at 2i - 1, s_i at 2i), every other sum
@@ -78,9 +103,10 @@ def test_word_sites_reject_timing_noise_in_one_line():
                 noise.plan(site)
             msg = str(err.value)
             assert f"site {site!r} holds words" in msg and kind in msg and "\n" not in msg
-        with pytest.raises(NoiseError, match="circuit's gate site only"):
-            noise.plan("mac-gate")
-        assert noise.plan("gate").site.name == "gate"
+        for site in ("pe-gate", "pe-add"):  # the processing element's adder has no timing model yet
+            with pytest.raises(NoiseError, match=r"the multipliers of a network \(mac-gate\) only"):
+                noise.plan(site)
+        assert noise.plan("gate").site.name == "gate" and noise.plan("mac-gate").site.name == "mac-gate"
 
 
 def test_voltage_follows_the_alpha_power_law_and_validates_its_parameters():
@@ -118,11 +144,22 @@ kind = "circuit"
 circuit = "multiplier"
 width = 4
 
+[systems.mlp]
+kind = "network"
+dataset = "digits"
+hidden = [8]
+epochs = 20
+weight_bits = 4
+act_bits = 4
+multiplier = "mul4"
+mode = "gates"
+
 [[sweeps]]
 name = "clock"
 noise = "clock"
+dataflow = "weight-stationary"
 levels = [1.2, 1.0, 0.7, 0.4]
-sites = {mul4 = "gate"}
+sites = {mul4 = "gate", mlp = "mac-gate"}
 
 [[sweeps]]
 name = "voltage"
@@ -137,7 +174,7 @@ def test_a_tiny_timing_suite_runs_end_to_end(tmp_path, capsys):
     listed = capsys.readouterr().out
     assert "clock" in listed and "voltage" in listed and "D at width 8 = 34 / 435" in listed
     bad = tmp_path / "bad.toml"
-    bad.write_text(SUITE.replace('sites = {mul4 = "gate"}\n\n[[sweeps]]', 'sites = {mul4 = "output"}\n\n[[sweeps]]'))
+    bad.write_text(SUITE.replace('sites = {mul4 = "gate", mlp', 'sites = {mul4 = "output", mlp'))
     assert main(["run", str(bad), "--out", str(tmp_path / "bad"), "--workers", "1"]) == 2
     assert "site 'output' holds words and cannot take clock noise" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
@@ -149,13 +186,17 @@ def test_a_tiny_timing_suite_runs_end_to_end(tmp_path, capsys):
     sweeps = {sw["name"]: sw for sw in summary["sweeps"]}
     assert summary["systems"]["mul4"]["timing"]["D_unit"] == static_timing(c.multiplier(4)).D
     for name in ("clock", "voltage"):
-        (unit,) = sweeps[name]["units"]
+        unit = sweeps[name]["units"][0]
         curve = unit["curve"]
         assert curve[0]["value"] == 1.0 and curve[-1]["value"] < 0.99  # nominal works; the last level breaks it
         assert not sweeps[name]["axis"]["more_noise_is_higher"]
         energy = unit["breakdown_energy"]
         assert energy["value"] is not None
     assert all(abs(p["energy_ratio"] - 1) < 0.05 for p in sweeps["clock"]["units"][0]["curve"])
+    net = sweeps["clock"]["units"][1]
+    assert net["label"] == "clock/mlp@mac-gate" and net["curve"][0]["value"] == net["clean_accuracy"]
+    assert net["curve"][-1]["value"] < net["clean_accuracy"] and "energy_ratio" in net["curve"][0]
+    assert "per operation" in {g["framing"] for g in sweeps["clock"]["gaps"]}
     volts = sweeps["voltage"]["units"][0]["curve"]
     for p in volts:  # energy per operation falls as V^2 (the toggles of one operation barely move)
         assert p["energy_ratio"] == pytest.approx(p["level"] ** 2, rel=0.05)
