@@ -10,7 +10,7 @@ Mode `pe` (the processing element in the loop, hardware/pe.py) runs every multip
 netlist and an accumulator adder of the model's width; `run(..., fault_part=)` puts the gate faults on the
 multiplier ('mul', as in mode 'gates'), the adder ('add') or both ('all').
 
-The engine runs the graph node by node; OPS maps each operation kind to one method (a new layer kind is one
+The engine runs the graph node by node; OPS is the registry networks.ops.OPERATIONS (a new layer kind is one
 entry). Noise hooks: `noise={key: fn}` with fn(values, bits, signed, rng) -> values, key 'SITE' (every
 multiply layer) or 'SITE@LAYER' (that layer only, named by its module path, see `layer_names`), SITE one of the
 word sites declared here (`word_site`, WORD_SITES), applied to integer weights (site 'weight', two's complement
@@ -34,6 +34,7 @@ from hardware import EXACT_FLOAT, Multiplier, exact_accumulate
 from networks.errors import NetworkError
 from networks.graph import IntegerModel, IntLayer
 from networks.kernels import count_pairs, finish, quantize_inputs, requantize, signed_sum, wrap
+from networks.ops import OPERATIONS, graph_operations
 
 
 @dataclass(frozen=True)
@@ -108,9 +109,7 @@ class IntegerEngine:
     """Runs an IntegerModel graph on inputs in [0, 1] with a Multiplier; see the module docstring for sites.
     layer_names: the multiply layers in graph order (the LAYER of 'SITE@LAYER' keys and of faults_layer)."""
 
-    OPS = {"input": "_input", "linear": "_multiply", "conv1d": "_multiply", "conv2d": "_multiply",
-           "clamp": "_clamp", "maxpool": "_maxpool", "avgpool": "_avgpool", "reshape": "_reshape", "add": "_add",
-           "cat": "_cat"}
+    OPS = OPERATIONS  # the operation table: networks.ops, node.op -> its operation's evaluate
 
     def __init__(self, model: IntegerModel, multiplier: Multiplier | None = None):
         self.model = model
@@ -125,9 +124,10 @@ class IntegerEngine:
             raise NetworkError(f"layer {bad}: weight magnitudes up to {int(np.abs(model.layers[bad].weight).max())} "
                                f"do not fit the multiplier's {self.multiplier.mag_bits}-bit operand b")
         self.multiplier.check_model(model.acc_bits, [lay.name for lay in model.layers if lay.signed_input])
-        unknown = sorted({n.op for n in model.nodes} - set(self.OPS))
+        known = graph_operations()
+        unknown = sorted({n.op for n in model.nodes} - set(known))
         if unknown:
-            raise NetworkError(f"integer model: unknown operation(s) {unknown}; known: {', '.join(self.OPS)}")
+            raise NetworkError(f"integer model: unknown operation(s) {unknown}; known: {', '.join(known)}")
         self.layer_names = model.layer_names
         self._index = {name: k for k, name in enumerate(self.layer_names)}
         uses = {}
@@ -196,7 +196,7 @@ class IntegerEngine:
         values = {}
         for k, node in enumerate(self.model.nodes):
             ins = [a] if node.op == "input" else [values[name] for name in node.inputs]
-            values[node.name] = getattr(self, self.OPS[node.op])(node, ins, p)
+            values[node.name] = self.OPS[node.op].evaluate(self, node, ins, p)
             for name in node.inputs:
                 if self._last_use[name] == k:
                     del values[name]
@@ -205,48 +205,10 @@ class IntegerEngine:
                           {s: v.tolist() for s, v in errors.items()} if errors is not None else None,
                           p.wrong if errors is not None else None)
 
-    # operations: (node, input values, pass) -> output value
-
-    def _input(self, node, ins, p):
-        return ins[0]
-
-    def _clamp(self, node, ins, p):
-        return np.clip(ins[0], *node.params["clamp"])
-
-    def _reshape(self, node, ins, p):
-        return ins[0].reshape(p.n, *node.params["shape"])
-
-    def _maxpool(self, node, ins, p):
-        """Integer maximum over windows (torch's pooling on float32 values, exact below 2^24)."""
-        fn = getattr(F, node.params["fn"])
-        return fn(torch.from_numpy(ins[0]).float(), **node.params["kwargs"]).numpy().astype(np.int64)
-
-    def _avgpool(self, node, ins, p):
-        """Integer window sums (0/1 pooling matrix, exact float64) times mult[j] >> shift (mult[j] / 2^shift =
-        1 / divisor of output position j); the scale is kept."""
-        v = ins[0]
-        c = v.shape[1]
-        sums = (v.reshape(p.n * c, -1).astype(np.float64) @ node.params["matrix"]).astype(np.int64)
-        shift = node.params["shift"]
-        out = (sums * node.params["mult"] + (1 << (shift - 1))) >> shift
-        return out.reshape(p.n, c, *node.params["out_shape"])
-
-    @staticmethod
-    def _rescaled(ins, params):
-        shift = params["shift"]
-        return [(v * m + (1 << (shift - 1))) >> shift for v, m in zip(ins, params["mults"], strict=True)]
-
-    def _add(self, node, ins, p):
-        """Branches brought to the output scale by multiply-and-shift, summed, clamped."""
-        shift = node.params["shift"]
-        total = sum(v * m for v, m in zip(ins, node.params["mults"], strict=True))
-        return np.clip((total + (1 << (shift - 1))) >> shift, *node.params["clamp"])
-
-    def _cat(self, node, ins, p):
-        """Branches brought to the output scale by multiply-and-shift, concatenated along params['dim']."""
-        return np.concatenate(self._rescaled(ins, node.params), axis=node.params["dim"])
-
-    def _multiply(self, node, ins, p):
+    def multiply(self, node, ins, p):
+        """The output of multiply layer `node` (networks.ops.Multiply evaluates through this) on input ins[0]:
+        weight and activation noise, every product through the multiplier (or the exact direct pass), product and
+        accumulator noise, requantization and clamp."""
         layer: IntLayer = node.layer
         k = self._index[layer.name]
         m = self.model

@@ -1,4 +1,5 @@
-"""The integer model: a DAG of integer operations (multiply layers, clamps, pools, reshapes, adds, concatenations).
+"""The integer model: a DAG of integer operations (multiply layers, clamps, piecewise-linear functions, pools,
+reshapes, adds, concatenations; one class each in networks.ops).
 
 Every value is an int64 tensor (batch first) with one real scale: real value = integer * scale. Multiply layers
 (linear, conv1d, conv2d) hold signed integer weights per output channel (step = w_scale[c]), biases in
@@ -53,9 +54,10 @@ class IntLayer:
 
 @dataclass
 class Node:
-    """One operation of the graph. op: input | linear | conv1d | conv2d | clamp | maxpool | avgpool | reshape |
-    add | cat; inputs: names of the nodes it reads; scale: real value of one output unit; signed: the output may
-    be negative; params: the operation's integer parameters (see IntegerEngine)."""
+    """One operation of the graph. op: the name of its operation in networks.ops.OPERATIONS (input, linear,
+    conv1d, conv2d, clamp, maxpool, avgpool, reshape, add, cat, or a registered extension); inputs: names of the
+    nodes it reads; scale: real value of one output unit; signed: the output may be negative; params: the
+    operation's integer parameters (read by that operation's evaluate)."""
 
     name: str
     op: str

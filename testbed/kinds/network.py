@@ -22,6 +22,7 @@ from networks import (
     trained_model,
 )
 from networks import data as datasets
+from networks.ops import OPERATIONS
 from testbed.errors import SuiteError, TestbedError
 from testbed.kinds.base import BuildContext, SystemKind, check_sizes, num, refers_to
 from testbed.systems import NetworkSystem
@@ -160,7 +161,9 @@ class Network(SystemKind):
     @classmethod
     def catalog(cls):
         return (["networks (arch):"] + [f"  {k:<24} {v}" for k, v in ARCHS.items()]
-                + [f"  data sets: {', '.join(datasets.DATASETS)} (or data = FILE.npz)"])
+                + [f"  data sets: {', '.join(datasets.DATASETS)} (or data = FILE.npz)"]
+                + ["torch operations (model = FILE):"]
+                + [f"  {k:<24} {op.summary}" for k, op in OPERATIONS.items() if op.summary])
 
     @classmethod
     def section(cls, name, d):
