@@ -152,6 +152,11 @@ def _figures(summary: dict, colours: dict, runs=None) -> list[tuple[str, str, by
                     "vertical lines: break-down levels; dotted: the same products computed exactly).",
                     figures.sweep_figure(sw, colours, pair)))
     for i, sw in enumerate(summary["sweeps"]):
+        if not sw["per_bit"] and any(u.get("breakdown_energy") for u in sw["units"]):
+            out.append((f"energy_{i}.png", f"{sw['name']}: task metric against the dynamic energy per operation "
+                        f"relative to nominal (bands: {conf(sw)} intervals; vertical lines: the energy at "
+                        "break-down).", figures.energy_figure(sw, colours)))
+    for i, sw in enumerate(summary["sweeps"]):
         if any(u.get("layer") is not None for u in sw["units"]):
             out.append((f"per_layer_{i}.png", f"Per-layer view ({sw['name']}): each network's break-down when the "
                         f"noise reaches one multiply layer only (markers, {conf(sw)} intervals), and every layer at "

@@ -203,6 +203,7 @@ def test_a_tiny_timing_suite_runs_end_to_end(tmp_path, capsys):
     assert main(["show", str(out)]) == 0
     assert "energy per operation / nominal" in capsys.readouterr().out
     report = (out / "report.md").read_text()
+    assert (out / "figures" / "energy_0.png").is_file() and (out / "figures" / "energy_1.png").is_file()
     assert "## Timing" in report and "mul4@gate works down to supply voltage V (volts)" in report
     d = static_timing(c.multiplier(4)).D
     assert f"critical path delay D = {d:g} (unit delays)" in (out / "report.html").read_text()
