@@ -136,6 +136,9 @@ class TimingPlan(GateFaultPlan):
         chip = gate_delays(netlist, self.delays, self.sigma, self.seed, grid) if self.sigma else \
             gate_delays(netlist, self.delays)
         D_chip = static_timing(netlist, chip).D
+        out[:] = 0
+        if n == 0:
+            return TimingReport(math.nan, D, D_chip, 0.0, 0.0, np.zeros(netlist.n_gates, np.int64))
         period = self.period * D if self.relative else self.period
         T = max(grid, round(period / self.delay_scale / grid) * grid)  # the chip's time; the period scaled
         index, length = self._streams(n)
@@ -151,7 +154,6 @@ class TimingPlan(GateFaultPlan):
         flat = index[:, :length].reshape(-1)
         for k, v in enumerate(timed.outputs.values()):
             sampled[k, flat] = v[:, :length].reshape(-1).astype(np.uint64)  # fillers write their vectors again
-        out[:] = 0
         pack_rows(sampled, list(netlist.output_widths.values()), out)
         return TimingReport(T * self.delay_scale, D, D_chip, energy, dynamic_energy(netlist, slow.toggles),
                             timed.toggles)
@@ -161,8 +163,7 @@ class TimingPlan(GateFaultPlan):
         (random, given, or the dataflow's over `layout`) dealt into consecutive runs."""
         rng = np.random.default_rng([self.seed, 1])
         if self.layout and int(np.prod(self.layout)) == n:
-            rows, outs, ins = self.layout
-            grid = np.arange(n).reshape(self.layout)[rng.permutation(rows) if self.shuffle else slice(None)]
+            grid = np.arange(n).reshape(self.layout)[rng.permutation(self.layout[0]) if self.shuffle else slice(None)]
             order = (grid if self.dataflow == "output-stationary" else grid.transpose(1, 2, 0)).reshape(-1)
         else:
             order = rng.permutation(n) if self.shuffle else np.arange(n)
