@@ -2,6 +2,9 @@
 simulator with fault injection, single stuck-at fault campaigns, arithmetic error metrics, and gate delays with
 static timing and a timed (transport-delay) simulator of operand streams."""
 
+import circuits.jitcache  # noqa: F401 (first: Numba caches only in private folders, before any kernel exists)
+
+# isort: split
 from circuits import hardening, imported, mac  # noqa: F401 (registers the file circuits and the MAC)
 from circuits.bitplanes import MASKS, transpose64
 from circuits.errors import NetlistError
@@ -18,6 +21,7 @@ from circuits.generators import (
 from circuits.layout import WORDS
 from circuits.netlist import Netlist, from_gates
 from circuits.registry import GENERATORS, Param, circuit, generator
+from circuits.signed import booth_multiplier
 from circuits.simulate import exhaustive, simulate, simulate_planes
 from circuits.timed import Timed, timed_simulate
 from circuits.timing import StaticTiming, dynamic_energy, gate_delays, static_timing
@@ -25,8 +29,8 @@ from circuits.timing_faults import TimingPlan, TimingReport
 
 __all__ = [
     "GENERATORS", "KINDS", "MASKS", "WORDS", "GateFaultPlan", "GateFaults", "GateMasks", "Netlist", "NetlistError",
-    "Param", "broken_array_multiplier", "circuit", "exhaustive", "from_gates", "generator", "kogge_stone_adder",
-    "multiplier", "ripple_carry_adder", "simulate", "simulate_planes", "tmr", "transpose64", "truncated_multiplier",
-    "hardening", "mac", "StaticTiming", "Timed", "dynamic_energy", "gate_delays", "static_timing", "timed_simulate",
-    "TimingPlan", "TimingReport",
+    "Param", "booth_multiplier", "broken_array_multiplier", "circuit", "exhaustive", "from_gates", "generator",
+    "kogge_stone_adder", "multiplier", "ripple_carry_adder", "simulate", "simulate_planes", "tmr", "transpose64",
+    "truncated_multiplier", "hardening", "mac", "StaticTiming", "Timed", "dynamic_energy", "gate_delays",
+    "static_timing", "timed_simulate", "TimingPlan", "TimingReport",
 ]

@@ -63,8 +63,11 @@ def warn(message: str) -> None:
 
 
 def cache_dir() -> Path:
-    """Where generated kernels live: cache_root()/kernels (a temporary folder when that is unusable)."""
-    return usable_dir(cache_root() / "kernels")
+    """Where generated kernels live: cache_root()/kernels (a temporary folder when that is unusable or others
+    can write it: its files are imported)."""
+    from circuits.jitcache import private_dir
+
+    return private_dir(usable_dir(cache_root() / "kernels"))
 
 
 def write_atomically(path: Path, data: bytes) -> Path:

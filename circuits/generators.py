@@ -22,18 +22,20 @@ def _check_width(name: str, value, lo: int = 1, hi: int = 32) -> int:
     return value
 
 
-_WIDTH = Param(int, lo=1, hi=32, help="operand width in bits")
+WIDTH = Param(int, lo=1, hi=32, help="operand width in bits")
+WIDTH_B = Param(int, None, 1, 32, help="width of b (default: width)")
 
 
 def _add(**_params):
     return lambda a, b: a + b
 
 
-def _mul(**_params):
+def product(**_params):
+    """The registry's reference of every multiplier: f(a, b) = a * b."""
     return lambda a, b: a * b
 
 
-@circuit("ripple_carry_adder", "ripple-carry adder s = a + b", reference=_add, width=_WIDTH)
+@circuit("ripple_carry_adder", "ripple-carry adder s = a + b", reference=_add, width=WIDTH)
 def ripple_carry_adder(n: int) -> Netlist:
     """Ripple-carry adder s = a + b: n full adders (5n gates), depth about 2n; s has n + 1 bits."""
     _check_width("adder width", n, 1, 64)
@@ -44,7 +46,7 @@ def ripple_carry_adder(n: int) -> Netlist:
     return b.build()
 
 
-@circuit("kogge_stone_adder", "Kogge-Stone prefix adder s = a + b", reference=_add, width=_WIDTH)
+@circuit("kogge_stone_adder", "Kogge-Stone prefix adder s = a + b", reference=_add, width=WIDTH)
 def kogge_stone_adder(n: int) -> Netlist:
     """Kogge-Stone parallel-prefix adder s = a + b: about n log2(n) prefix cells, depth about 2 log2(n) + 2."""
     _check_width("adder width", n, 1, 64)
@@ -84,11 +86,15 @@ def _partial_products(b: Builder, a: list[int], x: list[int], signed: bool, keep
             negate = signed and ((j == n - 1) != (i == m - 1))
             cols[i + j].append(b.gate("NAND" if negate else "AND", a[j], x[i]))
     if signed:  # constant 2^(n-1) + 2^(m-1) - 2^(n+m-1) modulo 2^(n+m)
-        const = (2 ** (n - 1) + 2 ** (m - 1) - 2 ** (n + m - 1)) % 2 ** (n + m)
-        for k in range(n + m):
-            if const >> k & 1:
-                cols[k].append(Builder.ONE)
+        add_constant(cols, 2 ** (n - 1) + 2 ** (m - 1) - 2 ** (n + m - 1))
     return cols
+
+
+def add_constant(cols: list[list[int]], const: int) -> None:
+    """Add the integer `const` (modulo 2^len(cols)) to the columns: a constant-1 net in column k per set bit k."""
+    for k in range(len(cols)):
+        if const % 2 ** len(cols) >> k & 1:
+            cols[k].append(Builder.ONE)
 
 
 def _reduce_array(b: Builder, cols: list[list[int]]) -> list[int]:
@@ -152,27 +158,38 @@ def _reduce_tree(b: Builder, cols: list[list[int]], form: str) -> list[int]:
     return s
 
 
+def reduce_columns(b: Builder, cols: list[list[int]], form: str) -> list[int]:
+    """The sum of the bits in `cols` (column k has weight 2^k) modulo 2^len(cols), bit 0 first: rows of
+    ripple-carry adders (form "array") or a Wallace / Dadda tree and a final ripple-carry adder."""
+    return _reduce_array(b, cols) if form == "array" else _reduce_tree(b, cols, form)
+
+
 @circuit("multiplier", "n x m multiplier p = a * b (array, Wallace or Dadda; unsigned or Baugh-Wooley signed)",
-         reference=_mul, width=_WIDTH, m=Param(int, None, 1, 32, help="width of b (default: width)"),
+         reference=product, width=WIDTH, m=WIDTH_B,
          form=Param(str, "array", choices=FORMS), signed=Param(bool, False))
 def multiplier(n: int, m: int | None = None, form: str = "array", signed: bool = False) -> Netlist:
     """n x m multiplier p = a * b (p has n + m bits): AND (Baugh-Wooley NAND) partial products reduced
     by rows of ripple-carry adders (array, about 6nm gates, depth about 2(n+m)) or by a Wallace/Dadda
     full-adder tree and a final ripple-carry adder (depth about 4 log1.5(m) + 2(n+m))."""
-    m = n if m is None else m
-    _check_width("multiplier width n", n)
-    _check_width("multiplier width m", m)
-    if form not in FORMS:
-        raise NetlistError(f"multiplier form must be one of {', '.join(FORMS)}, got {form!r}")
-    b = Builder(f"{'s' if signed else 'u'}mul{n}x{m}_{form}", signed=signed)
-    a, x = b.input("a", n), b.input("b", m)
-    cols = _partial_products(b, a, x, signed)
-    b.output("p", _reduce_array(b, cols) if form == "array" else _reduce_tree(b, cols, form))
+    b, a, x = start_multiplier("multiplier", f"{'s' if signed else 'u'}mul", n, m, form, FORMS, signed)
+    b.output("p", reduce_columns(b, _partial_products(b, a, x, signed), form))
     return b.build()
 
 
+def start_multiplier(what: str, prefix: str, n: int, m: int | None, form: str, forms: tuple, signed: bool):
+    """(Builder named PREFIXnxm_FORM, nets of input a (n bits), nets of input b (m bits, default n)) after
+    checking the widths and that `form` is one of `forms` (NetlistError naming `what` otherwise)."""
+    m = n if m is None else m
+    _check_width(f"{what} width n", n)
+    _check_width(f"{what} width m", m)
+    if form not in forms:
+        raise NetlistError(f"{what} form must be one of {', '.join(forms)}, got {form!r}")
+    b = Builder(f"{prefix}{n}x{m}_{form}", signed=signed)
+    return b, b.input("a", n), b.input("b", m)
+
+
 @circuit("truncated_multiplier", "approximate unsigned multiplier without the k lowest partial-product columns",
-         approximates=_mul, width=_WIDTH, k=Param(int, None, 0, 63, help="columns dropped (default: width - 2)"))
+         approximates=product, width=WIDTH, k=Param(int, None, 0, 63, help="columns dropped (default: width - 2)"))
 def truncated_multiplier(n: int = 8, k: int | None = None) -> Netlist:
     """Approximate unsigned n x n array multiplier without the partial products of the k lowest columns
     (default n - 2; no error compensation): about 6(n*n - k(k+1)/2) gates; always under-estimates."""
@@ -185,8 +202,8 @@ def truncated_multiplier(n: int = 8, k: int | None = None) -> Netlist:
     return b.build()
 
 
-@circuit("broken_array_multiplier", "approximate broken-array multiplier (Mahdiani 2010)", approximates=_mul,
-         width=_WIDTH,
+@circuit("broken_array_multiplier", "approximate broken-array multiplier (Mahdiani 2010)", approximates=product,
+         width=WIDTH,
          hbl=Param(int, 2, 0, 32, help="horizontal break line"),
          vbl=Param(int, None, 0, 63, help="vertical break line (default: width)"))
 def broken_array_multiplier(n: int = 8, hbl: int = 2, vbl: int | None = None) -> Netlist:
@@ -220,7 +237,7 @@ def _less(**_params):
     return lambda a, b: int(a < b)
 
 
-@circuit("comparator", "unsigned comparator lt = a < b", reference=_less, width=_WIDTH)
+@circuit("comparator", "unsigned comparator lt = a < b", reference=_less, width=WIDTH)
 def comparator(n: int) -> Netlist:
     """Unsigned comparator lt = (a < b) of two n-bit words: the borrow chain of a - b, 2n gates, depth 2n."""
     _check_width("comparator width", n, 1, 64)

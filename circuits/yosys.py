@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 from circuits.errors import NetlistError
 from circuits.gates import BY_OPCODE, KINDS, render
 from circuits.netlist import Netlist, from_gates
+from circuits.verilog_scan import check_file_access
 
 # Yosys single-bit cells (simcells.v) as (our kind, Yosys input ports in our operand order).
 _CELLS = {
@@ -29,8 +35,10 @@ _SEQUENTIAL = ("$_DFF", "$_SDFF", "$_DLATCH", "$_SR_", "$_ALDFF", "$_FF_", "$dff
 def from_yosys_json(path, top: str | None = None) -> Netlist:
     """Load a gate-level module from Yosys `write_json` output (the top module unless `top` names one)."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # a FIFO or a device would hang or never end
+        raise NetlistError(f"{path}: not a regular file")
     try:
-        doc = json.loads(path.read_text())
+        doc = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise NetlistError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
@@ -142,7 +150,12 @@ def from_verilog(path, top: str | None = None) -> Netlist:
     """Synthesize a combinational Verilog module with Yosys to single-bit gates and load it.
 
     No user string reaches the Yosys script unchecked: `top` must be a simple Verilog identifier, and the
-    file is copied into a private folder as `in.v` (Yosys runs there and sees only fixed names).
+    file is copied into a private folder as `in.v` (Yosys sees only fixed names). Files it reads (`include,
+    $readmemh, ...) must be relative paths below the file's own folder (circuits.verilog_scan); Yosys runs there,
+    confined to reading that folder (circuits.sandbox), within TESTBED_YOSYS_TIMEOUT seconds (default 600)
+    and TESTBED_YOSYS_MEMORY MiB (default 4096). Designs Yosys would simulate silently wrong are refused,
+    naming the net or modules: conflicting drivers, tri-state logic, undriven nets, several top modules
+    when `top` is not given.
     """
     path = Path(path)
     if top is not None and not (isinstance(top, str) and _IDENTIFIER.fullmatch(top)):
@@ -153,24 +166,115 @@ def from_verilog(path, top: str | None = None) -> Netlist:
         raise NetlistError(f"{path}: no such Verilog file")
     if not yosys_available():
         raise NetlistError(f"{path}: yosys is not on PATH (Debian: apt-get install yosys)")
-    with tempfile.TemporaryDirectory() as tmp:
+    check_file_access(path)
+    with tempfile.TemporaryDirectory(prefix="testbed-yosys-") as tmp:
+        if not _SCRIPT_SAFE.fullmatch(tmp):
+            raise NetlistError(f"{path}: the temporary folder {tmp!r} has characters a Yosys script cannot hold; "
+                               "set TMPDIR to a plain path")
         try:
             shutil.copyfile(path, Path(tmp) / "in.v")
         except OSError as exc:
             raise NetlistError(f"{path}: cannot read ({exc.strerror or exc})") from None
         top_arg = f"-top {top}" if top else "-auto-top"
-        script = (f"read_verilog in.v; synth -flatten {top_arg}; "
-                  "abc -g AND,NAND,OR,NOR,XOR,XNOR,MUX; opt_clean; write_json out.json")
-        proc = subprocess.run(["yosys", "-q", "-p", script], capture_output=True, text=True, cwd=tmp,
-                              stdin=subprocess.DEVNULL)
+        script = (f"read_verilog {tmp}/in.v; proc; write_json {tmp}/pre.json; synth -flatten {top_arg}; check -assert; "
+                  f"abc -g AND,NAND,OR,NOR,XOR,XNOR,MUX; opt_clean; write_json {tmp}/out.json")
+        code, log = run_confined(["yosys", "-q", "-p", script], path, Path(tmp))
+        log = log.replace(f"{tmp}/in.v", path.name).replace("in.v", path.name)
+        if top is None:
+            _one_top(path, Path(tmp) / "pre.json")
+        _refuse_silent_wrong(path, log)
         out = Path(tmp) / "out.json"
-        if proc.returncode != 0 or not out.exists():
-            lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
+        if code != 0 or not out.exists():
+            lines = [ln for ln in log.splitlines() if ln.strip()]
             msg = next((ln for ln in lines if "ERROR" in ln), lines[-1] if lines else "yosys failed")
             raise NetlistError(f"{path}: yosys failed: {msg.strip()}")
-        netlist = from_yosys_json(out, top)
+        try:
+            netlist = from_yosys_json(out, top)
+        except NetlistError as exc:
+            raise NetlistError(str(exc).replace(str(out), str(path))) from None
     netlist.name = top or netlist.name
     return netlist
+
+
+def _limit(name: str, default: int) -> int:
+    text = os.environ.get(name, "")
+    try:
+        value = int(text) if text else default
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise NetlistError(f"{name}={text!r}: must be a whole number >= 1")
+    return value
+
+
+def run_confined(cmd: list[str], path: Path, tmp: Path) -> tuple[int, str]:
+    """Run `cmd` in the folder of `path`, confined (circuits.sandbox: reads below that folder, writes below
+    `tmp`), killed with its children past TESTBED_YOSYS_TIMEOUT s or when we are interrupted. Returns
+    (exit status, stderr and stdout)."""
+    timeout, memory = _limit("TESTBED_YOSYS_TIMEOUT", 600), _limit("TESTBED_YOSYS_MEMORY", 4096)
+    folder = path.resolve().parent
+    wrapper = [sys.executable, "-I", str(Path(__file__).with_name("sandbox.py")), "--read", str(folder),
+               "--write", str(tmp), "--mem", str(memory << 20), "--"]
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    proc = subprocess.Popen(wrapper + cmd, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True)
+    start = time.monotonic()
+    try:
+        while True:
+            try:
+                out, err = proc.communicate(timeout=min(PROGRESS_S, max(timeout - (time.monotonic() - start), 0)))
+                break
+            except subprocess.TimeoutExpired:
+                elapsed = time.monotonic() - start
+                if elapsed >= timeout:
+                    raise NetlistError(f"{path}: yosys ran longer than {timeout} s (set TESTBED_YOSYS_TIMEOUT to "
+                                       "allow more)") from None
+                print(f"yosys: still synthesizing {path.name} after {elapsed:.0f} s (limit {timeout} s)",
+                      file=sys.stderr, flush=True)
+    except BaseException:  # the time limit, or we are interrupted: Yosys and its children go too
+        _kill(proc)
+        raise
+    if proc.returncode in (-signal.SIGKILL, -signal.SIGSEGV, -signal.SIGABRT) or "std::bad_alloc" in err:
+        why = f"signal {-proc.returncode}" if proc.returncode < 0 else "std::bad_alloc"
+        raise NetlistError(f"{path}: yosys ran out of memory or crashed ({why}) under its limit of {memory} MiB "
+                           "(set TESTBED_YOSYS_MEMORY to allow more)")
+    return proc.returncode, err + out
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
+
+
+PROGRESS_S = 10  # a progress line on stderr this often while Yosys runs
+_SCRIPT_SAFE = re.compile(r"[A-Za-z0-9_./+-]+")
+
+
+def _one_top(path: Path, pre: Path) -> None:
+    """NetlistError naming them when the design read has several modules that no other instantiates."""
+    try:
+        modules = json.loads(pre.read_text())["modules"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # Yosys failed before writing it: its own error says why
+    used = {cell.get("type") for m in modules.values() for cell in m.get("cells", {}).values()}
+    tops = sorted(name for name in modules if name not in used and not name.startswith("$"))
+    if len(tops) > 1:
+        raise NetlistError(f"{path}: several top-level modules ({', '.join(tops)}); name one with top = \"...\"")
+
+
+def _refuse_silent_wrong(path: Path, log: str) -> None:
+    """NetlistError for what Yosys only warns about but would simulate wrong: conflicting drivers, tri-state
+    logic, and the problems `check -assert` found (undriven nets, logic loops)."""
+    warnings = [ln.removeprefix("Warning:").strip() for ln in log.splitlines() if ln.startswith("Warning:")]
+    for w in warnings:
+        if w.startswith("multiple conflicting drivers for"):
+            net = w.removeprefix("multiple conflicting drivers for").strip().rstrip(":")
+            raise NetlistError(f"{path}: net {net} has several conflicting drivers")
+        if "tri-state" in w:
+            raise NetlistError(f"{path}: tri-state logic cannot be simulated ({w})")
+    if "problems in 'check -assert'" in log:
+        raise NetlistError(f"{path}: {warnings[0] if warnings else 'yosys check failed'}")
 
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")

@@ -64,6 +64,45 @@ def signals(n_train: int = 4000, n_test: int = 1000, length: int = 40, seed: int
     return Dataset("signals", x[:n_train], y[:n_train], x[n_train:], y[n_train:], 10, (1, length))
 
 
+MAX_NPZ_BYTES = 1 << 30  # the most an .npz may hold uncompressed (1 GiB): a test set, not a training corpus
+
+
+def check_npz(path) -> None:
+    """NetworkError unless `path` is a regular file whose arrays, read from their .npy headers only, are of
+    numeric dtypes and hold together at most MAX_NPZ_BYTES, each exactly as large as its header says (a zip bomb
+    or a truncated member is refused before anything is decompressed)."""
+    import zipfile
+
+    from numpy.lib import format as fmt
+
+    if not path.is_file():
+        raise NetworkError(f"data file {path}: not a regular file")
+    total = 0
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                key = info.filename.removesuffix(".npy")
+                with zf.open(info) as fh:
+                    read = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}
+                    shape, _, dtype = read[fmt.read_magic(fh)](fh)
+                    header = fh.tell()
+                if dtype.hasobject or dtype.kind not in "biuf":
+                    raise NetworkError(f"data file {path}: {key} has dtype {dtype}; only numeric arrays are read "
+                                       "(without pickles)")
+                nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                total += nbytes
+                if total > MAX_NPZ_BYTES:
+                    raise NetworkError(f"data file {path}: {key} declares shape {shape} of {dtype} ({nbytes} bytes); "
+                                       f"the arrays may hold {MAX_NPZ_BYTES} bytes at most")
+                if info.file_size != header + nbytes:
+                    raise NetworkError(f"data file {path}: {key} holds {info.file_size - header} bytes of data, its "
+                                       f"header declares {nbytes}")
+    except NetworkError:
+        raise
+    except Exception as exc:  # not a zip, a member that is no .npy, a malformed header
+        raise NetworkError(f"data file {path}: not a readable .npz without pickles ({type(exc).__name__})") from None
+
+
 def from_npz(path, name: str | None = None) -> Dataset:
     """A test set from an .npz file (read without pickles): x_test (N, *shape) floats in [0, 1], y_test (N,)
     integer labels >= 0, optional x_calib (M, *shape) calibration inputs in [0, 1]. The Dataset's x_train holds
@@ -71,11 +110,12 @@ def from_npz(path, name: str | None = None) -> Dataset:
     from pathlib import Path
 
     path = Path(path)
+    if not path.exists():
+        raise NetworkError(f"data file {path}: no such file")
+    check_npz(path)
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
-    except FileNotFoundError:
-        raise NetworkError(f"data file {path}: no such file") from None
     except Exception as exc:  # not a zip, truncated, or object arrays that need pickles
         raise NetworkError(f"data file {path}: not a readable .npz without pickles ({type(exc).__name__})") from None
     missing = [k for k in ("x_test", "y_test") if k not in arrays]

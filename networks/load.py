@@ -1,7 +1,7 @@
 """Models from files without running pickled code: torch.export archives and state_dicts of built-in models.
 
-`load_model(path)` reads a torch.export archive (torch.export.save; loaded with torch.export.load, which
-rebuilds the ATen graph from its serialized form) and returns its graph module. `load_model(path, config)`
+`load_model(path)` reads a torch.export archive (torch.export.save; rebuilt from its serialized ATen graph and
+raw tensors by networks.pt2, which reads no pickle) and returns its graph module. `load_model(path, config)`
 reads a state_dict of the built-in architecture of `config` (networks.ModelConfig) with
 torch.load(weights_only=True): a bare state_dict, or the model cache's {"state", "modes", ...} form. Any
 failure is one NetworkError line naming the file.
@@ -9,6 +9,7 @@ failure is one NetworkError line naming the file.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import torch
@@ -16,6 +17,7 @@ from torch import nn
 
 from networks import data as datasets
 from networks.errors import NetworkError
+from networks.pt2 import load_archive
 from networks.train import ModelConfig, build, restore_modes
 
 
@@ -31,11 +33,7 @@ def load_model(path, config: ModelConfig | None = None, dataset: datasets.Datase
     if not path.is_file():
         raise NetworkError(f"model file {path}: no such file")
     if config is None:
-        try:
-            module = torch.export.load(str(path)).module()
-        except Exception as exc:  # torch.export.load raises many kinds for foreign files
-            raise NetworkError(f"model file {path}: not a torch.export archive ({_why(exc)})") from None
-        return module
+        return load_archive(path)
     try:
         saved = torch.load(str(path), weights_only=True, map_location="cpu")
     except Exception as exc:  # not a torch file, or one that needs unpickling code
@@ -52,3 +50,24 @@ def load_model(path, config: ModelConfig | None = None, dataset: datasets.Datase
         raise NetworkError(f"model file {path}: does not fit arch {config.arch!r} with hidden {list(config.hidden)} "
                            f"({_why(exc)})") from None
     return model.eval()
+
+
+def fit_data(ds: datasets.Dataset, model: nn.Module, where: str) -> datasets.Dataset:
+    """`ds` with n_classes set to the model's number of outputs, once its inputs are checked to fit the model
+    and its labels to be outputs the model can give (NetworkError naming `where` otherwise): a test set with a
+    subset of the classes keeps the model's class count, and a label the model cannot output is refused. The
+    model is put in eval mode (as export does), so the check changes no batch-norm statistics."""
+    if not isinstance(model, torch.fx.GraphModule):  # a torch.export graph module is already in eval mode
+        model.eval()
+    try:
+        with torch.no_grad():
+            out = model(torch.as_tensor(ds.x_test[:2], dtype=torch.float32))
+    except Exception as exc:  # any shape or dtype mismatch inside the user's model
+        raise NetworkError(f"{where}: inputs of shape {ds.shape} do not fit the model ({_why(exc)})") from None
+    if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != len(ds.x_test[:2]):
+        raise NetworkError(f"{where}: the model gives {getattr(out, 'shape', type(out).__name__)} for a batch, "
+                           "not one row of class scores per input")
+    k, top = int(out.shape[1]), int(ds.y_test.max())
+    if top >= k:
+        raise NetworkError(f"{where}: y_test holds label {top}, but the model has {k} outputs (labels 0..{k - 1})")
+    return dataclasses.replace(ds, n_classes=k)

@@ -1,6 +1,7 @@
 """Models whose weight layers carry a WeightQuantizer: an MLP of any widths, a small 1-D CNN (QuantNet chains:
-weight layers with ReLU between them), and two 2-D CNNs on square images given flat (N, side * side) in [0, 1]:
-`cnn2d` (conv-ReLU-conv-ReLU-maxpool-linear) and `rescnn` (a stem and one residual block with batch norm).
+weight layers with ReLU between them), two 2-D CNNs on square images given flat (N, side * side) in [0, 1]:
+`cnn2d` (conv-ReLU-conv-ReLU-maxpool-linear) and `rescnn` (a stem and one residual block with batch norm), and
+`resnet20` (the CIFAR ResNet-20 on (channels, height, width) images, 32x32x3 in its paper).
 
 `attach_quantizers(module)` gives every Linear / Conv1d / Conv2d of any module a WeightQuantizer (its class
 becomes QLinear / QConv1d / QConv2d); `weight_layers(module)` lists them in module order.
@@ -160,3 +161,54 @@ def rescnn(input_shape: tuple, channels: tuple[int, ...], n_out: int) -> ResCNN:
     if len(channels) != 1 or channels[0] < 1:
         raise NetworkError(f"rescnn takes one channel count (hidden = [c]), got {list(channels)}")
     return ResCNN(input_shape, int(channels[0]), n_out)
+
+
+class BasicBlock(nn.Module):
+    """conv3x3(stride)-BN-ReLU-conv3x3-BN plus the shortcut, then ReLU. The shortcut is the identity, or where the
+    block changes width or size a conv1x1(stride)-BN projection (He et al.'s option B: the importer has no strided
+    slicing for option A's zero-padded identity)."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int):
+        super().__init__()
+        self.body = nn.Sequential(QConv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(c_out),
+                                  nn.ReLU(), QConv2d(c_out, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out))
+        self.shortcut = nn.Identity() if stride == 1 and c_in == c_out else nn.Sequential(
+            QConv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out))
+
+    def forward(self, x):
+        return F.relu(self.body(x) + self.shortcut(x))
+
+
+class ResNet20(nn.Module):
+    """ResNet-20 for CIFAR (He et al. 2016): stem conv3x3(w1)-BN-ReLU, three stages of three BasicBlocks of widths
+    w1, w2, w3 (the second and third start with stride 2), global average pool, linear. Inputs (N, C, H, W) in
+    torch's channel-first layout (or flat, viewed as such); ResNet-20 is widths (16, 32, 64) on (3, 32, 32):
+    19 conv layers and a linear one, about 0.27 M weights."""
+
+    def __init__(self, input_shape: tuple, widths: tuple[int, int, int], n_out: int, blocks: int = 3):
+        super().__init__()
+        self.input_shape = tuple(input_shape)
+        c = widths[0]
+        self.stem = nn.Sequential(QConv2d(self.input_shape[0], c, 3, padding=1, bias=False), nn.BatchNorm2d(c),
+                                  nn.ReLU())
+        stages = []
+        for k, w in enumerate(widths):
+            for j in range(blocks):
+                stages.append(BasicBlock(c, w, 2 if k > 0 and j == 0 else 1))
+                c = w
+        self.stages = nn.Sequential(*stages)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = QLinear(c, n_out)
+
+    def forward(self, x):
+        x = self.stages(self.stem(x.view(x.size(0), *self.input_shape)))
+        return self.classifier(torch.flatten(self.pool(x), 1))
+
+
+def resnet20(input_shape: tuple, channels: tuple[int, ...], n_out: int) -> ResNet20:
+    """ResNet-20 with stage widths `channels` (hidden = [16, 32, 64] for the paper's) on (C, H, W) inputs."""
+    if len(channels) != 3 or min(channels) < 1:
+        raise NetworkError(f"resnet20 takes three stage widths (hidden = [16, 32, 64]), got {list(channels)}")
+    if len(input_shape) != 3 or min(input_shape) < 1:
+        raise NetworkError(f"resnet20 needs (channels, height, width) images; got shape {tuple(input_shape)}")
+    return ResNet20(input_shape, tuple(int(c) for c in channels), n_out)

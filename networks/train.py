@@ -27,11 +27,11 @@ from tqdm import tqdm
 from circuits.cache import cache_root, usable_dir, warn, write_atomically
 from networks import data as datasets
 from networks.errors import NetworkError
-from networks.models import cnn1d, cnn2d, mlp, rescnn, weight_layers
+from networks.models import cnn1d, cnn2d, mlp, rescnn, resnet20, weight_layers
 from networks.quant import BACKWARDS, NOISES
 
 TRAIN_VERSION = "1"
-ARCHS = ("mlp", "cnn1d", "cnn2d", "rescnn")
+ARCHS = ("mlp", "cnn1d", "cnn2d", "rescnn", "resnet20")
 QUANTS = ("float", "fixed", "learned-noise")
 
 
@@ -82,7 +82,7 @@ class ModelConfig:
 
 def build(config: ModelConfig, ds: datasets.Dataset) -> nn.Module:
     """The untrained model of `config` (seeded). hidden: the MLP widths; cnn1d and cnn2d: conv channels
-    (cnn2d: two); rescnn: one channel count."""
+    (cnn2d: two); rescnn: one channel count; resnet20: three stage widths (16, 32, 64) on (C, H, W) images."""
     torch.manual_seed(config.seed)
     if config.arch == "mlp":
         return mlp(ds.n_features, config.hidden, ds.n_classes, ds.shape)
@@ -90,6 +90,8 @@ def build(config: ModelConfig, ds: datasets.Dataset) -> nn.Module:
         return cnn2d(ds.shape, config.hidden, ds.n_classes)
     if config.arch == "rescnn":
         return rescnn(ds.shape, config.hidden, ds.n_classes)
+    if config.arch == "resnet20":
+        return resnet20(ds.shape, config.hidden, ds.n_classes)
     if len(ds.shape) != 2:
         raise NetworkError(f"cnn1d needs (channels, length) inputs; data set {ds.name} has shape {ds.shape}")
     return cnn1d(ds.shape, config.hidden, ds.n_classes)

@@ -7,12 +7,14 @@ share a label, and figures overlaying both runs), written into the first directo
 from __future__ import annotations
 
 import base64
-import html
 import json
 from pathlib import Path
 
 from reports import figures
 from reports.errors import ReportError
+from testbed.escape import html_text, md_fence
+from testbed.escape import md_text as md_escape
+from testbed.files import real_dir, write_atomic
 from testbed.summary import confidence_text, fmt, interval_text, sign_text, system_section, unit_baselines
 
 
@@ -26,11 +28,6 @@ def question(summary: dict) -> str:
             f"{100 * t['network_accuracy_drop']:g} point under noise-free), with its "
             "interval from a dose-response fit, and the tolerance gaps between them (decades of probability, or bits "
             "of SNR). Break-down levels are estimates from sampled trials: every one is given with its interval.")
-
-
-def md_escape(text: str) -> str:
-    """Text with Markdown's and HTML's special characters backslash-escaped (names come from suites)."""
-    return "".join("\\" + ch if ch in "\\`*_{}[]<>|" else ch for ch in str(text))
 
 
 def load(directory) -> dict:
@@ -206,10 +203,10 @@ ANSWER_COLUMNS = (("sweep", "noise (same for both)"), ("circuit", "circuit"), ("
 
 
 def _answer_html(sentences, rows) -> str:
-    head = "".join(f"<th>{html.escape(t)}</th>" for _, t in ANSWER_COLUMNS)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(r[k]))}</td>" for k, _ in ANSWER_COLUMNS) + "</tr>"
+    head = "".join(f"<th>{html_text(t)}</th>" for _, t in ANSWER_COLUMNS)
+    body = "".join("<tr>" + "".join(f"<td>{html_text(str(r[k]))}</td>" for k, _ in ANSWER_COLUMNS) + "</tr>"
                    for r in rows)
-    text = "".join(f"<p>{html.escape(s)}</p>" for s in sentences)
+    text = "".join(f"<p>{html_text(s)}</p>" for s in sentences)
     return f"{text}<table class='headline'><tr>{head}</tr>{body}</table>" if rows else ""
 
 
@@ -227,9 +224,10 @@ def _headline_html(rows) -> str:
              "<th>unit</th><th>error SNR (bits)</th><th>note</th></tr>"]
     for r in rows:
         note = r.get("note", "")
-        cells.append(f"<tr><td>{html.escape(r['sweep'])}</td><td>{html.escape(r['what'])}</td>"
-                     f"<td class='v'>{fmt(r['value'])}</td><td>[{fmt(r['lo'])}, {fmt(r['hi'])}]</td>"
-                     f"<td>{html.escape(r['unit'])}</td><td>{fmt(r['error_snr'])}</td><td>{html.escape(note)}</td></tr>")
+        cells.append(f"<tr><td>{html_text(r['sweep'])}</td><td>{html_text(r['what'])}</td>"
+                     f"<td class='v'>{html_text(fmt(r['value']))}</td><td>[{html_text(fmt(r['lo']))}, "
+                     f"{html_text(fmt(r['hi']))}]</td><td>{html_text(r['unit'])}</td>"
+                     f"<td>{html_text(fmt(r['error_snr']))}</td><td>{html_text(note)}</td></tr>")
     return "\n".join(cells) + "</table>"
 
 
@@ -331,17 +329,17 @@ BUDGET_COLUMNS = (("sweep", "sweep"), ("system", "system@site"), ("gates", "gate
 def _table_html(title: str, css: str, columns, rows) -> str:
     if not rows:
         return ""
-    head = "".join(f"<th>{html.escape(t)}</th>" for _, t in columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(r[k] if isinstance(r[k], str) else fmt(r[k]))}</td>"
+    head = "".join(f"<th>{html_text(t)}</th>" for _, t in columns)
+    body = "".join("<tr>" + "".join(f"<td>{html_text(fmt(r[k]))}</td>"
                                     for k, _ in columns) + "</tr>" for r in rows)
-    return f"<h2>{html.escape(title)}</h2><table class='{css}'><tr>{head}</tr>{body}</table>"
+    return f"<h2>{html_text(title)}</h2><table class='{css}'><tr>{head}</tr>{body}</table>"
 
 
 def _table_md(title: str, columns, rows) -> list[str]:
     if not rows:
         return []
     out = [f"## {title}", "", "| " + " | ".join(t for _, t in columns) + " |", "|" + "---|" * len(columns)]
-    out += ["| " + " | ".join(md_escape(r[k] if isinstance(r[k], str) else fmt(r[k])) for k, _ in columns) + " |"
+    out += ["| " + " | ".join(md_escape(fmt(r[k])) for k, _ in columns) + " |"
             for r in rows]
     return out + [""]
 
@@ -358,15 +356,15 @@ def _detail_html(summary: dict) -> str:
     parts = []
     for name, d in summary.get("systems", {}).items():
         sec = system_section(name, d)
-        items = "".join(f"<li>{html.escape(t)}</li>" for t in sec["items"])
+        items = "".join(f"<li>{html_text(t)}</li>" for t in sec["items"])
         table = sec.get("table")
         if table:
-            head = "".join(f"<th>{html.escape(c)}</th>" for c in table["columns"])
-            body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+            head = "".join(f"<th>{html_text(c)}</th>" for c in table["columns"])
+            body = "".join("<tr>" + "".join(f"<td>{html_text(str(v))}</td>" for v in row) + "</tr>"
                            for row in table["rows"])
             table = f"<table><tr>{head}</tr>{body}</table>"
-        after = "".join(f"<p>{html.escape(t)}</p>" for t in sec.get("after", []))
-        parts.append(f"<h3>{html.escape(sec['title'])}</h3><ul>{items}</ul>{table or ''}{after}")
+        after = "".join(f"<p>{html_text(t)}</p>" for t in sec.get("after", []))
+        parts.append(f"<h3>{html_text(sec['title'])}</h3><ul>{items}</ul>{table or ''}{after}")
     return "\n".join(parts)
 
 
@@ -388,54 +386,53 @@ td,th{border:1px solid #bbb;padding:.2rem .4rem}pre{white-space:pre-wrap;backgro
 
 
 def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, detail_figs) -> dict:
-    fig_dir = directory / "figures"
-    fig_dir.mkdir(exist_ok=True)
+    fig_dir = real_dir(directory / "figures")
     for name, _, png in figs + detail_figs:
-        (fig_dir / name).write_bytes(png)
+        write_atomic(fig_dir / name, png)
 
     def img(name, caption, png):
         data = base64.b64encode(png).decode()
-        return f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>" \
-               f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-    repro = (f"<p>suite {html.escape(summary['suite'])} (hash {summary['suite_hash']}), seed {summary['seed']}, code "
-             f"{html.escape(str(summary['code_version']))}, created {html.escape(str(summary.get('created')))}; "
-             f"machine {html.escape(json.dumps(summary['machine']))}</p><p>Rerun: <code>testbed run SUITE --out DIR"
-             f"</code> with the suite below.</p><pre>{html.escape(summary.get('suite_text', ''))}</pre>")
-    notes = "".join(f"<li>{html.escape(n)}</li>" for n in summary.get("notes", []))
+        return f"<figure><img alt='{html_text(caption)}' src='data:image/png;base64,{data}'>" \
+               f"<figcaption>{html_text(caption)}</figcaption></figure>"
+    repro = (f"<p>suite {html_text(summary['suite'])} (hash {html_text(summary['suite_hash'])}), seed "
+             f"{html_text(summary['seed'])}, code "
+             f"{html_text(str(summary['code_version']))}, created {html_text(str(summary.get('created')))}; "
+             f"machine {html_text(json.dumps(summary['machine']))}</p><p>Rerun: <code>testbed run SUITE --out DIR"
+             f"</code> with the suite below.</p><pre>{html_text(summary.get('suite_text', ''))}</pre>")
+    notes = "".join(f"<li>{html_text(n)}</li>" for n in summary.get("notes", []))
     sentences, answer_rows = answer(summary) if stem == "report" else ([], [])
-    body = [f"<h1>{html.escape(title)}</h1><p>{html.escape(question(summary))}</p>",
-            f"<p>{html.escape(summary.get('description', ''))}</p>", "<h2>Headline</h2>",
-            _answer_html(sentences, answer_rows), f"<p>{html.escape(_confidence_note(summary))}</p>",
+    body = [f"<h1>{html_text(title)}</h1><p>{html_text(question(summary))}</p>",
+            f"<p>{html_text(summary.get('description', ''))}</p>", "<h2>Headline</h2>",
+            _answer_html(sentences, answer_rows), f"<p>{html_text(_confidence_note(summary))}</p>",
             "<h2>Every break-down and gap</h2>", _headline_html(rows),
             f"<ul>{notes}</ul>" if notes else "", "<h2>Figures</h2>", *[img(*f) for f in figs],
             _table_html(TIMING_TITLE, "timing", TIMING_COLUMNS, timing_rows(summary)),
-            "".join(f"<p>{html.escape(t)}</p>" for t in timing_sentences(timing_rows(summary))),
+            "".join(f"<p>{html_text(t)}</p>" for t in timing_sentences(timing_rows(summary))),
             _table_html(BUDGET_TITLE, "budget", BUDGET_COLUMNS, budget_rows(summary)),
             _table_html(ARITHMETIC_TITLE, "arithmetic", ARITHMETIC_COLUMNS, arithmetic_rows(summary)),
             "<h2>Systems</h2>", _detail_html(summary), *[img(*f) for f in detail_figs],
             "<h2>Reproduce</h2>", repro]
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' "
-            f"content='width=device-width, initial-scale=1'><title>{html.escape(title)}</title><style>{CSS}</style>"
+            f"content='width=device-width, initial-scale=1'><title>{html_text(title)}</title><style>{CSS}</style>"
             f"</head><body>{''.join(body)}</body></html>")
-    html_path = directory / f"{stem}.html"
-    html_path.write_text(page)
+    html_path = write_atomic(directory / f"{stem}.html", page)
     md = [f"# {md_escape(title)}", "", question(summary), "", "## Headline", "", *_answer_md(sentences, answer_rows),
-          _confidence_note(summary), "", "## Every break-down and gap", "",
+          md_escape(_confidence_note(summary)), "", "## Every break-down and gap", "",
           "| sweep | quantity | value | interval | unit | error SNR (bits) | note |",
           "|---|---|---|---|---|---|---|"]
-    md += [f"| {md_escape(r['sweep'])} | {md_escape(r['what'])} | {fmt(r['value'])} | [{fmt(r['lo'])}, "
-           f"{fmt(r['hi'])}] | {r['unit']} | {fmt(r['error_snr'])} | {md_escape(r.get('note', ''))} |" for r in rows]
+    md += ["| " + " | ".join(md_escape(v) for v in (r["sweep"], r["what"], fmt(r["value"]),
+                                                     f"[{fmt(r['lo'])}, {fmt(r['hi'])}]", r["unit"],
+                                                     fmt(r["error_snr"]), r.get("note", ""))) + " |" for r in rows]
     md += ["", *_table_md(TIMING_TITLE, TIMING_COLUMNS, timing_rows(summary)),
            *[f"{md_escape(t)}\n" for t in timing_sentences(timing_rows(summary))],
            *_table_md(BUDGET_TITLE, BUDGET_COLUMNS, budget_rows(summary)),
            *_table_md(ARITHMETIC_TITLE, ARITHMETIC_COLUMNS, arithmetic_rows(summary)), "## Figures", ""]
     md += [f"![{md_escape(c)}](figures/{n})\n\n{md_escape(c)}\n" for n, c, _ in figs + detail_figs]
     md += ["## Reproduce", "",
-           f"suite {md_escape(summary['suite'])} (hash {summary['suite_hash']}), seed {summary['seed']}, "
-           f"code {summary['code_version']}, machine {json.dumps(summary['machine'])}", "", "```toml",
-           summary.get("suite_text", "").rstrip(), "```", ""]
-    md_path = directory / f"{stem}.md"
-    md_path.write_text("\n".join(md))
+           md_escape(f"suite {summary['suite']} (hash {summary['suite_hash']}), seed {summary['seed']}, "
+                     f"code {summary['code_version']}, machine {json.dumps(summary['machine'])}"), "",
+           *md_fence(summary.get("suite_text", "").rstrip(), "toml"), ""]
+    md_path = write_atomic(directory / f"{stem}.md", "\n".join(md))
     return {"html": html_path, "md": md_path}
 
 
@@ -445,6 +442,18 @@ def write_report(dirs) -> dict:
     if len(dirs) not in (1, 2):
         raise ReportError(f"report takes one results directory or two to compare, got {len(dirs)}")
     summaries = [load(d) for d in dirs]
+    try:
+        return _write_all(dirs, summaries)
+    except OSError as exc:  # full disk, file-size limit, read-only archive, a symlink where a file belongs
+        where = getattr(exc, "filename", None) or dirs[0]
+        raise ReportError(f"{where}: cannot write the report ({exc.strerror or exc}); the previous report, "
+                          "if any, is left whole") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
+        raise ReportError(f"{Path(dirs[0]) / 'summary.json'}: malformed summary ({type(exc).__name__}: "
+                          f"{str(exc)[:200]})") from None
+
+
+def _write_all(dirs, summaries) -> dict:
     colours = figures.palette(s for summary in summaries for s in _systems(summary))
     first = Path(dirs[0])
     if len(dirs) == 1:
@@ -456,8 +465,7 @@ def write_report(dirs) -> dict:
     rows = []
     for name, s in runs:
         rows += [dict(r, sweep=f"{name}: {r['sweep']}") for r in headline(s)]
-    place = first / "comparison"
-    place.mkdir(exist_ok=True)
+    place = real_dir(first / "comparison")
     return _write(place, "comparison", f"Comparison: {runs[0][0]} vs {runs[1][0]}", a, rows,
                   _figures(a, colours, runs), [])
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from testbed.errors import TestbedError
+from testbed.errors import NoiseError, TestbedError
 from testbed.noise import BITS, GapAxis, NoiseModel, bitflip
 from testbed.rng import derive_seed
 from testbed.settings import SETTINGS
@@ -75,11 +75,16 @@ class Sweep:
                  margin: float = SETTINGS.margin, refine: int = SETTINGS.refine, threshold: float | None = None,
                  label: str | None = None, confidence: float = SETTINGS.confidence,
                  target_width: float | None = SETTINGS.target_width, budget: int = SETTINGS.budget, batch: int = 4):
-        system.site(noise, site)
+        locations = system.fault_locations(system.site(noise, site))
         if len(levels) < 2:
             raise TestbedError("levels: a sweep needs at least two levels")
         for lv in levels:
-            noise.at(lv)  # validates each level
+            at = noise.at(lv)  # validates each level
+            if locations is not None:
+                try:
+                    at.check_locations(locations)
+                except NoiseError as exc:
+                    raise NoiseError(f"{label or system.name + '@' + site}: {exc}") from None
         if not 1 <= min_trials <= max_trials:
             raise TestbedError(f"trials: need 1 <= min_trials <= max_trials, got {min_trials}, {max_trials}")
         self.system, self.site, self.noise = system, site, noise

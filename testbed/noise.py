@@ -93,6 +93,9 @@ class NoiseModel:
     def check_level(self, level: float) -> None:
         """Raise NoiseError when `level` is outside the kind's domain."""
 
+    def check_locations(self, n: int) -> None:
+        """Raise NoiseError when this level asks for more than the `n` fault locations a site holds."""
+
     @property
     def is_clean(self) -> bool:
         """True when this level injects nothing."""
@@ -252,6 +255,9 @@ class BitFlip(NoiseModel):
         return f", bits {list(self.bits)}" if self.bits is not None else ""
 
 
+MAX_STUCK = 2 ** 31 - 1  # stuck-at faults per trial, whatever the site
+
+
 @dataclass(frozen=True)
 class StuckAt(NoiseModel):
     """k (level) permanent stuck-at faults at random locations and values, drawn once per trial."""
@@ -265,8 +271,12 @@ class StuckAt(NoiseModel):
     default_target_width: ClassVar[float] = 0.1  # decades of k
 
     def check_level(self, level):
-        if level < 0 or level != int(level):
-            raise NoiseError(f"stuck_at level k = {level} must be a whole number >= 0")
+        if level < 0 or level != int(level) or level > MAX_STUCK:
+            raise NoiseError(f"stuck_at level k = {level:g} must be a whole number >= 0 and at most {MAX_STUCK}")
+
+    def check_locations(self, n):
+        if self.level > n:
+            raise NoiseError(f"stuck_at level k = {self.level:g} exceeds the {n} gates it can fall on")
 
     def severity(self, level):
         return math.log10(level) if level > 0 else -math.inf

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from testbed.build import build_systems, build_units
 from testbed.errors import TestbedError, WorkerLost
+from testbed.escape import terminal_text
 from testbed.store import Store
 from testbed.suite import load_suite
 from testbed.summary import build_summary, write_summary
@@ -158,6 +159,7 @@ def run_suite(suite_path, out_dir, workers: int | None = None, scheduler: str | 
             units[label].sweep.add(level, trial, row)
         progress_bar.update()
 
+    finished = False
     try:
         while True:
             todo = [(label, lv, t) for label, u in units.items() if label not in failed
@@ -173,12 +175,13 @@ def run_suite(suite_path, out_dir, workers: int | None = None, scheduler: str | 
                 else:
                     futures.add(fut)
             while futures:
-                finished, futures = wait(futures, return_when=FIRST_COMPLETED)
-                for fut in finished:
+                done, futures = wait(futures, return_when=FIRST_COMPLETED)
+                for fut in done:
                     finish(fut)
+        finished = True
     finally:
         executor.shutdown(cancel_futures=True)
-        progress_bar.close()
+        progress_bar.close(finished)
     summary = build_summary(suite, units, store.meta())
     write_summary(out_dir, summary)
     store.close()
@@ -186,7 +189,10 @@ def run_suite(suite_path, out_dir, workers: int | None = None, scheduler: str | 
 
 
 def check_out_dir(out_dir) -> None:
-    """TestbedError unless out_dir is (or can become) a writable directory."""
+    """TestbedError unless out_dir is (or can become) a writable directory ("" is no directory, not the current
+    one)."""
+    if not str(out_dir).strip():
+        raise TestbedError("--out: an empty path names no directory")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise TestbedError(f"--out {out}: exists and is not a directory")
@@ -203,10 +209,10 @@ class Progress:
     nothing left to do."""
 
     def __init__(self, name: str, done: int, units: dict, enabled: bool):
-        self.name, self.done, self.total, self.enabled = name, done, done, enabled
+        self.name, self.done, self.total, self.enabled = terminal_text(name, False), done, done, enabled
         self.start_done, self.t_last = done, time.monotonic()
         # no percentage or ETA: sequential designs add trials as they learn, so the total only grows
-        self.bar = tqdm(total=done, initial=done, desc=name, unit="trial", smoothing=0.1,
+        self.bar = tqdm(total=done, initial=done, desc=self.name, unit="trial", smoothing=0.1,
                         bar_format="{desc}: {n_fmt} of {total_fmt} trials planned so far [{elapsed}, {rate_fmt}]",
                         disable=None if enabled else True)
         self.tty = enabled and not self.bar.disable
@@ -223,9 +229,10 @@ class Progress:
             self.t_last = time.monotonic()
             print(f"{self.name}: {self.done} of {self.total} trials planned so far", file=sys.stderr, flush=True)
 
-    def close(self) -> None:
+    def close(self, finished: bool = True) -> None:
+        """End the counter; the closing line only when every round ran (an interrupted run is not complete)."""
         self.bar.close()
-        if self.enabled:
+        if self.enabled and finished:
             ran = self.done - self.start_done
             print(f"{self.name}: {'complete' if ran else 'already complete'}: {self.done} trials stored"
                   + (f", {ran} run now" if ran else ""), file=sys.stderr, flush=True)

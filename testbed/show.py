@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from testbed.errors import StoreError
 from testbed.settings import percent
-from testbed.store import read_summary
+from testbed.store import SUMMARY, read_summary
 from testbed.summary import fmt, gap_text, interval_text, level_text, unit_baselines
 
 
@@ -32,4 +35,10 @@ def show_summary(summary: dict) -> str:
 
 
 def show(directory) -> str:
-    return show_summary(read_summary(directory))
+    """`testbed show DIR`; a summary.json of the wrong shape is one StoreError line naming it."""
+    summary = read_summary(directory)
+    try:
+        return show_summary(summary)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise StoreError(f"{Path(directory) / SUMMARY}: malformed summary ({type(exc).__name__}: "
+                         f"{str(exc)[:200]})") from None

@@ -20,6 +20,7 @@ import fcntl
 import json
 import math
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -29,6 +30,8 @@ from pathlib import Path
 
 from testbed import __version__
 from testbed.errors import StoreError
+from testbed.escape import csv_cell
+from testbed.files import UnsafePath, check_not_link
 
 DB_NAME = "results.sqlite"
 SUMMARY = "summary.json"  # written by testbed.summary at the end of a run
@@ -81,22 +84,25 @@ class Store:
         directory = Path(directory)
         if directory.exists() and not directory.is_dir():
             raise StoreError(f"{directory} exists and is not a directory")
+        if directory.exists():
+            _check_ours(directory)  # reads only: nothing is touched in a folder that is not ours
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"{directory}: cannot create the results directory ({exc.strerror or exc})") from None
+        made_lock = not os.path.lexists(directory / LOCK)
         lock = _lock(directory)
         try:
             return cls._create_locked(directory, lock, suite_name, suite_hash, suite_text, seed)
         except BaseException:
+            if made_lock:
+                (directory / LOCK).unlink(missing_ok=True)
             lock.close()
             raise
 
     @classmethod
     def _create_locked(cls, directory: Path, lock, suite_name, suite_hash, suite_text, seed) -> Store:
         db = directory / DB_NAME
-        for leftover in directory.glob(_TMP_PREFIX + "*"):  # an interrupted creation
-            leftover.unlink(missing_ok=True)
         if db.exists():
             store = cls(directory, _connect(db), lock, db)
             try:
@@ -104,6 +110,7 @@ class Store:
                     store.conn.close()
                     for f in (db, db.with_name(DB_NAME + "-wal"), db.with_name(DB_NAME + "-shm")):
                         f.unlink(missing_ok=True)
+                    _remove_leftovers(directory)
                 else:
                     store._check()
                     held = store.meta()
@@ -111,12 +118,13 @@ class Store:
                         raise StoreError(f"{directory} holds results of suite {held['suite_name']!r} "
                                          f"(hash {held['suite_hash']}); this suite (hash {suite_hash}) differs: use "
                                          "another --out directory instead of mixing results")
+                    _remove_leftovers(directory)
                     return store
             except BaseException:
                 store.conn.close()
                 raise
-        elif any(p.name != LOCK for p in directory.iterdir()):
-            raise StoreError(f"{directory} exists and is not a testbed results directory; choose an empty one")
+        else:
+            _remove_leftovers(directory)
         meta = {"suite_name": suite_name, "suite_hash": suite_hash, "seed": str(seed),
                 "code_version": code_version(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         try:
@@ -170,10 +178,14 @@ class Store:
     def write(self, unit: str, level: float, trial: int, seed: int, row: dict | None, error: str | None = None,
               seconds: float = 0.0) -> None:
         """Store one finished trial (one transaction); a failure stores its traceback instead of a row."""
-        with self.conn:
-            self.conn.execute("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                              (unit, float(level), int(trial), int(seed), "failed" if error else "ok",
-                               json.dumps(row) if row is not None else None, error, seconds))
+        try:
+            with self.conn:
+                self.conn.execute("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                  (unit, float(level), int(trial), int(seed), "failed" if error else "ok",
+                                   json.dumps(row) if row is not None else None, error, seconds))
+        except sqlite3.Error as exc:  # a full disk, a file-size limit, a store gone read-only
+            raise StoreError(f"{self.db}: cannot store a trial ({exc}); the trials stored so far are kept: free "
+                             "the space and rerun to resume") from None
 
     def rows(self, status: str = "ok") -> list[tuple]:
         """(unit, level, trial, seed, row dict or None, error) of every stored trial with `status`."""
@@ -247,13 +259,46 @@ def _connect_readonly(db: Path) -> sqlite3.Connection:
         raise StoreError(f"{db}: cannot open the results store for reading ({exc})") from None
 
 
+_LEFTOVER = re.compile(re.escape(_TMP_PREFIX) + r"\w+\.sqlite(-journal|-wal|-shm)?\Z")  # mkstemp names, SQLite sidecars
+_OWN_FILES = (LOCK, DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm")
+
+
+def _check_ours(directory: Path) -> None:
+    """StoreError unless `directory` holds a results store (its files regular ones, no symlinks, and the
+    database an SQLite file) or nothing but the lock and leftovers of an interrupted creation."""
+    try:
+        for name in _OWN_FILES:
+            check_not_link(directory / name)
+        names = [p.name for p in directory.iterdir()]
+        if DB_NAME in names:
+            with open(directory / DB_NAME, "rb") as fh:
+                header = fh.read(16)
+            if header and header != b"SQLite format 3\0":
+                raise StoreError(f"{directory / DB_NAME}: not a testbed results store (not an SQLite file)")
+            return
+    except OSError as exc:
+        raise StoreError(f"{directory}: {exc.strerror or exc}" if not isinstance(exc, UnsafePath) else str(exc)) \
+            from None
+    if any(n != LOCK and not _LEFTOVER.match(n) for n in names):
+        raise StoreError(f"{directory} exists and is not a testbed results directory; choose an empty one")
+
+
+def _remove_leftovers(directory: Path) -> None:
+    """Delete the temporary databases of an interrupted creation (called under the directory's lock)."""
+    for leftover in directory.iterdir():
+        if _LEFTOVER.match(leftover.name):
+            leftover.unlink(missing_ok=True)
+
+
 def _lock(directory: Path):
-    """The open, exclusively flock()ed DIR/.lock (holding our pid); StoreError when another run holds it."""
+    """The open, exclusively flock()ed DIR/.lock (holding our pid); StoreError when another run holds it.
+    The lock file is opened without following a symlink and truncated only once the lock is ours."""
     path = directory / LOCK
     try:
-        fh = open(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), "r+")
+        fh = open(os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644), "r+")
+        check_not_link(path)
     except OSError as exc:
-        raise StoreError(f"{directory}: cannot write here ({exc.strerror or exc})") from None
+        raise StoreError(f"{path}: cannot use it as the run's lock ({exc.strerror or exc})") from None
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -300,10 +345,14 @@ def export(directory, fmt: str, stream) -> None:
         return
     keys = sorted({k for *_, r, _e in rows if r for k in r})
     writer = csv.writer(stream)
-    writer.writerow(["unit", "level", "trial", "seed", "status", *keys, "error"])
+    writer.writerow([csv_cell(c) for c in ("unit", "level", "trial", "seed", "status", *keys, "error")])
     for u, lv, t, s, r, e in rows:
-        writer.writerow([u, repr(lv), t, s, "failed" if e else "ok",
-                         *[json.dumps(r.get(k)) if r else "" for k in keys], e or ""])
+        writer.writerow([csv_cell(c) for c in (u, repr(lv), t, s, "failed" if e else "ok",
+                                               *[json.dumps(r.get(k)) if r else "" for k in keys], e or "")])
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON (testbed writes non-finite numbers as strings)")
 
 
 def read_summary(directory) -> dict:
@@ -314,9 +363,9 @@ def read_summary(directory) -> dict:
         _existing_db(directory)  # no such directory, not a directory, no results store
         raise StoreError(f"{directory}: no {SUMMARY}; the run is unfinished (rerun `testbed run` to resume it)")
     try:
-        summary = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise StoreError(f"{path}: unreadable ({exc})") from None
+        summary = json.loads(path.read_bytes().decode("utf-8"), parse_constant=_no_constant)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise StoreError(f"{path}: unreadable ({type(exc).__name__}: {str(exc)[:200]})") from None
     if not (isinstance(summary, dict) and isinstance(summary.get("sweeps"), list)
             and all(isinstance(sw, dict) and isinstance(sw.get("units"), list) for sw in summary["sweeps"])):
         raise StoreError(f"{path}: not a testbed summary (no list of sweeps with their units)")

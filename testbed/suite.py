@@ -27,12 +27,14 @@ from pathlib import Path
 import numpy as np
 
 from testbed.errors import NoiseError, SuiteError, TestbedError
+from testbed.files import read_small_text
 from testbed.kinds import SYSTEM_KINDS, Problems
 from testbed.noise import KINDS, make_noise
 from testbed.settings import RANGES, SETTINGS, SWEEP_OPTIONS, Settings
 from testbed.sites import site_named
 
 TOP_KEYS = {"suite", "defaults", "systems", "sweeps"}
+MAX_SUITE_BYTES, MAX_LEVELS = 1 << 20, 1000  # a suite file's size; levels per sweep
 SUITE_KEYS = {"name": str, "seed": int, "description": str}
 SWEEP_KEYS = {"name": str, "noise": str, "levels": (list, dict), "sites": dict, "per_bit": bool, "per_layer": bool,
               **SWEEP_OPTIONS}
@@ -70,11 +72,11 @@ def load_suite(path) -> Suite:
     """Read and validate a suite file; raise SuiteError listing every problem (one per line)."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = read_small_text(path, MAX_SUITE_BYTES)
     except FileNotFoundError:
         raise SuiteError(f"{path}: no such suite file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SuiteError(f"{path}: cannot read suite file ({exc})") from None
+    except (OSError, ValueError) as exc:
+        raise SuiteError(f"{path}: cannot read suite file ({getattr(exc, 'strerror', None) or exc})") from None
     try:
         doc = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, RecursionError) as exc:
@@ -163,15 +165,16 @@ def _kind(table):
 
 def _levels(p: Problems, where: str, spec) -> list | None:
     if isinstance(spec, list):
-        if len(spec) < 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in spec):
-            p.add(where, "must list at least two numbers")
+        if not 2 <= len(spec) <= MAX_LEVELS or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                       for v in spec):
+            p.add(where, f"must list at least two numbers (at most {MAX_LEVELS})")
             return None
         return [float(v) for v in spec]
     if isinstance(spec, dict) and len(spec) == 1 and next(iter(spec)) in ("log", "lin"):
         scale, args = next(iter(spec.items()))
         if not (isinstance(args, list) and len(args) == 3
                 and all(isinstance(a, (int, float)) and not isinstance(a, bool) and math.isfinite(a) for a in args)
-                and isinstance(args[2], int) and 2 <= args[2] <= 1000
+                and isinstance(args[2], int) and 2 <= args[2] <= MAX_LEVELS
                 and (scale == "lin" or (args[0] > 0 and args[1] > 0))):
             p.add(where, f"{{{scale} = [lo, hi, n]}} needs finite numbers lo, hi (> 0 for log) and an integer n "
                          "in 2..1000")

@@ -16,11 +16,11 @@ import json
 import math
 import os
 import platform
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from testbed.files import write_atomic
 from testbed.settings import percent
 from testbed.store import SUMMARY, json_safe
 
@@ -214,10 +214,4 @@ def system_section(name: str, detail: dict) -> dict:
 
 
 def write_summary(directory, summary: dict) -> Path:
-    path = Path(directory) / SUMMARY
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(summary, fh, indent=1, allow_nan=False)
-    os.chmod(tmp, 0o644)  # mkstemp creates 0600; a summary is as readable as the rest of the run
-    os.replace(tmp, path)
-    return path
+    return write_atomic(Path(directory) / SUMMARY, json.dumps(summary, indent=1, allow_nan=False))

@@ -89,6 +89,10 @@ class System:
     def summary_fields(self) -> dict:
         return {}
 
+    def fault_locations(self, site: Site) -> int | None:
+        """How many gates a gate site's faults are drawn from (None: not a gate site)."""
+        return None
+
     def gates_per_evaluation(self, site: Site) -> float | None:
         """Gates that a gate site's faults fall on, evaluated per sample (input vector, network input), for the
         fault budget: the expected number of faulty gates per evaluation at per-gate probability p is p times
@@ -149,6 +153,9 @@ class CircuitSystem(System):
         self.operands = ops
         self.planes, self.n = pack_operands(netlist, ops)
         self.out_bus, self.width = next(iter(netlist.output_widths.items()))
+        if self.width > 62:
+            raise TestbedError(f"circuit {self.name}: output bus {self.out_bus} is {self.width} bits wide; results "
+                               "wider than 62 bits cannot be scored")
         self.golden = unpack_outputs(netlist, simulate_planes(netlist, self.planes), self.n)[self.out_bus]
         self.engine_used = last_engine()  # of the noise-free run (faulty runs may use another; see circuits.simulate)
         _, counts = np.unique(self.golden, return_counts=True)
@@ -178,6 +185,9 @@ class CircuitSystem(System):
         if measured is not None:  # a timing plan: the energy per operation relative to nominal
             row["energy_ratio"] = measured.energy_ratio
         return row
+
+    def fault_locations(self, site: Site) -> int | None:
+        return self.netlist.n_gates if site.gate_level else None
 
     def gates_per_evaluation(self, site: Site) -> float:
         return float(self.netlist.n_gates)
@@ -312,6 +322,9 @@ class NetworkSystem(System):
     def _gates(self, site: Site) -> int:
         """The gates of one multiply(-accumulate) that a gate site's faults fall on."""
         return self.engine.multiplier.gates(site.part)
+
+    def fault_locations(self, site: Site) -> int | None:
+        return self._gates(site) if site.gate_level else None
 
     def gates_per_evaluation(self, site: Site):
         gates = self._gates(site)

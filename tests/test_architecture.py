@@ -1,7 +1,8 @@
 """The arrows of the design, kept: circuits imports nothing of ours; the hardware room (hardware/) only public names
 of circuits; networks only circuits and hardware, and nothing below the compilers room (networks/compilers/)
 imports it; testbed no reports (nor its command line, the room testbed/cli/); reports only the store (with its
-error type) and summary of testbed; only the command line sits above them all; no two rooms import each other."""
+error type), summary, escaping and file writing of testbed; only the command line sits above them all; no two
+rooms import each other."""
 
 import ast
 from pathlib import Path
@@ -14,7 +15,8 @@ COMPILERS = "networks.compilers"
 CLI = "testbed.cli"
 ALLOWED = {"circuits": set(), "hardware": {"circuits"}, "networks": {"circuits", "hardware"},
            COMPILERS: {"circuits", "hardware", "networks"}, "testbed": {"circuits", "hardware", "networks", COMPILERS},
-           "reports": {"testbed.store", "testbed.errors", "testbed.summary"}, CLI: OURS | {COMPILERS}}
+           "reports": {"testbed.store", "testbed.errors", "testbed.summary", "testbed.escape", "testbed.files"},
+           CLI: OURS | {COMPILERS}}
 
 
 def _imports(path: Path) -> set[tuple[str, str]]:

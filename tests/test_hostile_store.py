@@ -173,7 +173,7 @@ def test_read_only_archive_can_be_read_and_exported(tmp_path, monkeypatch, resto
     before = _files(d)
     store = Store.open(d)
     assert len(store.rows("ok")) == 2 and store.meta()["suite_name"] == "demo"
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(StoreError, match="cannot store a trial"):
         store.write("x", 1.0, 0, 0, {})
     store.close()
     out = io.StringIO()

@@ -38,8 +38,8 @@ def test_yosys_rejects_sequential_and_reports_syntax_errors(tmp_path):
         from_verilog(bad)
 
 
-@pytest.mark.parametrize("net", [c.multiplier(5, 4, "wallace", signed=True), c.kogge_stone_adder(6),
-                                 c.tmr(c.multiplier(3))], ids=lambda n: n.name)
+@pytest.mark.parametrize("net", [c.multiplier(5, 4, "wallace", signed=True), c.booth_multiplier(8),
+                                 c.kogge_stone_adder(6), c.tmr(c.multiplier(3))], ids=lambda n: n.name)
 def test_verilog_export_matches_simulator_in_icarus(tmp_path, net):
     require_tool("iverilog", "vvp")
     rng = np.random.default_rng(0)

@@ -8,7 +8,9 @@ Bad input (TestbedError, the root of every package's error type) becomes one lin
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
 import warnings
 
@@ -61,27 +63,43 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
-    return f"testbed: warning: {message}\n"
+    from testbed.escape import terminal_text
+
+    return f"testbed: warning: {terminal_text(message, keep_newlines=False)}\n"
+
+
+def _terminated(signum, frame):
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = _one_line_warning  # a cache warning is one line, like every other message
+    with contextlib.suppress(ValueError):  # (only the main thread may set it)
+        signal.signal(signal.SIGTERM, _terminated)  # like Ctrl-C: temporary folders removed, child programs ended
+    for stream in (sys.stdout, sys.stderr):  # names a terminal's encoding cannot show are escaped, not fatal
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = _parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: usage errors are bad input
         return EXIT_BAD_INPUT if exc.code not in (0, None) else EXIT_OK
+    from testbed.environment import environment_problem
     from testbed.errors import TestbedError, WorkerLost
+    from testbed.escape import terminal_text
 
+    if environment_problem():  # before Numba is imported: it would fail with a traceback
+        print(f"testbed: error: {terminal_text(environment_problem(), keep_newlines=False)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         return _dispatch(args)
     except TestbedError as exc:  # the root of every package's bad-input error
         if args.debug:
             raise
-        print(f"testbed: error: {exc}", file=sys.stderr)
+        print(f"testbed: error: {terminal_text(exc, keep_newlines=False)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except WorkerLost as exc:
-        print(f"testbed: {exc}", file=sys.stderr)
+        print(f"testbed: {terminal_text(exc, keep_newlines=False)}", file=sys.stderr)
         return EXIT_WORKER_LOST
     except KeyboardInterrupt:
         print("testbed: interrupted; rerun the same command to resume", file=sys.stderr)
@@ -104,9 +122,10 @@ def _dispatch(args) -> int:
 
         return report_cli(args.dirs)
     if args.command == "show":
+        from testbed.escape import terminal_text
         from testbed.show import show
 
-        print(show(args.dir))
+        print(terminal_text(show(args.dir)))
         return EXIT_OK
     if args.command == "export":
         from testbed.store import export
@@ -118,20 +137,21 @@ def _dispatch(args) -> int:
 
 def _run(args) -> int:
     """`testbed run`: exit 0 when every trial ran, 1 when some failed (stored with their tracebacks)."""
+    from testbed.escape import terminal_text
     from testbed.runner import run_suite
     from testbed.show import show_summary
 
     result = run_suite(args.suite, args.out, args.workers, args.scheduler, allow_code=args.allow_code)
     for note in result["notes"]:
-        print(f"note: {note}", file=sys.stderr)
-    print(show_summary(result["summary"]))
+        print(f"note: {terminal_text(note, keep_newlines=False)}", file=sys.stderr)
+    print(terminal_text(show_summary(result["summary"])))
     if not args.no_report:
         from reports.build import write_report
 
         paths = write_report([args.out])
         print(f"report: {paths['html']}")
     if result["failed"]:
-        print(f"testbed: {len(result['failed'])} sweep unit(s) had failed trials (tracebacks in the store): "
-              + ", ".join(result["failed"]), file=sys.stderr)
+        print(terminal_text(f"testbed: {len(result['failed'])} sweep unit(s) had failed trials (tracebacks in the "
+                            "store): " + ", ".join(result["failed"]), keep_newlines=False), file=sys.stderr)
         return EXIT_FAILED_POINTS
     return EXIT_OK

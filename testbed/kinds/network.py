@@ -22,6 +22,7 @@ from networks import (
     trained_model,
 )
 from networks import data as datasets
+from networks.load import fit_data
 from networks.ops import OPERATIONS
 from testbed.errors import SuiteError, TestbedError
 from testbed.kinds.base import BuildContext, SystemKind, check_sizes, num, refers_to
@@ -37,6 +38,7 @@ ARCHS = {
     "cnn1d": "small 1-D convolutional network (signals); hidden = channels per conv layer, quant as for mlp",
     "cnn2d": "conv-conv-pool-linear on 8x8 images (digits); hidden = [c1, c2]",
     "rescnn": "a residual block with batch norm on 8x8 images (digits); hidden = [channels]",
+    "resnet20": "CIFAR ResNet-20 on (channels, height, width) images; hidden = [16, 32, 64] stage widths",
     "model = FILE": "your own model: a torch.export archive, or a state_dict of an arch above (see README)",
 }
 
@@ -129,6 +131,7 @@ class Network(SystemKind):
         netlist = ctx.netlists[spec.multiplier][0] if spec.multiplier is not None else None
         ds = datasets.from_npz(spec.data) if spec.data else datasets.load(spec.config.dataset)
         model = _model(spec, ds, ctx.progress, ctx.allow_code)
+        ds = fit_data(ds, model, f"data file {spec.data}" if spec.data else f"data set {spec.config.dataset}")
         imodel = export(model, ds.x_train, act_bits=spec.act_bits, weight_bits=spec.weight_bits)
         mag = netlist.inputs.get("b", 8) if netlist is not None else 8
         # the element's adder: the model's accumulator width, and the activation's sign where a layer takes signed
