@@ -23,6 +23,7 @@ from circuits.netlist import Netlist, from_gates
 from circuits.registry import GENERATORS, Param, circuit, generator
 from circuits.signed import booth_multiplier
 from circuits.simulate import exhaustive, simulate, simulate_planes
+from circuits.sparse import flip_sites, simulate_touched, sparse_pays_off
 from circuits.timed import Timed, timed_simulate
 from circuits.timing import StaticTiming, dynamic_energy, gate_delays, static_timing
 from circuits.timing_faults import TimingPlan, TimingReport
@@ -32,5 +33,6 @@ __all__ = [
     "Param", "booth_multiplier", "broken_array_multiplier", "circuit", "exhaustive", "from_gates", "generator",
     "kogge_stone_adder", "multiplier", "ripple_carry_adder", "simulate", "simulate_planes", "tmr", "transpose64",
     "truncated_multiplier", "hardening", "mac", "StaticTiming", "Timed", "dynamic_energy", "gate_delays",
-    "static_timing", "timed_simulate", "TimingPlan", "TimingReport",
+    "static_timing", "timed_simulate", "flip_sites", "simulate_touched", "sparse_pays_off",
+    "TimingPlan", "TimingReport",
 ]

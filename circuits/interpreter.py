@@ -14,12 +14,17 @@ from circuits.layout import CHUNK_BLOCKS, B
 from circuits.rng import RNG_SOURCE
 
 
-def interpreter_source() -> str:
-    lines = ["import numpy as np", "from numba import njit, prange", "", f"B = {B}", f"CHUNK = {CHUNK_BLOCKS}",
-             RNG_SOURCE, "", "@njit(cache=True, nogil=True, inline='always')", "def gate(op, a, b, c):"]
+def gate_source() -> list[str]:
+    """Source lines of `gate(op, a, b, c)`: one gate of any kind on uint64 words (from the gate table)."""
+    lines = ["@njit(cache=True, nogil=True, inline='always')", "def gate(op, a, b, c):"]
     for name, kind in KINDS.items():
         lines += [f"    if op == {kind.opcode}:  # {name}", f"        return {kind.expr}"]
-    lines += ["    return a"]
+    return lines + ["    return a"]
+
+
+def interpreter_source() -> str:
+    lines = ["import numpy as np", "from numba import njit, prange", "", f"B = {B}", f"CHUNK = {CHUNK_BLOCKS}",
+             RNG_SOURCE, "", *gate_source()]
     lines += ['''
 
 @njit(cache=True, nogil=True)

@@ -309,16 +309,25 @@ def simulate(netlist: Netlist, operands: dict | None = None, /, *, faults: GateF
     wider than 64 bits, which also take Python ints). Signed netlists take and return two's-complement values.
     faults: a GateFaults, or stuck: [(gate index or name, 0/1)]; flip_p: per-gate, per-vector transient flip
     probability; seed: the flip stream. engine: 'auto', 'compiled' or 'interpreter'
-    (`last_engine()` tells which ran).
+    (`last_engine()` tells which ran); with 'auto', rare flips (circuits.sparse.sparse_pays_off) run as a
+    fault-free pass plus the vectors a flip touches, bit for bit the same outputs.
     """
     if operands is not None and operand_kwargs:
         raise NetlistError(f"netlist {netlist.name!r}: give operands as one mapping or as keywords, not both")
     if operands is not None and not isinstance(operands, dict):
         raise NetlistError(f"netlist {netlist.name!r}: operands must be a mapping {{bus: values}}, "
                            f"got {type(operands).__name__}")
-    planes, n = pack_operands(netlist, operand_kwargs if operands is None else operands)
-    out = simulate_planes(netlist, planes, faults=_faults(faults, stuck, flip_p, seed), engine=engine,
-                          threads=threads, n=n)
+    operands = operand_kwargs if operands is None else operands
+    planes, n = pack_operands(netlist, operands)
+    plan = _faults(faults, stuck, flip_p, seed)
+    if engine == "auto":
+        from circuits.sparse import simulate_sparse, sparse_pays_off  # (sparse builds on this module)
+
+        if sparse_pays_off(netlist, plan):
+            result = simulate_sparse(netlist, operands, planes, n, plan, threads)
+            if result is not None:
+                return result
+    out = simulate_planes(netlist, planes, faults=plan, engine=engine, threads=threads, n=n)
     return unpack_outputs(netlist, out, n)
 
 

@@ -5,6 +5,7 @@ their bit-plane kernels. Sits below networks' engine and imports only public nam
 from hardware import gatemac, pe
 from hardware.errors import HardwareError
 from hardware.multipliers import (
+    ARITHMETICS,
     MODES,
     ExactMultiplier,
     GateMultiplier,
@@ -15,5 +16,6 @@ from hardware.multipliers import (
 from hardware.pe import GATE_SITES, GateSite, Part
 from hardware.tables import EXACT_FLOAT, exact_accumulate
 
-__all__ = ["EXACT_FLOAT", "GATE_SITES", "MODES", "ExactMultiplier", "GateMultiplier", "GateSite", "HardwareError",
-           "Multiplier", "Part", "ProcessingElement", "TableMultiplier", "exact_accumulate", "gatemac", "pe"]
+__all__ = ["ARITHMETICS", "EXACT_FLOAT", "GATE_SITES", "MODES", "ExactMultiplier", "GateMultiplier", "GateSite",
+           "HardwareError", "Multiplier", "Part", "ProcessingElement", "TableMultiplier", "exact_accumulate", "gatemac",
+           "pe"]

@@ -16,7 +16,17 @@ import numpy as np
 from numba import njit, types
 from numba.core.extending import intrinsic
 
-from circuits import MASKS, WORDS, GateFaultPlan, Netlist, TimingPlan, simulate_planes, transpose64
+from circuits import (
+    MASKS,
+    WORDS,
+    GateFaultPlan,
+    Netlist,
+    TimingPlan,
+    flip_sites,
+    simulate_planes,
+    simulate_touched,
+    transpose64,
+)
 
 _ONE = np.uint64(1)
 
@@ -93,8 +103,9 @@ def _pack(abits, bbits, a_row, b_row, k, planes):
 
 
 @njit(cache=True, nogil=True)
-def _accumulate_popcount(outp, n_bits, n, k, wpos, wneg, aneg, signed, bias):
-    """(n, out) int64: bias[o] + sum over the segment's lanes of sign * product, from the output planes."""
+def _accumulate_popcount(outp, n_bits, n, k, wpos, wneg, aneg, signed, bias, top_neg=False):
+    """(n, out) int64: bias[o] + sum over the segment's lanes of sign * product, from the output planes (top_neg:
+    products in two's complement, the top output bit weighing -2^(n_bits - 1))."""
     out, words = wpos.shape
     acc = np.empty((n, out), np.int64)
     pos = 0
@@ -115,7 +126,7 @@ def _accumulate_popcount(outp, n_bits, n, k, wpos, wneg, aneg, signed, bias):
                 for j in range(n_bits):
                     x = _get(outp, j, p)
                     d = np.int64(_popcount(x & pm)) - np.int64(_popcount(x & nm))
-                    t += d << j
+                    t += -(d << j) if top_neg and j == n_bits - 1 else d << j
             acc[s, o] = t
             pos += k
     return acc
@@ -235,8 +246,9 @@ def _simulate(netlist: Netlist, a: np.ndarray, mag: np.ndarray, faults: GateFaul
 
 
 def products(netlist: Netlist, a: np.ndarray, mag: np.ndarray, faults: GateFaultPlan, buffers: dict) -> np.ndarray:
-    """MUL(a[s, i], mag[o, i]) by the netlist (inputs a, b; one output bus): (n, out, k) int64. buffers: plane
-    arrays kept between calls."""
+    """MUL(a[s, i], mag[o, i]) by the netlist (inputs a, b; one output bus): (n, out, k) int64; a and mag >= 0 (bit
+    patterns of a signed netlist's operands, whose products are read as two's complement). buffers: plane arrays
+    kept between calls."""
     n, k = a.shape
     out = mag.shape[0]
     outp = _simulate(netlist, a, mag, faults, buffers)
@@ -244,7 +256,8 @@ def products(netlist: Netlist, a: np.ndarray, mag: np.ndarray, faults: GateFault
     vals = np.empty(n * out * k, np.uint64)
     buf = np.empty(64, np.uint64)
     _unpack(outp, width, vals, buf, MASKS)
-    return vals.astype(np.int64).reshape(n, out, k)
+    prod = vals.astype(np.int64).reshape(n, out, k)
+    return np.where(prod >> (width - 1), prod - (1 << width), prod) if netlist.signed else prod
 
 
 @njit(cache=True, nogil=True)
@@ -272,6 +285,26 @@ def accumulate(netlist: Netlist, cols: np.ndarray, w: np.ndarray, bias: np.ndarr
     return _accumulate_popcount(outp, outp.shape[0], n, k, wpos, wneg, aneg, signed, bias)
 
 
+def tc_accumulate(netlist: Netlist, ia: np.ndarray, iw: np.ndarray, bias: np.ndarray, faults: GateFaultPlan,
+                  buffers: dict) -> np.ndarray:
+    """Two's complement: bias[o] + sum_i MUL(a[s, i], w[o, i]) by a signed netlist, operands given as their bit
+    patterns ia (n, k) and iw (out, k), every product added (zero weights too): (n, out)."""
+    n, k = ia.shape
+    words = -(-k // 64)
+    outp = _simulate(netlist, ia, iw, faults, buffers)
+    ones = _bit_strings(np.ones((len(iw), k), np.uint8), 1, words, MASKS)[:, 0]
+    return _accumulate_popcount(outp, outp.shape[0], n, k, ones, np.zeros_like(ones), ones[:0], False, bias, True)
+
+
+def tc_measured(prod: np.ndarray, cols: np.ndarray, w: np.ndarray, bias: np.ndarray) -> tuple:
+    """Two's complement, from signed products (n, out, k): (accumulators (n, out), wrong products per row (n,),
+    sum of exact products a * w squared, sum of squared product errors)."""
+    exact = cols.astype(np.int64)[:, None, :] * w[None, :, :]
+    d = prod - exact
+    return (bias + prod.sum(axis=2), np.count_nonzero(d.reshape(len(cols), -1), axis=1),
+            int(np.square(exact).sum()), int(np.square(d).sum()))
+
+
 def accumulate_measured(netlist: Netlist, cols: np.ndarray, w: np.ndarray, bias: np.ndarray,
                         faults: GateFaultPlan, buffers: dict) -> tuple:
     """(accumulators (n, out), wrong products per row (n,), sum of exact products squared, sum of squared
@@ -279,3 +312,76 @@ def accumulate_measured(netlist: Netlist, cols: np.ndarray, w: np.ndarray, bias:
     outp = _simulate(netlist, np.abs(cols), np.abs(w), faults, buffers)
     n, k = cols.shape
     return _accumulate_measured(outp, outp.shape[0], n, k, cols, w, bias, MASKS)
+
+
+def touched(netlist: Netlist, a: np.ndarray, mag: np.ndarray, faults: GateFaultPlan) -> tuple:
+    """The sparse path (circuits.sparse): (s, o, i, products) of every (row, output, input) vector that a flip
+    of `faults` touches, its product by the netlist with those flips (and the plan's permanent faults); the same
+    flips the full path draws over the same vectors, so every other product is the fault-free (or permanently
+    faulty) table's. a (n, k) >= 0, mag (out, k): operands, or the bit patterns of a signed netlist's."""
+    n, k = a.shape
+    out = mag.shape[0]
+    total = n * out * k
+    vec, gat = flip_sites(netlist, -(-max(total, 1) // (64 * WORDS)) * WORDS, faults)
+    inside = vec < total
+    vec, gat = vec[inside], gat[inside]
+    first = np.ones(len(vec), bool)
+    first[1:] = vec[1:] != vec[:-1]
+    uv, lane = vec[first], np.cumsum(first) - 1
+    s, rem = np.divmod(uv, out * k)
+    o, i = np.divmod(rem, k)
+    if not len(uv):
+        return s, o, i, np.zeros(0, np.int64)
+    ops = {"a": a[s, i], "b": mag[o, i]}
+    if netlist.signed:  # bit patterns -> two's-complement values
+        ops = {bus: np.where(v >> (netlist.inputs[bus] - 1), v - (1 << netlist.inputs[bus]), v)
+               for bus, v in ops.items()}
+    prod = simulate_touched(netlist, ops, lane, gat, faults)
+    return s, o, i, next(iter(prod.values())).astype(np.int64)
+
+
+@njit(cache=True, nogil=True)
+def _add_at(acc, s, o, delta):
+    """acc[s[t], o[t]] += delta[t] for every t."""
+    for t in range(s.shape[0]):
+        acc[s[t], o[t]] += delta[t]
+
+
+def sparse_correct(netlist: Netlist, table_t: np.ndarray, base, cols: np.ndarray, w: np.ndarray,
+                   faults: GateFaultPlan, measure: bool = False):
+    """The sparse path of accumulate (measure: accumulate_measured), bit for bit the full path's result: `base`,
+    the fault-free result (accumulators (n, out), or with measure the tuple (accumulators, wrong products per row,
+    signal, error) computed from the products table_t[|w|, |a|]: the netlist's fault-free or permanently faulty
+    outputs), corrected at the vectors a flip touches. A signed netlist: two's complement (table_t indexed by
+    bit patterns, every product added)."""
+    if netlist.signed:
+        a = cols.astype(np.int64) & ((1 << netlist.inputs["a"]) - 1)
+        mag = w.astype(np.int64) & ((1 << netlist.inputs["b"]) - 1)
+    else:
+        a, mag = np.abs(cols), np.abs(w)
+    acc, *rest = base if measure else (base,)
+    acc = np.array(acc, np.int64)
+    s, o, i, new = touched(netlist, a, mag, faults)
+    old = table_t[mag[o, i], a[s, i]].astype(np.int64)
+    sign = 1 if netlist.signed else np.sign(w[o, i]).astype(np.int64) * np.where(cols[s, i] < 0, -1, 1)
+    _add_at(acc, s, o, sign * (new - old))
+    if not measure:
+        return acc
+    wrong, sig, err = rest
+    wrong = np.array(wrong, np.int64)
+    if netlist.signed:
+        exact = cols[s, i].astype(np.int64) * w[o, i]
+    else:
+        exact = a[s, i].astype(np.int64) * mag[o, i]
+    d_new, d_old = new - exact, old - exact
+    _add_at(wrong[:, None], s, np.zeros_like(s), (d_new != 0).astype(np.int64) - (d_old != 0))
+    return acc, wrong, sig, err + int(np.square(d_new).sum() - np.square(d_old).sum())
+
+
+def sparse_products(netlist: Netlist, table_t: np.ndarray, a: np.ndarray, mag: np.ndarray,
+                    faults: GateFaultPlan) -> np.ndarray:
+    """products by the sparse path: table_t[mag, a] with the touched vectors' products replaced."""
+    prod = table_t[mag[None, :, :], a[:, None, :]].astype(np.int64)
+    s, o, i, new = touched(netlist, a, mag, faults)
+    prod[s, o, i] = new
+    return prod

@@ -1,4 +1,6 @@
-"""The processing element in the loop: every multiply-accumulate step acc <- acc + a * w of a layer through gates.
+"""The processing element in the loop: every multiply-accumulate step acc <- acc + a * w of a layer through gates,
+and the requantizer of a ReLU layer's outputs (`requantizer_netlist`, `requantize`: one evaluation per output,
+simulated when its gates take faults, else the engine's own requantization gives the same outputs).
 
 The element is two netlists: the multiplier the engine was given (inputs a, b; one output bus P, as in mode
 'gates') and an accumulator adder (`adder_netlist`) of the model's accumulator width: acc_out = acc +
@@ -31,20 +33,35 @@ from enum import StrEnum
 import numpy as np
 from numba import njit
 
-from circuits import MASKS, WORDS, GateFaultPlan, GateFaults, GateMasks, Netlist, simulate_planes, transpose64
+from circuits import (
+    MASKS,
+    WORDS,
+    GateFaultPlan,
+    GateFaults,
+    GateMasks,
+    Netlist,
+    flip_sites,
+    simulate,
+    simulate_planes,
+    simulate_touched,
+    transpose64,
+)
 from circuits.builder import Builder
-from circuits.mac import ADDERS, signed_accumulate
+from circuits.mac import ADDERS, requantizer, signed_accumulate
 from circuits.simulate import choose_engine
 from hardware.errors import HardwareError
 from hardware.gatemac import _bit_strings, _buffer, _transpose_fields
 
 
 class Part(StrEnum):
-    """Which gates of the element take the faults: the multiplier's, the accumulator adder's, or all."""
+    """Which gates of the element take the faults: the multiplier's, the accumulator adder's, both (ALL), the
+    requantizer's (REQ: once per output), or the whole element's (WHOLE: multiplier, adder and requantizer)."""
 
     MUL = "mul"
     ADD = "add"
     ALL = "all"
+    REQ = "req"
+    WHOLE = "whole"
 
 
 PARTS = tuple(Part)
@@ -66,18 +83,32 @@ GATE_SITES = (
     GateSite("pe-add", Part.ADD, "every gate of every accumulator adder (multiplier mode 'pe')", "accumulator"),
     GateSite("pe-gate", Part.ALL, "every gate of every processing element: multiplier and accumulator adder "
              "(mode 'pe')", "accumulator"),
+    GateSite("pe-req", Part.REQ, "every gate of every requantizer of a ReLU layer's outputs (mode 'pe')", "activation"),
+    GateSite("pe-whole", Part.WHOLE, "every gate of every processing element: multiplier, accumulator adder and "
+             "requantizer (mode 'pe')", "activation"),
 )
+REQ_PARTS = (Part.REQ, Part.WHOLE)  # the parts whose faults reach the requantizer
+SPARSE_TOUCHED = 1e-3  # the sparse path while (multiplier + adder gates) * flip_p is below this (per-event work
+# in NumPy: at 5e-3, p = 1e-5 on the 8x8 element, measured slower than the compiled full path, bench/sparse.py)
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
-def adder_netlist(acc_bits: int, product_bits: int, signed_a: bool = False, adder: str = "ripple") -> Netlist:
+def adder_netlist(acc_bits: int, product_bits: int, signed_a: bool = False, adder: str = "ripple",
+                  twos: bool = False) -> Netlist:
     """The accumulator adder: inputs acc (acc_bits, two's complement), p (product_bits, the product magnitude;
     bits at or above acc_bits ignored), sw (sign(w) < 0) and, with signed_a, sa (a < 0); output acc_out =
     acc + (-1)^neg * p wrapped to acc_bits, neg = sw (XOR sa). The MAC adder of `mac`
     (circuits.mac.signed_accumulate): acc_bits XORs add.neg[k] and an (acc_bits + 1)-bit adder (add.*) whose
-    lowest cell turns neg into the carry-in."""
+    lowest cell turns neg into the carry-in. twos: the product p is two's complement, acc_out = acc + p wrapped
+    to acc_bits (p sign-extended by wiring, an acc_bits-bit adder add.*; no sign inputs)."""
     if adder not in ADDERS:
         raise HardwareError(f"processing element adder must be one of {', '.join(ADDERS)}, got {adder!r}")
+    if twos:
+        b = Builder(f"acc{acc_bits}_p{product_bits}t_{adder}")
+        acc, p = b.input("acc", acc_bits), b.input("p", product_bits)
+        ext = (p + [p[-1]] * max(0, acc_bits - product_bits))[:acc_bits]
+        b.output("acc_out", b.instantiate(ADDERS[adder](acc_bits), {"a": acc, "b": ext}, prefix="add.")["s"][:acc_bits])
+        return b.build()
     b = Builder(f"acc{acc_bits}_p{product_bits}{'s' if signed_a else ''}_{adder}")
     acc = b.input("acc", acc_bits)
     p = b.input("p", product_bits)
@@ -87,20 +118,29 @@ def adder_netlist(acc_bits: int, product_bits: int, signed_a: bool = False, adde
     return b.build()
 
 
-def split_faults(faults: GateFaultPlan, part: str, mul: Netlist, add: Netlist) -> tuple[GateFaultPlan, GateFaultPlan]:
-    """(multiplier faults, adder faults) of `faults` placed on `part`: 'mul' (gates of the multiplier, names and
-    indices as in mode 'gates'), 'add' (gates of the adder, names add.*) or 'all' (the plan realised on the
-    element's gates [multiplier gates, adder gates] (the order of an unsigned `mac`): a gate by index into that
-    list, or by name: 'mul.NAME' or a multiplier gate's name, 'add.*' an adder gate's; flips on every gate, the
-    two parts drawing them from seeds _mix(seed, 1) and _mix(seed, 2))."""
+def split_faults(faults: GateFaultPlan, part: str, mul: Netlist, add: Netlist,
+                 req: Netlist | None = None) -> tuple[GateFaultPlan, ...]:
+    """(multiplier faults, adder faults, requantizer faults) of `faults` placed on `part`: 'mul' (gates of the
+    multiplier, names and indices as in mode 'gates'), 'add' (gates of the adder, names add.*), 'req' (gates of
+    the requantizer `req`, names req.*), 'all' (the plan realised on the element's gates [multiplier gates, adder
+    gates] (the order of an unsigned `mac`): a gate by index into that list, or by name: 'mul.NAME' or a
+    multiplier gate's name, 'add.*' an adder gate's; flips on every gate, the two parts drawing them from seeds
+    _mix(seed, 1) and _mix(seed, 2)) or 'whole' (as 'all' over [multiplier, adder, requantizer gates], 'req.*'
+    a requantizer gate's name, its flips from seed _mix(seed, 3))."""
     if part not in PARTS:
         raise HardwareError(f"fault_part must be one of {', '.join(PARTS)}, got {part!r}")
     none = GateFaults()
+    if part in REQ_PARTS and req is None:
+        raise HardwareError(f"fault_part {part!r} needs a requantizer in the loop (a ReLU layer)")
     if part == "mul":
-        return faults, none
+        return faults, none, none
     if part == "add":
-        return none, faults
-    n = mul.n_gates + add.n_gates
+        return none, faults, none
+    if part == "req":
+        return none, none, faults
+    nets = [mul, add] + ([req] if part == "whole" else [])
+    starts = np.cumsum([0] + [net.n_gates for net in nets])
+    n = int(starts[-1])
 
     def element_gate(gate) -> int:
         if isinstance(gate, (int, np.integer)) and not isinstance(gate, bool):
@@ -108,13 +148,33 @@ def split_faults(faults: GateFaultPlan, part: str, mul: Netlist, add: Netlist) -
                 raise HardwareError(f"stuck-at gate index {int(gate)} outside the element's {n} gates")
             return int(gate)
         if str(gate).startswith("add."):
-            return mul.n_gates + add.gate_index(str(gate))
+            return int(starts[1]) + add.gate_index(str(gate))
+        if str(gate).startswith("req.") and len(nets) == 3:
+            return int(starts[2]) + req.gate_index(str(gate))
         return mul.gate_index(str(gate).removeprefix("mul."))
 
     masks = faults.masks(n, element_gate)
     keep, force = masks if masks is not None else (np.full(n, _ALL, np.uint64), np.zeros(n, np.uint64))
-    return (GateMasks(keep[:mul.n_gates], force[:mul.n_gates], faults.flip_p, _mix(faults.seed, 1)),
-            GateMasks(keep[mul.n_gates:], force[mul.n_gates:], faults.flip_p, _mix(faults.seed, 2)))
+    plans = tuple(GateMasks(keep[starts[q]:starts[q + 1]], force[starts[q]:starts[q + 1]], faults.flip_p,
+                            _mix(faults.seed, q + 1)) for q in range(len(nets)))
+    return plans + (none,) * (3 - len(plans))
+
+
+def requantizer_netlist(act_bits: int, acc_bits: int, mult_bits: int, shift: int) -> Netlist:
+    """The requantizer of a ReLU layer's outputs (circuits.mac.requantizer, gates req.*): inputs acc (acc_bits,
+    two's complement bit pattern) and mult (mult_bits, unsigned); output q = clamp((acc * mult + 2^(shift-1)) >>
+    shift, 0, 2^act_bits - 1), as the engine requantizes."""
+    return requantizer(act_bits, acc_bits, mult_bits, shift)
+
+
+def requantize(req: Netlist, acc: np.ndarray, mult: np.ndarray, faults: GateFaultPlan) -> np.ndarray:
+    """Layer outputs (rows, out) by the requantizer netlist with its faults, one evaluation per output:
+    accumulators acc (rows, out) int64 (wrapped to the netlist's acc width), mult (out,) per output channel;
+    vector v = row * out + o."""
+    acc_bits = req.inputs["acc"]
+    a = (acc.astype(np.int64) & ((1 << acc_bits) - 1)).ravel()
+    m = np.broadcast_to(np.asarray(mult, np.int64), acc.shape).ravel()
+    return simulate(req, {"acc": a, "mult": m}, faults=faults)["q"].reshape(acc.shape)
 
 
 def _mix(seed: int, k: int) -> int:
@@ -155,9 +215,10 @@ def _pack_step(abits, mag, wneg, sbits, mul_in, a_row, a_width, b_row, b_width, 
             v = _ALL if (m >> np.uint64(j)) & np.uint64(1) else np.uint64(0)
             for q in range(wn):
                 mul_in[b_row + j, lo + q] = v
-        v = _ALL if wneg[o] else np.uint64(0)
-        for q in range(wn):
-            add_in[sw_row, lo + q] = v
+        if sw_row >= 0:
+            v = _ALL if wneg[o] else np.uint64(0)
+            for q in range(wn):
+                add_in[sw_row, lo + q] = v
         if sa_row >= 0:
             for q in range(wn):
                 add_in[sa_row, lo + q] = sbits[q]
@@ -172,9 +233,10 @@ def _clear_zero(add_in, p_row, p_bits, mag, wn):
 
 
 @njit(cache=True, nogil=True)
-def _product_errors(planes, p_row, p_bits, abs_a, mag, n, wn, wrong, masks):
-    """Compare every product lane (rows < n of every channel) with |a| * |w|: wrong[s] += products that differ;
-    returns the sum of squared errors. Words are transposed in blocks as wide as the product (gatemac)."""
+def _product_errors(planes, p_row, p_bits, abs_a, mag, n, wn, wrong, masks, twos=False):
+    """Compare every product lane (rows < n of every channel) with |a| * |w| (twos: the product read as two's
+    complement against a * w, abs_a and mag then signed): wrong[s] += products that differ; returns the sum of
+    squared errors. Words are transposed in blocks as wide as the product (gatemac)."""
     size = 16 if p_bits <= 16 else 32 if p_bits <= 32 else 64
     field = np.uint64(0xFFFFFFFFFFFFFFFF) if size == 64 else np.uint64((1 << size) - 1)
     buf = np.empty(64, np.uint64)
@@ -192,6 +254,10 @@ def _product_errors(planes, p_row, p_bits, abs_a, mag, n, wn, wrong, masks):
                 sh = np.uint64(size * f)
                 for r in range(size):
                     vals[f * size + r] = np.int64((buf[r] >> sh) & field)
+            if twos:
+                top = np.int64(1) << np.int64(p_bits - 1)
+                for lane in range(64):
+                    vals[lane] = (vals[lane] ^ top) - top
             base = 64 * q
             part = 0
             for lane in range(min(64, n - base)):  # no branch: vectorizes
@@ -250,7 +316,9 @@ def accumulate(mul: Netlist, add: Netlist, cols: np.ndarray, w: np.ndarray, bias
     (a_row, a_width), (b_row, b_width) = mrows["a"], mrows["b"]
     p_row, p_bits = arows["p"]
     sa_row = arows["sa"][0] if "sa" in arows else -1
-    if signed and sa_row < 0:
+    sw_row = arows["sw"][0] if "sw" in arows else -1
+    twos = mul.signed  # two's complement: operands as bit patterns, every product added (no sign inputs)
+    if signed and sa_row < 0 and not twos:
         raise HardwareError(f"adder {add.name!r} has no activation sign input sa; this layer's inputs are signed")
     mul_in = _buffer(buffers, "pe.mul", (mul.n_input_bits, nwords))
     planes = [_buffer(buffers, "pe.add0", (add.n_input_bits, nwords)),
@@ -262,16 +330,20 @@ def accumulate(mul: Netlist, add: Netlist, cols: np.ndarray, w: np.ndarray, bias
             pl[sa_row] = 0
     mask = (1 << acc_bits) - 1
     _init_acc(planes[0], acc_bits, (np.asarray(bias, np.int64) & mask).astype(np.uint64), wn)
-    abs_cols = np.abs(cols)
+    if twos:
+        abs_cols, ops_w = cols.astype(np.int64) & ((1 << a_width) - 1), w.astype(np.int64) & ((1 << b_width) - 1)
+    else:
+        abs_cols, ops_w = np.abs(cols), np.abs(w)
     abits = _bit_strings(np.ascontiguousarray(abs_cols.T), min(a_width, 64), wn, MASKS)  # (k, na, wn)
-    sbits = _bit_strings(np.ascontiguousarray((cols < 0).T.astype(np.uint8)), 1, wn, MASKS)[:, 0] if signed \
-        else np.zeros((k, wn), np.uint64)
-    mag_t = np.ascontiguousarray(np.abs(w).T.astype(np.int64))  # (k, out)
+    sbits = _bit_strings(np.ascontiguousarray((cols < 0).T.astype(np.uint8)), 1, wn, MASKS)[:, 0] \
+        if signed and not twos else np.zeros((k, wn), np.uint64)
+    mag_t = np.ascontiguousarray(ops_w.T.astype(np.int64))  # (k, out): the b operands
     neg_t = np.ascontiguousarray((w < 0).T)
-    abs_a_t = np.ascontiguousarray(abs_cols.T.astype(np.int64)) if measure else None
+    exact_w = np.ascontiguousarray((w if twos else np.abs(w)).T.astype(np.int64))  # (k, out): products against
+    abs_a_t = np.ascontiguousarray((cols if twos else abs_cols).T.astype(np.int64)) if measure else None
     wrong, sig, err = np.zeros(n, np.int64), 0.0, 0.0
     if measure:  # sum over s, o, i of (|a[s, i]| |w[o, i]|)^2 = sum_i (sum_s a_si^2) (sum_o w_oi^2)
-        sig = float(np.square(abs_a_t, dtype=np.float64).sum(axis=1) @ np.square(mag_t, dtype=np.float64).sum(axis=1))
+        sig = float(np.square(abs_a_t, dtype=np.float64).sum(axis=1) @ np.square(exact_w, dtype=np.float64).sum(axis=1))
     mul_seed, add_seed = mul_faults.seed, add_faults.seed
     lanes = k * nwords * 64
     mul_engine = choose_engine(mul, lanes, engine, mul_faults.flip_p, mul_faults.permanent)
@@ -280,15 +352,145 @@ def accumulate(mul: Netlist, add: Netlist, cols: np.ndarray, w: np.ndarray, bias
     for i in range(k):
         src, dst = planes[cur], planes[1 - cur]
         _pack_step(abits[i], mag_t[i], neg_t[i], sbits[i], mul_in, a_row, a_width, b_row, b_width, src,
-                   arows["sw"][0], sa_row, wn)
+                   sw_row, sa_row, wn)
         prod = src[p_row:p_row + p_bits]
         simulate_planes(mul, mul_in, faults=mul_faults.with_seed(_mix(mul_seed, 2 * i)), out=prod,
                         engine=mul_engine)
         if measure:
-            err += _product_errors(src, p_row, p_bits, abs_a_t[i], mag_t[i], n, wn, wrong, MASKS)
-        _clear_zero(src, p_row, p_bits, mag_t[i], wn)
+            err += _product_errors(src, p_row, p_bits, abs_a_t[i], exact_w[i], n, wn, wrong, MASKS, twos)
+        if not twos:  # sign-magnitude: a zero weight adds nothing
+            _clear_zero(src, p_row, p_bits, mag_t[i], wn)
         simulate_planes(add, src, faults=add_faults.with_seed(_mix(add_seed, 2 * i + 1)), out=dst[:acc_bits],
                         engine=add_engine)
         cur = 1 - cur
     acc = _read_acc(planes[cur], acc_bits, n, out, wn, MASKS)
+    return (acc, wrong, sig, err) if measure else acc
+
+
+@njit(cache=True, nogil=True)
+def _prefix(ia, iw, table_t, asign, wsign, s, o, i):
+    """Per event t: the fault-free sum of products of steps j < i[t] of lane (s[t], o[t])."""
+    out = np.zeros(s.shape[0], np.int64)
+    for t in range(s.shape[0]):
+        acc = np.int64(0)
+        for j in range(i[t]):
+            acc += wsign[o[t], j] * asign[s[t], j] * np.int64(table_t[iw[o[t], j], ia[s[t], j]])
+        out[t] = acc
+    return out
+
+
+def _wrap(values: np.ndarray, bits: int) -> np.ndarray:
+    half = 1 << (bits - 1)
+    return ((values + half) & ((1 << bits) - 1)) - half
+
+
+def _flips(net: Netlist, nwords: int, plan: GateFaultPlan, seeds, wn: int, n: int, out: int):
+    """(keys step * nwords * 64 + vector, gates) of every flip of step i's plan (seed seeds[i]) on a used lane
+    (channel o = vector // (64 wn) < out, row s = vector % (64 wn) < n), sorted by key."""
+    keys, gates = [], []
+    for i, seed in enumerate(seeds):
+        vec, gat = flip_sites(net, nwords, plan.with_seed(seed))
+        o, s = np.divmod(vec, wn * 64)
+        ok = (o < out) & (s < n)
+        keys.append(vec[ok] + i * nwords * 64)
+        gates.append(gat[ok])
+    return np.concatenate(keys), np.concatenate(gates)
+
+
+def _distinct(sorted_keys: np.ndarray) -> np.ndarray:
+    """The distinct values of a sorted array."""
+    keep = np.ones(len(sorted_keys), bool)
+    keep[1:] = sorted_keys[1:] != sorted_keys[:-1]
+    return sorted_keys[keep]
+
+
+def _member(x: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """x's elements that occur in the sorted array sorted_keys (boolean mask)."""
+    at = np.minimum(np.searchsorted(sorted_keys, x), max(len(sorted_keys) - 1, 0))
+    return sorted_keys[at] == x if len(sorted_keys) else np.zeros(len(x), bool)
+
+
+def _simulate_events(net: Netlist, keys: np.ndarray, flip_keys: np.ndarray, gates: np.ndarray, ops: dict,
+                     plan: GateFaultPlan):
+    """Outputs of `net` on the events `keys` (sorted, distinct; operands ops) with the flips (flip_keys sorted,
+    gates) that fall on them."""
+    hit = _member(flip_keys, keys)
+    return simulate_touched(net, ops, np.searchsorted(keys, flip_keys[hit]), gates[hit], plan)
+
+
+def sparse_accumulate(mul: Netlist, add: Netlist, table_t: np.ndarray, base, cols: np.ndarray, w: np.ndarray,
+                      bias: np.ndarray, mul_faults: GateFaultPlan, add_faults: GateFaultPlan, acc_bits: int,
+                      measure: bool = False):
+    """accumulate's result (measure: with its product errors) for transient flips alone, bit for bit: the same
+    flips drawn per step and part (flip_sites over the same planes and seeds), the fault-free result `base`
+    (accumulators (n, out) from table_t's products, or with measure (accumulators, wrong, signal, error)) and only
+    the touched (step, lane) events simulated: the multiplier on the step's operands (all at once), the adder on
+    the lane's actual accumulator (the fault-free prefix sum plus the lane's deviation so far), lanes' events taken
+    in rounds (the r-th event of every lane at once)."""
+    n, k = cols.shape
+    out = w.shape[0]
+    twos = mul.signed
+    wn = -(-max(n, 1) // 64)
+    nwords = -(-(out * wn) // WORDS) * WORDS
+    span = nwords * 64
+    if twos:
+        ia = cols.astype(np.int64) & ((1 << mul.inputs["a"]) - 1)
+        iw = w.astype(np.int64) & ((1 << mul.inputs["b"]) - 1)
+        asign, wsign = np.ones((n, k), np.int64), np.ones((out, k), np.int64)
+    else:
+        ia, iw = np.abs(cols).astype(np.int64), np.abs(w).astype(np.int64)
+        asign, wsign = np.where(cols < 0, -1, 1).astype(np.int64), np.sign(w).astype(np.int64)
+    acc, *rest = base if measure else (base,)
+    wrong, sig, err = (np.array(rest[0], np.int64), rest[1], rest[2]) if measure else (None, 0, 0)
+    mk, mg = _flips(mul, nwords, mul_faults, [_mix(mul_faults.seed, 2 * i) for i in range(k)], wn, n, out)
+    ak, ag = _flips(add, nwords, add_faults, [_mix(add_faults.seed, 2 * i + 1) for i in range(k)], wn, n, out)
+    dev = np.zeros(out * n, np.int64)  # per lane o * n + s: the deviation from the fault-free accumulator
+    keys = _distinct(np.sort(np.concatenate((mk, ak))))
+    if len(keys):
+        step, vec = np.divmod(keys, span)
+        o, s = np.divmod(vec, wn * 64)
+        ff = table_t[iw[o, step], ia[s, step]].astype(np.int64)  # fault-free products
+        prod = ff.copy()
+        mul_keys = _distinct(mk)
+        if len(mul_keys):
+            hit = np.searchsorted(keys, mul_keys)
+            a_op, b_op = ia[s[hit], step[hit]], iw[o[hit], step[hit]]
+            if twos:
+                a_op = np.where(a_op >> (mul.inputs["a"] - 1), a_op - (1 << mul.inputs["a"]), a_op)
+                b_op = np.where(b_op >> (mul.inputs["b"] - 1), b_op - (1 << mul.inputs["b"]), b_op)
+            new = next(iter(_simulate_events(mul, mul_keys, mk, mg, {"a": a_op, "b": b_op}, mul_faults).values()))
+            prod[hit] = new.astype(np.int64)
+            if measure:
+                sh, oh, ih = s[hit], o[hit], step[hit]
+                exact = cols[sh, ih].astype(np.int64) * w[oh, ih] if twos else ia[sh, ih] * iw[oh, ih]
+                d_new, d_old = prod[hit] - exact, ff[hit] - exact
+                np.add.at(wrong, sh, (d_new != 0).astype(np.int64) - (d_old != 0))
+                err += float(np.square(d_new, dtype=np.float64).sum() - np.square(d_old, dtype=np.float64).sum())
+        sign = wsign[o, step] * asign[s, step]
+        if not twos:
+            prod = np.where(w[o, step] == 0, 0, prod)  # a zero weight's product is cleared before the adder
+        before = bias[o] + _prefix(ia, iw, table_t, asign, wsign, s, o, step)
+        lane = o * n + s
+        order = np.lexsort((step, lane))
+        first = np.ones(len(order), bool)
+        first[1:] = lane[order][1:] != lane[order][:-1]
+        starts = np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
+        rank = np.empty(len(order), np.int64)
+        rank[order] = np.arange(len(order)) - starts
+        add_event = _member(keys, ak)
+        for r in range(int(rank.max()) + 1):
+            sel = np.flatnonzero(rank == r)  # ascending: keys stay sorted
+            acc_in = _wrap(before[sel] + dev[lane[sel]], acc_bits)
+            acc_out = _wrap(acc_in + (prod[sel] if twos else sign[sel] * prod[sel]), acc_bits)  # fault-free adder
+            on = add_event[sel]
+            if on.any():
+                ev = sel[on]
+                ops = {"acc": acc_in[on] & ((1 << acc_bits) - 1), "p": prod[ev] & ((1 << add.inputs["p"]) - 1)}
+                if "sw" in add.inputs:
+                    ops["sw"] = (w[o[ev], step[ev]] < 0).astype(np.int64)
+                if "sa" in add.inputs:
+                    ops["sa"] = (cols[s[ev], step[ev]] < 0).astype(np.int64)
+                acc_out[on] = _wrap(_simulate_events(add, keys[ev], ak, ag, ops, add_faults)["acc_out"], acc_bits)
+            dev[lane[sel]] = _wrap(acc_out - (before[sel] + sign[sel] * ff[sel]), acc_bits)
+    acc = _wrap(np.asarray(acc, np.int64) + dev.reshape(out, n).T, acc_bits)
     return (acc, wrong, sig, err) if measure else acc

@@ -1,14 +1,17 @@
 """Integer inference of an IntegerModel graph with a pluggable multiplier: exact, a lookup table, or the netlist.
 
-Every multiply of every linear / convolution layer is sign-magnitude around an unsigned multiplier:
-product = sgn(a) * sign(w) * MUL(|a|, |w|), with sgn(a) = -1 for a < 0 else +1 (activations after a ReLU are
-unsigned, so sgn(a) = +1) and sign(w) in {-1, 0, +1} (a zero weight contributes nothing). MUL is integer
+Every multiply of every linear / convolution layer is, in the multiplier's default arithmetic, sign-magnitude
+around an unsigned multiplier: product = sgn(a) * sign(w) * MUL(|a|, |w|), with sgn(a) = -1 for a < 0 else +1
+(activations after a ReLU are unsigned, so sgn(a) = +1) and sign(w) in {-1, 0, +1} (a zero weight contributes
+nothing); in arithmetic 'twos-complement' (hardware.multipliers) the signed operands go to a signed multiplier
+netlist as two's-complement words and every product is added (the product site then holds signed words). MUL is integer
 arithmetic (`exact`), a table of the netlist's outputs over all operand pairs (`lut`), or the netlist simulated
 at gate level for every product (`gates`: hardware in the loop, with transient flips and stuck-at faults). The
 netlist must be unsigned with input buses a (activation magnitude) and b (weight magnitude) and one output bus.
 Mode `pe` (the processing element in the loop, hardware/pe.py) runs every multiply-accumulate step through the
-netlist and an accumulator adder of the model's width; `run(..., fault_part=)` puts the gate faults on the
-multiplier ('mul', as in mode 'gates'), the adder ('add') or both ('all').
+netlist and an accumulator adder of the model's width, and the outputs of ReLU layers through a requantizer netlist
+when it takes faults; `run(..., fault_part=)` puts the gate faults on the multiplier ('mul', as in mode 'gates'),
+the adder ('add'), both ('all'), the requantizer ('req') or all three ('whole').
 
 The engine runs the graph node by node; OPS is the registry networks.ops.OPERATIONS (a new layer kind is one
 entry). Noise hooks: `noise={key: fn}` with fn(values, bits, signed, rng) -> values, key 'SITE' (every
@@ -124,6 +127,7 @@ class IntegerEngine:
             raise NetworkError(f"layer {bad}: weight magnitudes up to {int(np.abs(model.layers[bad].weight).max())} "
                                f"do not fit the multiplier's {self.multiplier.mag_bits}-bit operand b")
         self.multiplier.check_model(model.acc_bits, [lay.name for lay in model.layers if lay.signed_input])
+        self.multiplier.attach(model.layers)
         known = graph_operations()
         unknown = sorted({n.op for n in model.nodes} - set(known))
         if unknown:
@@ -179,8 +183,9 @@ class IntegerEngine:
         keys when those restrict the noise, else every layer; in mode 'pe' the accumulator site also gets the
         error of every dot product's accumulator against exact arithmetic, and the wrong products count wrong
         accumulators too). fault_part: where `faults` go in mode 'pe': 'mul' (the multiplier's gates, as in mode
-        'gates'), 'add' (the accumulator adder's gates) or 'all' (both; see networks.pe.split_faults); other modes
-        take 'mul' only."""
+        'gates'), 'add' (the accumulator adder's gates), 'all' (both; see hardware.pe.split_faults), 'req' (the
+        requantizer's gates, once per output of a ReLU layer: its errors are measured at the activation site and
+        its wrong outputs counted) or 'whole' (multiplier, adder and requantizer); other modes take 'mul' only."""
         faults = faults or GateFaults()
         hooks = self._resolve(noise or {})
         if faults_layer is not None:
@@ -245,8 +250,17 @@ class IntegerEngine:
         for fn in acc_fns:
             acc = self._noisy("accumulator", fn, acc, m.acc_bits, True, p)
         lo, hi = layer.clamp if layer.clamp is not None else (0, 0)
-        out = requantize(np.ascontiguousarray(acc, dtype=np.int64), p.n, layer.mult, layer.shift, lo, hi,
-                          layer.clamp is not None, wrap_bits)
+        acc = np.ascontiguousarray(acc, dtype=np.int64)
+        gates = self.multiplier.requantize(acc, layer, faults, p.part)  # the requantizer's gates in the loop
+        if gates is None or p.errors is not None:
+            out = requantize(acc, p.n, layer.mult, layer.shift, lo, hi, layer.clamp is not None, wrap_bits)
+        if gates is not None:
+            gates = np.ascontiguousarray(gates.reshape(p.n, -1, layer.n_out).transpose(0, 2, 1))
+            if p.errors is not None:  # its errors at the activation site (the next layer's inputs)
+                p.errors["activation"] += [float(np.square(out, dtype=np.float64).sum()),
+                                           float(np.square(gates - out, dtype=np.float64).sum())]
+                p.wrong += np.count_nonzero((gates != out).reshape(p.n, -1), axis=1)
+            out = gates
         return out.reshape(p.n, layer.n_out, *shape)
 
     def _parameters(self, layer: IntLayer, p) -> IntLayer:
@@ -348,14 +362,14 @@ class IntegerEngine:
         if p.part != "mul" and not p.faults.none:
             raise NetworkError(f"the product site takes the multiplier's faults only; fault_part {p.part!r} with "
                                "product noise is not supported")
-        a, mag = np.abs(cols), np.abs(w)
+        a, mag = mul.indices(cols, w)
         prod = mul.products(a, mag, faults)
         for fn in product_fns:
-            prod = np.asarray(fn(prod, mul.out_bits, False, p.rng), dtype=np.int64)
+            prod = np.asarray(fn(prod, mul.out_bits, mul.twos, p.rng), dtype=np.int64)
         if measure:
-            exact = a[:, None, :] * mag[None, :, :]
+            exact = (cols.astype(np.int64)[:, None, :] * w[None, :, :]) if mul.twos else a[:, None, :] * mag[None, :, :]
             diff = prod - exact
             p.errors["product"] += [float(np.square(exact, dtype=np.float64).sum()),
                                     float(np.square(diff, dtype=np.float64).sum())]
             p.wrong += np.count_nonzero(diff.reshape(p.n, -1), axis=1)
-        return signed_sum(prod, cols, w, bias)
+        return bias + prod.sum(axis=2) if mul.twos else signed_sum(prod, cols, w, bias)

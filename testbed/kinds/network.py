@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from circuits import NetlistError
-from hardware import MODES
+from hardware import ARITHMETICS, MODES
 from networks import (
     IntegerEngine,
     ModelConfig,
@@ -30,7 +30,7 @@ from testbed.systems import NetworkSystem
 
 KEYS = {"kind": str, "dataset": str, "arch": str, "hidden": list, "quant": str, "bits": int, "lam": float,
         "seed": int, "backward": str, "epochs": int, "weight_bits": int, "act_bits": int, "multiplier": str,
-        "mode": str, "model": str, "data": str}
+        "mode": str, "model": str, "data": str, "arithmetic": str}
 MODEL_KEYS = ("dataset", "arch", "quant", "bits", "lam", "seed", "backward", "epochs")
 ENTRY_POINT = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")  # module:function, allowed only with --allow-code
 ARCHS = {
@@ -56,6 +56,7 @@ class NetworkSpec:
     model: str | None = None  # a saved model (path) or an entry point module:function; None: train config
     state_dict: bool = False  # model is a state_dict of config's built-in architecture (arch given)
     data: str | None = None  # an .npz test set (path) instead of config.dataset
+    arithmetic: str = "sign-magnitude"  # of the multiplier (hardware.ARITHMETICS); twos-complement: a signed one
     kind = "network"
 
 
@@ -79,10 +80,11 @@ def _model(spec: NetworkSpec, ds, progress: bool, allow_code: bool):
 class Network(SystemKind):
     """dataset, arch, hidden (list), quant, bits, lam, seed, backward, epochs (see networks.ModelConfig);
     weight_bits (8), act_bits (8), multiplier (a circuit system), mode = "exact" | "lut" | "gates" | "pe"
-    (default: gates with a multiplier, else exact); model = a saved model instead of training one (a torch.export
-    archive, or with arch/hidden a state_dict of that built-in architecture; loaded without unpickling code), or
-    "module:function" returning an nn.Module (runs code: only with `testbed run --allow-code`); data = an .npz
-    file with x_test, y_test and optionally x_calib."""
+    (default: gates with a multiplier, else exact); arithmetic = "sign-magnitude" (default) | "twos-complement"
+    (a signed multiplier circuit, two's-complement operands: hardware.multipliers); model = a saved model
+    instead of training one (a torch.export archive, or with arch/hidden a state_dict of that built-in
+    architecture; loaded without unpickling code), or "module:function" returning an nn.Module (runs code: only
+    with `testbed run --allow-code`); data = an .npz file with x_test, y_test and optionally x_calib."""
 
     name, site_world, order = "network", "network", 1
     provides, rate_view = frozenset({"operands"}), True
@@ -100,6 +102,8 @@ class Network(SystemKind):
                 p.add(f"{where}.multiplier", f"{mult!r} does not name a circuit system")
         elif mode != "exact":
             p.add(f"{where}.multiplier", f"required for mode {mode!r}: a circuit system")
+        if table.get("arithmetic", ARITHMETICS[0]) not in ARITHMETICS:
+            p.add(f"{where}.arithmetic", f"must be one of {', '.join(ARITHMETICS)}, got {table['arithmetic']!r}")
         check_sizes(p, where, table, (("weight_bits", 2, 16), ("act_bits", 1, 16), ("bits", 1, 16),
                                       ("epochs", 1, 100_000)), layers=16, width=4096)
         files = {}
@@ -121,7 +125,8 @@ class Network(SystemKind):
             return None
         model = str(files["model"]) if "model" in files else table.get("model")
         return NetworkSpec(name, config, table.get("weight_bits", 8), table.get("act_bits", 8), mult, mode, model,
-                           "model" in files and "arch" in table, str(files["data"]) if "data" in files else None)
+                           "model" in files and "arch" in table, str(files["data"]) if "data" in files else None,
+                           table.get("arithmetic", ARITHMETICS[0]))
 
     @classmethod
     def build(cls, spec: NetworkSpec, ctx: BuildContext):
@@ -138,7 +143,7 @@ class Network(SystemKind):
         # inputs
         options = {"acc_bits": imodel.acc_bits, "signed_a": any(lay.signed_input for lay in imodel.layers)} \
             if spec.mode == "pe" else {}
-        multiplier = Multiplier(spec.mode, netlist, imodel.act_bits, mag, **options)
+        multiplier = Multiplier(spec.mode, netlist, imodel.act_bits, mag, arithmetic=spec.arithmetic, **options)
         size = size_report(model) if spec.model is None and spec.config.quant != "float" else None
         return NetworkSystem(IntegerEngine(imodel, multiplier), ds, spec.name, runs_on=spec.multiplier, size=size)
 

@@ -1,0 +1,164 @@
+"""Sparse transient flips: the flips the simulator's stream draws over a run of vectors, listed as (vector, gate)
+pairs, and the netlist evaluated with those flips on the vectors they touch only.
+
+A caller computes every untouched vector fault-free (a table of the netlist's outputs, or a fault-free kernel
+pass) and replaces the touched ones by `simulate_touched`: the result is bit for bit the result of simulating
+every vector with flips (`simulate_planes(..., faults=plan)` on planes of the same number of words), because
+`flip_sites` draws the same stream (circuits.rng: per block of layout.B words a binomial count and distinct
+positions, streams keyed by (seed, chunk of CHUNK_BLOCKS blocks)) and a flip at (gate g, vector v) is realised
+as a flip mask of gate g in v's lane: out = ((gate & keep) ^ force) ^ flip, as the kernels apply it.
+Pays off while a vector is rarely touched (n_gates * flip_p well below 1).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import numpy as np
+
+from circuits.cache import load_source
+from circuits.faults import DENSE_P, GateFaultPlan
+from circuits.interpreter import gate_source
+from circuits.layout import CHUNK_BLOCKS, WORDS, B
+from circuits.netlist import Netlist
+from circuits.rng import RNG_SOURCE, binomial_cdf
+from circuits.simulate import _interp_plan, fault_masks, pack_operands, simulate_planes, unpack_outputs
+
+SPARSE_TOUCHED = 0.01  # sparse pays off while n_gates * flip_p (about the fraction of touched vectors) is below this
+
+_SOURCE = "\n".join(["import numpy as np", "from numba import njit", RNG_SOURCE, *gate_source(), f'''
+
+@njit(cache=True, nogil=True)
+def draw(nblocks, ng, p, seed, k0, cdf):
+    """Sorted keys vector * ng + gate of every flip of blocks 0..nblocks-1 (block: {B} words of ng gates)."""
+    nw = ng * {B}
+    fm = np.zeros(nw, np.uint64)
+    touched = np.empty(int(min(p, DENSE_P) * nw * 128) + 256, np.int64)
+    keys = np.empty(1024, np.int64)
+    m = 0
+    state = np.uint64(0)
+    one = np.uint64(1)
+    for blk in range(nblocks):
+        if blk % {CHUNK_BLOCKS} == 0:
+            state = _seed_chunk(seed, blk // {CHUNK_BLOCKS})
+        state, nt = _fill_flips(fm, 0, nw, p, state, touched, k0, cdf)
+        m0 = m
+        for q in range(nw if nt < 0 else nt):
+            w = q if nt < 0 else touched[q]
+            word = fm[w]
+            fm[w] = 0  # a word listed twice is read once
+            while word:
+                low = word & (~word + one)  # the lowest set bit
+                word ^= low
+                bit = 0
+                for sh in (32, 16, 8, 4, 2, 1):
+                    if low >> np.uint64(sh):
+                        low >>= np.uint64(sh)
+                        bit += sh
+                if m == keys.shape[0]:
+                    keys = np.concatenate((keys, np.empty(m, np.int64)))
+                keys[m] = ((blk * {B} + w % {B}) * 64 + bit) * ng + w // {B}
+                m += 1
+        if m - m0 > 16:  # sort the block's keys (blocks ascend: the keys end up sorted)
+            keys[m0:m] = np.sort(keys[m0:m])
+        else:  # insertion sort: no allocation for the few flips of a sparse block
+            for q in range(m0 + 1, m):
+                key = keys[q]
+                j = q
+                while j > m0 and keys[j - 1] > key:
+                    keys[j] = keys[j - 1]
+                    j -= 1
+                keys[j] = key
+    return keys[:m]
+
+
+@njit(cache=True, nogil=True)
+def touched(planes, out, ops, sa, sb, sc, dst, in_slot, out_slot, nslots, keep, force, lane, gates):
+    """out[:, q] := the netlist on the 64 vectors of input word q, flip f hitting gate gates[f] in lane[f]
+    (vector lane[f] = 64 q + bit; lane sorted ascending)."""
+    ng = ops.shape[0]
+    v = np.empty(nslots, np.uint64)
+    fm = np.zeros(ng, np.uint64)
+    v[0] = 0
+    v[1] = ~np.uint64(0)
+    f = 0
+    for q in range(planes.shape[1]):
+        for i in range(in_slot.shape[0]):
+            v[in_slot[i]] = planes[i, q]
+        f0 = f
+        while f < lane.shape[0] and lane[f] >> 6 == q:
+            fm[gates[f]] ^= np.uint64(1) << np.uint64(lane[f] & 63)
+            f += 1
+        for g in range(ng):
+            v[dst[g]] = ((gate(ops[g], v[sa[g]], v[sb[g]], v[sc[g]]) & keep[g]) ^ force[g]) ^ fm[g]
+        for k in range(out_slot.shape[0]):
+            out[k, q] = v[out_slot[k]]
+        for t in range(f0, f):
+            fm[gates[t]] = 0
+'''])
+
+
+@functools.cache
+def _kernels():
+    return load_source(_SOURCE, "sparse", ("draw", "touched"))
+
+
+def sparse_pays_off(netlist: Netlist, faults: GateFaultPlan) -> bool:
+    """Whether the sparse path is the faster way to realise `faults`' flips on `netlist`."""
+    return 0 < faults.flip_p <= DENSE_P and netlist.n_gates * faults.flip_p < SPARSE_TOUCHED
+
+
+def flip_sites(netlist: Netlist, n_words: int, faults: GateFaultPlan) -> tuple[np.ndarray, np.ndarray]:
+    """(vectors, gates), sorted by vector then gate: every transient flip of `faults` that simulate_planes
+    draws over input planes of `n_words` words (a multiple of layout.WORDS) of this netlist."""
+    if n_words % WORDS:
+        raise ValueError(f"n_words must be a multiple of {WORDS}, got {n_words}")
+    p = float(faults.flip_p)
+    if p <= 0 or netlist.n_gates == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    k0, cdf = binomial_cdf(netlist.n_gates, p)
+    keys = _kernels().draw(n_words // B, netlist.n_gates, p, int(faults.seed) & 0x7FFFFFFFFFFFFFFF, k0, cdf)
+    return np.divmod(keys, netlist.n_gates)
+
+
+def simulate_touched(netlist: Netlist, operands: dict, lane: np.ndarray, gates: np.ndarray,
+                     faults: GateFaultPlan) -> dict[str, np.ndarray]:
+    """Outputs {bus: (T,) values} of the netlist on T touched vectors, operands {bus: (T,) values}, with the
+    permanent faults of `faults` and the flips (lane[f], gates[f]): flip f hits gate gates[f] of vector lane[f]
+    (lane sorted ascending). 64 vectors per simulation: each flip is a force mask of its gate in its vector's
+    lane."""
+    n = len(next(iter(operands.values())))
+    keep, force = fault_masks(netlist, faults)
+    planes, _ = pack_operands(netlist, operands)
+    words = max(1, -(-n // 64))
+    outs = np.zeros((sum(netlist.output_widths.values()), words), np.uint64)
+    sa, sb, sc, dst, in_slot, out_slot, nslots = _interp_plan(netlist)
+    _kernels().touched(np.ascontiguousarray(planes[:, :words]), outs, netlist.ops, sa, sb, sc, dst, in_slot,
+                       out_slot, nslots, keep, force, np.ascontiguousarray(lane, np.int64),
+                       np.ascontiguousarray(gates, np.int64))
+    return unpack_outputs(netlist, outs, n)
+
+
+
+def simulate_sparse(netlist: Netlist, operands: dict, planes: np.ndarray, n: int, faults: GateFaultPlan,
+                    threads: int = 1) -> dict[str, np.ndarray] | None:
+    """circuits.simulate's outputs {bus: values} for operands {bus: values} (packed into `planes`, n vectors)
+    with `faults`, by a fault-free (permanent faults only) kernel pass plus the touched vectors: bit for bit the
+    full flip simulation. None when the plan cannot be stripped of its flips (no flip_p field to replace)."""
+    try:
+        clean = dataclasses.replace(faults, flip_p=0.0)
+    except (TypeError, ValueError):
+        return None
+    out = unpack_outputs(netlist, simulate_planes(netlist, planes, faults=clean, threads=threads), n)
+    vec, gates = flip_sites(netlist, planes.shape[1], faults)
+    inside = vec < n
+    vec, gates = vec[inside], gates[inside]
+    if len(vec):
+        first = np.ones(len(vec), bool)
+        first[1:] = vec[1:] != vec[:-1]
+        touched, lane = vec[first], np.cumsum(first) - 1
+        ops = {bus: np.broadcast_to(np.asarray(v), (n,))[touched] for bus, v in operands.items()}
+        for bus, values in simulate_touched(netlist, ops, lane, gates, faults).items():
+            out[bus][touched] = values
+    return out
