@@ -26,6 +26,7 @@ from circuits.simulate import exhaustive, simulate, simulate_planes
 from circuits.sparse import flip_sites, simulate_touched, sparse_pays_off
 from circuits.timed import Timed, timed_simulate
 from circuits.timing import StaticTiming, dynamic_energy, gate_delays, static_timing
+from circuits.timing_faults import TimingPlan, TimingReport
 
 __all__ = [
     "GENERATORS", "KINDS", "MASKS", "WORDS", "GateFaultPlan", "GateFaults", "GateMasks", "Netlist", "NetlistError",
@@ -33,4 +34,5 @@ __all__ = [
     "kogge_stone_adder", "multiplier", "ripple_carry_adder", "simulate", "simulate_planes", "tmr", "transpose64",
     "truncated_multiplier", "hardening", "mac", "StaticTiming", "Timed", "dynamic_energy", "gate_delays",
     "static_timing", "timed_simulate", "flip_sites", "simulate_touched", "sparse_pays_off",
+    "TimingPlan", "TimingReport",
 ]

@@ -5,8 +5,9 @@ per-gate masks applied to every vector, out = (gate & keep) ^ force (stuck at 0:
 keep 0, force all ones; an inverted gate: keep all ones, force all ones), and transient flips (each gate output
 flips independently with probability `flip_p` for every vector, from the kernels' stream of `seed`). A noise kind
 realises itself on a netlist as one plan: `GateFaults` (flips `flip_p` and permanent stuck-at faults `stuck`
-((gate index or name, 0 or 1), ...)), `GateMasks` (explicit masks), or a subclass of its own that implements
-`masks`. `draw_stuck` picks k distinct fault locations with random stuck values; `flip_positions` draws the
+((gate index or name, 0 or 1), ...)), `GateMasks` (explicit masks), a subclass of its own that implements
+`masks`, or one that runs the evaluation itself (`execute`: circuits.timing_faults.TimingPlan, timing errors).
+`draw_stuck` picks k distinct fault locations with random stuck values; `flip_positions` draws the
 positions of independent bit flips (every bit drawn above DENSE_P, else a binomial count of distinct positions)
 in NumPy, for word sites and stuck-at sets. The gate-level transient flips inside the simulator are drawn by the
 kernels' own stream (circuits.rng), which follows the same DENSE_P rule.
@@ -43,6 +44,12 @@ class GateFaultPlan:
     def masks(self, n_gates: int, gate_index: Callable) -> tuple[np.ndarray, np.ndarray] | None:
         """Per-gate (keep, force) uint64 masks of a netlist of `n_gates` gates (gate_index: a gate index or name
         -> its index, NetlistError when unknown), applied as (gate & keep) ^ force; None when nothing is masked."""
+        return None
+
+    def execute(self, netlist, planes: np.ndarray, n: int, out: np.ndarray):
+        """Run the evaluation itself: a plan that is not masks and flips (circuits.timing_faults.TimingPlan runs
+        the timed simulator) writes the output planes of the first n vectors of `planes` into `out` and returns
+        what it measured; None (the default): the simulator's kernels apply `masks` and the flips."""
         return None
 
     @property

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numba
 import numpy as np
@@ -100,8 +101,28 @@ def choose_engine(netlist: Netlist, n_vectors: int, engine: str = "auto", flip_p
 
 
 def last_engine() -> str | None:
-    """The engine ('compiled' or 'interpreter') of this thread's last simulate or simulate_planes call."""
+    """The engine ('compiled', 'interpreter', or 'timed' for a timing plan) of this thread's last simulate or
+    simulate_planes call."""
     return getattr(_last, "engine", None)
+
+
+@contextmanager
+def measuring():
+    """Collect, in a list this yields, what every fault plan that ran an evaluation itself measured in this
+    thread's simulations inside the block (e.g. the timing reports of every layer of a network pass)."""
+    logs = _last.__dict__.setdefault("logs", [])
+    log: list = []
+    logs.append(log)
+    try:
+        yield log
+    finally:
+        logs.pop()
+
+
+def last_measured():
+    """What the fault plan of this thread's last simulation measured when it ran the evaluation itself (a timing
+    plan: circuits.timing_faults.TimingReport); None otherwise."""
+    return getattr(_last, "measured", None)
 
 
 def _faults(faults: GateFaultPlan | None, stuck, flip_p, seed) -> GateFaultPlan:
@@ -117,29 +138,40 @@ def _faults(faults: GateFaultPlan | None, stuck, flip_p, seed) -> GateFaultPlan:
 
 def simulate_planes(netlist: Netlist, planes: np.ndarray, *, faults: GateFaultPlan | None = None, stuck=None,
                     flip_p: float = 0.0, seed: int = 0, engine: str = "auto", threads: int = 1,
-                    out: np.ndarray | None = None) -> np.ndarray:
+                    out: np.ndarray | None = None, n: int | None = None) -> np.ndarray:
     """Simulate on input bit planes (n_input_bits, n_words), n_words a multiple of layout.WORDS.
 
     Returns output planes (n_output_bits, n_words), output buses in declaration order, bit 0 first,
     written into `out` when given (a uint64 array of that shape, reused across calls). Stuck-at faults run
-    in the interpreter, as do a plan's other permanent masks; engine='compiled' with them is an error.
+    in the interpreter, as do a plan's other permanent masks; engine='compiled' with them is an error. A plan
+    that runs the evaluation itself (a timing plan) runs on the first `n` vectors (default: all, padding
+    included); what it measured is `last_measured()`.
     """
     if not isinstance(planes, np.ndarray) or planes.ndim != 2 or planes.shape[0] != netlist.n_input_bits \
             or planes.shape[1] % layout.WORDS:
         raise NetlistError(f"netlist {netlist.name!r}: input planes must be ({netlist.n_input_bits}, "
                            f"k*{layout.WORDS}), got {np.shape(planes)}")
     faults = _faults(faults, stuck, flip_p, seed)
+    shape = (sum(netlist.output_widths.values()), planes.shape[1])
+    if out is None:
+        out = np.empty(shape, np.uint64)
+    elif out.shape != shape or out.dtype != np.uint64 or not out.flags.c_contiguous:
+        raise NetlistError(f"netlist {netlist.name!r}: out must be a C-contiguous uint64 array of shape {shape}")
+    n = planes.shape[1] * 64 if n is None else int(n)
+    if not 0 <= n <= planes.shape[1] * 64:
+        raise NetlistError(f"netlist {netlist.name!r}: n = {n} vectors do not fit {planes.shape[1]} words of planes")
+    _last.measured = faults.execute(netlist, np.ascontiguousarray(planes, dtype=np.uint64), n, out)
+    if _last.measured is not None:
+        _last.engine = "timed"
+        for log in getattr(_last, "logs", ()):
+            log.append(_last.measured)
+        return out
     permanent, flip_p = faults.permanent, faults.flip_p
     if permanent and engine == "compiled":
         raise NetlistError(f"netlist {netlist.name!r}: engine 'compiled' does not take stuck-at faults "
                            "(use 'auto' or 'interpreter')")
     planes = np.ascontiguousarray(planes, dtype=np.uint64)
     nblocks = planes.shape[1] // layout.B  # blocks of the flip kernel and the interpreter
-    shape = (sum(netlist.output_widths.values()), planes.shape[1])
-    if out is None:
-        out = np.empty(shape, np.uint64)
-    elif out.shape != shape or out.dtype != np.uint64 or not out.flags.c_contiguous:
-        raise NetlistError(f"netlist {netlist.name!r}: out must be a C-contiguous uint64 array of shape {shape}")
     seed = int(faults.seed) & 0x7FFFFFFFFFFFFFFF
     parallel = threads > 1
     if parallel:
@@ -295,7 +327,7 @@ def simulate(netlist: Netlist, operands: dict | None = None, /, *, faults: GateF
             result = simulate_sparse(netlist, operands, planes, n, plan, threads)
             if result is not None:
                 return result
-    out = simulate_planes(netlist, planes, faults=plan, engine=engine, threads=threads)
+    out = simulate_planes(netlist, planes, faults=plan, engine=engine, threads=threads, n=n)
     return unpack_outputs(netlist, out, n)
 
 

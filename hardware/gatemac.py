@@ -16,7 +16,17 @@ import numpy as np
 from numba import njit, types
 from numba.core.extending import intrinsic
 
-from circuits import MASKS, WORDS, GateFaultPlan, Netlist, flip_sites, simulate_planes, simulate_touched, transpose64
+from circuits import (
+    MASKS,
+    WORDS,
+    GateFaultPlan,
+    Netlist,
+    TimingPlan,
+    flip_sites,
+    simulate_planes,
+    simulate_touched,
+    transpose64,
+)
 
 _ONE = np.uint64(1)
 
@@ -218,6 +228,8 @@ def _simulate(netlist: Netlist, a: np.ndarray, mag: np.ndarray, faults: GateFaul
     n, k = a.shape
     out = mag.shape[0]
     total = n * out * k
+    if isinstance(faults, TimingPlan):  # timing errors: the products in the plan's dataflow
+        faults = faults.laid_out(n, out, k)
     nwords = -(-max(total, 1) // (64 * WORDS)) * WORDS
     words = -(-k // 64)
     rows = {}
@@ -230,7 +242,7 @@ def _simulate(netlist: Netlist, a: np.ndarray, mag: np.ndarray, faults: GateFaul
     (a_row, a_width), (b_row, b_width) = rows["a"], rows["b"]
     _pack(_bit_strings(a, a_width, words, MASKS), _bit_strings(mag, b_width, words, MASKS), a_row, b_row, k, planes)
     out = _buffer(buffers, "out", (sum(netlist.output_widths.values()), nwords))
-    return simulate_planes(netlist, planes, faults=faults, out=out)
+    return simulate_planes(netlist, planes, faults=faults, out=out, n=total)
 
 
 def products(netlist: Netlist, a: np.ndarray, mag: np.ndarray, faults: GateFaultPlan, buffers: dict) -> np.ndarray:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from circuits import GateFaultPlan, GateMasks, Netlist, exhaustive, sparse_pays_off
+from circuits import GateFaultPlan, GateMasks, Netlist, TimingPlan, exhaustive, sparse_pays_off
 from hardware import gatemac, pe
 from hardware.errors import HardwareError
 from hardware.tables import (
@@ -42,6 +42,7 @@ class Multiplier:
     accumulates = False  # the accumulators are computed in gates too (their errors are measured)
     takes_flips = False  # transient gate flips
     takes_stuck = False  # permanent stuck-at faults of the netlist's gates
+    takes_timing = False  # timing errors (circuits.TimingPlan: every product through the timed simulator)
     parts = ("mul",)  # the parts that can take gate faults (run's fault_part)
 
     def __new__(cls, mode: str = "exact", netlist: Netlist | None = None, act_bits: int = 8, mag_bits: int = 8,
@@ -86,6 +87,9 @@ class Multiplier:
         if not faults.none and part not in cls.parts:
             raise HardwareError(f"fault_part {part!r} needs mode 'pe' (the processing element); this multiplier is "
                                f"{cls.mode!r}")
+        if isinstance(faults, TimingPlan) and not cls.takes_timing:
+            raise HardwareError(f"timing errors need mode 'gates' (the multiplier at gate level); this one is "
+                                f"{cls.mode!r}")
         if (faults.flip_p > 0 and not cls.takes_flips) or (faults.permanent and not cls.takes_stuck):
             raise HardwareError(f"gate faults need a netlist multiplier (mode 'gates' for transient flips, 'lut' or "
                                f"'gates' for stuck-at); this one is {cls.mode!r}")
@@ -243,6 +247,7 @@ class GateMultiplier(TableMultiplier):
 
     mode = "gates"
     takes_flips = True
+    takes_timing = True
 
     def __init__(self, mode="gates", netlist=None, act_bits=8, mag_bits=8, *, arithmetic="sign-magnitude",
                  sparse: bool = True):
@@ -308,6 +313,7 @@ class ProcessingElement(GateMultiplier):
 
     mode = "pe"
     accumulates = True
+    takes_timing = False  # its adder's timing is not modelled yet
     parts = pe.PARTS
 
     def __init__(self, mode="pe", netlist=None, act_bits=8, mag_bits=8, *, arithmetic="sign-magnitude",

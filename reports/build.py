@@ -212,6 +212,10 @@ def _figures(summary: dict, colours: dict, runs=None) -> list[tuple[str, str, by
                         f"{conf(sw)} interval (dots), and the population's mean with its {conf(sw)} interval over "
                         "members (diamond), which covers the spread between members drawn by the same recipe.",
                         figures.population_figure(sw, colours)))
+        if not sw["per_bit"] and any(u.get("breakdown_energy") for u in sw["units"]):
+            out.append((f"energy_{i}.png", f"{sw['name']}: task metric against the dynamic energy per operation "
+                        f"relative to nominal (bands: {conf(sw)} intervals; vertical lines: the energy at "
+                        "break-down).", figures.energy_figure(sw, colours)))
     for i, sw in enumerate(summary["sweeps"]):
         if any(u.get("layer") is not None for u in sw["units"]):
             out.append((f"per_layer_{i}.png", f"Per-layer view ({sw['name']}): each network's break-down when the "
@@ -364,6 +368,54 @@ HARDENING_TITLE = "Hardening: gain per gate (primary) and in fault budget (count
 HARDENING_COLUMNS = (("sweep", "sweep"), ("system", "hardened"), ("plain", "plain"), ("hardening", "hardening"),
                      ("gate_ratio", "gates, hardened / plain"), ("per_gate", "gain per gate (break-down p ratio)"),
                      ("budget", "gain in fault budget"))
+
+
+def timing_rows(summary: dict) -> list[dict]:
+    """One row per unit whose noise measured energy (the timing kinds): its break-down with the interval, the
+    dynamic energy per operation relative to nominal there, and the per-bit error profile at the first level swept
+    past the break-down (the three output bits with the highest error rate)."""
+    rows = []
+    for sw in summary["sweeps"]:
+        for u in sw["units"]:
+            energy = u.get("breakdown_energy")
+            if energy is None or sw["per_bit"]:
+                continue
+            b = u["breakdown"]
+            rows.append({"sweep": sw["name"], "system": f"{u['system']}@{u['site']}", "axis": sw["axis"]["label"],
+                         "breaks": interval_text(b), "energy": interval_text(
+                             {"level": energy["value"], "lo": energy["lo"], "hi": energy["hi"]}),
+                         "profile": _bit_profile(u, sw), "_b": b, "_energy": energy})
+    return rows
+
+
+def _bit_profile(unit: dict, sweep: dict) -> str:
+    """The output bits with the highest error rates at the first level swept past the break-down ('-' when none
+    is, or the curve has no per-bit rates)."""
+    level = unit["breakdown"]["level"]
+    past = [p for p in unit["curve"] if "ber_per_bit" in p and level is not None
+            and (p["level"] > level) == sweep["axis"]["more_noise_is_higher"] and p["level"] != level]
+    if not past:
+        return "-"
+    p = past[0]
+    top = sorted(range(len(p["ber_per_bit"])), key=lambda i: -p["ber_per_bit"][i])[:3]
+    return f"at {fmt(p['level'])}: " + ", ".join(f"bit {i} {fmt(p['ber_per_bit'][i])}" for i in top)
+
+
+def timing_sentences(rows: list[dict]) -> list[str]:
+    """One sentence per timing row: how far the level can go before the system breaks, and the energy there."""
+    out = []
+    for r in rows:
+        b = r["_b"]
+        reach = f"{r['axis']} {r['breaks']}" + (" (a bound)" if b.get("censored") else "")
+        out.append(f"{r['sweep']}: {r['system']} works down to {reach}, where its dynamic energy per operation is "
+                   f"{r['energy']} of nominal.")
+    return out
+
+
+TIMING_TITLE = "Timing: how far the clock period and the supply can drop, and the energy per operation there"
+TIMING_COLUMNS = (("sweep", "sweep"), ("system", "system@site"), ("axis", "level"), ("breaks", "break-down"),
+                  ("energy", "energy per operation at break-down (relative to nominal)"),
+                  ("profile", "per-bit error rates past break-down (highest three)"))
 BUDGET_COLUMNS = (("sweep", "sweep"), ("system", "system@site"), ("gates", "gates per evaluation"),
                   ("depth", "logic depth"), ("accuracy", "noise-free accuracy"), ("breaks", "break-down p per gate"),
                   ("budget", "fault budget: faulty gates per evaluation at break-down"))
@@ -453,6 +505,8 @@ def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, de
             _answer_html(sentences, answer_rows), f"<p>{html_text(_confidence_note(summary))}</p>",
             "<h2>Every break-down and gap</h2>", _headline_html(rows),
             f"<ul>{notes}</ul>" if notes else "", "<h2>Figures</h2>", *[img(*f) for f in figs],
+            _table_html(TIMING_TITLE, "timing", TIMING_COLUMNS, timing_rows(summary)),
+            "".join(f"<p>{html_text(t)}</p>" for t in timing_sentences(timing_rows(summary))),
             _table_html(BUDGET_TITLE, "budget", BUDGET_COLUMNS, budget_rows(summary)),
             f"<p>{html_text(BUDGET_NOTE)}</p>" if budget_rows(summary) else "",
             _table_html(HARDENING_TITLE, "hardening", HARDENING_COLUMNS, hardening_rows(summary)),
@@ -470,7 +524,9 @@ def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, de
     md += ["| " + " | ".join(md_escape(v) for v in (r["sweep"], r["what"], fmt(r["value"]),
                                                      f"[{fmt(r['lo'])}, {fmt(r['hi'])}]", r["unit"],
                                                      fmt(r["error_snr"]), r.get("note", ""))) + " |" for r in rows]
-    md += ["", *_table_md(BUDGET_TITLE, BUDGET_COLUMNS, budget_rows(summary)),
+    md += ["", *_table_md(TIMING_TITLE, TIMING_COLUMNS, timing_rows(summary)),
+           *[f"{md_escape(t)}\n" for t in timing_sentences(timing_rows(summary))],
+           *_table_md(BUDGET_TITLE, BUDGET_COLUMNS, budget_rows(summary)),
            *([md_escape(BUDGET_NOTE), ""] if budget_rows(summary) else []),
            *_table_md(HARDENING_TITLE, HARDENING_COLUMNS, hardening_rows(summary)),
            *_table_md(ARITHMETIC_TITLE, ARITHMETIC_COLUMNS, arithmetic_rows(summary)), "## Figures", ""]

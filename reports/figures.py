@@ -94,6 +94,27 @@ def population_figure(sweep: dict, colours: dict) -> bytes:
     return _finish(fig, ax, f"{sweep['name']}: populations (diamond: mean over members; dots: members)")
 
 
+def energy_figure(sweep: dict, colours: dict) -> bytes:
+    """Task metric against the dynamic energy per operation relative to nominal, for every unit of a sweep that
+    measured it (timing noise), with its interval band and the break-down's energy (vertical line)."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for u in sweep["units"]:
+        pts = sorted((p["energy_ratio"], p["value"], p["lo"], p["hi"]) for p in u["curve"] if "energy_ratio" in p)
+        if not pts:
+            continue
+        c = colours[u["system"]]
+        xs, ys, lo, hi = zip(*pts, strict=True)
+        ax.plot(xs, ys, "-", color=c, marker="o", ms=3, label=f"{u['system']}@{u['site']}")
+        ax.fill_between(xs, lo, hi, color=c, alpha=0.15)
+        e = u.get("breakdown_energy") or {}
+        if e.get("value") is not None and not u["breakdown"].get("censored"):
+            ax.axvline(e["value"], color=c, lw=1, alpha=0.8)
+    ax.set_xlabel("dynamic energy per operation (relative to nominal)")
+    ax.set_ylabel("task metric (fraction): exact-output rate / accuracy")
+    ax.set_ylim(-0.02, 1.02)
+    return _finish(fig, ax, f"{sweep['name']}: task metric against energy", legend=7)
+
+
 def error_power_figure(summary: dict, colours: dict) -> bytes:
     """Every break-down level placed on one axis: the SNR (bits) of the error the noise caused at its site."""
     rows = [(sw["name"], u) for sw in summary["sweeps"] if not sw["per_bit"] for u in sw["units"]]

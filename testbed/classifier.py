@@ -21,7 +21,7 @@ from networks.compilers import (
     train_binarized,
 )
 from networks.data import Dataset
-from testbed.metrics import network_metrics
+from testbed.metrics import energy_point, network_metrics
 from testbed.stats import entropy_bits
 from testbed.systems import AGREEMENT, NETWORK_DROP, CircuitSystem
 
@@ -67,7 +67,7 @@ class ClassifierSystem(CircuitSystem):
 
     def curve_point(self, p):
         return {"surviving_bits": p["mi_bits"], "mi_plugin_bits": p["mi_plugin_bits"],
-                "agreement": p["agreement"][0], "confusion": p["confusion"]}
+                "agreement": p["agreement"][0], "confusion": p["confusion"], **energy_point(p)}
 
     def summary_fields(self):
         return {"clean_accuracy": self.clean_accuracy}

@@ -48,7 +48,7 @@ def circuit_metrics(rows: list[dict], width: int, stuck: bool, confidence: float
         "mred": sum(r["rel_error_sum"] for r in rows) / n,
         "error_snr_bits": _snr(rows),
         "capacity_bits": binary_capacity(ber),
-        "trials": len(rows), "samples": n,
+        "trials": len(rows), "samples": n, **_energy(rows),
     }
 
 
@@ -72,5 +72,17 @@ def network_metrics(rows: list[dict], stuck: bool, confidence: float = 0.95) -> 
         "mi_bits": corrected, "mi_plugin_bits": plug,
         "error_snr_bits": _snr(rows),
         "confusion": confusion.tolist(),
-        "trials": len(rows), "samples": int(confusion.sum()),
+        "trials": len(rows), "samples": int(confusion.sum()), **_energy(rows),
     }
+
+
+def _energy(rows) -> dict:
+    """energy_ratio: the mean over trials of the dynamic energy per operation relative to nominal, when the
+    rows measured it (timing noise); {} otherwise."""
+    values = [r["energy_ratio"] for r in rows if "energy_ratio" in r]
+    return {"energy_ratio": float(np.mean(values))} if values else {}
+
+
+def energy_point(pooled: dict) -> dict:
+    """The energy of a pooled level as a curve point keeps it ({} when not measured)."""
+    return {"energy_ratio": pooled["energy_ratio"]} if "energy_ratio" in pooled else {}

@@ -12,8 +12,13 @@ this module compares kind names.
 - additive(snr_bits): q = f - alpha * r with r Gaussian or uniform of unit power and alpha set from the
   signal power at the site so that 0.5 * log2(E f^2 / alpha^2) = snr_bits; integer sites round back.
 
+- clock(T): timing errors of an overclocked netlist, T the clock period in units of its critical path delay D;
+- voltage(V): timing errors of an undervolted netlist (alpha-power-law gate delays, the clock at D plus a
+  guard band), with the energy per operation scaling as V^2.
+
 `bits` restricts bit flips to given bit positions (the per-bit view). Gate sites hold single bits:
-additive noise cannot be realised there and is rejected.
+additive noise cannot be realised there and is rejected; the timing kinds act on a whole netlist and are realised
+at gate sites only.
 """
 
 from __future__ import annotations
@@ -26,10 +31,13 @@ from typing import ClassVar
 
 import numpy as np
 
-from circuits.faults import GateFaults, draw_stuck, flip_positions
+from circuits.faults import GateFaultPlan, GateFaults, draw_stuck, flip_positions
 from circuits.simulate import to_signed
+from circuits.timed import CLOCKINGS
+from circuits.timing import TABLES as TIMING_TABLES
+from circuits.timing_faults import DATAFLOWS, TimingPlan
 from testbed.errors import NoiseError
-from testbed.sites import Site, site_named
+from testbed.sites import SITES, Site, site_named
 
 KINDS: dict[str, type[NoiseModel]] = {}
 
@@ -67,6 +75,7 @@ class NoiseModel:
     gap_axis: ClassVar[GapAxis] = DECADES
     transient: ClassVar[bool] = True  # False: faults are shared by every sample of a trial
     gate_level: ClassVar[bool] = True  # can be realised as faults of single gate outputs
+    word_level: ClassVar[bool] = True  # can be realised on integer words
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -118,7 +127,7 @@ class NoiseModel:
         first axis indexes samples (a permanent fault location is the same for every sample)."""
         raise NotImplementedError
 
-    def gate_faults(self, n_gates: int, rng: np.random.Generator) -> GateFaults:
+    def gate_faults(self, n_gates: int, rng: np.random.Generator) -> GateFaultPlan:
         """Realise the noise as faults of a netlist's `n_gates` gate outputs (seed left 0 for the caller)."""
         raise NoiseError(f"{self.kind} noise cannot be realised as gate faults")
 
@@ -140,6 +149,9 @@ class NoiseModel:
         site = site_named(site) if isinstance(site, str) else site
         if site.gate_level:
             self.check_gate_site(site)
+        elif not self.word_level:
+            raise NoiseError(f"site {site.name!r} holds words and cannot take {self.kind} noise (realised only at "
+                             f"gate sites: {', '.join(s.name for s in SITES.values() if s.gate_level)})")
         return FaultPlan(self, site)
 
     def check_gate_site(self, site: Site) -> None:
@@ -174,7 +186,7 @@ class FaultPlan:
     def __call__(self, values, width: int, signed: bool, rng: np.random.Generator) -> np.ndarray:
         return apply_words(self.noise, values, width, signed, rng, self.site.batch_axis)
 
-    def gates(self, n_gates: int, rng: np.random.Generator) -> GateFaults:
+    def gates(self, n_gates: int, rng: np.random.Generator) -> GateFaultPlan:
         return GateFaults() if self.noise.is_clean else self.noise.gate_faults(n_gates, rng)
 
 
@@ -332,6 +344,150 @@ class Additive(NoiseModel):
 
     def _extra_label(self):
         return f", {self.dist}"
+
+
+def _decades_shorter(network: float, circuit: float) -> float:
+    return math.log10(circuit / network) if network > 0 and circuit > 0 else math.nan
+
+
+PERIOD_DECADES = GapAxis("decades", _decades_shorter)  # a shorter period tolerated = more tolerant
+VOLTS = GapAxis("V", lambda network, circuit: circuit - network)  # a lower supply tolerated = more tolerant
+
+
+@dataclass(frozen=True)
+class _Timing(NoiseModel):
+    """What the timing kinds share: the gate delays ("unit" or "cells", circuits.timing.TABLES), process
+    variation sigma (log-normal per gate; one chip per trial, drawn from the trial's seed), the clocking model
+    ("continuous" or "settled"), the operand order ("random": a new order per trial, of the vectors of a circuit
+    or of the test inputs of a network; "given") and, at a network's multipliers (mac-gate), the dataflow
+    ("output-stationary": the inputs of one dot product in sequence; "weight-stationary": one weight held while
+    the test inputs stream). Realised only at gate sites, as a circuits.TimingPlan that the simulator runs
+    through the timed simulator; the level that injects nothing is inf (an unbounded period or supply)."""
+
+    delays: str = "unit"
+    sigma: float = 0.05
+    clocking: str = "continuous"
+    order: str = "random"
+    dataflow: str = "output-stationary"
+    transient: ClassVar[bool] = False  # one chip per trial: the samples of a trial share it
+    word_level: ClassVar[bool] = False
+    clean_level: ClassVar[float] = math.inf
+    ORDERS: ClassVar[tuple] = ("random", "given")
+
+    def check_level(self, level):
+        if self.delays not in TIMING_TABLES:
+            raise NoiseError(f"{self.kind} delays {self.delays!r} is unknown (allowed: {', '.join(TIMING_TABLES)})")
+        if isinstance(self.sigma, bool) or not isinstance(self.sigma, (int, float)) or not 0 <= self.sigma <= 0.5:
+            raise NoiseError(f"{self.kind} sigma (process variation) must be a number in [0, 0.5], "
+                             f"got {self.sigma!r}")
+        if self.clocking not in CLOCKINGS:
+            raise NoiseError(f"{self.kind} clocking {self.clocking!r} is unknown (allowed: {', '.join(CLOCKINGS)})")
+        if self.order not in self.ORDERS:
+            raise NoiseError(f"{self.kind} order {self.order!r} is unknown (allowed: {', '.join(self.ORDERS)})")
+        if self.dataflow not in DATAFLOWS:
+            raise NoiseError(f"{self.kind} dataflow {self.dataflow!r} is unknown (allowed: {', '.join(DATAFLOWS)})")
+
+    def check_gate_site(self, site):
+        if site.world != "circuit" and site.part != "mul":
+            raise NoiseError(f"site {site.name!r}: {self.kind} noise is realised at a circuit's gate site and at "
+                             "the multipliers of a network (mac-gate) only")
+
+    def words(self, values, width, signed, rng, batch_axis=True):
+        raise NoiseError(f"{self.kind} noise acts on gates only")
+
+    def severity(self, level):
+        return -math.log10(level) if level > 0 else math.inf
+
+    def level_at(self, severity):
+        return 10 ** -severity
+
+    def midpoint(self, a, b):
+        return math.sqrt(a * b) if 0 < a < math.inf and 0 < b < math.inf else None
+
+    def _plan(self, period: float, relative: bool, delay_scale: float = 1.0, energy_scale: float = 1.0):
+        return TimingPlan(period, relative, self.delays, float(self.sigma), delay_scale, energy_scale,
+                          self.clocking, self.order == "random", self.dataflow)
+
+    def _extra_label(self):
+        return f", {self.delays}, sigma {self.sigma:g}, {self.clocking}, {self.order} order, {self.dataflow}"
+
+
+@dataclass(frozen=True)
+class Clock(_Timing):
+    """Clock overscaling: the period T (level) in units of the netlist's nominal critical path delay D (1.0:
+    nominal), or in delay units when `absolute`; more noise is a shorter period (severity -log10 T)."""
+
+    absolute: bool = False
+    kind: ClassVar[str] = "clock"
+    level_name: ClassVar[str] = "clock period T (units of D)"
+    level_unit: ClassVar[str] = "T/D"
+    default_target_width: ClassVar[float] = 0.01  # decades of T: 2.3%
+    gap_axis: ClassVar[GapAxis] = PERIOD_DECADES
+    summary: ClassVar[str] = ("timing errors of a clock period T (level: T/D, or delay units with absolute = "
+                              "true); delays unit|cells, sigma (process variation), clocking, order, dataflow")
+
+    def check_level(self, level):
+        super().check_level(level)
+        if not level > 0:
+            raise NoiseError(f"clock level (period T) = {level} must be > 0 (inf: no timing errors)")
+        if not isinstance(self.absolute, bool):
+            raise NoiseError(f"clock absolute must be true or false, got {self.absolute!r}")
+
+    def gate_faults(self, n_gates, rng):
+        return self._plan(self.level, not self.absolute)
+
+    def _extra_label(self):
+        return (" delay units" if self.absolute else "") + super()._extra_label()
+
+
+@dataclass(frozen=True)
+class Voltage(_Timing):
+    """Supply voltage scaling: the supply V (level, volts) slows every gate by the alpha-power law (Sakurai and
+    Newton 1990), d(V) proportional to V / (V - vt)^alpha, relative to d(v_nominal), while the clock stays at the
+    nominal critical path delay plus a guard band, T = (1 + guard) D; the energy per transition scales with
+    (V / v_nominal)^2. Defaults: vt = 0.3 V, alpha = 1.3, v_nominal = 1.0 V, guard = 0.05. More noise is a lower
+    supply (severity -log10 V)."""
+
+    vt: float = 0.3
+    alpha: float = 1.3
+    v_nominal: float = 1.0
+    guard: float = 0.05
+    kind: ClassVar[str] = "voltage"
+    level_name: ClassVar[str] = "supply voltage V (volts)"
+    level_unit: ClassVar[str] = "V"
+    default_target_width: ClassVar[float] = 0.005  # decades of V: 1.2%
+    gap_axis: ClassVar[GapAxis] = VOLTS
+    summary: ClassVar[str] = ("timing errors of a supply V (level: volts; alpha-power law delays vt, alpha, "
+                              "v_nominal; clock (1 + guard) D); delays, sigma, clocking, order, dataflow")
+
+    def check_level(self, level):
+        super().check_level(level)
+        for name in ("vt", "alpha", "v_nominal", "guard"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise NoiseError(f"voltage {name} must be a finite number, got {v!r}")
+        if not 0 < self.vt < self.v_nominal:
+            raise NoiseError(f"voltage vt = {self.vt} must be in (0, v_nominal = {self.v_nominal})")
+        if not 1 <= self.alpha <= 2:
+            raise NoiseError(f"voltage alpha = {self.alpha} must be in [1, 2] (the alpha-power law)")
+        if not 0 <= self.guard <= 1:
+            raise NoiseError(f"voltage guard = {self.guard} must be in [0, 1] (a fraction of D)")
+        if not level > self.vt:
+            raise NoiseError(f"voltage level V = {level} must be above the threshold vt = {self.vt} "
+                             "(inf: no timing errors)")
+
+    def delay_factor(self, volts: float) -> float:
+        """Gate delay at `volts` over the delay at v_nominal (alpha-power law)."""
+        def d(v):
+            return v / (v - self.vt) ** self.alpha
+        return d(volts) / d(self.v_nominal)
+
+    def gate_faults(self, n_gates, rng):
+        return self._plan(1 + self.guard, True, self.delay_factor(self.level), (self.level / self.v_nominal) ** 2)
+
+    def _extra_label(self):
+        return (f", vt {self.vt:g}, alpha {self.alpha:g}, v_nominal {self.v_nominal:g}, guard {self.guard:g}"
+                + super()._extra_label())
 
 
 def make_noise(kind: str, level: float, **params) -> NoiseModel:

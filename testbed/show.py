@@ -9,7 +9,16 @@ from pathlib import Path
 from testbed.errors import StoreError
 from testbed.settings import percent
 from testbed.store import SUMMARY, read_summary
-from testbed.summary import fmt, gap_text, level_text, population_gap_text, population_text, short, unit_baselines
+from testbed.summary import (
+    fmt,
+    gap_text,
+    interval_text,
+    level_text,
+    population_gap_text,
+    population_text,
+    short,
+    unit_baselines,
+)
 
 
 def show_summary(summary: dict) -> str:
@@ -37,6 +46,10 @@ def show_summary(summary: dict) -> str:
         for u in sw["units"]:
             b = u["breakdown"]
             lines.append(f"  {u['label'].split('/', 1)[1]:<44} {level_text(b):<46} {fmt(b['error_snr_bits'])}")
+            if u.get("breakdown_energy"):
+                e = u["breakdown_energy"]
+                lines.append(f"  {'  energy per operation / nominal':<44} "
+                             f"{interval_text({'level': e['value'], 'lo': e['lo'], 'hi': e['hi']})}")
             for name, d in unit_baselines(u).items() if not sw["per_bit"] else ():
                 lines.append(f"  {'  same products, ' + name:<44} {level_text(d):<46} {fmt(d['error_snr_bits'])}")
             if u.get("closed_form"):

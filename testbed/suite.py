@@ -192,6 +192,9 @@ def _levels(p: Problems, where: str, spec) -> list | None:
     return None
 
 
+_PARAM_TYPES = {"float": float, "bool": bool, "int": int}  # a noise parameter's annotation -> its TOML type (else str)
+
+
 def _sweep(p: Problems, i: int, sw, tables: dict, systems: dict, populations: dict,
            defaults: dict) -> SweepSpec | None:
     where = f"sweeps[{i}]"
@@ -202,7 +205,7 @@ def _sweep(p: Problems, i: int, sw, tables: dict, systems: dict, populations: di
     kind = sw.get("noise")
     cls = KINDS.get(kind) if isinstance(kind, str) else None
     noise_keys = {f.name: f.type for f in dataclasses.fields(cls) if f.name not in ("level", "bits")} if cls else {}
-    p.check_keys(sw, {**SWEEP_KEYS, **{k: str for k in noise_keys}}, where)
+    p.check_keys(sw, {**SWEEP_KEYS, **{k: _PARAM_TYPES.get(str(t), str) for k, t in noise_keys.items()}}, where)
     _check_options(p, sw, where)
     name = sw.get("name", f"sweep{i}")
     if isinstance(name, str) and _name_problem(name):

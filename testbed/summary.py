@@ -21,6 +21,8 @@ import os
 import platform
 from pathlib import Path
 
+import numpy as np
+
 from testbed.files import write_atomic
 from testbed.settings import percent
 from testbed.store import SUMMARY, json_safe
@@ -39,6 +41,27 @@ def _curve(unit) -> list[dict]:
                     "trials": p["trials"], "samples": p["samples"], "required_bits": system.required_rate_bits,
                     **system.curve_point(p)})
     return out
+
+
+def _energy_at(curve: list[dict], noise, b) -> dict | None:
+    """The dynamic energy per operation relative to nominal at a break-down level and at its interval's ends
+    (interpolated on the severity axis between the levels swept; None where the curve did not measure it or
+    the end is open), or None when the noise measured no energy."""
+    pts = [(noise.severity(p["level"]), p["energy_ratio"]) for p in curve if "energy_ratio" in p]
+    pts = sorted((x, e) for x, e in pts if math.isfinite(x))
+    if not pts:
+        return None
+    xs, es = [x for x, _ in pts], [e for _, e in pts]
+
+    def at(level):
+        if level is None or not math.isfinite(level):
+            return None
+        x = noise.severity(level)
+        return float(np.interp(x, xs, es)) if xs[0] <= x <= xs[-1] else None
+
+    ends = sorted(e for e in (at(b.lo), at(b.hi)) if e is not None)
+    return {"value": at(b.level), "lo": ends[0] if len(ends) == 2 else None,
+            "hi": ends[-1] if len(ends) == 2 else None}
 
 
 def _axis(noise) -> dict:
@@ -65,6 +88,9 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
             entry = {"label": u.label, "system": u.system, "site": u.site, "bit": u.bit, "layer": u.layer,
                      "world": sw.system.world,
                      "metric": sw.metric, "threshold": sw.threshold, "breakdown": b.to_dict(), "curve": _curve(u)}
+            energy = _energy_at(entry["curve"], spec.noise, b)
+            if energy is not None:
+                entry["breakdown_energy"] = energy
             site = site_named(u.site)
             gates = sw.system.gates_per_evaluation(site) if site.gate_level else None
             if gates and u.layer is None and spec.noise.per_element_probability:

@@ -15,13 +15,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from circuits import Netlist, simulate_planes
+from circuits import Netlist, simulate_planes, static_timing
 from circuits.metrics import ErrorStats, error_metrics
-from circuits.simulate import index_operands, last_engine, pack_operands, to_signed, unpack_outputs
+from circuits.simulate import (
+    index_operands,
+    last_engine,
+    last_measured,
+    measuring,
+    pack_operands,
+    to_signed,
+    unpack_outputs,
+)
 from networks import IntegerEngine
 from networks.data import Dataset
 from testbed.errors import TestbedError
-from testbed.metrics import circuit_metrics, network_metrics
+from testbed.metrics import circuit_metrics, energy_point, network_metrics
 from testbed.noise import NoiseModel
 from testbed.rng import sub_seed, trial_rng
 from testbed.settings import SETTINGS
@@ -168,9 +176,11 @@ class CircuitSystem(System):
     def trial(self, noise: NoiseModel, site: str, seed: int) -> dict:
         plan = noise.plan(self.site(noise, site))
         rng = trial_rng(seed)
+        measured = None
         if plan.site.gate_level:
             faults = plan.gates(self.netlist.n_gates, rng)
-            out = simulate_planes(self.netlist, self.planes, faults=faults.with_seed(sub_seed(rng, 62)))
+            out = simulate_planes(self.netlist, self.planes, faults=faults.with_seed(sub_seed(rng, 62)), n=self.n)
+            measured = last_measured()
             noisy = unpack_outputs(self.netlist, out, self.n)[self.out_bus]
         elif plan.site.name == "input":  # every input bus's words, then the fault-free netlist
             ops = {bus: plan(np.asarray(v)[:, None], self.netlist.inputs[bus], self.netlist.signed, rng)[:, 0]
@@ -179,7 +189,10 @@ class CircuitSystem(System):
             noisy = unpack_outputs(self.netlist, simulate_planes(self.netlist, planes), self.n)[self.out_bus]
         else:
             noisy = plan(self.golden[:, None], self.width, self.netlist.signed, rng)[:, 0]
-        return self._row(noisy)
+        row = self._row(noisy)
+        if measured is not None:  # a timing plan: the energy per operation relative to nominal
+            row["energy_ratio"] = measured.energy_ratio
+        return row
 
     def closed_form(self, noise: NoiseModel, site: str) -> dict | None:
         """Independent flips of every bit of the W-bit result word with probability p: the word is exact with
@@ -202,7 +215,7 @@ class CircuitSystem(System):
 
     def curve_point(self, p):
         return {"surviving_bits": p["capacity_bits"], "ber": p["ber"][0], "mred": p["mred"],
-                "ber_per_bit": p["ber_per_bit"]}
+                "ber_per_bit": p["ber_per_bit"], **energy_point(p)}
 
     def netlists(self):
         return [self.netlist]
@@ -222,6 +235,7 @@ class CircuitSystem(System):
                 "faults": len(camp.sites), "undetected_faults": len(camp.undetected()),
                 "sensitivity_S": camp.sensitivity, "campaign_vectors": camp.n_vectors,
                 "hardening": self.hardening,
+                "timing": {"D_unit": static_timing(net).D, "D_cells": static_timing(net, "cells").D},
                 "error_vs_exact": self.error_vs_exact()}
 
     def error_vs_exact(self) -> dict | None:
@@ -297,7 +311,8 @@ class NetworkSystem(System):
         layer = site.partition("@")[2] or None
         if layer is not None and plan.site.gate_level:
             kwargs["faults_layer"] = layer
-        result = self.engine.run(self.x, **kwargs)
+        with measuring() as timed:  # timing noise: what each layer's timed products measured
+            result = self.engine.run(self.x, **kwargs)
         pred = result.predictions
         power = result.site_error[plan.site.measured_at]
         k = self.dataset.n_classes
@@ -309,7 +324,9 @@ class NetworkSystem(System):
                 "gained": int(np.count_nonzero(~was_right & now_right)),
                 "agree": int(np.count_nonzero(pred == self.golden)),
                 "all_products_exact": int(np.count_nonzero(result.wrong_products == 0)),
-                "confusion": confusion.tolist(), "signal_power": power[0], "error_power": power[1]}
+                "confusion": confusion.tolist(), "signal_power": power[0], "error_power": power[1],
+                **({"energy_ratio": sum(r.energy for r in timed) / sum(r.nominal_energy for r in timed)}
+                   if timed and sum(r.nominal_energy for r in timed) else {})}
 
     def pool(self, rows, noise, confidence):
         return network_metrics(rows, not noise.transient, confidence)
@@ -317,7 +334,7 @@ class NetworkSystem(System):
     def curve_point(self, p):
         return {"surviving_bits": p["mi_bits"], "mi_plugin_bits": p["mi_plugin_bits"],
                 "agreement": p["agreement"][0], "digital_task_rate": list(p["digital_task_rate"]),
-                "confusion": p["confusion"]}
+                "confusion": p["confusion"], **energy_point(p)}
 
     def summary_fields(self):
         """Noise-free accuracy, the multiplier's circuit and the multiplies per test input (the per-task gap is

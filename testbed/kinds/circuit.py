@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import circuits
-from circuits import GENERATORS, NetlistError
+from circuits import GENERATORS, NetlistError, static_timing
 from circuits.hardening import apply_hardening, parse_hardening
+from circuits.registry import REQUIRED
 from testbed.kinds.base import BuildContext, Problems, SystemKind, num, refers_to
 from testbed.kinds.population import resolve
 from testbed.settings import SETTINGS
@@ -49,6 +50,23 @@ def check_harden(p: Problems, where: str, spec) -> None:
             parse_hardening(spec)
         except NetlistError as exc:
             p.add(f"{where}.harden", str(exc))
+
+
+LIST_WIDTH = 8  # the width a required integer parameter takes in `testbed list`'s critical path delays
+
+
+def _default_delay(gen) -> str:
+    """'; D = u / c' (static timing, unit and cells delays) of a generator's netlist with its defaults, its
+    required integer parameters at LIST_WIDTH; '' for one that reads a file or needs other parameters."""
+    required = [k for k, p in gen.params.items() if p.default is REQUIRED]
+    if gen.reads_file or any(gen.params[k].type is not int for k in required):
+        return ""
+    values = {k: LIST_WIDTH for k in required}
+    if gen.problems(values):
+        return ""
+    net = gen(**values)
+    at = f" at {', '.join(f'{k} {v}' for k, v in values.items())}" if values else ""
+    return f"; D{at} = {static_timing(net).D:g} / {static_timing(net, 'cells').D:g}"
 
 
 def build_netlist(spec: CircuitSpec):
@@ -132,8 +150,9 @@ class Circuit(SystemKind):
 
     @classmethod
     def catalog(cls):
-        return ["circuits:"] + [f"  {name:<24} {gen.summary}; {', '.join(gen.params)}"
-                                for name, gen in GENERATORS.items()]
+        return ["circuits (D: the critical path delay with default parameters, unit / cells delays):"] + [
+            f"  {name:<24} {gen.summary}; {', '.join(gen.params)}{_default_delay(gen)}"
+            for name, gen in GENERATORS.items()]
 
     @classmethod
     def section(cls, name, d):
@@ -141,6 +160,8 @@ class Circuit(SystemKind):
             f"{d['gates']} gates, logic depth {d['depth']} (noise-free run on the {d.get('engine')} engine); inputs "
             f"{json.dumps(d['inputs'])}, outputs {json.dumps(d['outputs'])}",
             f"operands: {d['operands']} ({d['vectors']} vectors); output entropy {num(d['output_entropy_bits'])} bits",
+            *([f"critical path delay D = {num(d['timing']['D_unit'])} (unit delays), {num(d['timing']['D_cells'])} "
+               "(cells delays, tau)"] if d.get("timing") else []),
             f"single stuck-at coverage {num(100 * d['fault_coverage'])}% of {d['faults']} faults "
             f"({d['undetected_faults']} undetected) over {d['campaign_vectors']} vectors; sensitivity "
             f"S = {num(d['sensitivity_S'])}"]}
