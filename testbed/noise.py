@@ -388,7 +388,7 @@ class _Timing(NoiseModel):
             raise NoiseError(f"{self.kind} dataflow {self.dataflow!r} is unknown (allowed: {', '.join(DATAFLOWS)})")
 
     def check_gate_site(self, site):
-        if site.world != "circuit" and site.part != "mul":
+        if not site.one_netlist:
             raise NoiseError(f"site {site.name!r}: {self.kind} noise is realised at a circuit's gate site and at "
                              "the multipliers of a network (mac-gate) only")
 

@@ -48,6 +48,12 @@ class Site:
         return self.world == "network"
 
     @property
+    def one_netlist(self) -> bool:
+        """Whether the site's gates are one netlist evaluated once per operation (a circuit's gates, a network's
+        multipliers), so that a timing model of that netlist applies."""
+        return self.gate_level and (self.world == "circuit" or self.part is Part.MUL)
+
+    @property
     def measured_at(self) -> str:
         return self.error_site or self.name
 

@@ -107,5 +107,6 @@ def test_a_suite_puts_faults_on_each_part_and_the_report_lists_them(tmp_path):
         assert main(["run", str(suite), "--out", str(out), "--workers", "1"]) == 0
         unit = read_summary(out)["sweeps"][0]["units"][0]
         assert unit["site"] == site and unit["fault_budget"]["gates"] > 0
-        assert unit["curve"][-1]["value"] < unit["clean_accuracy"]
+        # agreement with the noise-free prediction falls below 1 at the last level
+        assert unit["curve"][-1]["value"] < 1.0
         assert f"mlp@{site}" in (out / "report.md").read_text()
