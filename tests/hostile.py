@@ -66,3 +66,32 @@ def tree(root: Path) -> dict[str, str]:
             else:
                 out[rel] = "dir"
     return out
+
+
+def finished_tiny_run(work: Path) -> Path:
+    """Run TINY_SUITE to completion in the folder work; return its results folder."""
+    (work / "s.toml").write_text(TINY_SUITE)
+    result = cli("run", "s.toml", "--out", "run", "--workers", "1", cwd=work)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return work / "run"
+
+
+def model_suite(name: str, data: str | None = None) -> str:
+    """A suite of one user model m.pt2 (on data when given) under additive noise at its products."""
+    data_line = f'data = "{data}"\n' if data else ""
+    return f"""
+[suite]
+name = "{name}"
+[defaults]
+max_trials = 2
+budget = 0
+refine = 0
+[systems.net]
+kind = "network"
+model = "m.pt2"
+{data_line}[[sweeps]]
+name = "products"
+noise = "additive"
+levels = [4.0, 12.0]
+sites = {{net = "product"}}
+"""

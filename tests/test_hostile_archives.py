@@ -12,24 +12,9 @@ import pytest
 import torch
 from torch import nn
 
-from tests.hostile import cli, refused, tree
+from tests.hostile import cli, model_suite, refused, tree
 
-SUITE = """
-[suite]
-name = "archive"
-[defaults]
-max_trials = 2
-budget = 0
-refine = 0
-[systems.net]
-kind = "network"
-model = "m.pt2"
-[[sweeps]]
-name = "products"
-noise = "additive"
-levels = [4.0, 12.0]
-sites = {net = "product"}
-"""
+SUITE = model_suite("archive")
 
 
 class _Payload:

@@ -15,25 +15,9 @@ import torch
 from torch import nn
 
 from networks import digits
-from tests.hostile import cli, refused, tree
+from tests.hostile import cli, model_suite, refused, tree
 
-SUITE = """
-[suite]
-name = "data"
-[defaults]
-max_trials = 2
-budget = 0
-refine = 0
-[systems.net]
-kind = "network"
-model = "m.pt2"
-data = "d.npz"
-[[sweeps]]
-name = "products"
-noise = "additive"
-levels = [4.0, 12.0]
-sites = {net = "product"}
-"""
+SUITE = model_suite("data", "d.npz")
 
 
 @pytest.fixture(scope="module")

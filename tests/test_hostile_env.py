@@ -17,16 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile import CLI_MODULE, ROOT, TINY_SUITE, cli, refused, tree
+from tests.hostile import CLI_MODULE, ROOT, TINY_SUITE, cli, finished_tiny_run, refused, tree
 
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory) -> Path:
-    work = tmp_path_factory.mktemp("finished")
-    (work / "s.toml").write_text(TINY_SUITE)
-    result = cli("run", "s.toml", "--out", "run", "--workers", "1", cwd=work)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return work / "run"
+    return finished_tiny_run(tmp_path_factory.mktemp("finished"))
 
 
 def _read_only(paths: list[Path], command: str, cwd: Path) -> subprocess.CompletedProcess:
