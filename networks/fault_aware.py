@@ -2,12 +2,13 @@
 weight layer (Linear, Conv1d, Conv2d) during training, or Gaussian noise of matched power at their outputs.
 
 A layer's output y[n, j] = sum_i x[n, i] w[j, i] + bias gets sum_i sign(w_ji) e(a_ni, |w_ji|) * s_in * step_j added,
-in the integer model's terms (networks.export): a = clip(round(x / s_in), 0, 2^8 - 1) with s_in the running maximum
-of the layer's input over 255 (the calibration maximum in training), |w| = min(round(|w| / step), 255) with the
-layer's per-channel step (8-bit symmetric for float layers, as export quantizes them), sign-magnitude (a zero
-weight adds nothing). The sampled error values are constants (straight-through: the clean path carries the
-gradient); their scale s_in * step_j is differentiable (through the steps and the batch's peak input), so training
-can learn to shrink the errors relative to the signal.
+in the integer model's terms (networks.export): a = clip(round(x / s_in), 0, A - 1), s_in the running maximum of
+the layer's input over A - 1 (the calibration maximum in training; A = 256 values of the multiplier's a for the
+8x8), |w| = min(round(|w| / step), B - 1) with the layer's per-channel step (8-bit symmetric for float layers, as
+export quantizes them), sign-magnitude (a zero weight adds nothing). The sampled error values are constants
+(straight-through: the clean path carries the gradient); their scale s_in * step_j is differentiable (through the
+steps and the batch's peak input), so training can learn to shrink the errors relative to the signal. The
+Gaussian proxy scales with the level as the mean wrong-product rate does.
 
 Errors are sparse at low levels, so the products that err are drawn without materialising every product: a
 Bernoulli process over the flat index of (row, output, [position,] input) at the largest per-pair rate r_max
@@ -38,7 +39,6 @@ from networks.quant import _channel_view
 
 TRAININGS = ("plain", "fault-aware", "gaussian")
 FAULT_AWARE_VERSION = "2"  # part of the cache key of every model trained with noise (not of plain ones)
-ACT_MAX = 255  # 8-bit activations
 WEIGHT_LEVELS = 127  # 8-bit symmetric weights of float layers (export's default)
 MAX_LEVEL = 0.01
 AMAX_DECAY = 0.999  # per batch: the running maximum of a layer's input forgets slowly
@@ -125,8 +125,9 @@ class Injector:
         peak = x.max().clamp_min(1e-12)
         held = self.amax.get(key, 0.0) * AMAX_DECAY
         self.amax[key] = max(held, float(peak.detach()))
-        s_in = peak / ACT_MAX if self.amax[key] == float(peak.detach()) else torch.tensor(held / ACT_MAX)
-        a = torch.clamp(torch.round(cols / float(s_in.detach())), 0, ACT_MAX).long()
+        act_max = self.errors.shape[0] - 1  # the multiplier's a operand: the activations' range
+        s_in = peak / act_max if self.amax[key] == float(peak.detach()) else torch.tensor(held / act_max)
+        a = torch.clamp(torch.round(cols / float(s_in.detach())), 0, act_max).long()
         step = _steps(layer)
         w = (layer.weight * _channel_view(layer.quant.mask, layer.weight)).detach().reshape(len(step), -1)
         wi = torch.round(w / step.detach()[:, None])
