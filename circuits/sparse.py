@@ -29,7 +29,7 @@ from circuits.simulate import _interp_plan, fault_masks, pack_operands, simulate
 SPARSE_TOUCHED = 0.01  # sparse pays off while n_gates * flip_p (about the fraction of touched vectors) is below this
 
 _SOURCE = "\n".join(["import numpy as np", "from numba import njit", "from circuits.bitplanes import transpose64",
-                     RNG_SOURCE, *gate_source(), f'''
+                     "from numba.cpython.unsafe.numbers import trailing_zeros", RNG_SOURCE, *gate_source(), f'''
 
 @njit(cache=True, nogil=True)
 def draw(nblocks, ng, p, seed, k0, cdf):
@@ -46,23 +46,19 @@ def draw(nblocks, ng, p, seed, k0, cdf):
             state = _seed_chunk(seed, blk // {CHUNK_BLOCKS})
         state, nt = _fill_flips(fm, 0, nw, p, state, touched, k0, cdf)
         m0 = m
+        most = nw * 64 if nt < 0 else nt * 64  # at most this many flips in the listed words
+        if m + most > keys.shape[0]:
+            keys = np.concatenate((keys, np.empty(max(keys.shape[0], most), np.int64)))
         for q in range(nw if nt < 0 else nt):
             w = q if nt < 0 else touched[q]
             word = fm[w]
             fm[w] = 0  # a word listed twice is read once
+            base = (blk * {B} + w % {B}) * 64 * ng + w // {B}
             while word:
-                low = word & (~word + one)  # the lowest set bit
-                word ^= low
-                bit = 0
-                for sh in (32, 16, 8, 4, 2, 1):
-                    if low >> np.uint64(sh):
-                        low >>= np.uint64(sh)
-                        bit += sh
-                if m == keys.shape[0]:
-                    keys = np.concatenate((keys, np.empty(m, np.int64)))
-                keys[m] = ((blk * {B} + w % {B}) * 64 + bit) * ng + w // {B}
+                keys[m] = base + np.int64(trailing_zeros(word)) * ng
+                word &= word - one  # the lowest set bit cleared
                 m += 1
-        if m - m0 > 16:  # sort the block's keys (blocks ascend: the keys end up sorted)
+        if m - m0 > 64:  # sort the block's keys (blocks ascend: the keys end up sorted)
             keys[m0:m] = np.sort(keys[m0:m])
         else:  # insertion sort: no allocation for the few flips of a sparse block
             for q in range(m0 + 1, m):
