@@ -101,40 +101,56 @@ def touched_pairs(x, y, x_at, y_at, ops, sa, sb, sc, dst, in_slot, out_slot, nsl
                   masks):
     """(T,) uint64: the output bits (bit k: output bit k in out_slot order) of a netlist of two input buses on T
     vectors, bus bits x_at[j] (y_at[j]) = bit j of x[t] (y[t]), flip f hitting gate gates[f] of vector lane[f]
-    (lane sorted ascending); 64 vectors per word, packed and unpacked by 64 x 64 bit transposes."""
+    (lane sorted ascending); 64 vectors per word packed and unpacked by 64 x 64 bit transposes, {B} words per
+    pass over the gates."""
     ng = ops.shape[0]
     t_n = x.shape[0]
-    v = np.zeros(nslots, np.uint64)
-    v[1] = ~np.uint64(0)
-    fm = np.zeros(ng, np.uint64)
+    v = np.zeros((nslots, {B}), np.uint64)
+    for j in range({B}):
+        v[1, j] = ~np.uint64(0)
+    fm = np.zeros(ng * {B}, np.uint64)
     buf = np.empty(64, np.uint64)
     res = np.empty(t_n, np.uint64)
+    nwords = (t_n + 63) // 64
     f = 0
-    for q in range((t_n + 63) // 64):
-        used = min(64, t_n - 64 * q)
-        for src, at in ((x, x_at), (y, y_at)):
-            for t in range(used):
-                buf[t] = np.uint64(src[64 * q + t])
-            for t in range(used, 64):
-                buf[t] = 0
-            transpose64(buf, masks)
-            for j in range(at.shape[0]):
-                v[in_slot[at[j]]] = buf[j]
+    for w0 in range(0, nwords, {B}):
+        nb = min({B}, nwords - w0)
+        for j in range(nb):
+            q = w0 + j
+            used = min(64, t_n - 64 * q)
+            for src, at in ((x, x_at), (y, y_at)):
+                for t in range(used):
+                    buf[t] = np.uint64(src[64 * q + t])
+                for t in range(used, 64):
+                    buf[t] = 0
+                transpose64(buf, masks)
+                for i in range(at.shape[0]):
+                    v[in_slot[at[i]], j] = buf[i]
         f0 = f
-        while f < lane.shape[0] and lane[f] >> 6 == q:
-            fm[gates[f]] ^= np.uint64(1) << np.uint64(lane[f] & 63)
+        while f < lane.shape[0] and lane[f] >> 6 < w0 + nb:
+            fm[gates[f] * {B} + (lane[f] >> 6) - w0] ^= np.uint64(1) << np.uint64(lane[f] & 63)
             f += 1
         for g in range(ng):
-            v[dst[g]] = ((gate(ops[g], v[sa[g]], v[sb[g]], v[sc[g]]) & keep[g]) ^ force[g]) ^ fm[g]
+            op = ops[g]
+            ka = sa[g]
+            kb = sb[g]
+            kc = sc[g]
+            kd = dst[g]
+            kk = keep[g]
+            kf = force[g]
+            for j in range({B}):
+                v[kd, j] = ((gate(op, v[ka, j], v[kb, j], v[kc, j]) & kk) ^ kf) ^ fm[g * {B} + j]
         for t in range(f0, f):
-            fm[gates[t]] = 0
-        for k in range(out_slot.shape[0]):
-            buf[k] = v[out_slot[k]]
-        for k in range(out_slot.shape[0], 64):
-            buf[k] = 0
-        transpose64(buf, masks)
-        for t in range(used):
-            res[64 * q + t] = buf[t]
+            fm[gates[t] * {B} + (lane[t] >> 6) - w0] = 0
+        for j in range(nb):
+            q = w0 + j
+            for k in range(out_slot.shape[0]):
+                buf[k] = v[out_slot[k], j]
+            for k in range(out_slot.shape[0], 64):
+                buf[k] = 0
+            transpose64(buf, masks)
+            for t in range(min(64, t_n - 64 * q)):
+                res[64 * q + t] = buf[t]
     return res
 
 
