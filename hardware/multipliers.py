@@ -185,6 +185,12 @@ class ExactMultiplier(Multiplier):
     mode = "exact"
     exact = True
 
+    def direct(self, faults):
+        return True
+
+    def accumulate_direct(self, exact, take, shape, w, faults, signed=False, acc_bits=64, part="mul"):
+        return exact
+
     def accumulate(self, cols, w, bias, faults, signed=False, acc_bits=64, part="mul"):
         return exact_accumulate(cols, w, bias)
 
@@ -232,6 +238,21 @@ class TableMultiplier(Multiplier):
         masks = None if faults is None else faults.masks(self.netlist.n_gates, self.netlist.gate_index)
         return None if masks is None else GateMasks(*masks)
 
+    def _exact_table(self, faults) -> bool:
+        """Whether the table under `faults`' permanent faults is exact arithmetic's (cached)."""
+        masks = self._masks(faults)
+        key = ("exact",) if masks is None else ("exact", masks.keep.tobytes(), masks.force.tobytes())
+        if key not in self._tables:
+            self._tables[key] = bool(np.array_equal(self.table(faults), Multiplier.table(self)))
+        return self._tables[key]
+
+    def direct(self, faults):
+        """A table that is exact arithmetic's (the same accumulators as the exact pass)."""
+        return not faults.flip_p and self._exact_table(faults)
+
+    def accumulate_direct(self, exact, take, shape, w, faults, signed=False, acc_bits=64, part="mul"):
+        return exact
+
     def table(self, faults=None) -> np.ndarray:
         """(2^wa, 2^wb) products of the netlist over the table's indices (widths(); with the permanent faults of
         `faults`, if any)."""
@@ -272,14 +293,6 @@ class GateMultiplier(TableMultiplier):
         where the netlist's table is exact, else the table), the touched vectors simulated with their flips;
         bit for bit the full path's result."""
         return self.sparse and self.netlist.n_input_bits <= 20 and sparse_pays_off(self.netlist, faults)
-
-    def _exact_table(self, faults) -> bool:
-        """Whether the table under `faults`' permanent faults is exact arithmetic's (cached)."""
-        masks = self._masks(faults)
-        key = ("exact",) if masks is None else ("exact", masks.keep.tobytes(), masks.force.tobytes())
-        if key not in self._tables:
-            self._tables[key] = bool(np.array_equal(self.table(faults), Multiplier.table(self)))
-        return self._tables[key]
 
     def direct(self, faults):
         """Rare flips by the sparse path on a table that is exact arithmetic's."""

@@ -36,7 +36,16 @@ from circuits import GateFaultPlan, GateFaults
 from hardware import EXACT_FLOAT, Multiplier, exact_accumulate
 from networks.errors import NetworkError
 from networks.graph import IntegerModel, IntLayer
-from networks.kernels import conv_operands, count_pairs, finish, quantize_inputs, requantize, signed_sum, wrap
+from networks.kernels import (
+    accumulators,
+    conv_operands,
+    count_pairs,
+    finish,
+    quantize_inputs,
+    requantize,
+    signed_sum,
+    wrap,
+)
 from networks.ops import OPERATIONS, graph_operations
 
 
@@ -323,7 +332,6 @@ class IntegerEngine:
         n = a.shape[0]
         shape = tuple(y.shape[2:])
         rows = n * int(np.prod(shape))
-        y = y.reshape(n, layer.n_out, -1).transpose(0, 2, 1).reshape(rows, layer.n_out)
         if layer.kind == "linear":
             flat = a.reshape(n, -1)
 
@@ -338,7 +346,7 @@ class IntegerEngine:
 
             def take(r, i):
                 return conv_operands(image, geometry, r, i)
-        exact = y.astype(np.int64) + layer.bias
+        exact = accumulators(y.reshape(n, layer.n_out, -1), np.asarray(layer.bias, np.int64))
         acc = mul.accumulate_direct(exact, take, (rows, w.shape[1]), w, faults, layer.signed_input,
                                     self.model.acc_bits, p.part)
         return None if acc is None else (acc, shape)

@@ -54,6 +54,19 @@ def conv_operands(image, geometry, r, i):
     return out
 
 
+@njit(cache=True, nogil=True)
+def accumulators(y, bias):
+    """Accumulators (N * L, out) int64, row s * L + l, from exact float sums y (N, out, L) plus bias[o]."""
+    n, c, length = y.shape
+    acc = np.empty((n * length, c), np.int64)
+    for s in range(n):
+        for o in range(c):
+            b = bias[o]
+            for j in range(length):
+                acc[s * length + j, o] = np.int64(y[s, o, j]) + b
+    return acc
+
+
 def quantize_inputs(x: np.ndarray, bits: int) -> np.ndarray:
     """Float inputs in [0, 1], any shape -> unsigned `bits`-bit integers round(x * (2^bits - 1)) (half to even),
     clipped to [0, 2^bits - 1]: int64, same shape. The one input quantizer of the engine and the compilers."""
