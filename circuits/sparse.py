@@ -130,16 +130,7 @@ def touched_pairs(x, y, x_at, y_at, ops, sa, sb, sc, dst, in_slot, out_slot, nsl
         while f < lane.shape[0] and lane[f] >> 6 < w0 + nb:
             fm[gates[f] * {B} + (lane[f] >> 6) - w0] ^= np.uint64(1) << np.uint64(lane[f] & 63)
             f += 1
-        for g in range(ng):
-            op = ops[g]
-            ka = sa[g]
-            kb = sb[g]
-            kc = sc[g]
-            kd = dst[g]
-            kk = keep[g]
-            kf = force[g]
-            for j in range({B}):
-                v[kd, j] = ((gate(op, v[ka, j], v[kb, j], v[kc, j]) & kk) ^ kf) ^ fm[g * {B} + j]
+        gates_block(v, ops, sa, sb, sc, dst, keep, force, fm)
         for t in range(f0, f):
             fm[gates[t] * {B} + (lane[t] >> 6) - w0] = 0
         for j in range(nb):

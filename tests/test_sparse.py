@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 from scipy import stats
-from torch import nn
 
 import circuits as c
 import circuits.sparse
@@ -15,6 +14,7 @@ from circuits.simulate import pack_operands, unpack_outputs
 from hardware import gatemac, pe
 from networks import IntegerEngine, ModelConfig, Multiplier, digits, export, from_torch, trained_model
 from tests.reference import reference_simulate
+from tests.test_resnet import SignedResidual
 
 ALPHA, POWER, DELTA = 1e-3, 0.9, 0.01  # two-sided test level, power, and the error-rate difference to see
 
@@ -87,18 +87,6 @@ def test_engine_sparse_path_equals_full_path(mlp, net, monkeypatch):
     assert not sparse.multiplier._sparse(c.GateFaults(1e-2))  # frequent flips: the full path
 
 
-class _Residual(nn.Module):
-    """Padded, strided and 1x1 convolutions; the third takes the signed sum of the first two."""
-
-    def __init__(self):
-        super().__init__()
-        self.a, self.b = nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(3, 4, 1)
-        self.c, self.fc = nn.Conv2d(4, 4, 3, stride=2, padding=1), nn.Linear(64, 10)
-
-    def forward(self, x):
-        return self.fc(torch.flatten(torch.relu(self.c(self.a(x) + self.b(x))), 1))
-
-
 def test_engine_sparse_path_on_convolutions_equals_full_path(monkeypatch):
     """Convolutions by the sparse path (exact sums from the convolution kernel, the touched vectors' operands read
     from the layer input in place) give the full path's logits bit for bit in both arithmetics; the exact and
@@ -106,7 +94,7 @@ def test_engine_sparse_path_on_convolutions_equals_full_path(monkeypatch):
     monkeypatch.setattr(circuits.sparse, "SPARSE_TOUCHED", 1.0)
     torch.manual_seed(0)
     x = np.random.default_rng(1).random((6, 3, 8, 8), dtype=np.float32)
-    imodel = from_torch(_Residual().eval(), x)
+    imodel = from_torch(SignedResidual().eval(), x)
     assert [lay.signed_input for lay in imodel.layers] == [False, False, True, False]
     for net, kw in ((c.multiplier(8), {}), (c.multiplier(9, 8, signed=True), {"arithmetic": "twos-complement"})):
         engines = [IntegerEngine(imodel, Multiplier("gates", net, sparse=sparse, **kw)) for sparse in (False, True)]
