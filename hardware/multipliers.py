@@ -253,6 +253,11 @@ class TableMultiplier(Multiplier):
     def accumulate_direct(self, exact, take, shape, w, faults, signed=False, acc_bits=64, part="mul"):
         return exact
 
+    def accumulate(self, cols, w, bias, faults, signed=False, acc_bits=64, part="mul"):
+        if TableMultiplier.direct(self, faults):  # an exact table: exact arithmetic's accumulators
+            return exact_accumulate(cols, w, bias)
+        return super().accumulate(cols, w, bias, faults, signed, acc_bits, part)
+
     def table(self, faults=None) -> np.ndarray:
         """(2^wa, 2^wb) products of the netlist over the table's indices (widths(); with the permanent faults of
         `faults`, if any)."""

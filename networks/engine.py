@@ -245,7 +245,7 @@ class IntegerEngine:
         a = a.astype(self._operand_type(layer.signed_input))
         acc = None
         if not product_fns and not measure and p.hist is None:
-            acc, shape = self._sparse_layer(layer, a, w, faults, p, layer is node.layer) or (None, ())
+            acc, shape = self._direct_layer(layer, a, w, faults, p, layer is node.layer) or (None, ())
         groups = [] if acc is None else [acc]
         for g in range(layer.groups if acc is None else 0):
             cols, shape = self._columns(layer, a, g)
@@ -318,13 +318,13 @@ class IntegerEngine:
         conv = F.conv1d if layer.kind == "conv1d" else F.conv2d
         return conv(x, wt, None, layer.stride, layer.padding, layer.dilation, layer.groups).numpy()
 
-    def _sparse_layer(self, layer: IntLayer, a: np.ndarray, w: np.ndarray, faults, p, cached: bool) -> tuple | None:
-        """(accumulators (rows, out), output spatial shape) of a one-group layer by the multiplier's
+    def _direct_layer(self, layer: IntLayer, a: np.ndarray, w: np.ndarray, faults, p, cached: bool) -> tuple | None:
+        """(accumulators (rows, out), output spatial shape) of a one-group convolution by the multiplier's
         accumulate_direct: the exact sums by _direct_sums, the operands of the columns (_columns) read from the
         layer input where asked, never materialised; None where the multiplier or the sums cannot do it. cached:
         w is the layer's own."""
         mul = self.multiplier
-        if layer.groups != 1 or not mul.direct(faults):
+        if layer.kind == "linear" or layer.groups != 1 or not mul.direct(faults):  # linear: its columns are a view
             return None
         y = self._direct_sums(layer, a, w, cached)
         if y is None:
@@ -332,20 +332,14 @@ class IntegerEngine:
         n = a.shape[0]
         shape = tuple(y.shape[2:])
         rows = n * int(np.prod(shape))
-        if layer.kind == "linear":
-            flat = a.reshape(n, -1)
+        d = len(layer.kernel)
+        geometry = np.array([list(shape) + [1] * (2 - d), list(layer.kernel) + [1] * (2 - d),
+                             list(layer.stride) + [1] * (2 - d), list(layer.dilation) + [1] * (2 - d),
+                             list(layer.padding) + [0] * (2 - d)], np.int64)
+        image = a.reshape(n, a.shape[1], a.shape[2], -1)
 
-            def take(r, i):
-                return flat[r, i]
-        else:
-            d = len(layer.kernel)
-            geometry = np.array([list(shape) + [1] * (2 - d), list(layer.kernel) + [1] * (2 - d),
-                                 list(layer.stride) + [1] * (2 - d), list(layer.dilation) + [1] * (2 - d),
-                                 list(layer.padding) + [0] * (2 - d)], np.int64)
-            image = a.reshape(n, a.shape[1], a.shape[2], -1)
-
-            def take(r, i):
-                return conv_operands(image, geometry, r, i)
+        def take(r, i):
+            return conv_operands(image, geometry, r, i)
         exact = accumulators(y.reshape(n, layer.n_out, -1), np.asarray(layer.bias, np.int64))
         acc = mul.accumulate_direct(exact, take, (rows, w.shape[1]), w, faults, layer.signed_input,
                                     self.model.acc_bits, p.part)
