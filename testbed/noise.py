@@ -200,6 +200,16 @@ def _from_unsigned(u: np.ndarray, width: int, signed: bool) -> np.ndarray:
     return to_signed(v, width) if signed else v
 
 
+def _wrapped(values: np.ndarray, width: int, signed: bool) -> np.ndarray:
+    """A fresh int64 copy of `values`, each wrapped into the `width`-bit word's range (two's complement when
+    signed); the wrap costs a pass only when some value lies outside it."""
+    v = np.array(values, dtype=np.int64)
+    lo, hi = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
+    if width < 64 and v.size and (v.min() < lo or v.max() > hi):
+        v = _from_unsigned(_to_unsigned(v, width, signed), width, signed).reshape(v.shape)
+    return v
+
+
 @dataclass(frozen=True)
 class BitFlip(NoiseModel):
     """Each bit at the site flips independently with probability p (level), fresh at every evaluation;
@@ -232,17 +242,19 @@ class BitFlip(NoiseModel):
         return math.sqrt(a * b) if a > 0 and b > 0 else (a + b) / 2
 
     def words(self, values, width, signed, rng, batch_axis=True):
-        u = _to_unsigned(values, width, signed).reshape(-1)
         lanes = [b for b in (self.bits if self.bits is not None else range(width)) if b < width]
         if not lanes:
             return values
-        pos = flip_positions(u.size * len(lanes), self.level, rng)
+        out = _wrapped(values, width, signed)
+        pos = flip_positions(out.size * len(lanes), self.level, rng)
         if len(pos):  # positions are sorted, so the flips of one word are adjacent: OR them, then XOR once
             word, lane = np.divmod(pos, len(lanes))
             masks = np.left_shift(np.uint64(1), np.asarray(lanes, np.uint64)[lane])
-            words, first = np.unique(word, return_index=True)
-            u[words] ^= np.bitwise_or.reduceat(masks, first)
-        return _from_unsigned(u, width, signed).reshape(values.shape)
+            first = np.flatnonzero(np.concatenate(([True], word[1:] != word[:-1])))
+            flat, words = out.reshape(-1), word[first]
+            u = _to_unsigned(flat[words], width, signed) ^ np.bitwise_or.reduceat(masks, first)
+            flat[words] = _from_unsigned(u, width, signed)  # only the flipped words leave the int64 array
+        return out
 
     def check_gate_site(self, site):
         if self.bits is not None:
