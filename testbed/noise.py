@@ -388,9 +388,9 @@ class _Timing(NoiseModel):
             raise NoiseError(f"{self.kind} dataflow {self.dataflow!r} is unknown (allowed: {', '.join(DATAFLOWS)})")
 
     def check_gate_site(self, site):
-        if not site.one_netlist:
+        if not site.timed:
             raise NoiseError(f"site {site.name!r}: {self.kind} noise is realised at a circuit's gate site and at "
-                             "the multipliers of a network (mac-gate) only")
+                             "the multipliers and accumulator adders of a network (mac-gate, pe-add, pe-gate) only")
 
     def words(self, values, width, signed, rng, batch_axis=True):
         raise NoiseError(f"{self.kind} noise acts on gates only")
