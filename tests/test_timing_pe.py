@@ -57,7 +57,8 @@ def test_the_accumulator_adder_runs_in_the_dataflows_order(dataflow):
     plan = TimingPlan(period, relative=False, shuffle=False, sigma=0.0, dataflow=dataflow)
     got = pe.timed_accumulate(mul, add, cols, w, bias, plan, "add", 12, {})
     p = np.where(w[None, :, :] == 0, 0, np.abs(cols)[:, None, :] * np.abs(w)[None, :, :])  # (n, out, k)
-    ops = {"p": p, "sw": np.broadcast_to(w[None] < 0, p.shape) * 1, "sa": np.broadcast_to(cols[:, None] < 0, p.shape) * 1}
+    ops = {"p": p, "sw": np.broadcast_to(w[None] < 0, p.shape) * 1,
+           "sa": np.broadcast_to(cols[:, None] < 0, p.shape) * 1}
     if dataflow == "output-stationary":  # one dot product per stream (96 <= 2048), the loop closed by feedback
         streams = {b: v.reshape(n * out, k) for b, v in ops.items()}
         streams["acc"] = np.broadcast_to((bias & 4095)[None, :, None], p.shape).reshape(n * out, k)
