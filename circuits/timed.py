@@ -283,7 +283,8 @@ def timed_simulate(netlist: Netlist, operands: dict, period: float, delays="unit
     fb = _feedback(netlist, feedback)
     if not (isinstance(restart, (int, np.integer)) and restart >= 0):
         raise NetlistError(f"netlist {netlist.name!r}: restart must be an element count >= 0, got {restart!r}")
-    if clocking == "settled" and n > 1 and not feedback:  # every element is independent: one stream per element
+    split = clocking == "settled" and n > 1 and not feedback and T < settled.settle
+    if split:  # every element is independent: one stream per element (a settled period: one stream as given)
         prev = {b: np.concatenate([prev[b][:, None], streams[b][:, :-1]], axis=1).reshape(-1) for b in streams}
         streams = {b: s.reshape(-1, 1) for b, s in streams.items()}
         n_streams, n = n_streams * n, 1
@@ -312,7 +313,7 @@ def timed_simulate(netlist: Netlist, operands: dict, period: float, delays="unit
     result = {}
     for bus, vals in flat.items():
         per = vals.reshape(n, lanes)[:, :n_streams].T  # (streams, n)
-        if clocking == "settled" and shape[-1] > 1:
+        if split and shape[-1] > 1:
             per = per.reshape(-1, shape[-1])
         result[bus] = np.ascontiguousarray(per.reshape(shape))
     return Timed(result, toggles.astype(np.int64), tick, len(sched.start) - 2)
