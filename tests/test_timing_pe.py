@@ -84,3 +84,31 @@ def test_timing_noise_is_realised_at_the_elements_timed_sites_only():
     for site in ("pe-req", "pe-whole"):
         with pytest.raises(NoiseError, match=r"multipliers and accumulator adders of a network"):
             noise.plan(site)
+
+
+def test_the_timing_report_gives_a_population_its_mean_break_down_and_energy():
+    from reports.build import timing_rows, timing_sentences
+    from testbed.summary import _population_energy
+
+    def unit(label, level, energy):
+        return {"label": label, "system": label.split("/")[1].split("@")[0], "site": "mac-gate",
+                "breakdown": {"level": level, "lo": level * 0.99, "hi": level * 1.01}, "curve": [],
+                "breakdown_energy": {"value": energy, "lo": energy - 0.01, "hi": energy + 0.01}}
+
+    units = [unit("clock/mul8@gate", 0.875, 0.98), *(unit(f"clock/mlp[seed {s}]@mac-gate", lv, e)
+                                                     for s, lv, e in ((0, 0.76, 0.9), (1, 0.78, 0.94), (2, 0.77, 0.92)))]
+    units[0]["site"] = "gate"
+    pop = {"system": "mlp", "site": "mac-gate", "members": [{"label": u["label"]} for u in units[1:]],
+           "population": {"level": 0.77, "lo": 0.75, "hi": 0.79, "members": 3, "severity_sd": 0.005,
+                          "covers": "between-member variation: Student t over 3 members (2 df)"}}
+    _population_energy(pop, units, 0.95)
+    e = pop["breakdown_energy"]  # the oracle: mean 0.92, t(0.975, 2) = 4.303 times sd 0.02 / sqrt(3)
+    assert e["value"] == pytest.approx(0.92) and e["hi"] - e["value"] == pytest.approx(4.303 * 0.02 / 3 ** 0.5,
+                                                                                      rel=1e-3)
+    summary = {"sweeps": [{"name": "clock", "per_bit": False, "units": units, "populations": [pop],
+                           "axis": {"label": "clock period T (units of D)", "more_noise_is_higher": False}}]}
+    rows = timing_rows(summary)
+    assert [r["system"] for r in rows] == ["mlp@mac-gate", "mul8@gate"]  # the members have no rows of their own
+    text = timing_sentences(rows)[0]
+    assert "mlp@mac-gate works down to clock period T (units of D) 0.77 [0.75, 0.79] (3 members" in text
+    assert "Student t over 3 members" in text and "0.92 [" in text and "(members' mean) of nominal" in text
