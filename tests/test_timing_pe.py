@@ -95,8 +95,9 @@ def test_the_timing_report_gives_a_population_its_mean_break_down_and_energy():
                 "breakdown": {"level": level, "lo": level * 0.99, "hi": level * 1.01}, "curve": [],
                 "breakdown_energy": {"value": energy, "lo": energy - 0.01, "hi": energy + 0.01}}
 
+    members = ((0, 0.76, 0.9), (1, 0.78, 0.94), (2, 0.77, 0.92))
     units = [unit("clock/mul8@gate", 0.875, 0.98), *(unit(f"clock/mlp[seed {s}]@mac-gate", lv, e)
-                                                     for s, lv, e in ((0, 0.76, 0.9), (1, 0.78, 0.94), (2, 0.77, 0.92)))]
+                                                     for s, lv, e in members)]
     units[0]["site"] = "gate"
     pop = {"system": "mlp", "site": "mac-gate", "members": [{"label": u["label"]} for u in units[1:]],
            "population": {"level": 0.77, "lo": 0.75, "hi": 0.79, "members": 3, "severity_sd": 0.005,
