@@ -174,17 +174,18 @@ class TimingPlan(GateFaultPlan):
         """(index (streams, length) of the vectors each stream applies, in time order; length): the order
         (random, given, or the dataflow's over `layout`) dealt into consecutive runs."""
         rng = np.random.default_rng([self.seed, 1])
-        if self.loop:  # whole dot products per stream, so that each stream's loop restarts every `inputs`
-            if not (self.layout and int(np.prod(self.layout)) == n):
-                raise NetlistError(f"timing plan: a loop needs the layout of its {n} vectors, got {self.layout!r}")
+        laid_out = bool(self.layout) and int(np.prod(self.layout)) == n
+        if self.loop and not laid_out:
+            raise NetlistError(f"timing plan: a loop needs the layout of its {n} vectors, got {self.layout!r}")
+        if laid_out:
             grid = np.arange(n).reshape(self.layout)[rng.permutation(self.layout[0]) if self.shuffle else slice(None)]
+        if self.loop:  # whole dot products per stream, so that each stream's loop restarts every `inputs`
             dots = grid.reshape(-1, self.layout[2])
             streams = max(1, min(MAX_STREAMS, len(dots)))
             per = -(-len(dots) // streams)
             filled = np.concatenate([dots, dots[:streams * per - len(dots)]])
             return filled.reshape(streams, per * self.layout[2]), per * self.layout[2]
-        if self.layout and int(np.prod(self.layout)) == n:
-            grid = np.arange(n).reshape(self.layout)[rng.permutation(self.layout[0]) if self.shuffle else slice(None)]
+        if laid_out:
             order = (grid if self.dataflow == "output-stationary" else grid.transpose(1, 2, 0)).reshape(-1)
         else:
             order = rng.permutation(n) if self.shuffle else np.arange(n)
