@@ -44,6 +44,7 @@ class Multiplier:
     takes_stuck = False  # permanent stuck-at faults of the netlist's gates
     takes_timing = False  # timing errors (circuits.TimingPlan: every product through the timed simulator)
     parts = ("mul",)  # the parts that can take gate faults (run's fault_part)
+    timed_parts = ("mul",)  # the parts that can take timing errors
 
     def __new__(cls, mode: str = "exact", netlist: Netlist | None = None, act_bits: int = 8, mag_bits: int = 8,
                 **options):
@@ -90,6 +91,9 @@ class Multiplier:
         if isinstance(faults, TimingPlan) and not cls.takes_timing:
             raise HardwareError(f"timing errors need mode 'gates' (the multiplier at gate level); this one is "
                                 f"{cls.mode!r}")
+        if isinstance(faults, TimingPlan) and part not in cls.timed_parts:
+            raise HardwareError(f"timing errors on fault_part {part!r}: its gates have no timing model (timed "
+                                f"parts: {', '.join(cls.timed_parts)})")
         if (faults.flip_p > 0 and not cls.takes_flips) or (faults.permanent and not cls.takes_stuck):
             raise HardwareError(f"gate faults need a netlist multiplier (mode 'gates' for transient flips, 'lut' or "
                                f"'gates' for stuck-at); this one is {cls.mode!r}")
@@ -349,13 +353,15 @@ class ProcessingElement(GateMultiplier):
     in order over the inputs of each dot product, through the netlist (the multiplier) and an accumulator adder
     of acc_bits (the model's accumulator width; `adder` 'ripple' or 'kogge_stone'; signed_a: the adder takes
     sgn(a), needed by layers with signed inputs; in two's complement the adder adds the signed product, a zero
-    weight's too), accumulators held as bit planes between steps. Faults go on
+    weight's too), accumulators held as bit planes between steps. Timing errors (circuits.TimingPlan) run the
+    multiplier, the adder or both through the timed simulator (pe.timed_accumulate). Faults go on
     the multiplier's gates, the adder's or all of them (run's fault_part); `gates(part)` counts them."""
 
     mode = "pe"
     accumulates = True
-    takes_timing = False  # its adder's timing is not modelled yet
+    takes_timing = True  # the multiplier and the adder (pe.timed_accumulate); not the requantizer
     parts = pe.PARTS
+    timed_parts = pe.TIMED_PARTS
 
     def __init__(self, mode="pe", netlist=None, act_bits=8, mag_bits=8, *, arithmetic="sign-magnitude",
                  acc_bits: int = 32, adder: str = "ripple", signed_a: bool = False, sparse: bool = True):
@@ -407,6 +413,9 @@ class ProcessingElement(GateMultiplier):
     def _run(self, cols, w, bias, faults, signed, acc_bits, part, measure):
         if acc_bits != self.acc_bits:
             raise HardwareError(f"processing element has a {self.acc_bits}-bit accumulator; the model's is {acc_bits}")
+        if isinstance(faults, TimingPlan):
+            return pe.timed_accumulate(self.netlist, self.adder, cols, w, bias, faults, part, acc_bits, self._buffers,
+                                       measure)
         mul_f, add_f, _ = pe.split_faults(faults, part, self.netlist, self.adder, self.req)
         if self._sparse_element(faults):
             base = self._fault_free(cols, w, bias, faults, signed, measure)

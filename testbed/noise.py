@@ -17,8 +17,9 @@ this module compares kind names.
   guard band), with the energy per operation scaling as V^2.
 
 `bits` restricts bit flips to given bit positions (the per-bit view). Gate sites hold single bits:
-additive noise cannot be realised there and is rejected; the timing kinds act on a whole netlist and are realised
-at gate sites only.
+additive noise cannot be realised there and is rejected; the timing kinds act on whole netlists and are realised
+at gate sites with a timing model only (a circuit's gates; a network's multipliers, accumulator adders or whole
+processing elements: mac-gate, pe-add, pe-gate).
 """
 
 from __future__ import annotations
@@ -371,10 +372,12 @@ class _Timing(NoiseModel):
     """What the timing kinds share: the gate delays ("unit" or "cells", circuits.timing.TABLES), process
     variation sigma (log-normal per gate; one chip per trial, drawn from the trial's seed), the clocking model
     ("continuous" or "settled"), the operand order ("random": a new order per trial, of the vectors of a circuit
-    or of the test inputs of a network; "given") and, at a network's multipliers (mac-gate), the dataflow
-    ("output-stationary": the inputs of one dot product in sequence; "weight-stationary": one weight held while
-    the test inputs stream). Realised only at gate sites, as a circuits.TimingPlan that the simulator runs
-    through the timed simulator; the level that injects nothing is inf (an unbounded period or supply)."""
+    or of the test inputs of a network; "given") and, at a network's multipliers and processing elements, the
+    dataflow ("output-stationary": the inputs of one dot product in sequence, the accumulator held in the element;
+    "weight-stationary": one weight held while the test inputs stream, partial sums passed on). Realised only at
+    gate sites with a timing model (Site.timed), as a circuits.TimingPlan that the simulator runs through the
+    timed simulator (the processing element: hardware.pe.timed_accumulate, the period relative to the element's
+    critical path); the level that injects nothing is inf (an unbounded period or supply)."""
 
     delays: str = "unit"
     sigma: float = 0.05
@@ -400,9 +403,9 @@ class _Timing(NoiseModel):
             raise NoiseError(f"{self.kind} dataflow {self.dataflow!r} is unknown (allowed: {', '.join(DATAFLOWS)})")
 
     def check_gate_site(self, site):
-        if not site.one_netlist:
+        if not site.timed:
             raise NoiseError(f"site {site.name!r}: {self.kind} noise is realised at a circuit's gate site and at "
-                             "the multipliers of a network (mac-gate) only")
+                             "the multipliers and accumulator adders of a network (mac-gate, pe-add, pe-gate) only")
 
     def words(self, values, width, signed, rng, batch_axis=True):
         raise NoiseError(f"{self.kind} noise acts on gates only")
