@@ -30,8 +30,9 @@ from testbed.systems import NetworkSystem
 
 KEYS = {"kind": str, "dataset": str, "arch": str, "hidden": list, "quant": str, "bits": int, "lam": float,
         "seed": int, "backward": str, "epochs": int, "weight_bits": int, "act_bits": int, "multiplier": str,
-        "mode": str, "model": str, "data": str, "arithmetic": str, "training": str, "train_noise": dict}
-MODEL_KEYS = ("dataset", "arch", "quant", "bits", "lam", "seed", "backward", "epochs", "training")
+        "mode": str, "model": str, "data": str, "arithmetic": str, "training": str, "train_noise": dict,
+        "finetune_epochs": int}
+MODEL_KEYS = ("dataset", "arch", "quant", "bits", "lam", "seed", "backward", "epochs", "training", "finetune_epochs")
 ENTRY_POINT = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")  # module:function, allowed only with --allow-code
 ARCHS = {
     "mlp": "multilayer perceptron with ReLU; hidden widths, quant float|fixed|learned-noise",
@@ -85,6 +86,7 @@ class Network(SystemKind):
     instead of training one (a torch.export archive, or with arch/hidden a state_dict of that built-in
     architecture; loaded without unpickling code), or "module:function" returning an nn.Module (runs code: only
     with `testbed run --allow-code`); data = an .npz file with x_test, y_test and optionally x_calib;
+    finetune_epochs (the quantization stages' and fault-aware fine-tune's);
     training = "plain" (default) | "fault-aware" | "gaussian" with train_noise = {kind = "bitflip", level = p,
     spread = decades, multiplier = form} (networks.fault_aware; multiplier defaults to the form of the network's
     multiplier when that is a generated 8-bit `multiplier`, else "array")."""
@@ -109,7 +111,7 @@ class Network(SystemKind):
         if table.get("arithmetic", ARITHMETICS[0]) not in ARITHMETICS:
             p.add(f"{where}.arithmetic", f"must be one of {', '.join(ARITHMETICS)}, got {table['arithmetic']!r}")
         check_sizes(p, where, table, (("weight_bits", 2, 16), ("act_bits", 1, 16), ("bits", 1, 16),
-                                      ("epochs", 1, 100_000)), layers=16, width=4096)
+                                      ("epochs", 1, 100_000), ("finetune_epochs", 1, 100_000)), layers=16, width=4096)
         files = {}
         for key in ("model", "data"):
             value = table.get(key)
