@@ -9,7 +9,8 @@ network's own multiplier) and against its baselines ('per task'), on the noise-l
 axis. Every system's primary break-down is one criterion (disagreement with its own noise-free output in 1% of
 evaluations); a network's or classifier's net accuracy drop is a secondary task metric ("secondary"). Per
 population (testbed.kinds.population): its members' break-downs and the population's (testbed.pooling), and the
-populations' gaps with sign verdicts. The run's settings (testbed.settings) and thresholds.
+populations' gaps with sign verdicts. The run's settings (testbed.settings) and thresholds. Per sweep that relates
+break-downs to label entropy, its rate fit (`rate_fit`, testbed.rate.rate_fits).
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
     from testbed.compare import baseline_label, gap
     from testbed.kinds import SYSTEM_KINDS
     from testbed.pooling import population_entries, population_gaps
+    from testbed.rate import rate_fits
     from testbed.sites import site_named
 
     sweeps = []
@@ -139,7 +141,7 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
         if system.name not in details:
             kind = SYSTEM_KINDS[suite.systems[system.name].kind]
             details[system.name] = {**system.detail(), "kind": kind.name, "rate_view": kind.rate_view}
-    return json_safe({
+    out = json_safe({
         "systems": details,
         "suite": suite.name, "description": suite.description, "suite_hash": suite.hash, "seed": suite.seed,
         "code_version": meta.get("code_version"), "created": meta.get("created"), "notes": suite.notes,
@@ -151,6 +153,8 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
         "settings": dataclasses.asdict(suite.settings),
         "sweeps": sweeps,
     })
+    fits = rate_fits(out)
+    return json_safe(out | {"rate_fit": fits}) if fits else out
 
 
 def gate_level(site: str) -> bool:

@@ -25,12 +25,12 @@ from networks import data as datasets
 from networks.load import fit_data
 from networks.ops import OPERATIONS
 from testbed.errors import SuiteError, TestbedError
-from testbed.kinds.base import BuildContext, SystemKind, check_sizes, num, refers_to
+from testbed.kinds.base import BuildContext, SystemKind, check_sizes, num, refers_to, task_dataset
 from testbed.systems import NetworkSystem
 
 KEYS = {"kind": str, "dataset": str, "arch": str, "hidden": list, "quant": str, "bits": int, "lam": float,
         "seed": int, "backward": str, "epochs": int, "weight_bits": int, "act_bits": int, "multiplier": str,
-        "mode": str, "model": str, "data": str, "arithmetic": str}
+        "mode": str, "model": str, "data": str, "arithmetic": str, "task": dict}
 MODEL_KEYS = ("dataset", "arch", "quant", "bits", "lam", "seed", "backward", "epochs")
 ENTRY_POINT = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")  # module:function, allowed only with --allow-code
 ARCHS = {
@@ -84,7 +84,9 @@ class Network(SystemKind):
     (a signed multiplier circuit, two's-complement operands: hardware.multipliers); model = a saved model
     instead of training one (a torch.export archive, or with arch/hidden a state_dict of that built-in
     architecture; loaded without unpickling code), or "module:function" returning an nn.Module (runs code: only
-    with `testbed run --allow-code`); data = an .npz file with x_test, y_test and optionally x_calib."""
+    with `testbed run --allow-code`); data = an .npz file with x_test, y_test and optionally x_calib; task = {keep,
+    groups, test_inputs} on the built-in data set (networks.tasks: classes kept and merged into labels; the output
+    width is the number of groups)."""
 
     name, site_world, order = "network", "network", 1
     provides, rate_view = frozenset({"operands"}), True
@@ -114,9 +116,12 @@ class Network(SystemKind):
                 files[key] = base / value
                 if not files[key].is_file():
                     p.add(f"{where}.{key}", f"no such file {files[key]}")
+        if "task" in table and "data" in table:
+            p.add(f"{where}.task", "applies to a built-in data set (dataset), not to data = FILE")
+        dataset = task_dataset(p, where, table)
         if len(p.items) > before:
             return None
-        kwargs = {k: table[k] for k in MODEL_KEYS if k in table}
+        kwargs = {k: table[k] for k in MODEL_KEYS if k in table} | {"dataset": dataset}
         if "hidden" in table:
             kwargs["hidden"] = tuple(table["hidden"])
         try:
