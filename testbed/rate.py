@@ -24,8 +24,8 @@ COVERS = ("the between-task variation (a random intercept per task: label groupi
 def logit_margin(logits) -> float:
     """The normalised logit margin of a network's noise-free integer logits (N inputs, K classes): the mean over
     inputs of the top logit minus the runner-up, divided by the root mean square of the logits' deviations from
-    each class's mean logit over the inputs. Dimensionless (a common scale or a per-class offset of the logits
-    does not change it): how far the decisions are from a tie, in units of how much the logits vary between
+    each class's mean logit over the inputs. Dimensionless (a common scale or a common offset of the logits does
+    not change it): how far the decisions are from a tie, in units of how much the logits vary between
     inputs."""
     z = np.asarray(logits, float)
     top = np.sort(z, axis=1)
