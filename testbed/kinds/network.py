@@ -24,6 +24,7 @@ from networks import (
 from networks import data as datasets
 from networks.load import fit_data
 from networks.ops import OPERATIONS
+from networks.tasks import PARTITIONS
 from testbed.errors import SuiteError, TestbedError
 from testbed.kinds.base import BuildContext, SystemKind, check_sizes, num, refers_to, task_dataset
 from testbed.systems import NetworkSystem
@@ -176,6 +177,8 @@ class Network(SystemKind):
     def catalog(cls):
         return (["networks (arch):"] + [f"  {k:<24} {v}" for k, v in ARCHS.items()]
                 + [f"  data sets: {', '.join(datasets.DATASETS)} (or data = FILE.npz)"]
+                + [f"  task = {{keep, groups, test_inputs}}: classes kept and merged (partitions: "
+                   f"{', '.join(PARTITIONS)})"]
                 + ["torch operations (model = FILE):"]
                 + [f"  {k:<24} {op.summary}" for k, op in OPERATIONS.items() if op.summary])
 
