@@ -194,7 +194,9 @@ def rate_fit_sentence(f: dict) -> str:
             f"break-down error SNR changes by {fmt(f['slope'])} bits per bit of label entropy ({conf} interval "
             f"[{fmt(f['lo'])}, {fmt(f['hi'])}], t with {f['df']:g} degrees of freedom, {f['members']} members of "
             f"{f['tasks']} tasks on {f['input_sets']} input sets); the interval "
-            f"{'excludes' if f['excludes_zero'] else 'includes'} zero. It covers {f['covers']}.")
+            f"{'excludes' if f['excludes_zero'] else 'includes'} zero; without the margin as a covariate "
+            f"{fmt(f['without_margin']['slope'])} [{fmt(f['without_margin']['lo'])}, {fmt(f['without_margin']['hi'])}] "
+            f"(margin and entropy correlate, r = {f['margin_entropy_correlation']:.2f}). It covers {f['covers']}.")
 
 
 def _systems(summary: dict) -> list[str]:

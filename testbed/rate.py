@@ -5,7 +5,9 @@ rate_points collects, per network unit of a sweep whose tasks have at least two 
 error SNR (bits) with the task's label entropy, data set, input set (networks.tasks.input_set) and the member's
 margin (logit_margin), the last two from the system's detail. rate_fits fits, per such sweep, break-down SNR = b0 + b_H
 entropy + b_m margin + (an intercept per input set) + u[task] + e by REML (testbed.mixed), a random intercept per
-task (data set), which its members share; the slope on entropy comes with a Student-t interval.
+task (data set), which its members share; the slope on entropy comes with a Student-t interval, and so does the
+slope of the same model without the margin (the margin is lower for tasks of more labels: the two covariates are
+correlated, and the entry gives their correlation).
 """
 
 from __future__ import annotations
@@ -82,17 +84,21 @@ def _fit(pts: list[dict], confidence: float) -> dict:
     if len(set(tasks)) == len(tasks):
         raise ValueError("one member per task: a task's intercept is not separable from a member's")
     margin = np.array([p["margin"] for p in pts], float)
-    X = np.column_stack([np.ones(len(pts)), [p["rate"] for p in pts], margin]
-                        + [[float(p["input_set"] == s) for p in pts] for s in sets[1:]])
-    result = fit([p["snr"] for p in pts], X, tasks)
+    y, dummies = [p["snr"] for p in pts], [[float(p["input_set"] == s) for p in pts] for s in sets[1:]]
+    X = np.column_stack([np.ones(len(pts)), [p["rate"] for p in pts], margin] + dummies)
+    result = fit(y, X, tasks)
     lo, hi = result.interval(1, confidence)
     mlo, mhi = result.interval(2, confidence)
+    alone = fit(y, np.delete(X, 2, axis=1), tasks)  # the same model without the margin
+    alo, ahi = alone.interval(1, confidence)
     return {"slope": float(result.beta[1]), "lo": lo, "hi": hi, "confidence": confidence, "df": float(result.df[1]),
             "excludes_zero": bool(lo > 0 or hi < 0),
             "covariates": ["label entropy (bits)", "normalised logit margin (testbed.rate.logit_margin)",
                            f"input set ({len(sets)} levels, reference {sets[0]})"],
             "random_effect": "intercept per task (data set)", "covers": COVERS,
             "margin_slope": float(result.beta[2]), "margin_lo": mlo, "margin_hi": mhi,
+            "margin_entropy_correlation": float(np.corrcoef(margin, X[:, 1])[0, 1]),
+            "without_margin": {"slope": float(alone.beta[1]), "lo": alo, "hi": ahi, "df": float(alone.df[1])},
             "var_task": result.var_group, "var_member": result.var_resid,
             "reference_set": sets[0], "line": {"intercept": float(result.beta[0] + result.beta[2] * margin.mean()),
                                                "slope": float(result.beta[1])}}
@@ -105,4 +111,6 @@ def rate_fit_text(f: dict) -> str:
     return (f"rate fit ({f['sweep']}): break-down error SNR per bit of label entropy {f['slope']:.3g} bits "
             f"[{f['lo']:.3g}, {f['hi']:.3g}] ({100 * f['confidence']:g}%, t with {f['df']:g} df; {f['members']} "
             f"members, {f['tasks']} tasks, {f['input_sets']} input sets; covariates input set and margin, random "
-            f"intercept per task): the interval {'excludes' if f['excludes_zero'] else 'includes'} zero")
+            f"intercept per task): the interval {'excludes' if f['excludes_zero'] else 'includes'} zero; without the "
+            f"margin {f['without_margin']['slope']:.3g} [{f['without_margin']['lo']:.3g}, "
+            f"{f['without_margin']['hi']:.3g}]")

@@ -128,6 +128,10 @@ def test_tiny_rate_suite_fit_matches_a_hand_computed_one(tmp_path, capsys):
     assert np.isclose(f["slope"], beta[1], rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose([f["lo"], f["hi"]], [beta[1] - t * se[1], beta[1] + t * se[1]], rtol=1e-3)
     assert f["df"] == 1 and f["covers"].startswith("the between-task variation")
+    beta, se = dense_reml(y, np.delete(X, 2, axis=1), np.array([p["dataset"] for p in pts]))
+    alone = f["without_margin"]
+    assert np.isclose(alone["slope"], beta[1], rtol=1e-4, atol=1e-6) and alone["df"] == 1
+    np.testing.assert_allclose([alone["lo"], alone["hi"]], [beta[1] - t * se[1], beta[1] + t * se[1]], rtol=1e-3)
     from testbed.show import show
 
     assert "rate fit (additive): break-down error SNR per bit of label entropy" in show(out)
