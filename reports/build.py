@@ -188,7 +188,8 @@ def rate_verdict(points: list[dict]) -> str:
 
 def rate_fit_sentence(f: dict) -> str:
     """One sentence on a rate fit (testbed.rate.rate_fits): the slope of break-down SNR on label entropy with its
-    interval, the covariates and what the interval covers; whether the interval excludes zero."""
+    interval, the covariates and what the interval covers; whether the interval excludes zero; the slope without
+    the margin (the figure's solid and dashed lines)."""
     conf = f"{100 * f['confidence']:g}%"
     return (f"{f['sweep']}: with the input set and the margin as covariates and a random intercept per task, the "
             f"break-down error SNR changes by {fmt(f['slope'])} bits per bit of label entropy ({conf} interval "

@@ -226,7 +226,7 @@ def rate_figure(points: list[dict], colours: dict) -> bytes:
 def rate_fit_figure(points: list[dict], fit: dict) -> bytes:
     """Break-down error SNR against label entropy, one point per member (slightly spread along x so that members
     of a task do not hide each other), coloured by input set, with the mixed-model fit's line at its reference
-    input set and the mean margin (testbed.rate.rate_fits)."""
+    input set and the mean margin (solid), and that of the model without the margin (dashed; testbed.rate)."""
     fig, ax = plt.subplots(figsize=(7, 4.8))
     sets = sorted({p["input_set"] for p in points}, key=lambda s: (s != fit["reference_set"], s))
     rng = np.random.default_rng(0)
@@ -235,10 +235,10 @@ def rate_fit_figure(points: list[dict], fit: dict) -> bytes:
         ax.scatter([p["rate"] + rng.uniform(-0.04, 0.04) for p in mine], [_num(p["snr"]) for p in mine], s=16,
                    color=OKABE_ITO[i % len(OKABE_ITO)], marker="os^Dv<>"[i // len(OKABE_ITO) % 7], label=s)
     xs = np.array([min(p["rate"] for p in points), max(p["rate"] for p in points)])
-    line = fit["line"]
-    ax.plot(xs, line["intercept"] + line["slope"] * xs, "k-", lw=1.2,
-            label=f"fit at {fit['reference_set']}, mean margin: slope {fit['slope']:.2f} "
-                  f"[{fit['lo']:.2f}, {fit['hi']:.2f}] bits/bit")
+    for f, style, what in ((fit, "k-", "margin held at its mean"), (fit["without_margin"], "k--", "without margin")):
+        ax.plot(xs, f["line"]["intercept"] + f["line"]["slope"] * xs, style, lw=1.2,
+                label=f"fit at {fit['reference_set']}, {what}: slope {f['slope']:.2f} [{f['lo']:.2f}, {f['hi']:.2f}] "
+                      "bits/bit")
     ax.set_xlabel("label entropy of the task (bits)")
     ax.set_ylabel("error SNR at the products at break-down (bits)")
     return _finish(fig, ax, f"rate experiment: {fit['sweep']}", legend=7)

@@ -63,7 +63,8 @@ def rate_fits(summary: dict, confidence: float = 0.95) -> list[dict]:
     """Per sweep with rate points: the mixed-model fit of break-down SNR on label entropy (module docstring): the
     slope with its interval, the covariates, what the interval covers, the counts, and the fitted line at the
     reference input set and the mean margin (for the figure); or the sweep with `why` when the design does not
-    determine the slope (e.g. each input set one entropy, or one member per task)."""
+    determine the slope (e.g. each input set one entropy, or one member per task). The model without the margin
+    (`without_margin`) comes with its own line at the reference input set."""
     out = []
     points = rate_points(summary)
     for name in dict.fromkeys(p["sweep"] for p in points):
@@ -98,7 +99,8 @@ def _fit(pts: list[dict], confidence: float) -> dict:
             "random_effect": "intercept per task (data set)", "covers": COVERS,
             "margin_slope": float(result.beta[2]), "margin_lo": mlo, "margin_hi": mhi,
             "margin_entropy_correlation": float(np.corrcoef(margin, X[:, 1])[0, 1]),
-            "without_margin": {"slope": float(alone.beta[1]), "lo": alo, "hi": ahi, "df": float(alone.df[1])},
+            "without_margin": {"slope": float(alone.beta[1]), "lo": alo, "hi": ahi, "df": float(alone.df[1]),
+                               "line": {"intercept": float(alone.beta[0]), "slope": float(alone.beta[1])}},
             "var_task": result.var_group, "var_member": result.var_resid,
             "reference_set": sets[0], "line": {"intercept": float(result.beta[0] + result.beta[2] * margin.mean()),
                                                "slope": float(result.beta[1])}}

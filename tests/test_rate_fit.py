@@ -132,6 +132,12 @@ def test_tiny_rate_suite_fit_matches_a_hand_computed_one(tmp_path, capsys):
     alone = f["without_margin"]
     assert np.isclose(alone["slope"], beta[1], rtol=1e-4, atol=1e-6) and alone["df"] == 1
     np.testing.assert_allclose([alone["lo"], alone["hi"]], [beta[1] - t * se[1], beta[1] + t * se[1]], rtol=1e-3)
+    from reports.build import rate_fit_sentence
+    from reports.figures import rate_fit_figure
     from testbed.show import show
 
     assert "rate fit (additive): break-down error SNR per bit of label entropy" in show(out)
+    assert rate_fit_figure(pts, f).startswith(b"\x89PNG")
+    sentence = rate_fit_sentence(f)
+    assert f"t with 1 degrees of freedom, {len(pts)} members of 4 tasks on 2 input sets" in sentence
+    assert ("excludes zero" if f["excludes_zero"] else "includes zero") in sentence
