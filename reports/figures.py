@@ -12,7 +12,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from testbed.rate import rate_points  # noqa: E402, F401 (the rate view's points, shared with the rate fit)
+from testbed.summary import rate_points  # noqa: E402, F401 (the rate view's points, shared with the rate fit)
 
 OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 

@@ -1,13 +1,14 @@
 """Rate against capacity: does a network's break-down error SNR at its products follow the label entropy its task
 must deliver, beyond the inputs it sees and how well it separates them?
 
-rate_points collects, per network unit of a sweep whose tasks have at least two label entropies, its break-down
-error SNR (bits) with the task's label entropy, data set, input set (networks.tasks.input_set) and the member's
-margin (logit_margin), the last two from the system's detail. rate_fits fits, per such sweep, break-down SNR = b0 + b_H
-entropy + b_m margin + (an intercept per input set) + u[task] + e by REML (testbed.mixed), a random intercept per
-task (data set), which its members share; the slope on entropy comes with a Student-t interval, and so does the
-slope of the same model without the margin (the margin is lower for tasks of more labels: the two covariates are
-correlated, and the entry gives their correlation).
+rate_points (in testbed.summary, which reports may read) collects, per network unit of a sweep whose tasks have
+at least two label entropies, its break-down error SNR (bits) with the task's label entropy, data set, input set
+(networks.tasks.input_set) and the member's margin (logit_margin), the last two from the system's detail.
+rate_fits fits, per such sweep, break-down SNR = b0 + b_H entropy + b_m margin + (an intercept per input set) +
+u[task] + e by REML (testbed.mixed), a random intercept per task (data set), which its members share; the slope
+on entropy comes with a Student-t interval, and so does the slope of the same model without the margin (the
+margin is lower for tasks of more labels: the two covariates are correlated, and the entry gives their
+correlation).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import math
 import numpy as np
 
 from testbed.mixed import fit
+from testbed.summary import rate_points
 
 COVERS = ("the between-task variation (a random intercept per task: label grouping, kept classes and test subsample) "
           "and the between-member variation within a task (training seeds, with each member's own estimation "
@@ -33,30 +35,6 @@ def logit_margin(logits) -> float:
     top = np.sort(z, axis=1)
     spread = math.sqrt(float(np.mean((z - z.mean(axis=0)) ** 2)))
     return float(np.mean(top[:, -1] - top[:, -2]) / spread) if spread > 0 else 0.0
-
-
-def rate_points(summary: dict) -> list[dict]:
-    """For each unit of a system in the rate view (a network: its kind says so) at a word or gate site of its
-    products (no layer restriction): the label entropy of its task (the rate R it must deliver, bits) and the error
-    SNR at its products at break-down (bits) with that SNR's interval, its data set and input set and its margin
-    (None when the summary has none); only from sweeps that hold tasks of at least two different entropies."""
-    systems = summary.get("systems", {})
-    pts = []
-    for sw in summary["sweeps"]:
-        rates = {round(systems.get(u["system"], {}).get("label_entropy_bits") or 0, 2) for u in sw["units"]
-                 if systems.get(u["system"], {}).get("rate_view")}
-        if sw["per_bit"] or len(rates) < 2:
-            continue
-        for u in sw["units"]:
-            d = systems.get(u["system"], {})
-            b = u["breakdown"]
-            if not d.get("rate_view") or u.get("layer") or b.get("censored") or b["error_snr_bits"] is None:
-                continue
-            pts.append({"sweep": sw["name"], "noise": sw["noise"], "system": u["system"], "site": u["site"],
-                        "rate": d["label_entropy_bits"], "snr": b["error_snr_bits"], "lo": b["error_snr_lo"],
-                        "hi": b["error_snr_hi"], "dataset": d.get("dataset"),
-                        "input_set": d.get("input_set", d.get("dataset")), "margin": d.get("logit_margin")})
-    return pts if len({round(p["rate"], 2) for p in pts}) >= 2 else []
 
 
 def rate_fits(summary: dict, confidence: float = 0.95) -> list[dict]:

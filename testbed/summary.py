@@ -157,6 +157,30 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
     return json_safe(out | {"rate_fit": fits}) if fits else out
 
 
+def rate_points(summary: dict) -> list[dict]:
+    """For each unit of a system in the rate view (a network: its kind says so) at a word or gate site of its
+    products (no layer restriction): the label entropy of its task (the rate R it must deliver, bits) and the error
+    SNR at its products at break-down (bits) with that SNR's interval, its data set and input set and its margin
+    (None when the summary has none); only from sweeps that hold tasks of at least two different entropies."""
+    systems = summary.get("systems", {})
+    pts = []
+    for sw in summary["sweeps"]:
+        rates = {round(systems.get(u["system"], {}).get("label_entropy_bits") or 0, 2) for u in sw["units"]
+                 if systems.get(u["system"], {}).get("rate_view")}
+        if sw["per_bit"] or len(rates) < 2:
+            continue
+        for u in sw["units"]:
+            d = systems.get(u["system"], {})
+            b = u["breakdown"]
+            if not d.get("rate_view") or u.get("layer") or b.get("censored") or b["error_snr_bits"] is None:
+                continue
+            pts.append({"sweep": sw["name"], "noise": sw["noise"], "system": u["system"], "site": u["site"],
+                        "rate": d["label_entropy_bits"], "snr": b["error_snr_bits"], "lo": b["error_snr_lo"],
+                        "hi": b["error_snr_hi"], "dataset": d.get("dataset"),
+                        "input_set": d.get("input_set", d.get("dataset")), "margin": d.get("logit_margin")})
+    return pts if len({round(p["rate"], 2) for p in pts}) >= 2 else []
+
+
 def gate_level(site: str) -> bool:
     """Whether a unit's site (SITE or SITE@LAYER) puts noise on gates (testbed.sites), for readers of a summary."""
     from testbed.sites import gate_level as at_gates

@@ -7,8 +7,9 @@ from scipy import optimize
 from scipy import stats as scipy_stats
 
 from testbed.mixed import fit
-from testbed.rate import logit_margin, rate_points
+from testbed.rate import logit_margin
 from testbed.store import read_summary
+from testbed.summary import rate_points
 
 
 def dense_reml(y, X, group):
