@@ -69,7 +69,7 @@ class ModelConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
-        checks = [("dataset", self.dataset in datasets.DATASETS, ", ".join(datasets.DATASETS)),
+        checks = [("dataset", datasets.known(self.dataset), ", ".join(datasets.DATASETS) + " or a task on one"),
                   ("arch", self.arch in ARCHS, ", ".join(ARCHS)), ("quant", self.quant in QUANTS, ", ".join(QUANTS)),
                   ("backward", self.backward in BACKWARDS, ", ".join(BACKWARDS)),
                   ("noise", self.noise in NOISES, ", ".join(NOISES)),

@@ -9,7 +9,8 @@ network's own multiplier) and against its baselines ('per task'), on the noise-l
 axis. Every system's primary break-down is one criterion (disagreement with its own noise-free output in 1% of
 evaluations); a network's or classifier's net accuracy drop is a secondary task metric ("secondary"). Per
 population (testbed.kinds.population): its members' break-downs and the population's (testbed.pooling), and the
-populations' gaps with sign verdicts. The run's settings (testbed.settings) and thresholds.
+populations' gaps with sign verdicts. The run's settings (testbed.settings) and thresholds. Per sweep that relates
+break-downs to label entropy, its rate fit (`rate_fit`, testbed.rate.rate_fits).
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
     from testbed.compare import baseline_label, gap
     from testbed.kinds import SYSTEM_KINDS
     from testbed.pooling import population_entries, population_gaps
+    from testbed.rate import rate_fits
     from testbed.sites import site_named
 
     sweeps = []
@@ -159,7 +161,7 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
         if system.name not in details:
             kind = SYSTEM_KINDS[suite.systems[system.name].kind]
             details[system.name] = {**system.detail(), "kind": kind.name, "rate_view": kind.rate_view}
-    return json_safe({
+    out = json_safe({
         "systems": details,
         "suite": suite.name, "description": suite.description, "suite_hash": suite.hash, "seed": suite.seed,
         "code_version": meta.get("code_version"), "created": meta.get("created"), "notes": suite.notes,
@@ -171,6 +173,32 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
         "settings": dataclasses.asdict(suite.settings),
         "sweeps": sweeps,
     })
+    fits = rate_fits(out)
+    return json_safe(out | {"rate_fit": fits}) if fits else out
+
+
+def rate_points(summary: dict) -> list[dict]:
+    """For each unit of a system in the rate view (a network: its kind says so) at a word or gate site of its
+    products (no layer restriction): the label entropy of its task (the rate R it must deliver, bits) and the error
+    SNR at its products at break-down (bits) with that SNR's interval, its data set and input set and its margin
+    (None when the summary has none); only from sweeps that hold tasks of at least two different entropies."""
+    systems = summary.get("systems", {})
+    pts = []
+    for sw in summary["sweeps"]:
+        rates = {round(systems.get(u["system"], {}).get("label_entropy_bits") or 0, 2) for u in sw["units"]
+                 if systems.get(u["system"], {}).get("rate_view")}
+        if sw["per_bit"] or len(rates) < 2:
+            continue
+        for u in sw["units"]:
+            d = systems.get(u["system"], {})
+            b = u["breakdown"]
+            if not d.get("rate_view") or u.get("layer") or b.get("censored") or b["error_snr_bits"] is None:
+                continue
+            pts.append({"sweep": sw["name"], "noise": sw["noise"], "system": u["system"], "site": u["site"],
+                        "rate": d["label_entropy_bits"], "snr": b["error_snr_bits"], "lo": b["error_snr_lo"],
+                        "hi": b["error_snr_hi"], "dataset": d.get("dataset"),
+                        "input_set": d.get("input_set", d.get("dataset")), "margin": d.get("logit_margin")})
+    return pts if len({round(p["rate"], 2) for p in pts}) >= 2 else []
 
 
 def gate_level(site: str) -> bool:

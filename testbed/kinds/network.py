@@ -24,14 +24,15 @@ from networks import (
 from networks import data as datasets
 from networks.load import fit_data
 from networks.ops import OPERATIONS
+from networks.tasks import PARTITIONS
 from testbed.errors import SuiteError, TestbedError
-from testbed.kinds.base import BuildContext, SystemKind, check_sizes, num, refers_to
+from testbed.kinds.base import BuildContext, SystemKind, check_sizes, num, refers_to, task_dataset
 from testbed.systems import NetworkSystem
 
 KEYS = {"kind": str, "dataset": str, "arch": str, "hidden": list, "quant": str, "bits": int, "lam": float,
         "seed": int, "backward": str, "epochs": int, "weight_bits": int, "act_bits": int, "multiplier": str,
         "mode": str, "model": str, "data": str, "arithmetic": str, "training": str, "train_noise": dict,
-        "finetune_epochs": int}
+        "finetune_epochs": int, "task": dict}
 MODEL_KEYS = ("dataset", "arch", "quant", "bits", "lam", "seed", "backward", "epochs", "training", "finetune_epochs")
 ENTRY_POINT = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")  # module:function, allowed only with --allow-code
 ARCHS = {
@@ -89,7 +90,9 @@ class Network(SystemKind):
     finetune_epochs (the quantization stages' and fault-aware fine-tune's);
     training = "plain" (default) | "fault-aware" | "gaussian" with train_noise = {kind = "bitflip", level = p,
     spread = decades, multiplier = form} (networks.fault_aware; multiplier defaults to the form of the network's
-    multiplier when that is a generated 8-bit `multiplier`, else "array")."""
+    multiplier when that is a generated 8-bit `multiplier`, else "array"); task = {keep, groups, test_inputs} on
+    the built-in data set (networks.tasks: classes kept and merged into labels; the output width is the number of
+    groups)."""
 
     name, site_world, order = "network", "network", 1
     provides, rate_view = frozenset({"operands"}), True
@@ -119,9 +122,12 @@ class Network(SystemKind):
                 files[key] = base / value
                 if not files[key].is_file():
                     p.add(f"{where}.{key}", f"no such file {files[key]}")
+        if "task" in table and "data" in table:
+            p.add(f"{where}.task", "applies to a built-in data set (dataset), not to data = FILE")
+        dataset = task_dataset(p, where, table)
         if len(p.items) > before:
             return None
-        kwargs = {k: table[k] for k in MODEL_KEYS if k in table}
+        kwargs = {k: table[k] for k in MODEL_KEYS if k in table} | {"dataset": dataset}
         if "hidden" in table:
             kwargs["hidden"] = tuple(table["hidden"])
         if "train_noise" in table or table.get("training", "plain") != "plain":
@@ -178,6 +184,8 @@ class Network(SystemKind):
     def catalog(cls):
         return (["networks (arch):"] + [f"  {k:<24} {v}" for k, v in ARCHS.items()]
                 + [f"  data sets: {', '.join(datasets.DATASETS)} (or data = FILE.npz)"]
+                + [f"  task = {{keep, groups, test_inputs}}: classes kept and merged (partitions: "
+                   f"{', '.join(PARTITIONS)})"]
                 + ["torch operations (model = FILE):"]
                 + [f"  {k:<24} {op.summary}" for k, op in OPERATIONS.items() if op.summary])
 
