@@ -3,6 +3,7 @@ and hardening gains are given per gate, the fault-budget gain apart."""
 
 import math
 
+import numpy as np
 import pytest
 
 import circuits
@@ -22,7 +23,21 @@ def test_word_flips_have_a_closed_form_the_estimate_matches():
     assert b.lo <= closed["level"] <= b.hi  # the estimator finds the closed form within its interval
     assert system.closed_form(bitflip(0.0), "gate") is None  # gate faults: no closed form
     assert system.closed_form(bitflip(0.0, bits=(3,)), "output") is None
-    assert system.closed_form(additive(8.0), "output") is None
+    assert system.closed_form(additive(8.0), "gate") is None
+
+
+@pytest.mark.parametrize("dist", ["gaussian", "uniform"])
+def test_additive_noise_on_the_word_has_a_closed_form_sampling_and_the_estimator_match(dist):
+    system = CircuitSystem(circuits.multiplier(4))  # products 0..225: 31 of 256 are 0, an edge of the range
+    closed = system.closed_form(additive(8.0, dist), "output")
+    assert closed["formula"].startswith(f"{2 - 31 / 256:.4g} ")
+    noise, rng = additive(closed["level"], dist), np.random.default_rng(3)
+    golden = np.tile(system.golden, 400)  # 102,400 words: the disagreement's standard error is 3.1e-4
+    noisy = noise.words(golden[:, None], 8, False, rng)[:, 0]
+    assert np.mean(noisy != golden) == pytest.approx(0.01, abs=1.2e-3)
+    sweep = run_sweep(Sweep(system, "output", additive(8.0, dist), list(np.linspace(2.0, 12.0, 11)), budget=200))
+    b = sweep.breakdown()
+    assert b.lo <= closed["level"] <= b.hi  # the estimator finds the closed form within its interval
 
 
 def test_hardening_gain_is_per_gate_and_the_budget_gain_counts_gates_again():
