@@ -51,3 +51,46 @@ def test_hardening_gain_is_per_gate_and_the_budget_gain_counts_gates_again():
     assert row["per_gate"] == pytest.approx(6.7)
     assert row["budget"] == pytest.approx(20.1)
     assert math.isclose(row["budget"] / row["per_gate"], row["gate_ratio"])
+
+
+def test_population_hardening_gain_is_per_gate_paired_by_seed_not_by_gate_count():
+    from testbed.stats import population_gap
+
+    seeds, plain_p, tmr_p = [0, 1, 2], [1e-5, 2e-5, 4e-5], [7e-5, 1e-4, 3e-4]
+    systems, pops = {}, []
+    for name, ps, spec in (("tree", plain_p, "none"), ("tree_tmr", tmr_p, "tmr")):
+        members = []
+        for s, p in zip(seeds, ps, strict=True):
+            systems[f"{name}[seed {s}]"] = {"gates": 2400 if spec == "tmr" else 800,  # every plain tree: 800 gates
+                                            "hardening": {"spec": spec, "base_gates": 800}}
+            members.append({"system": f"{name}[seed {s}]", "seed": s, "breakdown": {"level": p}})
+        pops.append({"label": f"g/{name}@gate", "system": name, "site": "gate", "key": "seed", "members": members})
+    gap = population_gap(np.log10(tmr_p), np.log10(plain_p), True).to_dict()
+    summary = {"systems": systems, "sweeps": [{
+        "name": "g", "per_bit": False, "units": [], "populations": pops,
+        "population_gaps": [{"population": "g/tree@gate", "against": "g/tree_tmr@gate", "paired": True,
+                             **{k: -gap[k] if k in ("value", "lo", "hi") else gap[k] for k in gap}}]}]}
+    (row,) = hardening_rows(summary)
+    ratios = np.array(tmr_p) / np.array(plain_p)  # each seed's hardened tree against its own plain tree
+    assert row["per_gate"] == pytest.approx(np.exp(np.mean(np.log(ratios))))
+    assert (row["per_gate_lo"], row["per_gate_hi"]) == pytest.approx((10 ** gap["lo"], 10 ** gap["hi"]))
+    assert row["gate_ratio"] == 3.0 and row["budget"] == pytest.approx(3 * row["per_gate"])
+
+
+def test_population_fault_budget_is_the_members_geometric_mean_with_a_t_interval():
+    from testbed.kinds.population import PopulationSpec
+    from testbed.pooling import population_entries
+
+    levels, gates = [1e-5, 3e-5, 2e-5], [800, 790, 810]
+    entries = [{"label": f"g/t[seed {s}]@gate", "system": f"t[seed {s}]", "site": "gate", "bit": None,
+                "breakdown": {"level": p, "severity": math.log10(p), "se": 0.02, "error_snr_bits": 3.0},
+                "fault_budget": {"gates": g, "level": p * g, "lo": p * g, "hi": p * g}}
+               for s, p, g in zip(range(3), levels, gates, strict=True)]
+    pop = PopulationSpec("t", "classifier", "seed", (0, 1, 2), tuple(e["system"] for e in entries))
+    (entry,) = population_entries({"t": pop}, entries, bitflip(0.0), 0.95)
+    fb = entry["fault_budget"]
+    budgets = np.log10(np.array(levels) * gates)
+    half = 4.302653 * budgets.std(ddof=1) / math.sqrt(3)  # Student t, 2 df, 95%
+    assert fb["level"] == pytest.approx(10 ** budgets.mean())
+    assert (fb["lo"], fb["hi"]) == pytest.approx((10 ** (budgets.mean() - half), 10 ** (budgets.mean() + half)))
+    assert (fb["gates_min"], fb["gates_max"]) == (790, 810)
