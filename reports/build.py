@@ -422,7 +422,8 @@ def _population_hardening(sw: dict, systems: dict) -> list[dict]:
                 continue
             gap = next((g for g in sw.get("population_gaps", []) if {g["population"], g["against"]}
                         == {label, other["label"]} and g["paired"]), None)
-            if gap is None or gap["lo"] is None or not math.isfinite(gap["value"]):
+            if gap is None or any(not isinstance(gap.get(k), (int, float)) or not math.isfinite(gap[k])
+                                  for k in ("value", "lo", "hi")):
                 continue
             sign = 1 if gap["population"] == label else -1
             ends = sorted(10 ** (sign * gap[k]) for k in ("lo", "hi"))
