@@ -1,6 +1,7 @@
 """Compiled classifiers against their software models: the whole digits test set, exhaustive small models,
 the building blocks exhaustively, and Icarus on a sample of the exported Verilog."""
 
+import hashlib
 import subprocess
 
 import numpy as np
@@ -109,10 +110,21 @@ def test_a_binarized_mlp_is_trained_once_per_cache_and_a_tampered_file_is_retrai
     assert all(np.array_equal(a.thresholds, b.thresholds) and np.array_equal(a.weights, b.weights)
                for a, b in zip(again.hidden, direct.hidden, strict=True))
     (path,) = (tmp_path / "models").glob("bnn_*.npz")
+    sha = path.with_name(path.name + ".sha256")
     path.write_bytes(path.read_bytes()[:-1] + b"x")
     with pytest.warns(CacheWarning, match="fails verification"):
         trained_binarized(data, hidden=(6, 5), bits=1, epochs=2, seed=4)
-    assert len(calls) == 1  # retrained
+    path.write_bytes(b"garbage")
+    sha.write_text(hashlib.sha256(b"garbage").hexdigest())
+    with pytest.warns(CacheWarning, match="unreadable"):
+        trained_binarized(data, hidden=(6, 5), bits=1, epochs=2, seed=4)
+    trained_binarized(data, hidden=(6, 5), bits=1, epochs=2, seed=5)  # another member, then its file in this one's
+    other = next(p for p in (tmp_path / "models").glob("bnn_*.npz") if p != path)
+    path.write_bytes(other.read_bytes())
+    sha.write_text(hashlib.sha256(other.read_bytes()).hexdigest())
+    with pytest.warns(CacheWarning, match="holds another model"):
+        trained_binarized(data, hidden=(6, 5), bits=1, epochs=2, seed=4)
+    assert len(calls) == 4  # retrained each time (seed 5 through the stub too)
 
 
 def test_small_models_exhaustively():

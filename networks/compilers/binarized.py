@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import math
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -162,12 +163,12 @@ def trained_binarized(ds, hidden: tuple[int, ...] = (128,), bits: int = 2, epoch
     process that builds a population of binarized MLPs trains each member once per cache, not once per process."""
     from networks.train import models_dir
 
-    key = hashlib.sha256(json.dumps([BNN_VERSION, ds.name, list(hidden), bits, epochs, seed]).encode())
-    path = models_dir() / f"bnn_{key.hexdigest()[:20]}.npz"
-    model = _load_binarized(path, bits)
+    key = hashlib.sha256(json.dumps([BNN_VERSION, ds.name, list(hidden), bits, epochs, seed]).encode()).hexdigest()
+    path = models_dir() / f"bnn_{key[:20]}.npz"
+    model = _load_binarized(path, key, bits, tuple(hidden))
     if model is None:
         model = train_binarized(ds.x_train, ds.y_train, hidden, bits, epochs, seed)[1]
-        arrays = {"n_features": np.array(model.n_features), "out_weights": model.out_weights}
+        arrays = {"key": np.array(key), "n_features": np.array(model.n_features), "out_weights": model.out_weights}
         for i, layer in enumerate(model.hidden):
             arrays |= {f"w{i}": layer.weights, f"t{i}": layer.thresholds, f"up{i}": layer.up}
         buf = io.BytesIO()
@@ -178,8 +179,9 @@ def trained_binarized(ds, hidden: tuple[int, ...] = (128,), bits: int = 2, epoch
     return model
 
 
-def _load_binarized(path, bits: int) -> BinarizedModel | None:
-    """The cached integer model at `path` when it exists and verifies; None (a warning when it exists) if not."""
+def _load_binarized(path, key: str, bits: int, hidden: tuple) -> BinarizedModel | None:
+    """The cached integer model at `path` when it exists, verifies against its SHA-256 and is the model of `key`
+    with `hidden` units; None (a one-line warning when the file exists) otherwise."""
     try:
         data = path.read_bytes()
     except OSError:
@@ -188,14 +190,21 @@ def _load_binarized(path, bits: int) -> BinarizedModel | None:
         expected = path.with_name(path.name + ".sha256").read_text().strip()
     except (OSError, UnicodeDecodeError):
         expected = None
-    if expected != hashlib.sha256(data).hexdigest():
-        warn(f"cached binarized MLP {path} {'has no checksum file' if expected is None else 'fails verification'}"
-             "; retraining it")
-        return None
-    with np.load(io.BytesIO(data), allow_pickle=False) as z:
-        layers = tuple(BinaryLayer(z[f"w{i}"], z[f"t{i}"], z[f"up{i}"])
-                       for i in range(sum(1 for k in z.files if k.startswith("up"))))
-        return BinarizedModel(bits, int(z["n_features"]), layers, z["out_weights"])
+    why = "has no checksum file" if expected is None else "fails verification (sha256 mismatch)"
+    if expected == hashlib.sha256(data).hexdigest():
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as z:
+                layers = tuple(BinaryLayer(z[f"w{i}"].astype(bool), z[f"t{i}"].astype(np.int64),
+                                           z[f"up{i}"].astype(bool)) for i in range(len(hidden)))
+                model = BinarizedModel(bits, int(z["n_features"]), layers, z["out_weights"].astype(bool))
+                stored = str(z["key"])
+            if stored == key and tuple(layer.weights.shape[0] for layer in layers) == hidden:
+                return model
+            why = "holds another model"
+        except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            why = f"is unreadable ({type(exc).__name__})"
+    warn(f"cached binarized MLP {path} {why}; retraining it")
+    return None
 
 
 def compile_binarized(model: BinarizedModel, name: str = "bnn") -> CompiledClassifier:
