@@ -338,55 +338,128 @@ def arithmetic_rows(summary: dict) -> list[dict]:
     return rows
 
 
+def _members(sw: dict) -> set[str]:
+    """The systems of a sweep that are members of its populations."""
+    return {m["system"] for pop in sw.get("populations", []) for m in pop["members"]}
+
+
 def budget_rows(summary: dict) -> list[dict]:
-    """One row per unit with a fault budget (gate sites under a per-gate probability): gates evaluated per sample,
-    noise-free accuracy, the break-down p per gate and p times gates, the expected faulty gates per evaluation that
-    the logic survives, with intervals (bounds when censored)."""
+    """One row per population and per other unit with a fault budget (gate sites under a per-gate probability):
+    gates evaluated per sample (a population's members' range), noise-free accuracy (its members' mean), the
+    break-down p per gate and p times gates, the expected faulty gates per evaluation that the logic survives,
+    with intervals (a population's over its members; bounds when censored)."""
     systems = summary.get("systems", {})
     rows = []
     for sw in summary["sweeps"]:
+        if sw["per_bit"]:
+            continue
+        for pop in sw.get("populations", []):
+            fb = pop.get("fault_budget")
+            if not fb:
+                continue
+            accs = [systems.get(m["system"], {}).get("clean_accuracy") for m in pop["members"]]
+            depths = [systems.get(m["system"], {}).get("depth") for m in pop["members"]]
+            gates = fb["gates_min"] if fb["gates_min"] == fb["gates_max"] else \
+                f"{fmt(fb['gates_min'])}-{fmt(fb['gates_max'])}"
+            budget = {"level": fb["level"], "lo": fb["lo"], "hi": fb["hi"], "censored": ""}
+            rows.append({"sweep": sw["name"], "system": f"{short(pop['label'])} ({len(accs)} members)",
+                         "gates": gates, "depth": max(depths) if None not in depths else None,
+                         "accuracy": sum(accs) / len(accs) if None not in accs else None,
+                         "breaks": interval_text(pop["population"]), "budget": interval_text(budget),
+                         "_budget": budget, "_colour": pop["system"], "_gates": fb["gates_mean"]})
+        members = _members(sw)
         for u in sw["units"]:
             fb = u.get("fault_budget")
-            if not fb or sw["per_bit"]:
+            if not fb or u["system"] in members:
                 continue
             d = systems.get(u["system"], {})
             budget = {"level": fb["level"], "lo": fb["lo"], "hi": fb["hi"], "censored": u["breakdown"].get("censored")}
             rows.append({"sweep": sw["name"], "system": f"{u['system']}@{u['site']}", "gates": fb["gates"],
                          "depth": d.get("depth"), "accuracy": u.get("clean_accuracy"),
                          "breaks": interval_text(u["breakdown"]), "budget": interval_text(budget),
-                         "_budget": budget})
+                         "_budget": budget, "_colour": u["system"], "_gates": fb["gates"]})
     return rows
 
 
+def _plain_of(name: str, candidates, systems: dict) -> str | None:
+    """The plain netlist swept beside hardened system `name`: a candidate with the hardened one's base gate count
+    and no hardening (None: none)."""
+    base = systems[name]["hardening"]["base_gates"]
+    return next((v for v in candidates if systems.get(v, {}).get("gates") == base
+                 and (systems[v].get("hardening") or {}).get("spec", "none") == "none"), None)
+
+
+def _hardened(name: str, systems: dict) -> bool:
+    return (systems.get(name, {}).get("hardening") or {}).get("spec", "none") != "none"
+
+
 def hardening_rows(summary: dict) -> list[dict]:
-    """One row per hardened system of a sweep at a gate site whose plain netlist (a system of the sweep with the
-    hardened one's base gate count and no hardening) was swept beside it: the gain per gate (break-down p per gate,
-    hardened over plain) and the gain in fault budget (that times the gate ratio, which counts the added gates)."""
+    """One row per hardened system (or population) of a sweep at a gate site whose plain netlist (a system of the
+    sweep with the hardened one's base gate count and no hardening; for a population, the plain member of the same
+    seed) was swept beside it: the gain per gate (break-down p per gate, hardened over plain; for populations
+    10^(the paired population gap) with its interval over members) and the gain in fault budget (that times the
+    gate ratio, which counts the added gates)."""
     from testbed.summary import gate_level
 
     systems = summary.get("systems", {})
     rows = []
     for sw in summary["sweeps"]:
-        units = [u for u in sw["units"] if gate_level(u["site"]) and u.get("layer") is None and not sw["per_bit"]]
+        if sw["per_bit"]:
+            continue
+        units = [u for u in sw["units"] if gate_level(u["site"]) and u.get("layer") is None]
+        members = _members(sw)
         for u in units:
-            hard = systems.get(u["system"], {}).get("hardening") or {}
-            if hard.get("spec", "none") == "none":
+            if u["system"] in members or not _hardened(u["system"], systems):
                 continue
-            plain = next((v for v in units if systems.get(v["system"], {}).get("gates") == hard["base_gates"]
-                          and (systems[v["system"]].get("hardening") or {}).get("spec", "none") == "none"), None)
+            plain = next((v for v in units if v["system"] == _plain_of(u["system"], [w["system"] for w in units],
+                                                                         systems)), None)
             if plain is None or u["breakdown"].get("censored") or plain["breakdown"].get("censored"):
                 continue
             per_gate = u["breakdown"]["level"] / plain["breakdown"]["level"]
-            ratio = systems[u["system"]]["gates"] / hard["base_gates"]
+            ratio = systems[u["system"]]["gates"] / systems[u["system"]]["hardening"]["base_gates"]
             rows.append({"sweep": sw["name"], "system": u["system"], "plain": plain["system"],
-                         "hardening": hard["spec"], "gate_ratio": ratio, "per_gate": per_gate,
-                         "budget": per_gate * ratio})
+                         "hardening": systems[u["system"]]["hardening"]["spec"], "gate_ratio": ratio,
+                         "per_gate": per_gate, "per_gate_lo": None, "per_gate_hi": None, "budget": per_gate * ratio})
+        rows += _population_hardening(sw, systems)
+    return rows
+
+
+def _population_hardening(sw: dict, systems: dict) -> list[dict]:
+    """hardening_rows for populations: a hardened population against the population whose member of each seed
+    is that member's plain netlist; the gain per gate from their paired population gap (decades)."""
+    pops = {p["label"]: p for p in sw.get("populations", [])}
+    rows = []
+    for label, pop in pops.items():
+        names = [m["system"] for m in pop["members"]]
+        if not all(_hardened(n, systems) for n in names):
+            continue
+        for other in pops.values():
+            if other is pop or other["site"] != pop["site"] or other["key"] != pop["key"]:
+                continue
+            plain = {m[other["key"]]: m["system"] for m in other["members"]}
+            if [m[pop["key"]] for m in pop["members"]] != list(plain) or any(
+                    _plain_of(m["system"], [plain[m[pop["key"]]]], systems) is None for m in pop["members"]):
+                continue
+            gap = next((g for g in sw.get("population_gaps", []) if {g["population"], g["against"]}
+                        == {label, other["label"]} and g["paired"]), None)
+            if gap is None or any(not isinstance(gap.get(k), (int, float)) or not math.isfinite(gap[k])
+                                  for k in ("value", "lo", "hi")):
+                continue
+            sign = 1 if gap["population"] == label else -1
+            ends = sorted(10 ** (sign * gap[k]) for k in ("lo", "hi"))
+            ratio = sum(systems[n]["gates"] / systems[n]["hardening"]["base_gates"] for n in names) / len(names)
+            per_gate = 10 ** (sign * gap["value"])
+            rows.append({"sweep": sw["name"], "system": f"{pop['system']} ({len(names)} members)",
+                         "plain": other["system"], "hardening": systems[names[0]]["hardening"]["spec"],
+                         "gate_ratio": ratio, "per_gate": per_gate, "per_gate_lo": ends[0], "per_gate_hi": ends[1],
+                         "budget": per_gate * ratio, "verdict": gap["verdict"]})
     return rows
 
 
 HARDENING_TITLE = "Hardening: gain per gate (primary) and in fault budget (counts the added gates again)"
 HARDENING_COLUMNS = (("sweep", "sweep"), ("system", "hardened"), ("plain", "plain"), ("hardening", "hardening"),
                      ("gate_ratio", "gates, hardened / plain"), ("per_gate", "gain per gate (break-down p ratio)"),
+                     ("per_gate_lo", "its interval from"), ("per_gate_hi", "to"),
                      ("budget", "gain in fault budget"))
 
 

@@ -248,8 +248,8 @@ def budget_figure(rows: list[dict], colours: dict) -> bytes:
     """The fault budget of each unit (expected faulty gates per evaluation at break-down) on a log axis."""
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.4))
     for i, r in enumerate(rows):
-        _mark(ax, i, r["_budget"], colours[r["system"].split("@")[0]], horizontal=True)
-    ax.set_yticks(range(len(rows)), [f"{r['sweep']}: {r['system']} ({fmt_gates(r['gates'])} gates)" for r in rows],
+        _mark(ax, i, r["_budget"], colours[r["_colour"]], horizontal=True)
+    ax.set_yticks(range(len(rows)), [f"{r['sweep']}: {r['system']} ({fmt_gates(r['_gates'])} gates)" for r in rows],
                   fontsize=8)
     ax.set_xscale("log")
     ax.set_xlabel("faulty gates per evaluation at break-down (p per gate x gates per evaluation)")

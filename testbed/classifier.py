@@ -18,7 +18,7 @@ from networks.compilers import (
     compile_integer_mlp,
     fit_forest,
     fit_tree,
-    train_binarized,
+    trained_binarized,
 )
 from networks.data import Dataset
 from testbed.metrics import energy_point, network_metrics
@@ -157,8 +157,7 @@ class BinarizedMLP(Classifier):
     seed: int = 0
 
     def compile(self, ds):
-        _, model = train_binarized(ds.x_train, ds.y_train, self.hidden, self.bits, self.epochs, self.seed)
-        return compile_binarized(model)
+        return compile_binarized(trained_binarized(ds, self.hidden, self.bits, self.epochs, self.seed))
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,23 @@ def population_entries(populations: dict, entries: list[dict], noise, confidence
                                "severity_sd": p.sd, "within_se": p.within_se, "members": p.members,
                                "error_snr_bits": snr.mean, "error_snr_lo": snr.lo, "error_snr_hi": snr.hi,
                                "covers": p.covers}})
+            budget = _fault_budget(members, sev, confidence)
+            if budget:
+                out[-1]["fault_budget"] = budget
     return out
+
+
+def _fault_budget(members: list[dict], sev: list[float], confidence: float) -> dict | None:
+    """The population's fault budget (secondary axis: expected faulty gates per evaluation at break-down, p per
+    gate times gates): 10^(mean of the members' log10(p g)) with the t interval over members, and the members'
+    gate counts; None when a member has no budget (not a gate site under a per-gate probability)."""
+    if not all(m.get("fault_budget") for m in members):
+        return None
+    gates = [m["fault_budget"]["gates"] for m in members]
+    b = population_breakdown([s + math.log10(g) for s, g in zip(sev, gates, strict=True)], None, confidence)
+    ends = [10 ** x if math.isfinite(x) else None for x in (b.mean, b.lo, b.hi)]
+    return {"level": ends[0], "lo": ends[1], "hi": ends[2], "gates_mean": sum(gates) / len(gates),
+            "gates_min": min(gates), "gates_max": max(gates), "covers": b.covers}
 
 
 def population_gaps(pops: list[dict], entries: list[dict], systems: dict, noise, confidence: float) -> list[dict]:

@@ -36,6 +36,10 @@ def show_summary(summary: dict) -> str:
             text = population_text(p, sw["axis"]["gap_unit"])
             lines.append(f"  {short(pop['label']) + ' (population)':<44} {text:<46} {fmt(p['error_snr_bits'])}")
             lines.append(f"    ({p['covers']})")
+            if pop.get("fault_budget"):
+                fb = pop["fault_budget"]
+                lines.append(f"    fault budget (secondary: rewards size), faulty gates per evaluation: "
+                             f"{interval_text(fb)} ({fmt(fb['gates_min'])}-{fmt(fb['gates_max'])} gates)")
             for m in pop["members"]:
                 lines.append(f"    {'member ' + pop['key'] + ' ' + str(m[pop['key']]):<42} "
                              f"{level_text(m['breakdown']):<46} {fmt(m['breakdown']['error_snr_bits'])}")

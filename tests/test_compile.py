@@ -1,6 +1,7 @@
 """Compiled classifiers against their software models: the whole digits test set, exhaustive small models,
 the building blocks exhaustively, and Icarus on a sample of the exported Verilog."""
 
+import hashlib
 import subprocess
 
 import numpy as np
@@ -23,6 +24,7 @@ from networks.compilers import (
     quantize,
     thermometer,
     train_binarized,
+    trained_binarized,
 )
 from tests.conftest import require_tool
 
@@ -90,6 +92,39 @@ def test_binarized_integer_model_matches_torch(data):
     with torch.no_grad():
         ref = net(torch.as_tensor(thermometer(q, 3), dtype=torch.float32) * 2 - 1).argmax(1).numpy()
     assert (model.predict(q) == ref).mean() >= 0.99  # exact except where a float sum sits on a threshold
+
+
+def test_a_binarized_mlp_is_trained_once_per_cache_and_a_tampered_file_is_retrained(data, tmp_path, monkeypatch):
+    import networks.compilers.binarized as bz
+    from circuits.cache import CacheWarning
+
+    monkeypatch.setenv("TESTBED_CACHE", str(tmp_path))
+    first = trained_binarized(data, hidden=(6, 5), bits=1, epochs=2, seed=4)
+    _, direct = train_binarized(data.x_train, data.y_train, hidden=(6, 5), bits=1, epochs=2, seed=4)
+    calls = []
+    monkeypatch.setattr(bz, "train_binarized", lambda *a: calls.append(a) or (None, direct))
+    again = trained_binarized(data, hidden=(6, 5), bits=1, epochs=2, seed=4)
+    assert calls == []  # loaded, not trained
+    q = quantize(data.x_test, 1)
+    assert np.array_equal(again.predict(q), direct.predict(q)) and np.array_equal(first.predict(q), direct.predict(q))
+    assert all(np.array_equal(a.thresholds, b.thresholds) and np.array_equal(a.weights, b.weights)
+               for a, b in zip(again.hidden, direct.hidden, strict=True))
+    (path,) = (tmp_path / "models").glob("bnn_*.npz")
+    sha = path.with_name(path.name + ".sha256")
+    path.write_bytes(path.read_bytes()[:-1] + b"x")
+    with pytest.warns(CacheWarning, match="fails verification"):
+        trained_binarized(data, hidden=(6, 5), bits=1, epochs=2, seed=4)
+    path.write_bytes(b"garbage")
+    sha.write_text(hashlib.sha256(b"garbage").hexdigest())
+    with pytest.warns(CacheWarning, match="unreadable"):
+        trained_binarized(data, hidden=(6, 5), bits=1, epochs=2, seed=4)
+    trained_binarized(data, hidden=(6, 5), bits=1, epochs=2, seed=5)  # another member, then its file in this one's
+    other = next(p for p in (tmp_path / "models").glob("bnn_*.npz") if p != path)
+    path.write_bytes(other.read_bytes())
+    sha.write_text(hashlib.sha256(other.read_bytes()).hexdigest())
+    with pytest.warns(CacheWarning, match="holds another model"):
+        trained_binarized(data, hidden=(6, 5), bits=1, epochs=2, seed=4)
+    assert len(calls) == 4  # retrained each time (seed 5 through the stub too)
 
 
 def test_small_models_exhaustively():

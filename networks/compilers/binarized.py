@@ -15,7 +15,11 @@ Training: latent weights clipped to [-1, 1], forward sign, backward the straight
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import math
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +28,7 @@ from torch import nn
 
 from circuits import blocks
 from circuits.builder import Builder
+from circuits.cache import warn, write_atomically
 from networks.compilers.compiled import CompiledClassifier, feature_inputs, quantize
 from networks.errors import NetworkError
 
@@ -145,6 +150,61 @@ def train_binarized(x: np.ndarray, y: np.ndarray, hidden: tuple[int, ...] = (128
                     lin.weight.clamp_(-1, 1)
     net.eval()
     return net, integer_model(net, bits, q.shape[1])
+
+
+BNN_VERSION = 1  # bump when training changes: cached integer models of older versions are not used
+
+
+def trained_binarized(ds, hidden: tuple[int, ...] = (128,), bits: int = 2, epochs: int = 60,
+                      seed: int = 0) -> BinarizedModel:
+    """The integer model of train_binarized on data set `ds` (its training inputs and labels), from the model
+    cache (networks.train.models_dir()) when it was trained before: an .npz of plain arrays loaded without pickle,
+    used only when it matches the SHA-256 stored beside it (else retrained, with a one-line warning). Every
+    process that builds a population of binarized MLPs trains each member once per cache, not once per process."""
+    from networks.train import models_dir
+
+    key = hashlib.sha256(json.dumps([BNN_VERSION, ds.name, list(hidden), bits, epochs, seed]).encode()).hexdigest()
+    path = models_dir() / f"bnn_{key[:20]}.npz"
+    model = _load_binarized(path, key, bits, tuple(hidden))
+    if model is None:
+        model = train_binarized(ds.x_train, ds.y_train, hidden, bits, epochs, seed)[1]
+        arrays = {"key": np.array(key), "n_features": np.array(model.n_features), "out_weights": model.out_weights}
+        for i, layer in enumerate(model.hidden):
+            arrays |= {f"w{i}": layer.weights, f"t{i}": layer.thresholds, f"up{i}": layer.up}
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        written = write_atomically(path, buf.getvalue())
+        write_atomically(written.with_name(written.name + ".sha256"),
+                         (hashlib.sha256(buf.getvalue()).hexdigest() + "\n").encode())
+    return model
+
+
+def _load_binarized(path, key: str, bits: int, hidden: tuple) -> BinarizedModel | None:
+    """The cached integer model at `path` when it exists, verifies against its SHA-256 and is the model of `key`
+    with `hidden` units; None (a one-line warning when the file exists) otherwise."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    try:
+        expected = path.with_name(path.name + ".sha256").read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        expected = None
+    why = "has no checksum file" if expected is None else "fails verification (sha256 mismatch)"
+    if expected == hashlib.sha256(data).hexdigest():
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as z:
+                layers = tuple(BinaryLayer(z[f"w{i}"].astype(bool), z[f"t{i}"].astype(np.int64),
+                                           z[f"up{i}"].astype(bool)) for i in range(len(hidden)))
+                model = BinarizedModel(bits, int(z["n_features"]), layers, z["out_weights"].astype(bool))
+                stored = str(z["key"])
+            if stored == key and tuple(layer.weights.shape[0] for layer in layers) == hidden:
+                return model
+            why = "holds another model"
+        except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            why = f"is unreadable ({type(exc).__name__})"
+    warn(f"cached binarized MLP {path} {why}; retraining it")
+    return None
 
 
 def compile_binarized(model: BinarizedModel, name: str = "bnn") -> CompiledClassifier:
