@@ -21,6 +21,7 @@ from tqdm import tqdm
 from testbed.build import build_systems, build_units
 from testbed.errors import TestbedError, WorkerLost
 from testbed.escape import terminal_text
+from testbed.progress import InputBar
 from testbed.store import Store
 from testbed.suite import load_suite
 from testbed.summary import build_summary, write_summary
@@ -143,6 +144,7 @@ def run_suite(suite_path, out_dir, workers: int | None = None, scheduler: str | 
         _WORKER_UNITS.clear()
     else:
         _WORKER_UNITS[suite.hash] = units
+        _show_inputs(units, progress)
     failed: set = set()
     progress_bar = Progress(suite.name, len(store.rows("ok")), units, progress)
     path = str(Path(suite_path).resolve())
@@ -236,6 +238,15 @@ class Progress:
             ran = self.done - self.start_done
             print(f"{self.name}: {'complete' if ran else 'already complete'}: {self.done} trials stored"
                   + (f", {ran} run now" if ran else ""), file=sys.stderr, flush=True)
+
+
+def _show_inputs(units: dict, progress: bool) -> None:
+    """Trials that run in this process show the inputs done of each pass (systems that stream a test set in
+    batches: their on_batch), on a terminal only; workers elsewhere report whole trials."""
+    bar = InputBar("trial", None if progress else False)
+    for system in {id(u.sweep.system): u.sweep.system for u in units.values()}.values():
+        if hasattr(system, "on_batch"):
+            system.on_batch = bar
 
 
 WARM_GATES = 2000  # netlists up to this size get their kernels compiled before workers start (seconds each)
