@@ -355,9 +355,10 @@ class NetworkSystem(System):
 
         pred, power, exact = [], np.zeros(2), 0
         with measuring() as timed:  # timing noise: what each layer's timed products measured
-            for result in self._passes(run):
+            for k, result in enumerate(self._passes(run)):
                 pred.append(result.predictions)
-                power += result.site_error[plan.site.measured_at]
+                if k == 0 or plan.site.batch_axis:  # a parameter's words (weights) once, not once per batch
+                    power += result.site_error[plan.site.measured_at]
                 exact += int(np.count_nonzero(result.wrong_products == 0))
         pred = np.concatenate(pred)
         k = self.dataset.n_classes
@@ -411,10 +412,12 @@ class NetworkSystem(System):
         return [net] if net is not None else []
 
     def detail(self) -> dict:
-        """Accuracy, label entropy, the multiplier, per-layer weight bits and pruned channels, the size report."""
+        """Accuracy, label entropy, the multiplier, per-layer weight bits and pruned channels, the size report, the
+        test inputs per engine pass (batch)."""
         layers = [{"layer": k, "kind": lay.kind, "shape": list(lay.weight.shape), "weight_bits": lay.weight_bits,
                    "pruned_channels": int((abs(lay.weight).sum(axis=1) == 0).sum())}
                   for k, lay in enumerate(self.engine.model.layers)]
         return {"world": self.world, "dataset": self.dataset.name, "test_inputs": int(self.n),
                 "clean_accuracy": self.clean_accuracy, "label_entropy_bits": self.required_rate_bits,
-                "multiplier": self.runs_on, "mode": self.engine.multiplier.mode, "layers": layers, "size": self.size}
+                "multiplier": self.runs_on, "mode": self.engine.multiplier.mode, "layers": layers, "size": self.size,
+                "batch": self.batch}
