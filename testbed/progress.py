@@ -23,7 +23,7 @@ class InputBar:
         if self.show is False:
             return
         if self.bar is None:
-            self.bar = tqdm(total=total, desc=self.desc, unit="input", leave=False, smoothing=0.3,
+            self.bar = tqdm(total=total, desc=self.desc, unit="input", leave=False, smoothing=0.3, mininterval=0,
                             disable=None if self.show is None else False,
                             bar_format="{desc}: {n_fmt} of {total_fmt} inputs |{bar}| [{elapsed}<{remaining}, "
                                        "{rate_fmt}]")

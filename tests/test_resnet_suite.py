@@ -15,7 +15,9 @@ import circuits as c
 from networks import IntegerEngine, Multiplier, from_torch, load_model
 from networks.data import Dataset, from_npz
 from networks.models import resnet20
+from testbed import systems
 from testbed.noise import bitflip, stuck_at
+from testbed.progress import InputBar
 from testbed.sites import site_named
 from testbed.systems import NetworkSystem
 from tests.hostile import ROOT, cli
@@ -118,22 +120,45 @@ def test_streaming_in_batches_counts_what_one_pass_counts_and_holds_one_batch(en
     assert row["n"] == N_IMAGES and row["error_power"] > 0
 
 
-def test_fault_budgets_count_each_part_of_the_processing_element_as_often_as_it_runs():
-    """Conv 1->2 channels 3x3 (padding 1) on 4x4 images, ReLU, linear 32 -> 3, by hand: 2 x 16 = 32 conv outputs
-    of 9 multiply-accumulate steps each (288) and 3 x 32 = 96 linear steps, 384 in all per input; the
-    requantizer runs once per output of the ReLU layer (32), not once per multiply."""
+def _tiny(multiplier, **kwargs) -> NetworkSystem:
+    """Conv 1->2 channels 3x3 (padding 1) on 4x4 images, ReLU, linear 32 -> 3, on 5 random inputs."""
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(32, 3)).eval()
     x = np.random.default_rng(0).random((5, 1, 4, 4), dtype=np.float32)
     imodel = from_torch(model, x)
+    mul = multiplier(imodel)
+    return NetworkSystem(IntegerEngine(imodel, mul), Dataset("random", x, np.zeros(5, np.int64), x, np.arange(5) % 3,
+                                                             3, (1, 4, 4)), **kwargs)
+
+
+def test_fault_budgets_count_each_part_of_the_processing_element_as_often_as_it_runs():
+    """By hand: 2 x 16 = 32 conv outputs of 9 multiply-accumulate steps each (288) and 3 x 32 = 96 linear steps,
+    384 in all per input; the requantizer runs once per output of the ReLU layer (32), not once per multiply."""
     mul8 = c.multiplier(8)
-    pe = Multiplier("pe", mul8, acc_bits=imodel.acc_bits)
-    system = NetworkSystem(IntegerEngine(imodel, pe), Dataset("random", x, np.zeros(5, np.int64), x,
-                                                               np.arange(5) % 3, 3, (1, 4, 4)))
-    assert pe.req is not None and pe.req_layers == {imodel.layers[0].name}
+    system = _tiny(lambda imodel: Multiplier("pe", mul8, acc_bits=imodel.acc_bits))
+    pe = system.engine.multiplier
+    assert pe.req is not None and pe.req_layers == {system.engine.model.layers[0].name}
     mul, add, req = mul8.n_gates, pe.adder.n_gates, pe.req.n_gates
     steps, outputs = 2 * 16 * 9 + 3 * 32, 2 * 16
     budget = {name: system.gates_per_evaluation(site_named(name))
               for name in ("mac-gate", "pe-add", "pe-gate", "pe-req", "pe-whole")}
     assert budget == {"mac-gate": mul * steps, "pe-add": add * steps, "pe-gate": (mul + add) * steps,
                       "pe-req": req * outputs, "pe-whole": (mul + add) * steps + req * outputs}
+
+
+def test_the_default_batch_keeps_a_pass_under_its_multiplies(monkeypatch):
+    """384 multiplies per input (as counted above): at most 1,000 per pass gives batches of 2 (2, 2, 1)."""
+    assert _tiny(lambda imodel: None).batch == 5  # the whole set where it fits (2^29 multiplies)
+    monkeypatch.setattr(systems, "PRODUCTS_PER_BATCH", 1000)
+    done = []
+    system = _tiny(lambda imodel: None, on_batch=lambda k, n: done.append((k, n)))
+    assert system.batch == 2 and done == [(2, 5), (4, 5), (5, 5)]
+
+
+def test_the_inputs_bar_shows_on_request_and_stays_quiet_off_a_terminal(capsys):
+    quiet, shown = InputBar("trial"), InputBar("trial", show=True)
+    for done in (2, 4, 5):
+        quiet(done, 5)
+        shown(done, 5)
+    err = capsys.readouterr().err
+    assert "trial: 4 of 5 inputs" in err and err.count("trial: 0 of 5") == 1  # one bar, from 0 to 5
