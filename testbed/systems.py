@@ -271,7 +271,7 @@ class NetworkSystem(System):
         self.runs_on, self.size = runs_on, size
         self.x, self.labels = dataset.x_test, dataset.y_test
         self.n = len(self.x)
-        self.on_batch = on_batch  # called (inputs done, inputs in all) after each batch of a pass, or None
+        self.on_batch = on_batch  # called (inputs done, inputs in all) as a pass goes, or None
         self.batch = min(self.n, int(batch)) if batch else self._auto_batch()
         golden, self.operand_histogram, self.outputs = [], 0, {}
         for clean in self._passes(lambda x, _: engine.run(x, record=True)):
@@ -291,7 +291,10 @@ class NetworkSystem(System):
 
     def _passes(self, run):
         """run(inputs, k) for each batch k of `batch` test inputs in order, yielding its results; reports progress
-        to on_batch. Memory is bounded by one batch's activations (the engine holds one pass at a time)."""
+        to on_batch (0 before the first). Memory is bounded by one batch's activations (the engine holds one pass
+        at a time)."""
+        if self.on_batch is not None:
+            self.on_batch(0, self.n)
         for k, start in enumerate(range(0, self.n, self.batch)):
             stop = min(start + self.batch, self.n)
             yield run(self.x[start:stop], k)

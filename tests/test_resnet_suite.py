@@ -152,12 +152,12 @@ def test_the_default_batch_keeps_a_pass_under_its_multiplies(monkeypatch):
     monkeypatch.setattr(systems, "PRODUCTS_PER_BATCH", 1000)
     done = []
     system = _tiny(lambda imodel: None, on_batch=lambda k, n: done.append((k, n)))
-    assert system.batch == 2 and done == [(2, 5), (4, 5), (5, 5)]
+    assert system.batch == 2 and done == [(0, 5), (2, 5), (4, 5), (5, 5)]
 
 
 def test_the_inputs_bar_shows_on_request_and_stays_quiet_off_a_terminal(capsys):
     quiet, shown = InputBar("trial"), InputBar("trial", show=True)
-    for done in (2, 4, 5):
+    for done in (0, 2, 4, 5):
         quiet(done, 5)
         shown(done, 5)
     err = capsys.readouterr().err
