@@ -27,7 +27,8 @@ class InputBar:
                             disable=None if self.show is None else False,
                             bar_format="{desc}: {n_fmt} of {total_fmt} inputs |{bar}| [{elapsed}<{remaining}, "
                                        "{rate_fmt}]")
-        self.bar.update(done - self.bar.n)
+        if done > self.bar.n:
+            self.bar.update(done - self.bar.n)
         if done >= total:
             self.bar.close()
             self.bar = None
