@@ -66,7 +66,7 @@ def test_cifar_layout_npz_is_read_as_torch_images(user_files):
 
 def test_the_resnet20_suite_runs_end_to_end_through_the_command_line(user_files):
     text = (user_files / "resnet20.toml").read_text()
-    short = text.replace("levels = {log = [1e-10, 1e-4, 7]}", "levels = [1e-9, 1e-6]").replace(
+    short = text.replace("levels = {log = [1e-11, 1e-4, 8]}", "levels = [1e-9, 1e-6]").replace(
         "min_trials = 2\nmax_trials = 3\nrefine = 1\nbudget = 30", "min_trials = 1\nmax_trials = 1\nrefine = 0\n"
         "budget = 0").replace('data = "cifar10-test.npz"\n', 'data = "cifar10-test.npz"\nbatch = 4\n')
     assert short.count("levels = [1e-9, 1e-6]") == 1 and "budget = 0" in short and "batch = 4" in short
@@ -162,3 +162,12 @@ def test_the_inputs_bar_shows_on_request_and_stays_quiet_off_a_terminal(capsys):
         shown(done, 5)
     err = capsys.readouterr().err
     assert all(err.count(f"trial: {k} of 5 inputs") == 1 for k in (0, 2, 4))  # one bar, drawn per batch
+
+
+def test_readme_example_writes_a_model_and_test_set_the_suite_reads(tmp_path, monkeypatch):
+    """The example of the README section 'ResNet-20 on your own data', run as written."""
+    from tests.conftest import run_readme_example
+
+    monkeypatch.chdir(tmp_path)
+    assert run_readme_example("ResNet-20 on your own data").strip() == "(3, 32, 32) torch.Size([2, 10])"
+    assert {p.name for p in tmp_path.iterdir()} == {"resnet20.pt2", "cifar10-test.npz"}
