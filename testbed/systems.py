@@ -328,9 +328,10 @@ class NetworkSystem(System):
 
     def trial(self, noise: NoiseModel, site: str, seed: int) -> dict:
         """One trial over the test set, streamed in batches of `batch` inputs. The first batch draws from the
-        trial's generator as one pass over everything would; later ones, under transient noise, from streams of
-        their own ((seed, batch)); under permanent noise (stuck-at, timing) every batch sees the faults of the first
-        (the same fault set, seed and generator state), so the counts do not depend on the batch size."""
+        trial's generator as one pass over everything would. What one pass draws once for all its inputs, permanent
+        faults (stuck-at, timing) and the words of a parameter site (weights), every later batch draws alike (the
+        same fault set, seed and generator state), so those counts do not depend on the batch size; transient noise
+        on per-input words and gates is drawn from a stream of each batch's own ((seed, batch))."""
         plan = noise.plan(self.site(noise, site))
         rng = trial_rng(seed)
         seed = sub_seed(rng, 31)
@@ -349,7 +350,7 @@ class NetworkSystem(System):
         def run(x, k):
             if k == 0:
                 batch_rng, batch_faults = rng, faults
-            elif noise.transient:
+            elif noise.transient and plan.site.batch_axis:
                 batch_rng = np.random.default_rng([seed, k])
                 batch_faults = faults.with_seed(sub_seed(batch_rng, 31)) if faults is not None else None
             else:
@@ -360,7 +361,7 @@ class NetworkSystem(System):
         with measuring() as timed:  # timing noise: what each layer's timed products measured
             for k, result in enumerate(self._passes(run)):
                 pred.append(result.predictions)
-                if k == 0 or plan.site.batch_axis:  # a parameter's words (weights) once, not once per batch
+                if k == 0 or plan.site.batch_axis:  # a parameter's words (weights) count once, as in one pass
                     power += result.site_error[plan.site.measured_at]
                 exact += int(np.count_nonzero(result.wrong_products == 0))
         pred = np.concatenate(pred)

@@ -93,9 +93,9 @@ def engine_and_data(user_files):
 
 def test_streaming_in_batches_counts_what_one_pass_counts_and_holds_one_batch(engine_and_data, monkeypatch):
     """Batches of 4 against one pass of all 16 inputs: the same noise-free predictions, operand counts and
-    outputs per layer, and under permanent faults (stuck-at gates of the multiplier, stuck-at weight bits) the
-    same counts in every trial, since every batch sees the trial's one fault set; the engine never gets more than
-    a batch of inputs."""
+    outputs per layer, and under permanent faults (stuck-at gates of the multiplier, stuck-at weight bits) and
+    weight flips the same counts in every trial, since every batch sees the trial's one draw of them; the engine
+    never gets more than a batch of inputs."""
     engine, ds = engine_and_data
     seen = []
     run = engine.run
@@ -108,7 +108,7 @@ def test_streaming_in_batches_counts_what_one_pass_counts_and_holds_one_batch(en
     np.testing.assert_array_equal(streamed.operand_histogram, whole.operand_histogram)
     assert streamed.outputs == whole.outputs
     counts = ("n", "correct", "lost", "gained", "agree", "all_products_exact", "confusion")
-    for noise, site in ((stuck_at(40), "mac-gate"), (stuck_at(200), "weight")):
+    for noise, site in ((stuck_at(40), "mac-gate"), (stuck_at(200), "weight"), (bitflip(2e-3), "weight")):
         for seed in (1, 2):
             a, b = streamed.trial(noise, site, seed), whole.trial(noise, site, seed)
             assert {k: a[k] for k in counts} == {k: b[k] for k in counts}, (noise, site, seed)
