@@ -22,7 +22,7 @@ from testbed.sites import site_named
 from testbed.systems import NetworkSystem
 from tests.hostile import ROOT, cli
 
-N_IMAGES = 16
+N_IMAGES = 8
 WIDTHS = (4, 8, 8)
 
 
@@ -38,7 +38,7 @@ def _plain(model: nn.Module) -> nn.Module:
 @pytest.fixture(scope="module")
 def user_files(tmp_path_factory) -> Path:
     """The suite beside what a user puts there: a ResNet-20 in the CIFAR layout, narrowed to stage widths 4, 8, 8
-    for time (seeded weights, batch-norm statistics from one training-mode pass) saved with torch.export, and 16
+    for time (seeded weights, batch-norm statistics from one training-mode pass) saved with torch.export, and 8
     random images as CIFAR-10 files hold them (uint8, channels last, labels in a column)."""
     work = tmp_path_factory.mktemp("resnet20")
     rng = np.random.default_rng(0)
@@ -92,32 +92,43 @@ def engine_and_data(user_files):
 
 
 def test_streaming_in_batches_counts_what_one_pass_counts_and_holds_one_batch(engine_and_data, monkeypatch):
-    """Batches of 4 against one pass of all 16 inputs: the same noise-free predictions, operand counts and
+    """Batches of 4 against one pass of all 8 inputs: the same noise-free predictions, operand counts and
     outputs per layer, and under permanent faults (stuck-at gates of the multiplier, stuck-at weight bits) and
     weight flips the same counts in every trial, since every batch sees the trial's one draw of them; the engine
     never gets more than a batch of inputs."""
     engine, ds = engine_and_data
-    seen = []
+    seen, streams = [], []
     run = engine.run
-    monkeypatch.setattr(engine, "run", lambda x, **kw: seen.append(len(x)) or run(x, **kw))
+
+    def spy(x, **kw):
+        seen.append(len(x))
+        if kw.get("rng") is not None:  # the state each batch starts its draws from
+            streams.append(str(kw["rng"].bit_generator.state))
+        return run(x, **kw)
+
+    monkeypatch.setattr(engine, "run", spy)
+    batches = N_IMAGES // 4
     streamed = NetworkSystem(engine, ds, "resnet20", batch=4)
-    assert seen == [4, 4, 4, 4]
+    assert seen == [4] * batches
     whole = NetworkSystem(engine, ds, "resnet20", batch=N_IMAGES)
-    assert seen[4:] == [N_IMAGES]
+    assert seen[batches:] == [N_IMAGES]
     np.testing.assert_array_equal(streamed.golden, whole.golden)
     np.testing.assert_array_equal(streamed.operand_histogram, whole.operand_histogram)
     assert streamed.outputs == whole.outputs
     counts = ("n", "correct", "lost", "gained", "agree", "all_products_exact", "confusion")
     for noise, site in ((stuck_at(40), "mac-gate"), (stuck_at(200), "weight"), (bitflip(2e-3), "weight")):
         for seed in (1, 2):
-            a, b = streamed.trial(noise, site, seed), whole.trial(noise, site, seed)
+            del streams[:]
+            a = streamed.trial(noise, site, seed)
+            assert len(set(streams)) == 1 and len(streams) == batches  # every batch draws alike
+            b = whole.trial(noise, site, seed)
             assert {k: a[k] for k in counts} == {k: b[k] for k in counts}, (noise, site, seed)
             for power in ("signal_power", "error_power"):  # float sums in another order
                 assert a[power] == pytest.approx(b[power], rel=1e-12)
-    assert max(seen) == N_IMAGES and all(n == 4 for n in seen[5:] if n != N_IMAGES)
-    # transient flips: each batch has a stream of its own (4 batches are not 4 copies of one)
-    row = streamed.trial(bitflip(0.3), "activation", 3)
-    assert row["n"] == N_IMAGES and row["error_power"] > 0
+    assert max(seen) == N_IMAGES and all(n == 4 for n in seen[batches + 1:] if n != N_IMAGES)
+    del streams[:]
+    row = streamed.trial(bitflip(0.3), "activation", 3)  # transient flips of per-input words
+    assert row["n"] == N_IMAGES and len(set(streams)) == batches  # a stream of each batch's own
 
 
 def _tiny(multiplier, **kwargs) -> NetworkSystem:
