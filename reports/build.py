@@ -371,14 +371,30 @@ HARDENING_COLUMNS = (("sweep", "sweep"), ("system", "hardened"), ("plain", "plai
 
 
 def timing_rows(summary: dict) -> list[dict]:
-    """One row per unit whose noise measured energy (the timing kinds): its break-down with the interval, the
-    dynamic energy per operation relative to nominal there, and the per-bit error profile at the first level swept
-    past the break-down (the three output bits with the highest error rate)."""
+    """One row per circuit unit and per network population whose noise measured energy (the timing kinds): its
+    break-down with the interval, the dynamic energy per operation relative to nominal there, and the per-bit error
+    profile at the first level swept past the break-down (the three output bits with the highest error rate). A
+    population's row gives the members' mean break-down with its t interval over members (as the populations
+    table) and the members' mean energy at their own break-downs with a t interval over members; its members get no
+    rows of their own."""
     rows = []
     for sw in summary["sweeps"]:
+        if sw["per_bit"]:
+            continue
+        in_pops = set()
+        for pop in sw.get("populations", []):
+            in_pops |= {m["label"] for m in pop["members"]}
+            e = pop.get("breakdown_energy")
+            if e is None:
+                continue
+            b = pop["population"]
+            rows.append({"sweep": sw["name"], "system": f"{pop['system']}@{pop['site']}", "axis": sw["axis"]["label"],
+                         "breaks": population_text(b), "energy": f"{interval_text(e)} (members' mean)",
+                         "profile": "-", "_b": {"censored": b.get("level") is None}, "_energy": e,
+                         "_covers": b["covers"]})
         for u in sw["units"]:
             energy = u.get("breakdown_energy")
-            if energy is None or sw["per_bit"]:
+            if energy is None or u["label"] in in_pops:
                 continue
             b = u["breakdown"]
             rows.append({"sweep": sw["name"], "system": f"{u['system']}@{u['site']}", "axis": sw["axis"]["label"],
@@ -407,8 +423,9 @@ def timing_sentences(rows: list[dict]) -> list[str]:
     for r in rows:
         b = r["_b"]
         reach = f"{r['axis']} {r['breaks']}" + (" (a bound)" if b.get("censored") else "")
-        out.append(f"{r['sweep']}: {r['system']} works down to {reach}, where its dynamic energy per operation is "
-                   f"{r['energy']} of nominal.")
+        covers = f" (interval: {r['_covers']})" if r.get("_covers") else ""
+        out.append(f"{r['sweep']}: {r['system']} works down to {reach}{covers}, where its dynamic energy per "
+                   f"operation is {r['energy']} of nominal.")
     return out
 
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from testbed.files import write_atomic
 from testbed.settings import percent
+from testbed.stats import population_breakdown
 from testbed.store import SUMMARY, json_safe
 
 # Reports read this module: what it imports at the top stays light (no networks, no torch); building a summary
@@ -62,6 +63,23 @@ def _energy_at(curve: list[dict], noise, b) -> dict | None:
     ends = sorted(e for e in (at(b.lo), at(b.hi)) if e is not None)
     return {"value": at(b.level), "lo": ends[0] if len(ends) == 2 else None,
             "hi": ends[-1] if len(ends) == 2 else None}
+
+
+def _population_energy(pop: dict, entries: list[dict], confidence: float) -> None:
+    """Add a population's breakdown_energy where its members measured energy (the timing kinds): the members'
+    mean energy per operation relative to nominal at their own break-downs, with a Student-t interval over
+    members (NaN ends where a member has none)."""
+    by_label = {e["label"]: e for e in entries}
+    values = [(by_label[m["label"]].get("breakdown_energy") or {}).get("value") for m in pop["members"]]
+    if all(v is None for v in values):
+        return
+    e = population_breakdown([math.nan if v is None else v for v in values], None, confidence)
+    pop["breakdown_energy"] = {"value": _finite(e.mean), "lo": _finite(e.lo), "hi": _finite(e.hi),
+                               "covers": e.covers}
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
 
 
 def _axis(noise) -> dict:
@@ -125,6 +143,8 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
                                  "level": level_gap.to_dict(), "error_snr": snr_gap.to_dict()})
         pops = population_entries(suite.populations, entries, spec.noise, spec.options["confidence"]) \
             if not spec.per_bit else []
+        for pop in pops:
+            _population_energy(pop, entries, spec.options["confidence"])
         by_name = {u.system: u.sweep.system for u in mine}
         pop_gaps = population_gaps(pops, entries, by_name, spec.noise, spec.options["confidence"])
         sweeps.append({"name": spec.name, "noise": spec.noise.kind, "dist": spec.noise.params.get("dist"),
