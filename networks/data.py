@@ -103,9 +103,21 @@ def check_npz(path) -> None:
         raise NetworkError(f"data file {path}: not a readable .npz without pickles ({type(exc).__name__})") from None
 
 
+def _images(arr: np.ndarray) -> np.ndarray:
+    """Image arrays as the models take them: 8-bit pixels (uint8) as value / 255, and channels-last images
+    (N, H, W, C) with C in 1 or 3 and H, W >= 8 (CIFAR-10 as Keras and most files hold it) moved to torch's
+    (N, C, H, W); anything else unchanged."""
+    if arr.dtype == np.uint8:
+        arr = arr.astype(np.float32) / 255
+    if arr.ndim == 4 and arr.shape[3] in (1, 3) and arr.shape[1] not in (1, 3) and min(arr.shape[1:3]) >= 8:
+        arr = np.ascontiguousarray(arr.transpose(0, 3, 1, 2))
+    return arr
+
+
 def from_npz(path, name: str | None = None) -> Dataset:
-    """A test set from an .npz file (read without pickles): x_test (N, *shape) floats in [0, 1], y_test (N,)
-    integer labels >= 0, optional x_calib (M, *shape) calibration inputs in [0, 1]. The Dataset's x_train holds
+    """A test set from an .npz file (read without pickles): x_test (N, *shape) floats in [0, 1] (or uint8
+    pixels, read as value / 255; channels-last images are moved first, see _images), y_test (N,) or (N, 1)
+    integer labels >= 0, optional x_calib (M, *shape) calibration inputs like x_test. The Dataset's x_train holds
     the calibration inputs (x_calib, else x_test) and y_train is empty: the file trains nothing."""
     from pathlib import Path
 
@@ -121,8 +133,10 @@ def from_npz(path, name: str | None = None) -> Dataset:
     missing = [k for k in ("x_test", "y_test") if k not in arrays]
     if missing:
         raise NetworkError(f"data file {path}: missing {', '.join(missing)} (it has {', '.join(arrays) or 'nothing'})")
-    x, y = arrays["x_test"], arrays["y_test"]
-    calib = arrays.get("x_calib", x)
+    x, y = _images(arrays["x_test"]), arrays["y_test"]
+    calib = _images(arrays["x_calib"]) if "x_calib" in arrays else x
+    if y.ndim == 2 and y.shape[1:] == (1,):  # a column of labels, as Keras' CIFAR-10 has it
+        y = y[:, 0]
     for key, arr in (("x_test", x), ("x_calib", calib)):
         if arr.dtype.kind not in "fiu" or arr.ndim < 2 or len(arr) == 0:
             raise NetworkError(f"data file {path}: {key} must be a non-empty numeric array (N, *shape), "

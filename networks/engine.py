@@ -94,6 +94,7 @@ class PassResult:
     operands: np.ndarray | None = None  # (2^act_bits, 2^mag_bits) counts of (|a|, |w|) pairs when recorded
     site_error: dict | None = None  # per site: [signal power, error power] summed over the pass
     wrong_products: np.ndarray | None = None  # (N,) products that differ from exact, per input (measured)
+    outputs: dict | None = None  # per multiply layer: its outputs (dot products) in the pass, when `record`
 
 
 class _Pass:
@@ -103,6 +104,7 @@ class _Pass:
         self.n, self.hooks, self.rng, self.faults, self.faults_layer = n, hooks, rng, faults, faults_layer
         self.part = part
         self.hist, self.errors = hist, errors
+        self.outputs: dict = {}  # layer -> outputs (dot products) computed, counted when hist is recorded
         self.wrong = np.zeros(n, np.int64)
         product_layers = {layer for site, layer in hooks if site == "product"}
         scope = set() if faults_layer is None else {faults_layer}
@@ -217,7 +219,7 @@ class IntegerEngine:
         logits = values[self.model.nodes[-1].name].reshape(n, -1)
         return PassResult(logits, logits.argmax(axis=1), hist,
                           {s: v.tolist() for s, v in errors.items()} if errors is not None else None,
-                          p.wrong if errors is not None else None)
+                          p.wrong if errors is not None else None, p.outputs if record else None)
 
     def multiply(self, node, ins, p):
         """The output of multiply layer `node` (networks.ops.Multiply evaluates through this) on input ins[0]:
@@ -256,6 +258,8 @@ class IntegerEngine:
             gf = faults if g == 0 else faults.with_seed(faults.seed * 65537 + g)
             groups.append(self._accumulate(cols, wg, bias, product_fns, gf, p, layer.signed_input, measure))
         acc = groups[0] if len(groups) == 1 else np.concatenate(groups, axis=1)
+        if p.hist is not None:
+            p.outputs[layer.name] = p.outputs.get(layer.name, 0) + acc.size
         wrap_bits = m.acc_bits
         if acc_fns:
             acc, wrap_bits = wrap(acc, m.acc_bits), 0

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from testbed.build import build_systems, build_units
 from testbed.errors import TestbedError, WorkerLost
 from testbed.escape import terminal_text
+from testbed.progress import InputBar
 from testbed.store import Store
 from testbed.suite import load_suite
 from testbed.summary import build_summary, write_summary
@@ -139,10 +140,12 @@ def run_suite(suite_path, out_dir, workers: int | None = None, scheduler: str | 
     for label, level, trial, _seed, row, _ in store.rows("ok"):
         if label in units:
             units[label].sweep.add(level, trial, row)
+    inputs_bar = None
     if workers > 1 or scheduler:
         _WORKER_UNITS.clear()
     else:
         _WORKER_UNITS[suite.hash] = units
+        inputs_bar = _show_inputs(units, progress)
     failed: set = set()
     progress_bar = Progress(suite.name, len(store.rows("ok")), units, progress)
     path = str(Path(suite_path).resolve())
@@ -169,6 +172,8 @@ def run_suite(suite_path, out_dir, workers: int | None = None, scheduler: str | 
             progress_bar.planned(len(todo))
             futures = set()
             for item in todo:
+                if inputs_bar is not None:
+                    inputs_bar.desc = terminal_text(f"{item[0]} at {item[1]:g}, trial {item[2]}", False)
                 fut = executor.submit(run_trial_task, path, suite.hash, allow_code, *item)
                 if fut.done():  # the in-process executor: store it now, not at the end of the round
                     finish(fut)
@@ -236,6 +241,16 @@ class Progress:
             ran = self.done - self.start_done
             print(f"{self.name}: {'complete' if ran else 'already complete'}: {self.done} trials stored"
                   + (f", {ran} run now" if ran else ""), file=sys.stderr, flush=True)
+
+
+def _show_inputs(units: dict, progress: bool) -> InputBar:
+    """The bar of the inputs done in each trial that runs in this process (systems that stream a test set in
+    batches: their on_batch), on a terminal only; workers elsewhere report whole trials."""
+    bar = InputBar("trial", None if progress else False)
+    for system in {id(u.sweep.system): u.sweep.system for u in units.values()}.values():
+        if hasattr(system, "on_batch"):
+            system.on_batch = bar
+    return bar
 
 
 WARM_GATES = 2000  # netlists up to this size get their kernels compiled before workers start (seconds each)

@@ -13,6 +13,7 @@ operations would be right.
 
 from __future__ import annotations
 
+import copy
 import math
 from statistics import NormalDist
 
@@ -29,6 +30,7 @@ from circuits.simulate import (
     to_signed,
     unpack_outputs,
 )
+from hardware.pe import REQ_PARTS
 from networks import IntegerEngine
 from networks.data import Dataset
 from networks.tasks import input_set
@@ -44,6 +46,7 @@ from testbed.stats import entropy_bits
 CIRCUIT_THRESHOLD = SETTINGS.circuit_exact_rate  # exact-output rate
 NETWORK_DROP = SETTINGS.network_accuracy_drop  # the secondary task metric: accuracy 1 point under noise-free
 AGREEMENT = 1 - SETTINGS.disagreement  # the one criterion: predictions agree with noise-free ones in 99% of inputs
+PRODUCTS_PER_BATCH = 2 ** 29  # a network's default batch: inputs per engine pass, up to this many multiplies in all
 
 OPERAND_KINDS = ("exhaustive", "random", "recorded", "given")
 EXHAUSTIVE_BITS = SETTINGS.exhaustive_bits
@@ -291,17 +294,42 @@ class NetworkSystem(System):
     metric_counts = {"accuracy": "correct", "agreement": "agree", "digital_task_rate": "all_products_exact"}
 
     def __init__(self, engine: IntegerEngine, dataset: Dataset, name: str = "network", runs_on: str | None = None,
-                 size: dict | None = None):
+                 size: dict | None = None, batch: int | None = None, on_batch=None):
         self.engine, self.dataset, self.name = engine, dataset, name
         self.runs_on, self.size = runs_on, size
         self.x, self.labels = dataset.x_test, dataset.y_test
-        clean = engine.run(self.x, record=True)
-        self.golden = clean.predictions
-        self.operand_histogram = clean.operands
         self.n = len(self.x)
+        self.on_batch = on_batch  # called (inputs done, inputs in all) as a pass goes, or None
+        self.batch = min(self.n, int(batch)) if batch else self._auto_batch()
+        golden, logits, self.operand_histogram, self.outputs = [], [], 0, {}
+        for clean in self._passes(lambda x, _: engine.run(x, record=True)):
+            golden.append(clean.predictions)
+            logits.append(clean.logits)
+            self.operand_histogram = self.operand_histogram + clean.operands
+            for layer, count in clean.outputs.items():
+                self.outputs[layer] = self.outputs.get(layer, 0) + count
+        self.golden = np.concatenate(golden)
         self.clean_accuracy = float(np.mean(self.golden == self.labels))
         self.required_rate_bits = entropy_bits(np.bincount(self.labels))
-        self.logit_margin = logit_margin(clean.logits)
+        self.logit_margin = logit_margin(np.concatenate(logits))
+
+    def _auto_batch(self) -> int:
+        """Inputs per engine pass when none is given: as many as keep one pass under PRODUCTS_PER_BATCH multiplies
+        (measured on the first input), at least 1, at most the whole test set."""
+        products = int(self.engine.run(self.x[:1], record=True).operands.sum())
+        return max(1, min(self.n, PRODUCTS_PER_BATCH // max(1, products)))
+
+    def _passes(self, run):
+        """run(inputs, k) for each batch k of `batch` test inputs in order, yielding its results; reports progress
+        to on_batch (0 before the first). Memory is bounded by one batch's activations (the engine holds one pass
+        at a time)."""
+        if self.on_batch is not None:
+            self.on_batch(0, self.n)
+        for k, start in enumerate(range(0, self.n, self.batch)):
+            stop = min(start + self.batch, self.n)
+            yield run(self.x[start:stop], k)
+            if self.on_batch is not None:
+                self.on_batch(stop, self.n)
 
     threshold = AGREEMENT
 
@@ -329,22 +357,44 @@ class NetworkSystem(System):
         return self.clean_accuracy if metric == "accuracy" else 1.0
 
     def trial(self, noise: NoiseModel, site: str, seed: int) -> dict:
+        """One trial over the test set, streamed in batches of `batch` inputs. The first batch draws from the
+        trial's generator as one pass over everything would. What one pass draws once for all its inputs, permanent
+        faults (stuck-at, timing) and the words of a parameter site (weights), every later batch draws alike (the
+        same fault set, seed and generator state), so those counts do not depend on the batch size; transient noise
+        on per-input words and gates is drawn from a stream of each batch's own ((seed, batch))."""
         plan = noise.plan(self.site(noise, site))
         rng = trial_rng(seed)
         seed = sub_seed(rng, 31)
-        kwargs: dict = {"rng": rng, "measure_error": True}
+        kwargs: dict = {"measure_error": True}
+        faults = None
         if plan.site.gate_level:
-            kwargs["faults"] = plan.gates(self._gates(plan.site), rng).with_seed(seed)
+            faults = plan.gates(self._gates(plan.site), rng).with_seed(seed)
             kwargs["fault_part"] = plan.site.part
         elif not noise.is_clean:
             kwargs["noise"] = {site: plan}
         layer = site.partition("@")[2] or None
         if layer is not None and plan.site.gate_level:
             kwargs["faults_layer"] = layer
+        first = copy.deepcopy(rng)
+
+        def run(x, k):
+            if k == 0:
+                batch_rng, batch_faults = rng, faults
+            elif noise.transient and plan.site.batch_axis:
+                batch_rng = np.random.default_rng([seed, k])
+                batch_faults = faults.with_seed(sub_seed(batch_rng, 31)) if faults is not None else None
+            else:
+                batch_rng, batch_faults = copy.deepcopy(first), faults
+            return self.engine.run(x, rng=batch_rng, faults=batch_faults, **kwargs)
+
+        pred, power, exact = [], np.zeros(2), 0
         with measuring() as timed:  # timing noise: what each layer's timed products measured
-            result = self.engine.run(self.x, **kwargs)
-        pred = result.predictions
-        power = result.site_error[plan.site.measured_at]
+            for k, result in enumerate(self._passes(run)):
+                pred.append(result.predictions)
+                if k == 0 or plan.site.batch_axis:  # a parameter's words (weights) count once, as in one pass
+                    power += result.site_error[plan.site.measured_at]
+                exact += int(np.count_nonzero(result.wrong_products == 0))
+        pred = np.concatenate(pred)
         k = self.dataset.n_classes
         confusion = np.bincount(self.labels * k + pred, minlength=k * k).reshape(k, k)
         was_right = self.golden == self.labels
@@ -353,8 +403,8 @@ class NetworkSystem(System):
                 "lost": int(np.count_nonzero(was_right & ~now_right)),
                 "gained": int(np.count_nonzero(~was_right & now_right)),
                 "agree": int(np.count_nonzero(pred == self.golden)),
-                "all_products_exact": int(np.count_nonzero(result.wrong_products == 0)),
-                "confusion": confusion.tolist(), "signal_power": power[0], "error_power": power[1],
+                "all_products_exact": exact,
+                "confusion": confusion.tolist(), "signal_power": float(power[0]), "error_power": float(power[1]),
                 **({"energy_ratio": sum(r.energy for r in timed) / sum(r.nominal_energy for r in timed)}
                    if timed and sum(r.nominal_energy for r in timed) else {})}
 
@@ -380,8 +430,16 @@ class NetworkSystem(System):
         return self._gates(site) if site.gate_level else None
 
     def gates_per_evaluation(self, site: Site):
+        """Each part's gates times the times it runs per test input: the multiplier and the accumulator adder once
+        per multiply, the requantizer (sites pe-req, pe-whole) once per output of the layers it requantizes."""
         gates = self._gates(site)
-        return float(gates * self.operand_histogram.sum() / self.n) if gates else None
+        if not gates:
+            return None
+        mul = self.engine.multiplier
+        req = getattr(mul, "req", None) if site.part in REQ_PARTS else None
+        req_gates = req.n_gates if req is not None else 0
+        req_outputs = sum(self.outputs.get(layer, 0) for layer in mul.req_layers) if req is not None else 0
+        return float(((gates - req_gates) * self.operand_histogram.sum() + req_gates * req_outputs) / self.n)
 
     def netlists(self):
         net = self.engine.multiplier.netlist
@@ -389,11 +447,12 @@ class NetworkSystem(System):
 
     def detail(self) -> dict:
         """Accuracy, label entropy, the input set and the normalised logit margin (testbed.rate), the multiplier,
-        per-layer weight bits and pruned channels, the size report."""
+        per-layer weight bits and pruned channels, the size report, the test inputs per engine pass (batch)."""
         layers = [{"layer": k, "kind": lay.kind, "shape": list(lay.weight.shape), "weight_bits": lay.weight_bits,
                    "pruned_channels": int((abs(lay.weight).sum(axis=1) == 0).sum())}
                   for k, lay in enumerate(self.engine.model.layers)]
         return {"world": self.world, "dataset": self.dataset.name, "test_inputs": int(self.n),
                 "clean_accuracy": self.clean_accuracy, "label_entropy_bits": self.required_rate_bits,
                 "input_set": input_set(self.dataset.name), "logit_margin": self.logit_margin,
-                "multiplier": self.runs_on, "mode": self.engine.multiplier.mode, "layers": layers, "size": self.size}
+                "multiplier": self.runs_on, "mode": self.engine.multiplier.mode, "layers": layers, "size": self.size,
+                "batch": self.batch}

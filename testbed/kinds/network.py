@@ -27,12 +27,13 @@ from networks.ops import OPERATIONS
 from networks.tasks import PARTITIONS
 from testbed.errors import SuiteError, TestbedError
 from testbed.kinds.base import BuildContext, SystemKind, check_sizes, num, refers_to, task_dataset
+from testbed.progress import InputBar
 from testbed.systems import NetworkSystem
 
 KEYS = {"kind": str, "dataset": str, "arch": str, "hidden": list, "quant": str, "bits": int, "lam": float,
         "seed": int, "backward": str, "epochs": int, "weight_bits": int, "act_bits": int, "multiplier": str,
         "mode": str, "model": str, "data": str, "arithmetic": str, "training": str, "train_noise": dict,
-        "finetune_epochs": int, "task": dict}
+        "finetune_epochs": int, "task": dict, "batch": int}
 MODEL_KEYS = ("dataset", "arch", "quant", "bits", "lam", "seed", "backward", "epochs", "training", "finetune_epochs")
 ENTRY_POINT = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")  # module:function, allowed only with --allow-code
 ARCHS = {
@@ -59,6 +60,7 @@ class NetworkSpec:
     state_dict: bool = False  # model is a state_dict of config's built-in architecture (arch given)
     data: str | None = None  # an .npz test set (path) instead of config.dataset
     arithmetic: str = "sign-magnitude"  # of the multiplier (hardware.ARITHMETICS); twos-complement: a signed one
+    batch: int | None = None  # test inputs per engine pass (None: NetworkSystem's default, by multiplies)
     kind = "network"
 
 
@@ -92,7 +94,8 @@ class Network(SystemKind):
     spread = decades, multiplier = form} (networks.fault_aware; multiplier defaults to the form of the network's
     multiplier when that is a generated 8-bit `multiplier`, else "array"); task = {keep, groups, test_inputs} on
     the built-in data set (networks.tasks: classes kept and merged into labels; the output width is the number of
-    groups)."""
+    groups); batch = test inputs per engine pass (memory is one batch's; default: as many as keep a pass under
+    testbed.systems.PRODUCTS_PER_BATCH multiplies)."""
 
     name, site_world, order = "network", "network", 1
     provides, rate_view = frozenset({"operands"}), True
@@ -114,7 +117,8 @@ class Network(SystemKind):
         if table.get("arithmetic", ARITHMETICS[0]) not in ARITHMETICS:
             p.add(f"{where}.arithmetic", f"must be one of {', '.join(ARITHMETICS)}, got {table['arithmetic']!r}")
         check_sizes(p, where, table, (("weight_bits", 2, 16), ("act_bits", 1, 16), ("bits", 1, 16),
-                                      ("epochs", 1, 100_000), ("finetune_epochs", 1, 100_000)), layers=16, width=4096)
+                                      ("epochs", 1, 100_000), ("finetune_epochs", 1, 100_000), ("batch", 1, 1 << 20)),
+                    layers=16, width=4096)
         files = {}
         for key in ("model", "data"):
             value = table.get(key)
@@ -140,7 +144,7 @@ class Network(SystemKind):
         model = str(files["model"]) if "model" in files else table.get("model")
         return NetworkSpec(name, config, table.get("weight_bits", 8), table.get("act_bits", 8), mult, mode, model,
                            "model" in files and "arch" in table, str(files["data"]) if "data" in files else None,
-                           table.get("arithmetic", ARITHMETICS[0]))
+                           table.get("arithmetic", ARITHMETICS[0]), table.get("batch"))
 
     @classmethod
     def build(cls, spec: NetworkSpec, ctx: BuildContext):
@@ -159,7 +163,9 @@ class Network(SystemKind):
             if spec.mode == "pe" else {}
         multiplier = Multiplier(spec.mode, netlist, imodel.act_bits, mag, arithmetic=spec.arithmetic, **options)
         size = size_report(model) if spec.model is None and spec.config.quant != "float" else None
-        return NetworkSystem(IntegerEngine(imodel, multiplier), ds, spec.name, runs_on=spec.multiplier, size=size)
+        return NetworkSystem(IntegerEngine(imodel, multiplier), ds, spec.name, runs_on=spec.multiplier, size=size,
+                             batch=spec.batch, on_batch=InputBar(f"{spec.name}: noise-free pass",
+                                                                 None if ctx.progress else False))
 
     @classmethod
     def site_problem(cls, spec: NetworkSpec, site, noise):
