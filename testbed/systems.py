@@ -358,9 +358,11 @@ class NetworkSystem(System):
         return [net] if net is not None else []
 
     def detail(self) -> dict:
-        """Accuracy, label entropy, the multiplier, per-layer weight bits and pruned channels, the size report."""
+        """Accuracy, label entropy, the multiplier, per-layer weight bits, pruned channels and range restriction
+        bounds (networks.ranges; None: unbounded), the size report."""
         layers = [{"layer": k, "kind": lay.kind, "shape": list(lay.weight.shape), "weight_bits": lay.weight_bits,
-                   "pruned_channels": int((abs(lay.weight).sum(axis=1) == 0).sum())}
+                   "pruned_channels": int((abs(lay.weight).sum(axis=1) == 0).sum()),
+                   "range_bound": None if lay.bound is None else lay.bound.tolist()}
                   for k, lay in enumerate(self.engine.model.layers)]
         return {"world": self.world, "dataset": self.dataset.name, "test_inputs": int(self.n),
                 "clean_accuracy": self.clean_accuracy, "label_entropy_bits": self.required_rate_bits,

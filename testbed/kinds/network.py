@@ -24,13 +24,15 @@ from networks import (
 from networks import data as datasets
 from networks.load import fit_data
 from networks.ops import OPERATIONS
+from networks.ranges import PER, RangeRestriction, restrict_ranges
 from testbed.errors import SuiteError, TestbedError
 from testbed.kinds.base import BuildContext, SystemKind, check_sizes, num, refers_to
 from testbed.systems import NetworkSystem
 
 KEYS = {"kind": str, "dataset": str, "arch": str, "hidden": list, "quant": str, "bits": int, "lam": float,
         "seed": int, "backward": str, "epochs": int, "weight_bits": int, "act_bits": int, "multiplier": str,
-        "mode": str, "model": str, "data": str, "arithmetic": str}
+        "mode": str, "model": str, "data": str, "arithmetic": str, "range_restriction": (bool, dict)}
+RANGE_KEYS = {"percentile": float, "per": str}
 MODEL_KEYS = ("dataset", "arch", "quant", "bits", "lam", "seed", "backward", "epochs")
 ENTRY_POINT = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")  # module:function, allowed only with --allow-code
 ARCHS = {
@@ -57,6 +59,7 @@ class NetworkSpec:
     state_dict: bool = False  # model is a state_dict of config's built-in architecture (arch given)
     data: str | None = None  # an .npz test set (path) instead of config.dataset
     arithmetic: str = "sign-magnitude"  # of the multiplier (hardware.ARITHMETICS); twos-complement: a signed one
+    range_restriction: RangeRestriction | None = None  # bounds profiled on the training inputs (networks.ranges)
     kind = "network"
 
 
@@ -84,7 +87,9 @@ class Network(SystemKind):
     (a signed multiplier circuit, two's-complement operands: hardware.multipliers); model = a saved model
     instead of training one (a torch.export archive, or with arch/hidden a state_dict of that built-in
     architecture; loaded without unpickling code), or "module:function" returning an nn.Module (runs code: only
-    with `testbed run --allow-code`); data = an .npz file with x_test, y_test and optionally x_calib."""
+    with `testbed run --allow-code`); data = an .npz file with x_test, y_test and optionally x_calib;
+    range_restriction = true (each ReLU layer's outputs bounded by their maximum per output channel over the
+    training inputs) or {percentile = P in (0, 100], per = "channel" | "layer"} (networks.ranges)."""
 
     name, site_world, order = "network", "network", 1
     provides, rate_view = frozenset({"operands"}), True
@@ -114,6 +119,7 @@ class Network(SystemKind):
                 files[key] = base / value
                 if not files[key].is_file():
                     p.add(f"{where}.{key}", f"no such file {files[key]}")
+        ranges = _range_restriction(p, where, table.get("range_restriction", False))
         if len(p.items) > before:
             return None
         kwargs = {k: table[k] for k in MODEL_KEYS if k in table}
@@ -127,7 +133,7 @@ class Network(SystemKind):
         model = str(files["model"]) if "model" in files else table.get("model")
         return NetworkSpec(name, config, table.get("weight_bits", 8), table.get("act_bits", 8), mult, mode, model,
                            "model" in files and "arch" in table, str(files["data"]) if "data" in files else None,
-                           table.get("arithmetic", ARITHMETICS[0]))
+                           table.get("arithmetic", ARITHMETICS[0]), ranges)
 
     @classmethod
     def build(cls, spec: NetworkSpec, ctx: BuildContext):
@@ -139,6 +145,8 @@ class Network(SystemKind):
         model = _model(spec, ds, ctx.progress, ctx.allow_code)
         ds = fit_data(ds, model, f"data file {spec.data}" if spec.data else f"data set {spec.config.dataset}")
         imodel = export(model, ds.x_train, act_bits=spec.act_bits, weight_bits=spec.weight_bits)
+        if spec.range_restriction is not None:
+            imodel = restrict_ranges(imodel, ds.x_train, spec.range_restriction)
         mag = netlist.inputs.get("b", 8) if netlist is not None else 8
         # the element's adder: the model's accumulator width, and the activation's sign where a layer takes signed
         # inputs
@@ -187,10 +195,40 @@ class Network(SystemKind):
                 "items": [f"data set {d['dataset']} ({d['test_inputs']} test inputs), accuracy without noise "
                           f"{num(100 * d['clean_accuracy'])}%, label entropy {num(d['label_entropy_bits'])} bits; "
                           f"multiplier {d['multiplier']} in mode {d['mode']}"],
-                "table": {"columns": ["layer", "kind", "weights", "weight bits", "pruned channels"],
+                "table": {"columns": ["layer", "kind", "weights", "weight bits", "pruned channels",
+                                      "range bound (integer outputs)"],
                           "rows": [[lay["layer"], lay["kind"], str(lay["shape"]), lay["weight_bits"],
-                                    lay["pruned_channels"]] for lay in d["layers"]]},
+                                    lay["pruned_channels"], bound_text(lay.get("range_bound"))]
+                                   for lay in d["layers"]]},
                 "after": after}
+
+
+def bound_text(bound: list | None) -> str:
+    """A layer's range restriction bounds in short: '-' (none), the one bound, or 'min-max per channel (median)'."""
+    if not bound:
+        return "-"
+    lo, hi = min(bound), max(bound)
+    return str(lo) if lo == hi else f"{lo}-{hi} per channel (median {num(float(np.median(bound)))})"
+
+
+def _range_restriction(p, where: str, value) -> RangeRestriction | None:
+    """The range restriction of a network table: None (false), the default rule (true) or the table's rule; bad
+    keys or values are reported on p."""
+    if value is False:
+        return None
+    if value is True:
+        return RangeRestriction()
+    where = f"{where}.range_restriction"
+    before = len(p.items)
+    p.check_keys(value, RANGE_KEYS, where)
+    if len(p.items) > before:
+        return None
+    percentile, per = value.get("percentile", 100.0), value.get("per", "channel")
+    if not 0 < percentile <= 100:
+        p.add(f"{where}.percentile", f"must be in (0, 100], got {percentile}")
+    if per not in PER:
+        p.add(f"{where}.per", f"must be one of {', '.join(PER)}, got {per!r}")
+    return RangeRestriction(float(percentile), per) if len(p.items) == before else None
 
 
 def _mean(values) -> float | None:
