@@ -154,7 +154,8 @@ class Network(SystemKind):
             if spec.mode == "pe" else {}
         multiplier = Multiplier(spec.mode, netlist, imodel.act_bits, mag, arithmetic=spec.arithmetic, **options)
         size = size_report(model) if spec.model is None and spec.config.quant != "float" else None
-        return NetworkSystem(IntegerEngine(imodel, multiplier), ds, spec.name, runs_on=spec.multiplier, size=size)
+        return NetworkSystem(IntegerEngine(imodel, multiplier), ds, spec.name, runs_on=spec.multiplier, size=size,
+                             training=training_label(spec))
 
     @classmethod
     def site_problem(cls, spec: NetworkSpec, site, noise):
@@ -201,6 +202,13 @@ class Network(SystemKind):
                                     lay["pruned_channels"], bound_text(lay.get("range_bound"))]
                                    for lay in d["layers"]]},
                 "after": after}
+
+
+def training_label(spec: NetworkSpec) -> str:
+    """How a network was trained, in words: 'plain', 'loaded' (a model file), or its training recipe."""
+    if spec.model is not None:
+        return "loaded"
+    return getattr(spec.config, "training", "plain")
 
 
 def bound_text(bound: list | None) -> str:
