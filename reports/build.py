@@ -237,7 +237,7 @@ def _figures(summary: dict, colours: dict, runs=None) -> list[tuple[str, str, by
     if summary.get("methods"):
         out.append(("methods.png", "Methods on one cost axis: break-down log10 p per gate (population mean with its "
                     f"{conf()} interval over members) against gates per multiply and clean accuracy; "
-                    + cost_axis.best_sentence(summary), cost_axis.figure(summary, colours)))
+                    + cost_axis.best_sentence(summary), cost_axis.figure(summary)))
     out.append(("error_power.png", "Error-power view: every break-down level on one axis, the SNR of the error "
                 "the noise caused at its site.", figures.error_power_figure(summary, colours)))
     for i, sw in enumerate(summary["sweeps"]):

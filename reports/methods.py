@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from reports.figures import _png, plt
+from reports.figures import _png, palette, plt
 from testbed.summary import fmt
 
 TITLE = "Methods on one cost axis: tolerance (break-down p per gate) against gates per multiply and clean accuracy"
@@ -15,6 +15,7 @@ COLUMNS = (("sweep", "sweep"), ("system", "network"), ("method", "method"), ("me
            ("accuracy", "clean accuracy (%)"), ("gates", "gates per multiply"), ("energy", "energy per operation"),
            ("gain", "gain over plain (decades)"), ("gap", "gap per operation (decades)"), ("front", "Pareto front"))
 FREE_GATES = 0.01  # a method adding under 1% gates per multiply adds none
+MARKERS = "os^v"  # one per task (data set and architecture)
 ACCURACY_POINTS = 0.5  # a method within half a point of plain training's clean accuracy keeps it
 
 
@@ -74,27 +75,30 @@ def best_sentence(summary: dict) -> str:
             f"training ({g['against']}) for {cost} and {fmt(dacc)} points of clean accuracy.")
 
 
-def figure(summary: dict, colours: dict) -> bytes:
+def figure(summary: dict) -> bytes:
     """Two panels: break-down log10 p per gate (with its interval) against gates per multiply and against clean
-    accuracy, one marker per method row; each task's Pareto front joined by a line."""
+    accuracy; one colour per method, one marker per task (filled: on its task's Pareto front, joined by a dashed
+    line; hollow: off it)."""
     methods = [m for m in summary.get("methods", []) if m["tolerance"].get("log10_p") is not None]
+    colours = palette(m["method"]["label"] for m in methods)
+    tasks = list(dict.fromkeys((m["sweep"], m["task"]) for m in methods))
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
     for ax, xkey, xlabel in ((axes[0], "gates_per_multiply", "gates evaluated per multiply"),
                              (axes[1], "clean_accuracy", "clean accuracy (%)")):
+        def x_of(m, xkey=xkey):
+            return None if m.get(xkey) is None else 100 * m[xkey] if xkey == "clean_accuracy" else m[xkey]
         for m in methods:
-            x = m.get(xkey)
+            x, t = x_of(m), m["tolerance"]
             if x is None:
                 continue
-            x = 100 * x if xkey == "clean_accuracy" else x
-            t = m["tolerance"]
+            colour = colours[m["method"]["label"]]
             err = [[t["log10_p"] - t["lo"]], [t["hi"] - t["log10_p"]]] if t.get("lo") is not None else None
-            ax.errorbar([x], [t["log10_p"]], yerr=err, fmt="D" if m.get("front") else "o", capsize=3,
-                        color=colours.get(m["system"], "#000000"),
+            ax.errorbar([x], [t["log10_p"]], yerr=err, fmt=MARKERS[tasks.index((m["sweep"], m["task"])) % 4],
+                        capsize=3, color=colour, mfc=colour if m.get("front") else "none",
                         label=f"{m['system']}: {m['method']['label']}" if ax is axes[0] else None)
-        for task in {(m["sweep"], m["task"]) for m in methods}:
-            front = sorted(((100 * m[xkey] if xkey == "clean_accuracy" else m[xkey]), m["tolerance"]["log10_p"])
-                           for m in methods if (m["sweep"], m["task"]) == task and m.get("front")
-                           and m.get(xkey) is not None)
+        for task in tasks:
+            front = sorted((x_of(m), m["tolerance"]["log10_p"]) for m in methods
+                           if (m["sweep"], m["task"]) == task and m.get("front") and x_of(m) is not None)
             if len(front) > 1:
                 ax.plot(*zip(*front, strict=True), color="#888888", lw=0.8, ls="--")
         ax.set_xlabel(xlabel)
@@ -102,6 +106,5 @@ def figure(summary: dict, colours: dict) -> bytes:
     axes[0].set_ylabel("break-down log10 p per gate (higher: more tolerant)")
     if methods:
         axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.18), ncol=2)
-    fig.suptitle("methods on one cost axis (diamonds: Pareto front; bars: intervals)")
+    fig.suptitle("methods on one cost axis (filled: Pareto front of its task; bars: intervals)")
     return _png(fig)
-

@@ -208,7 +208,11 @@ def training_label(spec: NetworkSpec) -> str:
     """How a network was trained, in words: 'plain', 'loaded' (a model file), or its training recipe."""
     if spec.model is not None:
         return "loaded"
-    return getattr(spec.config, "training", "plain")
+    training, noise = getattr(spec.config, "training", "plain"), getattr(spec.config, "train_noise", None)
+    if noise is None:
+        return training
+    spread = f" +-{noise.spread:g} decades" if noise.spread else ""
+    return f"{training} ({noise.kind} {noise.level:g}{spread})"
 
 
 def bound_text(bound: list | None) -> str:
