@@ -27,6 +27,7 @@ from tqdm import tqdm
 from circuits.cache import cache_root, usable_dir, warn, write_atomically
 from networks import data as datasets
 from networks.errors import NetworkError
+from networks.fault_aware import TRAININGS, Injector, TrainNoise
 from networks.models import cnn1d, cnn2d, mlp, rescnn, resnet20, weight_layers
 from networks.quant import BACKWARDS, NOISES
 
@@ -39,7 +40,10 @@ QUANTS = ("float", "fixed", "learned-noise")
 class ModelConfig:
     """Everything that determines a trained model. quant: float | fixed (QAT at `bits`) | learned-noise
     (noise trained with penalty `lam` per bit, channels with I <= 0 pruned, then rounding with step
-    alpha*sqrt(12) and `finetune_epochs` of fine-tuning)."""
+    alpha*sqrt(12) and `finetune_epochs` of fine-tuning). training: plain | fault-aware | gaussian
+    (networks.fault_aware: the quantization stages, and for quant float a fine-tune of `finetune_epochs`, with
+    the multiplier's errors under `train_noise` (a TrainNoise or a mapping of its fields; default TrainNoise())
+    at every product, or Gaussian noise of matched power; starts from the plain float model of the same seed)."""
 
     dataset: str = "digits"
     arch: str = "mlp"
@@ -59,6 +63,8 @@ class ModelConfig:
     init_bits: float = 6.0
     noise_epochs: int = 300
     finetune_epochs: int = 60
+    training: str = "plain"
+    train_noise: TrainNoise | None = None
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self):
@@ -69,14 +75,21 @@ class ModelConfig:
                   ("noise", self.noise in NOISES, ", ".join(NOISES)),
                   ("bits", isinstance(self.bits, int) and 1 <= self.bits <= 16, "an integer in 1..16"),
                   ("hidden", all(h >= 1 for h in self.hidden), "positive widths"),
+                  ("training", self.training in TRAININGS, ", ".join(TRAININGS)),
                   ("epochs", self.epochs >= 1, ">= 1"), ("lr", self.lr > 0, "> 0"), ("lam", self.lam >= 0, ">= 0")]
         for name, ok, allowed in checks:
             if not ok:
                 raise NetworkError(f"model config: {name} = {getattr(self, name)!r} is invalid (allowed: {allowed})")
+        if self.training == "plain" and self.train_noise is not None:
+            raise NetworkError("model config: train_noise needs training = 'fault-aware' or 'gaussian'")
+        if self.training != "plain":
+            object.__setattr__(self, "train_noise", TrainNoise.parse(self.train_noise or {}))
 
     def key(self) -> str:
         d = dataclasses.asdict(self)
         d.pop("extra")
+        if self.training == "plain":  # the keys of plain models are those from before fault-aware training
+            del d["training"], d["train_noise"]
         return hashlib.sha256(json.dumps([TRAIN_VERSION, d], sort_keys=True).encode()).hexdigest()[:20]
 
 
@@ -128,8 +141,10 @@ def total_bits(model: nn.Module) -> torch.Tensor:
 
 
 def fit(model: nn.Module, splits, config: ModelConfig, epochs: int, lam: float = 0.0, desc: str = "train",
-        progress: bool = True) -> dict:
-    """Adam on cross-entropy (+ lam * total bits), early stopping on validation loss, best state restored."""
+        progress: bool = True, injector: Injector | None = None) -> dict:
+    """Adam on cross-entropy (+ lam * total bits), early stopping on validation loss, best state restored. With an
+    injector, its noise is in every training batch (level drawn per batch) and in the validation passes (the same
+    draws every epoch)."""
     (xtr, ytr), (xva, yva), _ = splits
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
@@ -143,14 +158,17 @@ def fit(model: nn.Module, splits, config: ModelConfig, epochs: int, lam: float =
         perm = torch.randperm(len(xtr), generator=gen)
         for i in range(0, len(perm), config.batch):
             idx = perm[i:i + config.batch]
-            loss = F.cross_entropy(model(xtr[idx]), ytr[idx])
+            if injector is not None:
+                injector.draw_level()
+            with Injector.active(injector):
+                loss = F.cross_entropy(model(xtr[idx]), ytr[idx])
             if lam:
                 loss = loss + lam * total_bits(model)
             opt.zero_grad()
             loss.backward()
             opt.step()
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), Injector.active(injector, fixed=True):
             val = F.cross_entropy(model(xva), yva).item() + (lam * total_bits(model).item() if lam else 0.0)
         history.append(val)
         bar.set_postfix(val_loss=f"{val:.4f}")
@@ -169,18 +187,32 @@ def _train(config: ModelConfig, progress: bool) -> tuple[nn.Module, dict]:
     ds = datasets.load(config.dataset)
     splits = _tensors(ds, config.seed)
     model = build(config, ds)
-    info = {"float": fit(model, splits, config, config.epochs, desc=f"float {config.dataset}", progress=progress)}
-    info["float_test_accuracy"] = accuracy(model, *splits[2])
-    info.update(quantize(model, splits, config, progress))
+    if config.training == "plain":
+        info = {"float": fit(model, splits, config, config.epochs, desc=f"float {config.dataset}", progress=progress)}
+        info["float_test_accuracy"] = accuracy(model, *splits[2])
+        info.update(quantize(model, splits, config, progress))
+    else:  # from the plain float model of this seed (cached), the later stages with the noise
+        base, base_info = trained_model(dataclasses.replace(config, quant="float", training="plain", train_noise=None),
+                                        progress)
+        model.load_state_dict(base.state_dict())
+        info = {"float": base_info["float"], "float_test_accuracy": base_info["float_test_accuracy"]}
+        injector = Injector(config.train_noise.model(), config.training, config.train_noise, config.seed)
+        with injector.installed(weight_layers(model)):
+            info.update(quantize(model, splits, config, progress, injector))
+            if config.quant == "float":
+                info["fault_aware"] = fit(model, splits, config, config.finetune_epochs, desc=config.training,
+                                          progress=progress, injector=injector)
     info["test_accuracy"] = accuracy(model, *splits[2])
     return model, info
 
 
-def quantize(model: nn.Module, splits, config: ModelConfig, progress: bool = True) -> dict:
+def quantize(model: nn.Module, splits, config: ModelConfig, progress: bool = True,
+             injector: Injector | None = None) -> dict:
     """The quantization stage of config.quant on a trained model of any structure whose weight layers carry
     quantizers (networks.models.attach_quantizers): fixed-bit QAT, or learned noise (penalty lam per bit),
     pruning of the output channels with I <= 0, rounding with step alpha * sqrt(12) and a fine-tune.
-    splits: ((x, y) train, (x, y) validation, (x, y) test) tensors. Returns the training info of the stages."""
+    splits: ((x, y) train, (x, y) validation, (x, y) test) tensors; injector: noise in every stage (fit). Returns
+    the training info of the stages."""
     layers = weight_layers(model)
     if config.quant != "float" and not layers:
         raise NetworkError(f"quantization {config.quant!r}: the model has no layer with a quantizer "
@@ -190,19 +222,20 @@ def quantize(model: nn.Module, splits, config: ModelConfig, progress: bool = Tru
         for layer in layers:
             layer.quant.start_fixed(config.bits, config.backward, config.sigma)
         info["qat"] = fit(model, splits, config, config.finetune_epochs, desc=f"QAT {config.bits} bits",
-                          progress=progress)
+                          progress=progress, injector=injector)
     elif config.quant == "learned-noise":
         for layer in layers:
             layer.quant.start_noise(layer.weight.detach(), config.init_bits, config.noise)
         info["noise"] = fit(model, splits, config, config.noise_epochs, lam=config.lam, desc="learned noise",
-                            progress=progress)
+                            progress=progress, injector=injector)
         with torch.no_grad():
             for layer in layers:
                 q = layer.quant
                 keep = (q.learned_bits(layer.weight) > 0).float()
                 q.mask.copy_(keep * q.mask)
                 q.freeze_steps(q.alpha.detach() * math.sqrt(12), config.backward)
-        info["finetune"] = fit(model, splits, config, config.finetune_epochs, desc="fine-tune", progress=progress)
+        info["finetune"] = fit(model, splits, config, config.finetune_epochs, desc="fine-tune", progress=progress,
+                               injector=injector)
     return info
 
 

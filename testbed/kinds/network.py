@@ -31,9 +31,10 @@ from testbed.systems import NetworkSystem
 
 KEYS = {"kind": str, "dataset": str, "arch": str, "hidden": list, "quant": str, "bits": int, "lam": float,
         "seed": int, "backward": str, "epochs": int, "weight_bits": int, "act_bits": int, "multiplier": str,
-        "mode": str, "model": str, "data": str, "arithmetic": str, "range_restriction": (bool, dict)}
+        "mode": str, "model": str, "data": str, "arithmetic": str, "training": str, "train_noise": dict,
+        "range_restriction": (bool, dict)}
 RANGE_KEYS = {"percentile": float, "per": str}
-MODEL_KEYS = ("dataset", "arch", "quant", "bits", "lam", "seed", "backward", "epochs")
+MODEL_KEYS = ("dataset", "arch", "quant", "bits", "lam", "seed", "backward", "epochs", "training")
 ENTRY_POINT = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")  # module:function, allowed only with --allow-code
 ARCHS = {
     "mlp": "multilayer perceptron with ReLU; hidden widths, quant float|fixed|learned-noise",
@@ -88,6 +89,9 @@ class Network(SystemKind):
     instead of training one (a torch.export archive, or with arch/hidden a state_dict of that built-in
     architecture; loaded without unpickling code), or "module:function" returning an nn.Module (runs code: only
     with `testbed run --allow-code`); data = an .npz file with x_test, y_test and optionally x_calib;
+    training = "plain" (default) | "fault-aware" | "gaussian" with train_noise = {kind = "bitflip", level = p,
+    spread = decades, multiplier = form} (networks.fault_aware; multiplier defaults to the form of the network's
+    multiplier when that is a generated 8-bit `multiplier`, else "array");
     range_restriction = true (each ReLU layer's outputs bounded by their maximum per output channel over the
     training inputs) or {percentile = P in (0, 100], per = "channel" | "layer"} (networks.ranges)."""
 
@@ -125,6 +129,8 @@ class Network(SystemKind):
         kwargs = {k: table[k] for k in MODEL_KEYS if k in table}
         if "hidden" in table:
             kwargs["hidden"] = tuple(table["hidden"])
+        if "train_noise" in table or table.get("training", "plain") != "plain":
+            kwargs["train_noise"] = _train_noise(table, tables)
         try:
             config = ModelConfig(**kwargs)
         except NetworkError as exc:
@@ -241,6 +247,17 @@ def _range_restriction(p, where: str, value) -> RangeRestriction | None:
     if per not in PER:
         p.add(f"{where}.per", f"must be one of {', '.join(PER)}, got {per!r}")
     return RangeRestriction(float(percentile), per) if len(p.items) == before else None
+
+
+def _train_noise(table: dict, tables: dict):
+    """The train_noise table, its multiplier defaulting to the form of the network's generated 8-bit multiplier."""
+    noise = dict(table.get("train_noise", {}))
+    circuit = tables.get(table.get("multiplier")) if isinstance(table.get("multiplier"), str) else None
+    circuit = circuit if isinstance(circuit, dict) else {}
+    if "multiplier" not in noise and circuit.get("circuit") == "multiplier" and circuit.get("width") == 8 \
+            and not circuit.get("signed") and circuit.get("m", 8) == 8:
+        noise["multiplier"] = circuit.get("form", "array")
+    return noise
 
 
 def _mean(values) -> float | None:
