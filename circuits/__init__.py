@@ -23,7 +23,7 @@ from circuits.netlist import Netlist, from_gates
 from circuits.registry import GENERATORS, Param, circuit, generator
 from circuits.signed import booth_multiplier
 from circuits.simulate import exhaustive, simulate, simulate_planes
-from circuits.sparse import flip_sites, simulate_touched, sparse_pays_off
+from circuits.sparse import flip_sites, simulate_touched, simulate_touched_pairs, sparse_pays_off, touched_vectors
 from circuits.timed import Timed, timed_simulate
 from circuits.timing import StaticTiming, dynamic_energy, gate_delays, static_timing
 from circuits.timing_faults import TimingPlan, TimingReport
@@ -34,5 +34,6 @@ __all__ = [
     "kogge_stone_adder", "multiplier", "ripple_carry_adder", "simulate", "simulate_planes", "tmr", "transpose64",
     "truncated_multiplier", "hardening", "mac", "StaticTiming", "Timed", "dynamic_energy", "gate_delays",
     "static_timing", "timed_simulate", "flip_sites", "simulate_touched", "sparse_pays_off",
+    "simulate_touched_pairs", "touched_vectors",
     "TimingPlan", "TimingReport",
 ]

@@ -15,11 +15,27 @@ from circuits.rng import RNG_SOURCE
 
 
 def gate_source() -> list[str]:
-    """Source lines of `gate(op, a, b, c)`: one gate of any kind on uint64 words (from the gate table)."""
+    """Source lines of `gate(op, a, b, c)`: one gate of any kind on uint64 words (from the gate table), and of
+    `gates_block`: the whole netlist on a block of layout.B words."""
     lines = ["@njit(cache=True, nogil=True, inline='always')", "def gate(op, a, b, c):"]
     for name, kind in KINDS.items():
         lines += [f"    if op == {kind.opcode}:  # {name}", f"        return {kind.expr}"]
-    return lines + ["    return a"]
+    return lines + ["    return a", f'''
+
+@njit(cache=True, nogil=True, inline='always')
+def gates_block(v, ops, sa, sb, sc, dst, keep, force, fm):
+    """Every gate in order on the {B} words of v (signal slots x {B}): slot dst[g] := ((gate & keep[g]) ^ force[g])
+    ^ fm[g * {B} + j], its inputs the slots sa[g], sb[g], sc[g]."""
+    for g in range(ops.shape[0]):
+        op = ops[g]
+        ka = sa[g]
+        kb = sb[g]
+        kc = sc[g]
+        kd = dst[g]
+        kk = keep[g]
+        kf = force[g]
+        for j in range({B}):
+            v[kd, j] = ((gate(op, v[ka, j], v[kb, j], v[kc, j]) & kk) ^ kf) ^ fm[g * {B} + j]''']
 
 
 def interpreter_source() -> str:
@@ -46,16 +62,7 @@ def run_blocks(inp, out, b0, b1, ops, sa, sb, sc, dst, in_slot, out_slot, nslots
         if blk == b0 or blk % CHUNK == 0:
             state = _seed_chunk(seed, blk // CHUNK)
         state, nt = _fill_flips(fm, 0, ng * B, p, state, touched, k0, cdf)
-        for g in range(ng):
-            op = ops[g]
-            ka = sa[g]
-            kb = sb[g]
-            kc = sc[g]
-            kd = dst[g]
-            kk = keep[g]
-            kf = force[g]
-            for j in range(B):
-                v[kd, j] = ((gate(op, v[ka, j], v[kb, j], v[kc, j]) & kk) ^ kf) ^ fm[g * B + j]
+        gates_block(v, ops, sa, sb, sc, dst, keep, force, fm)
         _clear_flips(fm, 0, ng * B, touched, nt)
         for k in range(out_slot.shape[0]):
             for j in range(B):

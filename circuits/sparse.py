@@ -17,6 +17,7 @@ import functools
 
 import numpy as np
 
+from circuits.bitplanes import MASKS
 from circuits.cache import load_source
 from circuits.faults import DENSE_P, GateFaultPlan
 from circuits.interpreter import gate_source
@@ -27,7 +28,8 @@ from circuits.simulate import _interp_plan, fault_masks, pack_operands, simulate
 
 SPARSE_TOUCHED = 0.01  # sparse pays off while n_gates * flip_p (about the fraction of touched vectors) is below this
 
-_SOURCE = "\n".join(["import numpy as np", "from numba import njit", RNG_SOURCE, *gate_source(), f'''
+_SOURCE = "\n".join(["import numpy as np", "from numba import njit", "from circuits.bitplanes import transpose64",
+                     "from numba.cpython.unsafe.numbers import trailing_zeros", RNG_SOURCE, *gate_source(), f'''
 
 @njit(cache=True, nogil=True)
 def draw(nblocks, ng, p, seed, k0, cdf):
@@ -44,23 +46,19 @@ def draw(nblocks, ng, p, seed, k0, cdf):
             state = _seed_chunk(seed, blk // {CHUNK_BLOCKS})
         state, nt = _fill_flips(fm, 0, nw, p, state, touched, k0, cdf)
         m0 = m
+        most = nw * 64 if nt < 0 else nt * 64  # at most this many flips in the listed words
+        if m + most > keys.shape[0]:
+            keys = np.concatenate((keys, np.empty(max(keys.shape[0], most), np.int64)))
         for q in range(nw if nt < 0 else nt):
             w = q if nt < 0 else touched[q]
             word = fm[w]
             fm[w] = 0  # a word listed twice is read once
+            base = (blk * {B} + w % {B}) * 64 * ng + w // {B}
             while word:
-                low = word & (~word + one)  # the lowest set bit
-                word ^= low
-                bit = 0
-                for sh in (32, 16, 8, 4, 2, 1):
-                    if low >> np.uint64(sh):
-                        low >>= np.uint64(sh)
-                        bit += sh
-                if m == keys.shape[0]:
-                    keys = np.concatenate((keys, np.empty(m, np.int64)))
-                keys[m] = ((blk * {B} + w % {B}) * 64 + bit) * ng + w // {B}
+                keys[m] = base + np.int64(trailing_zeros(word)) * ng
+                word &= word - one  # the lowest set bit cleared
                 m += 1
-        if m - m0 > 16:  # sort the block's keys (blocks ascend: the keys end up sorted)
+        if m - m0 > 64:  # sort the block's keys (blocks ascend: the keys end up sorted)
             keys[m0:m] = np.sort(keys[m0:m])
         else:  # insertion sort: no allocation for the few flips of a sparse block
             for q in range(m0 + 1, m):
@@ -96,12 +94,75 @@ def touched(planes, out, ops, sa, sb, sc, dst, in_slot, out_slot, nslots, keep, 
             out[k, q] = v[out_slot[k]]
         for t in range(f0, f):
             fm[gates[t]] = 0
+
+
+@njit(cache=True, nogil=True)
+def touched_pairs(x, y, x_at, y_at, ops, sa, sb, sc, dst, in_slot, out_slot, nslots, keep, force, lane, gates,
+                  masks):
+    """(T,) uint64: the output bits (bit k: output bit k in out_slot order) of a netlist of two input buses on T
+    vectors, bus bits x_at[j] (y_at[j]) = bit j of x[t] (y[t]), flip f hitting gate gates[f] of vector lane[f]
+    (lane sorted ascending); 64 vectors per word packed and unpacked by 64 x 64 bit transposes, {B} words per
+    pass over the gates."""
+    ng = ops.shape[0]
+    t_n = x.shape[0]
+    v = np.zeros((nslots, {B}), np.uint64)
+    for j in range({B}):
+        v[1, j] = ~np.uint64(0)
+    fm = np.zeros(ng * {B}, np.uint64)
+    buf = np.empty(64, np.uint64)
+    res = np.empty(t_n, np.uint64)
+    nwords = (t_n + 63) // 64
+    f = 0
+    for w0 in range(0, nwords, {B}):
+        nb = min({B}, nwords - w0)
+        for j in range(nb):
+            q = w0 + j
+            used = min(64, t_n - 64 * q)
+            for src, at in ((x, x_at), (y, y_at)):
+                for t in range(used):
+                    buf[t] = np.uint64(src[64 * q + t])
+                for t in range(used, 64):
+                    buf[t] = 0
+                transpose64(buf, masks)
+                for i in range(at.shape[0]):
+                    v[in_slot[at[i]], j] = buf[i]
+        f0 = f
+        while f < lane.shape[0] and lane[f] >> 6 < w0 + nb:
+            fm[gates[f] * {B} + (lane[f] >> 6) - w0] ^= np.uint64(1) << np.uint64(lane[f] & 63)
+            f += 1
+        gates_block(v, ops, sa, sb, sc, dst, keep, force, fm)
+        for t in range(f0, f):
+            fm[gates[t] * {B} + (lane[t] >> 6) - w0] = 0
+        for j in range(nb):
+            q = w0 + j
+            for k in range(out_slot.shape[0]):
+                buf[k] = v[out_slot[k], j]
+            for k in range(out_slot.shape[0], 64):
+                buf[k] = 0
+            transpose64(buf, masks)
+            for t in range(min(64, t_n - 64 * q)):
+                res[64 * q + t] = buf[t]
+    return res
+
+
+@njit(cache=True, nogil=True)
+def lanes(vec):
+    """(distinct vectors, lane of each flip): vec sorted ascending, lane[f] the index of vec[f] among them."""
+    lane = np.empty(vec.shape[0], np.int64)
+    uv = np.empty(vec.shape[0], np.int64)
+    m = -1
+    for f in range(vec.shape[0]):
+        if m < 0 or vec[f] != uv[m]:
+            m += 1
+            uv[m] = vec[f]
+        lane[f] = m
+    return uv[:m + 1], lane
 '''])
 
 
 @functools.cache
 def _kernels():
-    return load_source(_SOURCE, "sparse", ("draw", "touched"))
+    return load_source(_SOURCE, "sparse", ("draw", "touched", "touched_pairs", "lanes"))
 
 
 def sparse_pays_off(netlist: Netlist, faults: GateFaultPlan) -> bool:
@@ -138,6 +199,30 @@ def simulate_touched(netlist: Netlist, operands: dict, lane: np.ndarray, gates: 
                        out_slot, nslots, keep, force, np.ascontiguousarray(lane, np.int64),
                        np.ascontiguousarray(gates, np.int64))
     return unpack_outputs(netlist, outs, n)
+
+
+def touched_vectors(netlist: Netlist, total: int, faults: GateFaultPlan) -> tuple:
+    """(distinct touched vectors (V,), lane (F,), gates (F,)): every flip of `faults` that simulate_planes draws
+    over the planes of `total` vectors (padded to whole layout.WORDS words) falling on a vector below `total`,
+    flip f on gate gates[f] of vector touched[lane[f]]."""
+    vec, gat = flip_sites(netlist, -(-max(total, 1) // (64 * WORDS)) * WORDS, faults)
+    end = int(np.searchsorted(vec, total))
+    uv, lane = _kernels().lanes(vec[:end])
+    return uv, lane, gat[:end]
+
+
+def simulate_touched_pairs(netlist: Netlist, x: np.ndarray, y: np.ndarray, lane: np.ndarray, gates: np.ndarray,
+                           faults: GateFaultPlan) -> np.ndarray:
+    """simulate_touched of a netlist with two input buses (x, y in its input order, bit patterns >= 0) and one
+    output bus of at most 64 bits: its output bit patterns (T,) uint64, packed and unpacked in one kernel."""
+    (bx, wx), (by, wy) = netlist.inputs.items()
+    first = np.cumsum([0, wx])
+    keep, force = fault_masks(netlist, faults)
+    sa, sb, sc, dst, in_slot, out_slot, nslots = _interp_plan(netlist)
+    return _kernels().touched_pairs(np.ascontiguousarray(x, np.int64), np.ascontiguousarray(y, np.int64),
+                                    np.arange(first[0], first[0] + wx), np.arange(first[1], first[1] + wy),
+                                    netlist.ops, sa, sb, sc, dst, in_slot, out_slot, nslots, keep, force,
+                                    np.ascontiguousarray(lane, np.int64), np.ascontiguousarray(gates, np.int64), MASKS)
 
 
 

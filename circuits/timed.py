@@ -14,7 +14,8 @@ Each net keeps a ring of R ticks of history, R a power of two above the longest 
 written for R - 1 ticks after each tick where it can change, so every slot of its ring is right when read.
 Streams are independent: 64 per uint64 word, a block of words at a time; the schedule is interpreted (per
 tick, runs of gates of one opcode; a loop over the block's words inside). Under settled clocking every element
-depends only on itself and the one before, so each element runs as a stream of its own.
+depends only on itself and the one before, so each element runs as a stream of its own (not with feedback: a
+register closing a loop makes an element's operand the previous element's sample, loaded at the cycle's start).
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ def _kernel_source(block: int) -> str:
     lines += ["    return a", "", "",
               "@njit(cache=True, nogil=True)",
               "def run(inp, prev, out, ncyc, nw, E, runs, start, base, mask, slots, args, ops, out_nets, sample,",
-              "        toggles):",
+              "        toggles, fb, fresh):",
               "    C = start.shape[0] - 2",
               "    n_in = prev.shape[0]",
               "    first = 2 + n_in",
@@ -154,8 +155,13 @@ def _kernel_source(block: int) -> str:
               "                        for e in range(runs[r, 1], runs[r, 2]):",
               "                            dst = E[e, 3] + (t & E[e, 4])",
               "                            row = E[e, 11]",
-              "                            for j in range(B):",
-              "                                v[dst, j] = inp[row, col + j]",
+              "                            src = fb[row]",
+              "                            if src >= 0 and fresh[k] == 0:  # the register: last cycle's sample",
+              "                                for j in range(B):",
+              "                                    v[dst, j] = out[src, col - nw + j]",
+              "                            else:",
+              "                                for j in range(B):",
+              "                                    v[dst, j] = inp[row, col + j]",
               "                        continue",
               ]
     for name, kind in KINDS.items():
@@ -224,16 +230,38 @@ def _streams(netlist: Netlist, operands: dict, previous) -> tuple[dict, dict, tu
     return streams, prev, shape
 
 
+def _feedback(netlist: Netlist, feedback) -> np.ndarray:
+    """Per input bit, the output bit (index into the concatenated output buses) its register takes, or -1."""
+    fb = np.full(netlist.n_input_bits, -1, np.int64)
+    if not feedback:
+        return fb
+    if not isinstance(feedback, dict):
+        raise NetlistError(f"netlist {netlist.name!r}: feedback must be a mapping {{input bus: output bus}}, "
+                           f"got {type(feedback).__name__}")
+    rows = dict(zip(netlist.inputs, np.cumsum([0, *netlist.inputs.values()]).tolist(), strict=False))
+    outs = dict(zip(netlist.outputs, np.cumsum([0, *netlist.output_widths.values()]).tolist(), strict=False))
+    for bus, to in feedback.items():
+        if bus not in netlist.inputs or to not in netlist.outputs or netlist.inputs[bus] != netlist.output_widths[to]:
+            raise NetlistError(f"netlist {netlist.name!r}: feedback {bus!r} -> {to!r} must map an input bus to an "
+                               "output bus of the same width")
+        fb[rows[bus]:rows[bus] + netlist.inputs[bus]] = np.arange(netlist.inputs[bus]) + outs[to]
+    return fb
+
+
 def timed_simulate(netlist: Netlist, operands: dict, period: float, delays="unit", clocking: str = "continuous",
-                   previous: dict | None = None, seed: int | None = None, sigma: float = 0.0) -> Timed:
+                   previous: dict | None = None, seed: int | None = None, sigma: float = 0.0,
+                   feedback: dict | None = None, restart: int = 0) -> Timed:
     """Simulate operand streams clocked at `period` (delay units) with transport gate delays.
 
     operands: {input bus: values} as for circuits.simulate, each array one stream in time order (n,) or
     independent streams (streams, n); previous: {bus: value or one per stream} applied and settled before the
     first element (missing buses: 0); delays: "unit", "cells" or an array per gate (circuits.timing);
     sigma, seed: log-normal process variation of the delays (one chip; see circuits.timing.gate_delays);
-    clocking: "continuous" or "settled". Returns a Timed: the outputs sampled `period` after each element
-    was applied (the operands' shape) and the toggles per gate.
+    clocking: "continuous" or "settled"; feedback: {input bus: output bus of the same width}, a register that
+    closes a loop (an accumulator): element k of a stream takes on that input bus the output sampled for element
+    k - 1, except the elements whose index is a multiple of `restart` (0: element 0 alone), which take their
+    operand (the operands given at the other elements are ignored). Returns a Timed: the outputs sampled `period`
+    after each element was applied (the operands' shape) and the toggles per gate.
     """
     if clocking not in CLOCKINGS:
         raise NetlistError(f"clocking must be one of {', '.join(CLOCKINGS)}, got {clocking!r}")
@@ -252,7 +280,11 @@ def timed_simulate(netlist: Netlist, operands: dict, period: float, delays="unit
     else:
         sched, sample = _schedule_cached(netlist, ticks.tobytes(), T), T
     n_streams, n = next(iter(streams.values())).shape if streams else (1, shape[-1])
-    if clocking == "settled" and n > 1:  # every element is independent: one stream per element
+    fb = _feedback(netlist, feedback)
+    if not (isinstance(restart, (int, np.integer)) and restart >= 0):
+        raise NetlistError(f"netlist {netlist.name!r}: restart must be an element count >= 0, got {restart!r}")
+    split = clocking == "settled" and n > 1 and not feedback and T < settled.settle
+    if split:  # every element is independent: one stream per element (a settled period: one stream as given)
         prev = {b: np.concatenate([prev[b][:, None], streams[b][:, :-1]], axis=1).reshape(-1) for b in streams}
         streams = {b: s.reshape(-1, 1) for b, s in streams.items()}
         n_streams, n = n_streams * n, 1
@@ -275,12 +307,13 @@ def timed_simulate(netlist: Netlist, operands: dict, period: float, delays="unit
     toggles = np.zeros(netlist.n_gates, np.uint64)
     args = netlist.args.astype(np.int64)
     _kernel(block).run(planes, prev_planes, out, n, nw, sched.entries, sched.runs, sched.start, sched.base,
-                       sched.mask, sched.slots, args, netlist.ops.astype(np.int64), out_nets, sample, toggles)
+                       sched.mask, sched.slots, args, netlist.ops.astype(np.int64), out_nets, sample, toggles, fb,
+                       (np.arange(n) % (restart or n) == 0).astype(np.uint8))
     flat = unpack_outputs(netlist, out, n * lanes)
     result = {}
     for bus, vals in flat.items():
         per = vals.reshape(n, lanes)[:, :n_streams].T  # (streams, n)
-        if clocking == "settled" and shape[-1] > 1:
+        if split and shape[-1] > 1:
             per = per.reshape(-1, shape[-1])
         result[bus] = np.ascontiguousarray(per.reshape(shape))
     return Timed(result, toggles.astype(np.int64), tick, len(sched.start) - 2)

@@ -15,6 +15,10 @@ Dataflow: where the vectors are the products of a layer, v = (s * outputs + o) *
 channel o, input i; `layout` = (rows, outputs, inputs)), `dataflow` fixes which operand pair precedes which:
 "output-stationary" (the inputs of one dot product in sequence: s, o, i) or "weight-stationary" (one weight
 w[o, i] held while the rows stream: o, i, s); `shuffle` then draws the order of the rows, not of the vectors.
+A `loop` (the accumulator register of a processing element, output-stationary) deals whole dot products into the
+streams and feeds the sampled output back: input i > 0 of a dot product takes on the loop's input bus the output
+sampled for input i - 1 (circuits.timed_simulate's feedback); the streams then end at their last sample (no
+settling tail: its repeated vector would accumulate again), so the energy counts transitions up to it.
 
 Voltage: slowing every gate by a factor s is the same as dividing the period by s (time scales), so a plan's
 `delay_scale` divides the period; the delays themselves stay on their grid. Energy: the dynamic energy per
@@ -81,7 +85,9 @@ class TimingPlan(GateFaultPlan):
     one chip per seed); delay_scale: every gate slowed by this factor (voltage); energy_scale: the factor of the
     energy per transition (voltage: (V / V_nominal)^2); clocking: "continuous" or "settled"; shuffle: deal the
     vectors in a random order (False: in the order given); dataflow, layout: the order of a layer's products (see
-    the module docstring); seed: the chip and the order."""
+    the module docstring); loop: (input bus, output bus), the accumulator register of an output-stationary
+    layout: each dot product's inputs i > 0 take on the input bus the output sampled for input i - 1 (see the
+    module docstring); seed: the chip and the order."""
 
     period: float = math.inf
     relative: bool = True
@@ -93,6 +99,7 @@ class TimingPlan(GateFaultPlan):
     shuffle: bool = True
     dataflow: str = "output-stationary"
     layout: tuple = ()
+    loop: tuple = ()
     flip_p: float = 0.0
     seed: int = 0
 
@@ -110,6 +117,9 @@ class TimingPlan(GateFaultPlan):
                 raise NetlistError(f"timing plan: {name} must be a positive number, got {v!r}")
         if self.dataflow not in DATAFLOWS:
             raise NetlistError(f"dataflow must be one of {', '.join(DATAFLOWS)}, got {self.dataflow!r}")
+        if self.loop and (len(self.loop) != 2 or self.dataflow != "output-stationary"):
+            raise NetlistError(f"timing plan: loop must be (input bus, output bus) in the output-stationary dataflow, "
+                               f"got {self.loop!r} ({self.dataflow})")
         if not (isinstance(self.sigma, (int, float)) and 0 <= self.sigma < 1):
             raise NetlistError(f"timing plan: sigma must be in [0, 1), got {self.sigma!r}")
 
@@ -142,13 +152,15 @@ class TimingPlan(GateFaultPlan):
         period = self.period * D if self.relative else self.period
         T = max(grid, round(period / self.delay_scale / grid) * grid)  # the chip's time; the period scaled
         index, length = self._streams(n)
-        tail = math.ceil((D_chip + chip.max()) / T) + 1 if self.clocking == "continuous" and T < D_chip else 0
+        tail = math.ceil((D_chip + chip.max()) / T) + 1 if self.clocking == "continuous" and T < D_chip \
+            and not self.loop else 0
+        loop = {"feedback": dict([self.loop]), "restart": self.layout[2]} if self.loop else {}
         index = np.concatenate([index, np.repeat(index[:, -1:], tail, axis=1)], axis=1)
         ops = {b: v[index] for b, v in values.items()}
         prev = {b: v[index[:, length - 1]] for b, v in values.items()}
-        timed = timed_simulate(netlist, ops, T, chip, self.clocking, previous=prev)
+        timed = timed_simulate(netlist, ops, T, chip, self.clocking, previous=prev, **loop)
         settle = 2 * D_chip + 4 * float(chip.max()) + 1  # at least the settling time: every transition counted
-        slow = timed_simulate(netlist, ops, math.ceil(settle / grid) * grid, chip, "settled", previous=prev)
+        slow = timed_simulate(netlist, ops, math.ceil(settle / grid) * grid, chip, "settled", previous=prev, **loop)
         energy = self.energy_scale * dynamic_energy(netlist, timed.toggles)
         sampled = np.zeros((len(netlist.outputs), n), np.uint64)
         flat = index[:, :length].reshape(-1)
@@ -162,8 +174,18 @@ class TimingPlan(GateFaultPlan):
         """(index (streams, length) of the vectors each stream applies, in time order; length): the order
         (random, given, or the dataflow's over `layout`) dealt into consecutive runs."""
         rng = np.random.default_rng([self.seed, 1])
-        if self.layout and int(np.prod(self.layout)) == n:
+        laid_out = bool(self.layout) and int(np.prod(self.layout)) == n
+        if self.loop and not laid_out:
+            raise NetlistError(f"timing plan: a loop needs the layout of its {n} vectors, got {self.layout!r}")
+        if laid_out:
             grid = np.arange(n).reshape(self.layout)[rng.permutation(self.layout[0]) if self.shuffle else slice(None)]
+        if self.loop:  # whole dot products per stream, so that each stream's loop restarts every `inputs`
+            dots = grid.reshape(-1, self.layout[2])
+            streams = max(1, min(MAX_STREAMS, len(dots)))
+            per = -(-len(dots) // streams)
+            filled = np.concatenate([dots, dots[:streams * per - len(dots)]])
+            return filled.reshape(streams, per * self.layout[2]), per * self.layout[2]
+        if laid_out:
             order = (grid if self.dataflow == "output-stationary" else grid.transpose(1, 2, 0)).reshape(-1)
         else:
             order = rng.permutation(n) if self.shuffle else np.arange(n)

@@ -13,9 +13,9 @@ from hardware.multipliers import (
     ProcessingElement,
     TableMultiplier,
 )
-from hardware.pe import GATE_SITES, GateSite, Part
+from hardware.pe import GATE_SITES, TIMED_PARTS, GateSite, Part
 from hardware.tables import EXACT_FLOAT, exact_accumulate
 
-__all__ = ["ARITHMETICS", "EXACT_FLOAT", "GATE_SITES", "MODES", "ExactMultiplier", "GateMultiplier", "GateSite",
-           "HardwareError", "Multiplier", "Part", "ProcessingElement", "TableMultiplier", "exact_accumulate", "gatemac",
-           "pe"]
+__all__ = ["ARITHMETICS", "EXACT_FLOAT", "GATE_SITES", "MODES", "TIMED_PARTS", "ExactMultiplier",
+           "GateMultiplier", "GateSite", "HardwareError", "Multiplier", "Part", "ProcessingElement", "TableMultiplier",
+           "exact_accumulate", "gatemac", "pe"]

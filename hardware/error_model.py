@@ -86,10 +86,11 @@ class ErrorModel:
         """(A, B) mean squared error per product under the model (integer units squared)."""
         return self.rate * np.mean(np.square(self.errors.astype(np.float64)), axis=2)
 
-    def bit_rates(self) -> np.ndarray:
-        """(A, B, out_bits) per-bit flip probabilities under the model's error values."""
+    def bit_rates(self, level: float | None = None) -> np.ndarray:
+        """(A, B, out_bits) per-bit flip probabilities under the model's error values (at `level`: rate_at)."""
         diff = (self.table[:, :, None].astype(np.int64) + self.errors) ^ self.table[:, :, None]
-        return np.stack([self.rate * ((diff >> j) & 1).mean(axis=2) for j in range(self.out_bits)], axis=2)
+        rate = self.rate_at(level)
+        return np.stack([rate * ((diff >> j) & 1).mean(axis=2) for j in range(self.out_bits)], axis=2)
 
     def sample(self, a: np.ndarray, b: np.ndarray, rng: np.random.Generator, level: float | None = None
                ) -> np.ndarray:
@@ -305,8 +306,7 @@ def fidelity(model: ErrorModel, netlist: Netlist, hist: np.ndarray, n: int = 1 <
                                + rate ** 2 * np.var(e2, axis=2) / k)),
              Statistic("wrong rate", float(np.mean(err != 0)), float(np.std(err != 0) / math.sqrt(n)),
                        *expect(rate, rate * (1 - rate) / model.trials))]
-    bit_rates = model.bit_rates() if level == model.level else model.bit_rates() * (rate / np.maximum(
-        model.rate, 1e-300))[:, :, None]
+    bit_rates = model.bit_rates(level)
     for j in range(model.out_bits):
         r = bit_rates[:, :, j]
         stats.append(Statistic(f"bit {j}", float(flips[:, j].mean()), float(flips[:, j].std() / math.sqrt(n)),

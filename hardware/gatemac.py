@@ -22,9 +22,9 @@ from circuits import (
     GateFaultPlan,
     Netlist,
     TimingPlan,
-    flip_sites,
     simulate_planes,
-    simulate_touched,
+    simulate_touched_pairs,
+    touched_vectors,
     transpose64,
 )
 
@@ -314,68 +314,76 @@ def accumulate_measured(netlist: Netlist, cols: np.ndarray, w: np.ndarray, bias:
     return _accumulate_measured(outp, outp.shape[0], n, k, cols, w, bias, MASKS)
 
 
+def _touched(netlist: Netlist, n: int, out: int, k: int, faults: GateFaultPlan) -> tuple:
+    """(s, o, i, lane, gates): the (row, output, input) of every vector a flip of `faults` touches (vector
+    (s * out + o) * k + i, distinct, ascending) and each flip's lane (index into them) and gate."""
+    uv, lane, gat = touched_vectors(netlist, n * out * k, faults)
+    s, rem = np.divmod(uv, out * k)
+    o, i = np.divmod(rem, k)
+    return s, o, i, lane, gat
+
+
+def _touched_products(netlist: Netlist, a: np.ndarray, b: np.ndarray, lane: np.ndarray, gates: np.ndarray,
+                      faults: GateFaultPlan) -> np.ndarray:
+    """The netlist's products (int64; a signed netlist's read as two's complement) of operand bit patterns a, b
+    (inputs a and b) on touched vectors, flip f on gate gates[f] of vector lane[f]."""
+    if list(netlist.inputs) == ["b", "a"]:
+        a, b = b, a
+    prod = simulate_touched_pairs(netlist, a, b, lane, gates, faults).astype(np.int64)
+    width = next(iter(netlist.output_widths.values()))
+    return np.where(prod >> (width - 1), prod - (1 << width), prod) if netlist.signed else prod
+
+
 def touched(netlist: Netlist, a: np.ndarray, mag: np.ndarray, faults: GateFaultPlan) -> tuple:
     """The sparse path (circuits.sparse): (s, o, i, products) of every (row, output, input) vector that a flip
     of `faults` touches, its product by the netlist with those flips (and the plan's permanent faults); the same
     flips the full path draws over the same vectors, so every other product is the fault-free (or permanently
     faulty) table's. a (n, k) >= 0, mag (out, k): operands, or the bit patterns of a signed netlist's."""
-    n, k = a.shape
-    out = mag.shape[0]
-    total = n * out * k
-    vec, gat = flip_sites(netlist, -(-max(total, 1) // (64 * WORDS)) * WORDS, faults)
-    inside = vec < total
-    vec, gat = vec[inside], gat[inside]
-    first = np.ones(len(vec), bool)
-    first[1:] = vec[1:] != vec[:-1]
-    uv, lane = vec[first], np.cumsum(first) - 1
-    s, rem = np.divmod(uv, out * k)
-    o, i = np.divmod(rem, k)
-    if not len(uv):
-        return s, o, i, np.zeros(0, np.int64)
-    ops = {"a": a[s, i], "b": mag[o, i]}
-    if netlist.signed:  # bit patterns -> two's-complement values
-        ops = {bus: np.where(v >> (netlist.inputs[bus] - 1), v - (1 << netlist.inputs[bus]), v)
-               for bus, v in ops.items()}
-    prod = simulate_touched(netlist, ops, lane, gat, faults)
-    return s, o, i, next(iter(prod.values())).astype(np.int64)
+    s, o, i, lane, gat = _touched(netlist, a.shape[0], mag.shape[0], a.shape[1], faults)
+    return s, o, i, _touched_products(netlist, a[s, i], mag[o, i], lane, gat, faults)
 
 
 @njit(cache=True, nogil=True)
-def _add_at(acc, s, o, delta):
-    """acc[s[t], o[t]] += delta[t] for every t."""
+def _correct(acc, wrong, s, o, av, wv, xa, xb, new, table_t, twos, measure):
+    """acc[s, o] += sign * (new - table_t[xb, xa]) per touched vector (sign: +1 in two's complement, else
+    sign(w) sgn(a)); with measure, wrong[s] and the returned change of the sum of squared product errors
+    (against a * w, or |a| * |w|) follow the new products."""
+    err = 0
     for t in range(s.shape[0]):
-        acc[s[t], o[t]] += delta[t]
+        old = np.int64(table_t[xb[t], xa[t]])
+        a, w = av[t], wv[t]
+        sign = 1 if twos else (0 if w == 0 else (1 if (w > 0) == (a >= 0) else -1))
+        acc[s[t], o[t]] += sign * (new[t] - old)
+        if measure:
+            exact = a * w if twos else abs(a) * abs(w)
+            d_new, d_old = new[t] - exact, old - exact
+            wrong[s[t]] += np.int64(d_new != 0) - np.int64(d_old != 0)
+            err += d_new * d_new - d_old * d_old
+    return err
 
 
-def sparse_correct(netlist: Netlist, table_t: np.ndarray, base, cols: np.ndarray, w: np.ndarray,
-                   faults: GateFaultPlan, measure: bool = False):
+def sparse_correct(netlist: Netlist, table_t: np.ndarray, base, cols, w: np.ndarray, faults: GateFaultPlan,
+                   measure: bool = False, take=None):
     """The sparse path of accumulate (measure: accumulate_measured), bit for bit the full path's result: `base`,
     the fault-free result (accumulators (n, out), or with measure the tuple (accumulators, wrong products per row,
     signal, error) computed from the products table_t[|w|, |a|]: the netlist's fault-free or permanently faulty
     outputs), corrected at the vectors a flip touches. A signed netlist: two's complement (table_t indexed by
-    bit patterns, every product added)."""
+    bit patterns, every product added). cols: the (n, k) operands, or with `take` only their shape (n, k) and
+    take(s, i) -> the operands cols[s, i] (never materialised)."""
+    n, k = (cols if take is not None else np.shape(cols))
+    s, o, i, lane, gat = _touched(netlist, n, w.shape[0], k, faults)
+    av = (take(s, i) if take is not None else cols[s, i]).astype(np.int64)
+    wv = w[o, i].astype(np.int64)
     if netlist.signed:
-        a = cols.astype(np.int64) & ((1 << netlist.inputs["a"]) - 1)
-        mag = w.astype(np.int64) & ((1 << netlist.inputs["b"]) - 1)
+        xa, xb = av & ((1 << netlist.inputs["a"]) - 1), wv & ((1 << netlist.inputs["b"]) - 1)
     else:
-        a, mag = np.abs(cols), np.abs(w)
+        xa, xb = np.abs(av), np.abs(wv)
+    new = _touched_products(netlist, xa, xb, lane, gat, faults)
     acc, *rest = base if measure else (base,)
     acc = np.array(acc, np.int64)
-    s, o, i, new = touched(netlist, a, mag, faults)
-    old = table_t[mag[o, i], a[s, i]].astype(np.int64)
-    sign = 1 if netlist.signed else np.sign(w[o, i]).astype(np.int64) * np.where(cols[s, i] < 0, -1, 1)
-    _add_at(acc, s, o, sign * (new - old))
-    if not measure:
-        return acc
-    wrong, sig, err = rest
-    wrong = np.array(wrong, np.int64)
-    if netlist.signed:
-        exact = cols[s, i].astype(np.int64) * w[o, i]
-    else:
-        exact = a[s, i].astype(np.int64) * mag[o, i]
-    d_new, d_old = new - exact, old - exact
-    _add_at(wrong[:, None], s, np.zeros_like(s), (d_new != 0).astype(np.int64) - (d_old != 0))
-    return acc, wrong, sig, err + int(np.square(d_new).sum() - np.square(d_old).sum())
+    wrong = np.array(rest[0], np.int64) if measure else np.zeros(0, np.int64)
+    d_err = _correct(acc, wrong, s, o, av, wv, xa, xb, new, table_t, netlist.signed, measure)
+    return (acc, wrong, rest[1], rest[2] + int(d_err)) if measure else acc
 
 
 def sparse_products(netlist: Netlist, table_t: np.ndarray, a: np.ndarray, mag: np.ndarray,

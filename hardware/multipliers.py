@@ -44,6 +44,7 @@ class Multiplier:
     takes_stuck = False  # permanent stuck-at faults of the netlist's gates
     takes_timing = False  # timing errors (circuits.TimingPlan: every product through the timed simulator)
     parts = ("mul",)  # the parts that can take gate faults (run's fault_part)
+    timed_parts = ("mul",)  # the parts that can take timing errors
 
     def __new__(cls, mode: str = "exact", netlist: Netlist | None = None, act_bits: int = 8, mag_bits: int = 8,
                 **options):
@@ -90,6 +91,9 @@ class Multiplier:
         if isinstance(faults, TimingPlan) and not cls.takes_timing:
             raise HardwareError(f"timing errors need mode 'gates' (the multiplier at gate level); this one is "
                                 f"{cls.mode!r}")
+        if isinstance(faults, TimingPlan) and part not in cls.timed_parts:
+            raise HardwareError(f"timing errors on fault_part {part!r}: its gates have no timing model (timed "
+                                f"parts: {', '.join(cls.timed_parts)})")
         if (faults.flip_p > 0 and not cls.takes_flips) or (faults.permanent and not cls.takes_stuck):
             raise HardwareError(f"gate faults need a netlist multiplier (mode 'gates' for transient flips, 'lut' or "
                                f"'gates' for stuck-at); this one is {cls.mode!r}")
@@ -109,6 +113,18 @@ class Multiplier:
         """A layer's outputs (rows, out) from its accumulators (rows, out) by this datapath's requantizer gates
         with `faults` on `part`; None where the engine requantizes (no requantizer in the loop for them)."""
         return None
+
+    def direct(self, faults: GateFaultPlan) -> bool:
+        """Whether accumulate_direct gives this multiplier's accumulators under `faults` (the engine then never
+        materialises a layer's columns)."""
+        return False
+
+    def accumulate_direct(self, exact: np.ndarray, take, shape: tuple, w: np.ndarray, faults: GateFaultPlan,
+                          signed: bool = False, acc_bits: int = 64, part: str = "mul") -> np.ndarray:
+        """accumulate's result (rows, out) from the exact accumulators `exact` (rows, out) int64 and the
+        columns' operands take(s, i) -> cols[s, i] (columns of `shape` (rows, in), not materialised); only
+        where direct(faults)."""
+        raise HardwareError(f"multiplier mode {self.mode!r} has no direct accumulation")
 
     def table(self, faults: GateFaultPlan | None = None) -> np.ndarray:
         """(2^wa, 2^wb) products a * b over the table's indices (widths(); two's complement: the bit patterns
@@ -173,6 +189,12 @@ class ExactMultiplier(Multiplier):
     mode = "exact"
     exact = True
 
+    def direct(self, faults):
+        return True
+
+    def accumulate_direct(self, exact, take, shape, w, faults, signed=False, acc_bits=64, part="mul"):
+        return exact
+
     def accumulate(self, cols, w, bias, faults, signed=False, acc_bits=64, part="mul"):
         return exact_accumulate(cols, w, bias)
 
@@ -220,6 +242,26 @@ class TableMultiplier(Multiplier):
         masks = None if faults is None else faults.masks(self.netlist.n_gates, self.netlist.gate_index)
         return None if masks is None else GateMasks(*masks)
 
+    def _exact_table(self, faults) -> bool:
+        """Whether the table under `faults`' permanent faults is exact arithmetic's (cached)."""
+        masks = self._masks(faults)
+        key = ("exact",) if masks is None else ("exact", masks.keep.tobytes(), masks.force.tobytes())
+        if key not in self._tables:
+            self._tables[key] = bool(np.array_equal(self.table(faults), Multiplier.table(self)))
+        return self._tables[key]
+
+    def direct(self, faults):
+        """A table that is exact arithmetic's (the same accumulators as the exact pass)."""
+        return not faults.flip_p and self._exact_table(faults)
+
+    def accumulate_direct(self, exact, take, shape, w, faults, signed=False, acc_bits=64, part="mul"):
+        return exact
+
+    def accumulate(self, cols, w, bias, faults, signed=False, acc_bits=64, part="mul"):
+        if TableMultiplier.direct(self, faults):  # an exact table: exact arithmetic's accumulators
+            return exact_accumulate(cols, w, bias)
+        return super().accumulate(cols, w, bias, faults, signed, acc_bits, part)
+
     def table(self, faults=None) -> np.ndarray:
         """(2^wa, 2^wb) products of the netlist over the table's indices (widths(); with the permanent faults of
         `faults`, if any)."""
@@ -261,14 +303,17 @@ class GateMultiplier(TableMultiplier):
         bit for bit the full path's result."""
         return self.sparse and self.netlist.n_input_bits <= 20 and sparse_pays_off(self.netlist, faults)
 
+    def direct(self, faults):
+        """Rare flips by the sparse path on a table that is exact arithmetic's."""
+        return self._sparse(faults) and self._exact_table(faults)
+
+    def accumulate_direct(self, exact, take, shape, w, faults, signed=False, acc_bits=64, part="mul"):
+        return gatemac.sparse_correct(self.netlist, self._table_t(faults), exact, shape, w, faults, take=take)
+
     def _fault_free(self, cols, w, bias, faults, signed, measure):
         """accumulate (measure: accumulate_measured) with `faults`' permanent faults alone: exact arithmetic where
         that table is exact, else the table (int64 accumulators)."""
-        masks = self._masks(faults)
-        key = ("exact",) if masks is None else ("exact", masks.keep.tobytes(), masks.force.tobytes())
-        if key not in self._tables:
-            self._tables[key] = bool(np.array_equal(self.table(faults), Multiplier.table(self)))
-        if self._tables[key]:
+        if self._exact_table(faults):
             return exact_measured(cols, w, bias) if measure else exact_accumulate(cols, w, bias)
         if measure:
             return Multiplier.accumulate_measured(self, cols, w, bias, faults)
@@ -308,13 +353,15 @@ class ProcessingElement(GateMultiplier):
     in order over the inputs of each dot product, through the netlist (the multiplier) and an accumulator adder
     of acc_bits (the model's accumulator width; `adder` 'ripple' or 'kogge_stone'; signed_a: the adder takes
     sgn(a), needed by layers with signed inputs; in two's complement the adder adds the signed product, a zero
-    weight's too), accumulators held as bit planes between steps. Faults go on
+    weight's too), accumulators held as bit planes between steps. Timing errors (circuits.TimingPlan) run the
+    multiplier, the adder or both through the timed simulator (pe.timed_accumulate). Faults go on
     the multiplier's gates, the adder's or all of them (run's fault_part); `gates(part)` counts them."""
 
     mode = "pe"
     accumulates = True
-    takes_timing = False  # its adder's timing is not modelled yet
+    takes_timing = True  # the multiplier and the adder (pe.timed_accumulate); not the requantizer
     parts = pe.PARTS
+    timed_parts = pe.TIMED_PARTS
 
     def __init__(self, mode="pe", netlist=None, act_bits=8, mag_bits=8, *, arithmetic="sign-magnitude",
                  acc_bits: int = 32, adder: str = "ripple", signed_a: bool = False, sparse: bool = True):
@@ -366,6 +413,9 @@ class ProcessingElement(GateMultiplier):
     def _run(self, cols, w, bias, faults, signed, acc_bits, part, measure):
         if acc_bits != self.acc_bits:
             raise HardwareError(f"processing element has a {self.acc_bits}-bit accumulator; the model's is {acc_bits}")
+        if isinstance(faults, TimingPlan):
+            return pe.timed_accumulate(self.netlist, self.adder, cols, w, bias, faults, part, acc_bits, self._buffers,
+                                       measure)
         mul_f, add_f, _ = pe.split_faults(faults, part, self.netlist, self.adder, self.req)
         if self._sparse_element(faults):
             base = self._fault_free(cols, w, bias, faults, signed, measure)
@@ -373,6 +423,9 @@ class ProcessingElement(GateMultiplier):
                                         add_f, acc_bits, measure)
         return pe.accumulate(self.netlist, self.adder, cols, w, bias, mul_f, add_f, signed, acc_bits,
                              self._buffers, measure)
+
+    def direct(self, faults):
+        return False
 
     def _sparse_element(self, faults) -> bool:
         """Whether rare transient flips alone run by the sparse path (pe.sparse_accumulate: bit for bit the

@@ -27,6 +27,7 @@ count) at a zero weight.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -40,17 +41,19 @@ from circuits import (
     GateFaults,
     GateMasks,
     Netlist,
+    TimingPlan,
     flip_sites,
     simulate,
     simulate_planes,
     simulate_touched,
+    static_timing,
     transpose64,
 )
 from circuits.builder import Builder
 from circuits.mac import ADDERS, requantizer, signed_accumulate
 from circuits.simulate import choose_engine
 from hardware.errors import HardwareError
-from hardware.gatemac import _bit_strings, _buffer, _transpose_fields
+from hardware.gatemac import _bit_strings, _buffer, _transpose_fields, products
 
 
 class Part(StrEnum):
@@ -88,6 +91,7 @@ GATE_SITES = (
              "requantizer (mode 'pe')", "activation"),
 )
 REQ_PARTS = (Part.REQ, Part.WHOLE)  # the parts whose faults reach the requantizer
+TIMED_PARTS = (Part.MUL, Part.ADD, Part.ALL)  # the parts with a timing model (timed_accumulate)
 SPARSE_TOUCHED = 1e-3  # the sparse path while (multiplier + adder gates) * flip_p is below this (per-event work
 # in NumPy: at 5e-3, p = 1e-5 on the 8x8 element, measured slower than the compiled full path, bench/sparse.py)
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -494,3 +498,63 @@ def sparse_accumulate(mul: Netlist, add: Netlist, table_t: np.ndarray, base, col
             dev[lane[sel]] = _wrap(acc_out - (before[sel] + sign[sel] * ff[sel]), acc_bits)
     acc = _wrap(np.asarray(acc, np.int64) + dev.reshape(out, n).T, acc_bits)
     return (acc, wrong, sig, err) if measure else acc
+
+
+def timed_accumulate(mul: Netlist, add: Netlist, cols: np.ndarray, w: np.ndarray, bias: np.ndarray, plan: TimingPlan,
+                     part: str, acc_bits: int, buffers: dict, measure: bool = False):
+    """accumulate's result under timing errors of the element's parts `part` (TIMED_PARTS; the other part exact).
+
+    The element is pipelined: a product register between the multiplier and the adder, the accumulator register
+    after the adder, one clock for both; a relative period is in units of the element's critical path D = max(D
+    of the multiplier, D of the adder), nominal delays. The multiplier's products run as in mode 'gates' (the
+    plan's dataflow over the layer's (row, output, input) vectors). The adder's operands follow the dataflow:
+    output-stationary, the element holds the accumulator of one dot product while its inputs stream (the
+    register closes the loop: input i adds to the sample of input i - 1, the bias preloaded at i = 0; the plan's
+    `loop`); weight-stationary, the element of input i holds w[o, i] while the rows stream and adds to the
+    partial sum the element of input i - 1 sampled for that row (one timed run per input, the bias entering the
+    first). Every timed run logs its circuits.TimingReport (energy of both parts). Returns (n, out) int64
+    accumulators, two's complement acc_bits (measure: with wrong products per row, sum of exact products squared,
+    sum of squared product errors, products compared before the adder as in accumulate)."""
+    if part not in TIMED_PARTS:
+        raise HardwareError(f"timing errors on fault_part {part!r}: its gates have no timing model (timed parts: "
+                            f"{', '.join(TIMED_PARTS)})")
+    n, k = cols.shape
+    out = w.shape[0]
+    twos = mul.signed
+    if plan.relative:
+        D = max(static_timing(mul, plan.delays).D, static_timing(add, plan.delays).D)
+        plan = dataclasses.replace(plan, period=plan.period * D, relative=False)
+    if twos:
+        ia, iw = cols.astype(np.int64) & ((1 << mul.inputs["a"]) - 1), w.astype(np.int64) & ((1 << mul.inputs["b"]) - 1)
+        exact = cols.astype(np.int64)[:, None, :] * w.astype(np.int64)[None, :, :]
+    else:
+        ia, iw = np.abs(cols).astype(np.int64), np.abs(w).astype(np.int64)
+        exact = ia[:, None, :] * iw[None, :, :]
+    prod = products(mul, ia, iw, plan, buffers) if part != Part.ADD else exact
+    sign = 1 if twos else np.sign(w)[None, :, :] * np.where(cols < 0, -1, 1)[:, None, :]  # zero weights add 0
+    if part == Part.MUL:
+        acc = _wrap(np.asarray(bias, np.int64) + (sign * prod).sum(axis=2), acc_bits)
+    else:
+        mask = (1 << acc_bits) - 1
+        ops = {"p": np.where(sign == 0, 0, prod) & ((1 << add.inputs["p"]) - 1)}
+        if "sw" in add.inputs:
+            ops["sw"] = np.broadcast_to((w < 0)[None, :, :], prod.shape).astype(np.int64)
+        if "sa" in add.inputs:
+            ops["sa"] = np.broadcast_to((cols < 0)[:, None, :], prod.shape).astype(np.int64)
+        start = np.broadcast_to(np.asarray(bias, np.int64)[None, :] & mask, (n, out))
+        if plan.dataflow == "output-stationary":
+            ops["acc"] = np.broadcast_to(start[:, :, None], prod.shape)
+            loop = dataclasses.replace(plan.laid_out(n, out, k), loop=("acc", "acc_out"))
+            acc = simulate(add, {b: v.reshape(-1) for b, v in ops.items()}, faults=loop)["acc_out"]
+            acc = acc.reshape(n, out, k)[:, :, -1] if k else start
+        else:
+            acc, step = start, plan.laid_out(n, out, 1)
+            for i in range(k):
+                now = {b: v[:, :, i].reshape(-1) for b, v in ops.items()}
+                acc = simulate(add, {**now, "acc": acc.reshape(-1) & mask}, faults=step)["acc_out"].reshape(n, out)
+        acc = _wrap(np.asarray(acc, np.int64), acc_bits)
+    if not measure:
+        return acc
+    diff = (prod - exact).astype(np.float64)
+    return (acc, np.count_nonzero(prod != exact, axis=(1, 2)).astype(np.int64),
+            float(np.square(exact, dtype=np.float64).sum()), float(np.square(diff).sum()))

@@ -150,7 +150,19 @@ DATASETS = {"digits": digits, "signals": signals, "digits-2": lambda: digits_cla
             "digits-4": lambda: digits_classes(4)}
 
 
+def known(name: str) -> bool:
+    """Whether `name` is a built-in data set or a task's name on one (networks.tasks)."""
+    from networks import tasks
+
+    return name in DATASETS or tasks.NAME.fullmatch(name) is not None
+
+
 def load(name: str) -> Dataset:
+    """A built-in data set by name, or a task on one by its name '<base>:<groups>[:test=N]' (networks.tasks)."""
+    if ":" in name:
+        from networks import tasks
+
+        return tasks.dataset(name)
     if name not in DATASETS:
         raise NetworkError(f"unknown data set {name!r} (known: {', '.join(DATASETS)})")
     return DATASETS[name]()

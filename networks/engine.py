@@ -36,7 +36,16 @@ from circuits import GateFaultPlan, GateFaults
 from hardware import EXACT_FLOAT, Multiplier, exact_accumulate
 from networks.errors import NetworkError
 from networks.graph import IntegerModel, IntLayer
-from networks.kernels import count_pairs, finish, quantize_inputs, requantize, signed_sum, wrap
+from networks.kernels import (
+    accumulators,
+    conv_operands,
+    count_pairs,
+    finish,
+    quantize_inputs,
+    requantize,
+    signed_sum,
+    wrap,
+)
 from networks.ops import OPERATIONS, graph_operations
 
 
@@ -234,8 +243,11 @@ class IntegerEngine:
             if out is not None:
                 return self._bounded(layer, out)
         a = a.astype(self._operand_type(layer.signed_input))
-        groups = []
-        for g in range(layer.groups):
+        acc = None
+        if not product_fns and not measure and p.hist is None:
+            acc, shape = self._direct_layer(layer, a, w, faults, p, layer is node.layer) or (None, ())
+        groups = [] if acc is None else [acc]
+        for g in range(layer.groups if acc is None else 0):
             cols, shape = self._columns(layer, a, g)
             wg = w[g * (w.shape[0] // layer.groups):(g + 1) * (w.shape[0] // layer.groups)]
             bias = layer.bias[g * len(wg):(g + 1) * len(wg)]
@@ -283,6 +295,18 @@ class IntegerEngine:
     def _direct(self, layer: IntLayer, a: np.ndarray, w: np.ndarray, cached: bool) -> np.ndarray | None:
         """The layer's output by torch's float linear / convolution kernels, exact because every partial sum
         stays below 2^24 (float32) or 2^53 (float64); None when neither holds. cached: w is the layer's own."""
+        y = self._direct_sums(layer, a, w, cached)
+        if y is None:
+            return None
+        n = a.shape[0]
+        lo, hi = layer.clamp if layer.clamp is not None else (0, 0)
+        out = finish(y.reshape(n, layer.n_out, -1), layer.bias, layer.mult, layer.shift, lo, hi,
+                      layer.clamp is not None, self.model.acc_bits)
+        return out.reshape(y.shape)
+
+    def _direct_sums(self, layer: IntLayer, a: np.ndarray, w: np.ndarray, cached: bool) -> np.ndarray | None:
+        """sum_i a * w of every output (N, out, *spatial), float, by torch's linear / convolution kernels, exact
+        (see _direct); None when no float type is exact for this layer."""
         key = (layer.name, "direct")
         if cached and key in self._cache:
             wt = self._cache[key]
@@ -297,17 +321,37 @@ class IntegerEngine:
         if wt is None:
             return None
         x = torch.from_numpy(a).to(wt.dtype)
-        n = a.shape[0]
         if layer.kind == "linear":
-            y = x.reshape(n, -1) @ wt.T
-        else:
-            conv = F.conv1d if layer.kind == "conv1d" else F.conv2d
-            y = conv(x, wt, None, layer.stride, layer.padding, layer.dilation, layer.groups)
-        y = y.numpy()
-        lo, hi = layer.clamp if layer.clamp is not None else (0, 0)
-        out = finish(y.reshape(n, layer.n_out, -1), layer.bias, layer.mult, layer.shift, lo, hi,
-                      layer.clamp is not None, self.model.acc_bits)
-        return out.reshape(y.shape)
+            return (x.reshape(a.shape[0], -1) @ wt.T).numpy()
+        conv = F.conv1d if layer.kind == "conv1d" else F.conv2d
+        return conv(x, wt, None, layer.stride, layer.padding, layer.dilation, layer.groups).numpy()
+
+    def _direct_layer(self, layer: IntLayer, a: np.ndarray, w: np.ndarray, faults, p, cached: bool) -> tuple | None:
+        """(accumulators (rows, out), output spatial shape) of a one-group convolution by the multiplier's
+        accumulate_direct: the exact sums by _direct_sums, the operands of the columns (_columns) read from the
+        layer input where asked, never materialised; None where the multiplier or the sums cannot do it. cached:
+        w is the layer's own."""
+        mul = self.multiplier
+        if layer.kind == "linear" or layer.groups != 1 or not mul.direct(faults):  # linear: its columns are a view
+            return None
+        y = self._direct_sums(layer, a, w, cached)
+        if y is None:
+            return None
+        n = a.shape[0]
+        shape = tuple(y.shape[2:])
+        rows = n * int(np.prod(shape))
+        d = len(layer.kernel)
+        geometry = np.array([list(shape) + [1] * (2 - d), list(layer.kernel) + [1] * (2 - d),
+                             list(layer.stride) + [1] * (2 - d), list(layer.dilation) + [1] * (2 - d),
+                             list(layer.padding) + [0] * (2 - d)], np.int64)
+        image = a.reshape(n, a.shape[1], a.shape[2], -1)
+
+        def take(r, i):
+            return conv_operands(image, geometry, r, i)
+        exact = accumulators(y.reshape(n, layer.n_out, -1), np.asarray(layer.bias, np.int64))
+        acc = mul.accumulate_direct(exact, take, (rows, w.shape[1]), w, faults, layer.signed_input,
+                                    self.model.acc_bits, p.part)
+        return None if acc is None else (acc, shape)
 
     @staticmethod
     def _noisy(site, fn, values, bits, signed, p):

@@ -2,10 +2,13 @@
 weight layer (Linear, Conv1d, Conv2d) during training, or Gaussian noise of matched power at their outputs.
 
 A layer's output y[n, j] = sum_i x[n, i] w[j, i] + bias gets sum_i sign(w_ji) e(a_ni, |w_ji|) * s_in * step_j added,
-in the integer model's terms (networks.export): a = clip(round(x / s_in), 0, 2^8 - 1) with s_in the running maximum
-of the layer's input over 255 (the calibration maximum in training), |w| = min(round(|w| / step), 255) with the
-layer's per-channel step (8-bit symmetric for float layers, as export quantizes them), sign-magnitude (a zero
-weight adds nothing). The added term is detached: the clean path carries the gradient (straight-through).
+in the integer model's terms (networks.export): a = clip(round(x / s_in), 0, A - 1), s_in the running maximum of
+the layer's input over A - 1 (the calibration maximum in training; A = 256 values of the multiplier's a for the
+8x8), |w| = min(round(|w| / step), B - 1) with the layer's per-channel step (8-bit symmetric for float layers, as
+export quantizes them), sign-magnitude (a zero weight adds nothing). The sampled error values are constants
+(straight-through: the clean path carries the gradient); their scale s_in * step_j is differentiable (through the
+steps and the batch's peak input), so training can learn to shrink the errors relative to the signal. The
+Gaussian proxy scales with the level as the mean wrong-product rate does.
 
 Errors are sparse at low levels, so the products that err are drawn without materialising every product: a
 Bernoulli process over the flat index of (row, output, [position,] input) at the largest per-pair rate r_max
@@ -32,11 +35,13 @@ from torch import nn
 import circuits
 from hardware.error_model import KINDS, ErrorModel, error_model
 from networks.errors import NetworkError
+from networks.quant import _channel_view
 
 TRAININGS = ("plain", "fault-aware", "gaussian")
-ACT_MAX = 255  # 8-bit activations
+FAULT_AWARE_VERSION = "2"  # part of the cache key of every model trained with noise (not of plain ones)
 WEIGHT_LEVELS = 127  # 8-bit symmetric weights of float layers (export's default)
 MAX_LEVEL = 0.01
+AMAX_DECAY = 0.999  # per batch: the running maximum of a layer's input forgets slowly
 
 
 @dataclass(frozen=True)
@@ -111,55 +116,61 @@ class Injector:
             u = float(torch.rand((), generator=self.gen)) * 2 - 1
             self.set_level(min(self.noise.level * 10 ** (u * self.noise.spread), MAX_LEVEL))
 
-    def operands(self, layer: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
-        """(a indices (like x), |w| indices (out, in'), sign(w) (out, in'), s_in) of a layer's integer model."""
+    def operands(self, layer: nn.Module, x: torch.Tensor, cols: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(a indices (like cols), |w| indices (out, in'), sign(w) (out, in'), scale (out,)) of a layer's integer
+        model for input x (cols: its columns): scale = s_in * step_j, the float value of one accumulator unit,
+        differentiable in the weights (through the steps) and in the batch's peak input when that sets s_in."""
         key = id(layer)
-        peak = float(x.detach().max().clamp_min(1e-12))
-        self.amax[key] = max(self.amax.get(key, 0.0) * 0.999, peak)
-        s_in = self.amax[key] / ACT_MAX
-        a = torch.clamp(torch.round(x.detach() / s_in), 0, ACT_MAX).long()
-        w = layer.weight.detach().reshape(layer.weight.shape[0], -1)
-        step = _steps(layer, w)
-        wi = torch.round(w / step[:, None])
-        return a, wi.abs().clamp_max(self.errors.shape[1] - 1).long(), torch.sign(wi), s_in
+        peak = x.max().clamp_min(1e-12)
+        held = self.amax.get(key, 0.0) * AMAX_DECAY
+        self.amax[key] = max(held, float(peak.detach()))
+        act_max = self.errors.shape[0] - 1  # the multiplier's a operand: the activations' range
+        s_in = peak / act_max if self.amax[key] == float(peak.detach()) else torch.tensor(held / act_max)
+        a = torch.clamp(torch.round(cols / float(s_in.detach())), 0, act_max).long()
+        step = _steps(layer)
+        w = (layer.weight * _channel_view(layer.quant.mask, layer.weight)).detach().reshape(len(step), -1)
+        wi = torch.round(w / step.detach()[:, None])
+        return a, wi.abs().clamp_max(self.errors.shape[1] - 1).long(), torch.sign(wi), step * s_in
 
     def sample_products(self, a: torch.Tensor, mag: torch.Tensor, sign: torch.Tensor
                         ) -> tuple[torch.Tensor, torch.Tensor]:
         """(flat indices into (N, out, L, in') of the products that err, their signed errors (integer units)): a
         is (N, in', L) (L = 1 for linear layers), mag and sign (out, in')."""
         n, k, length = a.shape
-        out = mag.shape[0]
+        out, width, draws = mag.shape[0], self.errors.shape[1], self.errors.shape[2]
         total = n * out * length * k
-        r_max = float(self.rate.max())
-        if r_max <= 0 or total == 0:
+        mag = mag * (sign != 0)  # zero weights add nothing: their column of rates is never consulted
+        r_max = float(self.rate[:, :int(mag.max()) + 1].max()) if total else 0.0
+        if r_max <= 0:
             return torch.zeros(0, dtype=torch.long), torch.zeros(0)
-        pos = _bernoulli_positions(total, r_max, self.gen)
-        i = pos % k
-        rest = pos // k
-        col, rest = rest % length, rest // length
-        j, row = rest % out, rest // out
-        av, mv, sv = a[row, i, col], mag[j, i], sign[j, i]
-        keep = (torch.rand(len(pos), generator=self.gen) * r_max < self.rate[av, mv]) & (sv != 0)
-        pos, av, mv, sv = pos[keep], av[keep], mv[keep], sv[keep]
-        pick = torch.randint(0, self.errors.shape[2], (len(pos),), generator=self.gen)
-        return pos, sv * self.errors[av, mv, pick]
+        pos = _bernoulli_positions(total, r_max, self.gen)  # flat ((row * out + j) * length + col) * k + i
+        lk = length * k
+        q = pos // lk
+        r = pos - q * lk
+        row = q // out
+        wflat = (q - row * out) * k + r % k
+        mv = mag.reshape(-1)[wflat]
+        pair = a.transpose(1, 2).reshape(-1)[row * lk + r] * width + mv
+        keep = (torch.rand(len(pos), generator=self.gen) * r_max < self.rate.reshape(-1)[pair]) & (mv != 0)
+        pos, pair, wflat = pos[keep], pair[keep], wflat[keep]
+        pick = torch.randint(0, draws, (len(pos),), generator=self.gen)
+        return pos, sign.reshape(-1)[wflat] * self.errors.reshape(-1)[pair * draws + pick]
 
     def term(self, layer: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """The term added to layer output y (same shape, detached, float units) for input x."""
+        """The term added to layer output y (same shape, float units) for input x: sampled integer errors (constants)
+        times the accumulator scale (differentiable)."""
         cols = _columns(layer, x)
-        a, mag, sign, s_in = self.operands(layer, cols)
-        w = layer.weight.detach().reshape(layer.weight.shape[0], -1)
-        scale = _steps(layer, w) * s_in  # (out,) float value of one integer unit of the accumulator
+        a, mag, sign, scale = self.operands(layer, x, cols)
         n, _, length = cols.shape
         out = mag.shape[0]
         if self.training == "gaussian":
-            std = torch.sqrt(self.mean_power * (sign != 0).sum(dim=1) * self.rate_ratio()) * scale
+            std = torch.sqrt(self.mean_power * (sign != 0).sum(dim=1) * self.rate_ratio())
             term = torch.randn((n, out, length), generator=self.gen) * std[None, :, None]
         else:
             pos, err = self.sample_products(a, mag, sign)
-            term = torch.zeros(n * out * length).index_add_(0, pos // a.shape[1], err)
-            term = term.view(n, out, length) * scale[None, :, None]
-        return term.reshape(y.shape)
+            term = torch.zeros(n * out * length).index_add_(0, pos // a.shape[1], err).view(n, out, length)
+        return (term * scale[None, :, None]).reshape(y.shape)
 
     def rate_ratio(self) -> float:
         """Mean wrong-product rate at the current level over that at the measured level (scales the proxy's
@@ -203,12 +214,17 @@ class Injector:
                 h.remove()
 
 
-def _steps(layer: nn.Module, w: torch.Tensor) -> torch.Tensor:
-    """Per-channel integer steps of a weight layer: its quantizer's, or 8-bit symmetric for float layers."""
+def _steps(layer: nn.Module) -> torch.Tensor:
+    """Per-channel integer steps of a weight layer (differentiable where its quantizer's are): its quantizer's, or
+    8-bit symmetric for float layers (as export quantizes them)."""
     q = layer.quant
-    if q.mode == "float":
-        return w.abs().amax(dim=1).clamp_min(1e-12) / WEIGHT_LEVELS
-    return q.current_steps(layer.weight.detach()).detach()
+    w = layer.weight.reshape(layer.weight.shape[0], -1)
+    if q.mode in ("float", "fixed"):
+        levels = WEIGHT_LEVELS if q.mode == "float" else 2 ** (q.bits - 1) - 1
+        return w.abs().amax(dim=1).clamp_min(1e-12) / levels
+    if q.mode == "noise":
+        return q.alpha * math.sqrt(12)
+    return q.steps
 
 
 def _columns(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:

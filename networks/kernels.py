@@ -34,6 +34,39 @@ def signed_sum(prod, cols, w, bias):
     return acc
 
 
+@njit(cache=True, nogil=True)
+def conv_operands(image, geometry, r, i):
+    """The im2col operands cols[r[t], i[t]] of a convolution over image (N, C, H, W) (a 1-d one: W = 1), read in
+    place: row r = (sample, output position (y, x)), feature i = (channel, ky, kx); geometry rows: output shape,
+    kernel, stride, dilation, padding, each (y, x). Padding reads 0. (T,) int64."""
+    oh, ow = geometry[0]
+    kh, kw = geometry[1]
+    h, w = image.shape[2], image.shape[3]
+    out = np.empty(r.shape[0], np.int64)
+    for t in range(r.shape[0]):
+        s, pos = divmod(r[t], oh * ow)
+        oy, ox = divmod(pos, ow)
+        c, rem = divmod(i[t], kh * kw)
+        ky, kx = divmod(rem, kw)
+        y = oy * geometry[2, 0] + ky * geometry[3, 0] - geometry[4, 0]
+        x = ox * geometry[2, 1] + kx * geometry[3, 1] - geometry[4, 1]
+        out[t] = image[s, c, y, x] if 0 <= y < h and 0 <= x < w else 0
+    return out
+
+
+@njit(cache=True, nogil=True)
+def accumulators(y, bias):
+    """Accumulators (N * L, out) int64, row s * L + l, from exact float sums y (N, out, L) plus bias[o]."""
+    n, c, length = y.shape
+    acc = np.empty((n * length, c), np.int64)
+    for s in range(n):
+        for o in range(c):
+            b = bias[o]
+            for j in range(length):
+                acc[s * length + j, o] = np.int64(y[s, o, j]) + b
+    return acc
+
+
 def quantize_inputs(x: np.ndarray, bits: int) -> np.ndarray:
     """Float inputs in [0, 1], any shape -> unsigned `bits`-bit integers round(x * (2^bits - 1)) (half to even),
     clipped to [0, 2^bits - 1]: int64, same shape. The one input quantizer of the engine and the compilers."""

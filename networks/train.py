@@ -27,7 +27,7 @@ from tqdm import tqdm
 from circuits.cache import cache_root, usable_dir, warn, write_atomically
 from networks import data as datasets
 from networks.errors import NetworkError
-from networks.fault_aware import TRAININGS, Injector, TrainNoise
+from networks.fault_aware import FAULT_AWARE_VERSION, TRAININGS, Injector, TrainNoise
 from networks.models import cnn1d, cnn2d, mlp, rescnn, resnet20, weight_layers
 from networks.quant import BACKWARDS, NOISES
 
@@ -69,7 +69,7 @@ class ModelConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
-        checks = [("dataset", self.dataset in datasets.DATASETS, ", ".join(datasets.DATASETS)),
+        checks = [("dataset", datasets.known(self.dataset), ", ".join(datasets.DATASETS) + " or a task on one"),
                   ("arch", self.arch in ARCHS, ", ".join(ARCHS)), ("quant", self.quant in QUANTS, ", ".join(QUANTS)),
                   ("backward", self.backward in BACKWARDS, ", ".join(BACKWARDS)),
                   ("noise", self.noise in NOISES, ", ".join(NOISES)),
@@ -90,6 +90,8 @@ class ModelConfig:
         d.pop("extra")
         if self.training == "plain":  # the keys of plain models are those from before fault-aware training
             del d["training"], d["train_noise"]
+        else:
+            d["fault_aware_version"] = FAULT_AWARE_VERSION
         return hashlib.sha256(json.dumps([TRAIN_VERSION, d], sort_keys=True).encode()).hexdigest()[:20]
 
 

@@ -187,6 +187,20 @@ def rate_verdict(points: list[dict]) -> str:
             "(|slope - 1| < 0.5 and mean distance < 1 bit taken as holding).")
 
 
+def rate_fit_sentence(f: dict) -> str:
+    """One sentence on a rate fit (testbed.rate.rate_fits): the slope of break-down SNR on label entropy with its
+    interval, the covariates and what the interval covers; whether the interval excludes zero; the slope without
+    the margin (the figure's solid and dashed lines)."""
+    conf = f"{100 * f['confidence']:g}%"
+    return (f"{f['sweep']}: with the input set and the margin as covariates and a random intercept per task, the "
+            f"break-down error SNR changes by {fmt(f['slope'])} bits per bit of label entropy ({conf} interval "
+            f"[{fmt(f['lo'])}, {fmt(f['hi'])}], t with {f['df']:g} degrees of freedom, {f['members']} members of "
+            f"{f['tasks']} tasks on {f['input_sets']} input sets); the interval "
+            f"{'excludes' if f['excludes_zero'] else 'includes'} zero; without the margin as a covariate "
+            f"{fmt(f['without_margin']['slope'])} [{fmt(f['without_margin']['lo'])}, {fmt(f['without_margin']['hi'])}] "
+            f"(margin and entropy correlate, r = {f['margin_entropy_correlation']:.2f}). It covers {f['covers']}.")
+
+
 def _systems(summary: dict) -> list[str]:
     return sorted({u["system"] for sw in summary["sweeps"] for u in sw["units"]}
                   | {p["system"] for sw in summary["sweeps"] for p in sw.get("populations", [])})
@@ -222,8 +236,14 @@ def _figures(summary: dict, colours: dict, runs=None) -> list[tuple[str, str, by
             out.append((f"per_layer_{i}.png", f"Per-layer view ({sw['name']}): each network's break-down when the "
                         f"noise reaches one multiply layer only (markers, {conf(sw)} intervals), and every layer at "
                         "once (dashed).", figures.per_layer_figure(sw, colours)))
-    rate = figures.rate_points(summary)
-    if rate:
+    fits = [f for f in summary.get("rate_fit", []) if "slope" in f]
+    rate = [p for p in figures.rate_points(summary) if p["sweep"] not in {f["sweep"] for f in fits}]
+    for f in fits:
+        pts = [p for p in figures.rate_points(summary) if p["sweep"] == f["sweep"] and p["margin"] is not None]
+        index = [sw["name"] for sw in summary["sweeps"]].index(f["sweep"])
+        out.append((f"rate_fit_{index}.png", "Rate experiment: " + rate_fit_sentence(f),
+                    figures.rate_fit_figure(pts, f)))
+    if len({round(p["rate"], 2) for p in rate}) >= 2:
         out.append(("rate.png", "Rate against capacity: " + rate_verdict(rate), figures.rate_figure(rate, colours)))
     budgets = budget_rows(summary)
     if len(budgets) > 1:
@@ -376,14 +396,30 @@ HARDENING_COLUMNS = (("sweep", "sweep"), ("system", "hardened"), ("plain", "plai
 
 
 def timing_rows(summary: dict) -> list[dict]:
-    """One row per unit whose noise measured energy (the timing kinds): its break-down with the interval, the
-    dynamic energy per operation relative to nominal there, and the per-bit error profile at the first level swept
-    past the break-down (the three output bits with the highest error rate)."""
+    """One row per circuit unit and per network population whose noise measured energy (the timing kinds): its
+    break-down with the interval, the dynamic energy per operation relative to nominal there, and the per-bit error
+    profile at the first level swept past the break-down (the three output bits with the highest error rate). A
+    population's row gives the members' mean break-down with its t interval over members (as the populations
+    table) and the members' mean energy at their own break-downs with a t interval over members; its members get no
+    rows of their own."""
     rows = []
     for sw in summary["sweeps"]:
+        if sw["per_bit"]:
+            continue
+        in_pops = set()
+        for pop in sw.get("populations", []):
+            in_pops |= {m["label"] for m in pop["members"]}
+            e = pop.get("breakdown_energy")
+            if e is None:
+                continue
+            b = pop["population"]
+            rows.append({"sweep": sw["name"], "system": f"{pop['system']}@{pop['site']}", "axis": sw["axis"]["label"],
+                         "breaks": population_text(b), "energy": f"{interval_text(e)} (members' mean)",
+                         "profile": "-", "_b": {"censored": b.get("level") is None}, "_energy": e,
+                         "_covers": b["covers"]})
         for u in sw["units"]:
             energy = u.get("breakdown_energy")
-            if energy is None or sw["per_bit"]:
+            if energy is None or u["label"] in in_pops:
                 continue
             b = u["breakdown"]
             rows.append({"sweep": sw["name"], "system": f"{u['system']}@{u['site']}", "axis": sw["axis"]["label"],
@@ -412,8 +448,9 @@ def timing_sentences(rows: list[dict]) -> list[str]:
     for r in rows:
         b = r["_b"]
         reach = f"{r['axis']} {r['breaks']}" + (" (a bound)" if b.get("censored") else "")
-        out.append(f"{r['sweep']}: {r['system']} works down to {reach}, where its dynamic energy per operation is "
-                   f"{r['energy']} of nominal.")
+        covers = f" (interval: {r['_covers']})" if r.get("_covers") else ""
+        out.append(f"{r['sweep']}: {r['system']} works down to {reach}{covers}, where its dynamic energy per "
+                   f"operation is {r['energy']} of nominal.")
     return out
 
 

@@ -12,6 +12,8 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from testbed.summary import rate_points  # noqa: E402, F401 (the rate view's points, shared with the rate fit)
+
 OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 
 
@@ -202,29 +204,6 @@ def per_layer_figure(sweep: dict, colours: dict) -> bytes:
     return _finish(fig, ax, f"per-layer view: {sweep['name']}", legend=7)
 
 
-def rate_points(summary: dict) -> list[dict]:
-    """For each unit of a system in the rate view (a network: its kind says so) at a word or gate site of its
-    products (no layer restriction): the label entropy of
-    its task (the rate R it must deliver, bits) and the error SNR at its products at break-down (bits), with
-    that SNR's interval; only from sweeps that hold tasks of at least two different entropies."""
-    systems = summary.get("systems", {})
-    pts = []
-    for sw in summary["sweeps"]:
-        rates = {round(systems.get(u["system"], {}).get("label_entropy_bits") or 0, 2) for u in sw["units"]
-                 if systems.get(u["system"], {}).get("rate_view")}
-        if sw["per_bit"] or len(rates) < 2:
-            continue
-        for u in sw["units"]:
-            d = systems.get(u["system"], {})
-            b = u["breakdown"]
-            if not d.get("rate_view") or u.get("layer") or b.get("censored") or b["error_snr_bits"] is None:
-                continue
-            pts.append({"sweep": sw["name"], "noise": sw["noise"], "system": u["system"], "site": u["site"],
-                        "rate": d["label_entropy_bits"], "snr": b["error_snr_bits"], "lo": b["error_snr_lo"],
-                        "hi": b["error_snr_hi"]})
-    return pts if len({round(p["rate"], 2) for p in pts}) >= 2 else []
-
-
 def rate_figure(points: list[dict], colours: dict) -> bytes:
     """Break-down error SNR at the products against the task's label entropy, one marker per (sweep, network),
     with the line y = x (break-down SNR equal to the rate the task needs)."""
@@ -242,6 +221,27 @@ def rate_figure(points: list[dict], colours: dict) -> bytes:
     ax.set_xlabel("task rate R: label entropy (bits)")
     ax.set_ylabel("error SNR at the products at break-down (bits)")
     return _finish(fig, ax, "rate against capacity", legend=6)
+
+
+def rate_fit_figure(points: list[dict], fit: dict) -> bytes:
+    """Break-down error SNR against label entropy, one point per member (slightly spread along x so that members
+    of a task do not hide each other), coloured by input set, with the mixed-model fit's line at its reference
+    input set and the mean margin (solid), and that of the model without the margin (dashed; testbed.rate)."""
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    sets = sorted({p["input_set"] for p in points}, key=lambda s: (s != fit["reference_set"], s))
+    rng = np.random.default_rng(0)
+    for i, s in enumerate(sets):
+        mine = [p for p in points if p["input_set"] == s]
+        ax.scatter([p["rate"] + rng.uniform(-0.04, 0.04) for p in mine], [_num(p["snr"]) for p in mine], s=16,
+                   color=OKABE_ITO[i % len(OKABE_ITO)], marker="os^Dv<>"[i // len(OKABE_ITO) % 7], label=s)
+    xs = np.array([min(p["rate"] for p in points), max(p["rate"] for p in points)])
+    for f, style, what in ((fit, "k-", "margin held at its mean"), (fit["without_margin"], "k--", "without margin")):
+        ax.plot(xs, f["line"]["intercept"] + f["line"]["slope"] * xs, style, lw=1.2,
+                label=f"fit at {fit['reference_set']}, {what}: slope {f['slope']:.2f} [{f['lo']:.2f}, {f['hi']:.2f}] "
+                      "bits/bit")
+    ax.set_xlabel("label entropy of the task (bits)")
+    ax.set_ylabel("error SNR at the products at break-down (bits)")
+    return _finish(fig, ax, f"rate experiment: {fit['sweep']}", legend=7)
 
 
 def budget_figure(rows: list[dict], colours: dict) -> bytes:

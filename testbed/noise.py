@@ -17,8 +17,9 @@ this module compares kind names.
   guard band), with the energy per operation scaling as V^2.
 
 `bits` restricts bit flips to given bit positions (the per-bit view). Gate sites hold single bits:
-additive noise cannot be realised there and is rejected; the timing kinds act on a whole netlist and are realised
-at gate sites only.
+additive noise cannot be realised there and is rejected; the timing kinds act on whole netlists and are realised
+at gate sites with a timing model only (a circuit's gates; a network's multipliers, accumulator adders or whole
+processing elements: mac-gate, pe-add, pe-gate).
 """
 
 from __future__ import annotations
@@ -200,6 +201,16 @@ def _from_unsigned(u: np.ndarray, width: int, signed: bool) -> np.ndarray:
     return to_signed(v, width) if signed else v
 
 
+def _wrapped(values: np.ndarray, width: int, signed: bool) -> np.ndarray:
+    """A fresh int64 copy of `values`, each wrapped into the `width`-bit word's range (two's complement when
+    signed); the wrap costs a pass only when some value lies outside it."""
+    v = np.array(values, dtype=np.int64)
+    lo, hi = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
+    if width < 64 and v.size and (v.min() < lo or v.max() > hi):
+        v = _from_unsigned(_to_unsigned(v, width, signed), width, signed).reshape(v.shape)
+    return v
+
+
 @dataclass(frozen=True)
 class BitFlip(NoiseModel):
     """Each bit at the site flips independently with probability p (level), fresh at every evaluation;
@@ -232,17 +243,19 @@ class BitFlip(NoiseModel):
         return math.sqrt(a * b) if a > 0 and b > 0 else (a + b) / 2
 
     def words(self, values, width, signed, rng, batch_axis=True):
-        u = _to_unsigned(values, width, signed).reshape(-1)
         lanes = [b for b in (self.bits if self.bits is not None else range(width)) if b < width]
         if not lanes:
             return values
-        pos = flip_positions(u.size * len(lanes), self.level, rng)
+        out = _wrapped(values, width, signed)
+        pos = flip_positions(out.size * len(lanes), self.level, rng)
         if len(pos):  # positions are sorted, so the flips of one word are adjacent: OR them, then XOR once
             word, lane = np.divmod(pos, len(lanes))
             masks = np.left_shift(np.uint64(1), np.asarray(lanes, np.uint64)[lane])
-            words, first = np.unique(word, return_index=True)
-            u[words] ^= np.bitwise_or.reduceat(masks, first)
-        return _from_unsigned(u, width, signed).reshape(values.shape)
+            first = np.flatnonzero(np.concatenate(([True], word[1:] != word[:-1])))
+            flat, words = out.reshape(-1), word[first]
+            u = _to_unsigned(flat[words], width, signed) ^ np.bitwise_or.reduceat(masks, first)
+            flat[words] = _from_unsigned(u, width, signed)  # only the flipped words leave the int64 array
+        return out
 
     def check_gate_site(self, site):
         if self.bits is not None:
@@ -359,10 +372,12 @@ class _Timing(NoiseModel):
     """What the timing kinds share: the gate delays ("unit" or "cells", circuits.timing.TABLES), process
     variation sigma (log-normal per gate; one chip per trial, drawn from the trial's seed), the clocking model
     ("continuous" or "settled"), the operand order ("random": a new order per trial, of the vectors of a circuit
-    or of the test inputs of a network; "given") and, at a network's multipliers (mac-gate), the dataflow
-    ("output-stationary": the inputs of one dot product in sequence; "weight-stationary": one weight held while
-    the test inputs stream). Realised only at gate sites, as a circuits.TimingPlan that the simulator runs
-    through the timed simulator; the level that injects nothing is inf (an unbounded period or supply)."""
+    or of the test inputs of a network; "given") and, at a network's multipliers and processing elements, the
+    dataflow ("output-stationary": the inputs of one dot product in sequence, the accumulator held in the element;
+    "weight-stationary": one weight held while the test inputs stream, partial sums passed on). Realised only at
+    gate sites with a timing model (Site.timed), as a circuits.TimingPlan that the simulator runs through the
+    timed simulator (the processing element: hardware.pe.timed_accumulate, the period relative to the element's
+    critical path); the level that injects nothing is inf (an unbounded period or supply)."""
 
     delays: str = "unit"
     sigma: float = 0.05
@@ -388,9 +403,9 @@ class _Timing(NoiseModel):
             raise NoiseError(f"{self.kind} dataflow {self.dataflow!r} is unknown (allowed: {', '.join(DATAFLOWS)})")
 
     def check_gate_site(self, site):
-        if not site.one_netlist:
+        if not site.timed:
             raise NoiseError(f"site {site.name!r}: {self.kind} noise is realised at a circuit's gate site and at "
-                             "the multipliers of a network (mac-gate) only")
+                             "the multipliers and accumulator adders of a network (mac-gate, pe-add, pe-gate) only")
 
     def words(self, values, width, signed, rng, batch_axis=True):
         raise NoiseError(f"{self.kind} noise acts on gates only")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from testbed.errors import StoreError
+from testbed.rate import rate_fit_text
 from testbed.settings import percent
 from testbed.store import SUMMARY, read_summary
 from testbed.summary import (
@@ -60,6 +61,7 @@ def show_summary(summary: dict) -> str:
         for g in sw["gaps"]:
             lines.append(f"  gap {g['framing']}: {g['network'].split('/', 1)[1]} vs {g['against'].split('/', 1)[1]}: "
                          f"{gap_text(g['level'])}; error SNR {fmt(g['error_snr']['value'])} bits")
+    lines += [rate_fit_text(f) for f in summary.get("rate_fit", [])]
     return "\n".join(lines)
 
 

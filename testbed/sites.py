@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from hardware import GATE_SITES, Part
+from hardware import GATE_SITES, TIMED_PARTS, Part
 from networks.engine import WORD_SITES
 from testbed.errors import NoiseError
 
@@ -48,10 +48,10 @@ class Site:
         return self.world == "network"
 
     @property
-    def one_netlist(self) -> bool:
-        """Whether the site's gates are one netlist evaluated once per operation (a circuit's gates, a network's
-        multipliers), so that a timing model of that netlist applies."""
-        return self.gate_level and (self.world == "circuit" or self.part is Part.MUL)
+    def timed(self) -> bool:
+        """Whether a timing model covers the site's gates (a circuit's netlist; a network's multipliers, the
+        processing element's accumulator adders or both: hardware.TIMED_PARTS), so that timing noise applies."""
+        return self.gate_level and (self.world == "circuit" or self.part in TIMED_PARTS)
 
     @property
     def measured_at(self) -> str:

@@ -11,7 +11,8 @@ evaluations); a network's or classifier's net accuracy drop is a secondary task 
 population (testbed.kinds.population): its members' break-downs and the population's (testbed.pooling), and the
 populations' gaps with sign verdicts. `methods` (testbed.methods): every network at a gate site on one cost axis
 (tolerance, clean accuracy, gates per multiply, energy, per-operation gap, gain over plain training, Pareto front).
-The run's settings (testbed.settings) and thresholds.
+The run's settings (testbed.settings) and thresholds. Per sweep that relates break-downs to label entropy, its rate
+fit (`rate_fit`, testbed.rate.rate_fits).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 
 from testbed.files import write_atomic
 from testbed.settings import percent
+from testbed.stats import population_breakdown
 from testbed.store import SUMMARY, json_safe
 
 # Reports read this module: what it imports at the top stays light (no networks, no torch); building a summary
@@ -66,6 +68,23 @@ def _energy_at(curve: list[dict], noise, b) -> dict | None:
             "hi": ends[-1] if len(ends) == 2 else None}
 
 
+def _population_energy(pop: dict, entries: list[dict], confidence: float) -> None:
+    """Add a population's breakdown_energy where its members measured energy (the timing kinds): the members'
+    mean energy per operation relative to nominal at their own break-downs, with a Student-t interval over
+    members (NaN ends where a member has none)."""
+    by_label = {e["label"]: e for e in entries}
+    values = [(by_label[m["label"]].get("breakdown_energy") or {}).get("value") for m in pop["members"]]
+    if all(v is None for v in values):
+        return
+    e = population_breakdown([math.nan if v is None else v for v in values], None, confidence)
+    pop["breakdown_energy"] = {"value": _finite(e.mean), "lo": _finite(e.lo), "hi": _finite(e.hi),
+                               "covers": e.covers}
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
 def _axis(noise) -> dict:
     """How reports and `show` present a sweep's levels (from the noise model, so they compare no kinds)."""
     return {"label": noise.level_name, "log": noise.log_axis, "unit": noise.level_unit,
@@ -77,6 +96,7 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
     from testbed.kinds import SYSTEM_KINDS
     from testbed.methods import methods_table
     from testbed.pooling import population_entries, population_gaps
+    from testbed.rate import rate_fits
     from testbed.sites import site_named
 
     sweeps = []
@@ -128,6 +148,8 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
                                  "level": level_gap.to_dict(), "error_snr": snr_gap.to_dict()})
         pops = population_entries(suite.populations, entries, spec.noise, spec.options["confidence"]) \
             if not spec.per_bit else []
+        for pop in pops:
+            _population_energy(pop, entries, spec.options["confidence"])
         by_name = {u.system: u.sweep.system for u in mine}
         pop_gaps = population_gaps(pops, entries, by_name, spec.noise, spec.options["confidence"])
         sweeps.append({"name": spec.name, "noise": spec.noise.kind, "dist": spec.noise.params.get("dist"),
@@ -142,7 +164,7 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
         if system.name not in details:
             kind = SYSTEM_KINDS[suite.systems[system.name].kind]
             details[system.name] = {**system.detail(), "kind": kind.name, "rate_view": kind.rate_view}
-    return json_safe({
+    out = json_safe({
         "systems": details,
         "suite": suite.name, "description": suite.description, "suite_hash": suite.hash, "seed": suite.seed,
         "code_version": meta.get("code_version"), "created": meta.get("created"), "notes": suite.notes,
@@ -155,6 +177,32 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
         "sweeps": sweeps,
         "methods": methods_table(sweeps, details),
     })
+    fits = rate_fits(out)
+    return json_safe(out | {"rate_fit": fits}) if fits else out
+
+
+def rate_points(summary: dict) -> list[dict]:
+    """For each unit of a system in the rate view (a network: its kind says so) at a word or gate site of its
+    products (no layer restriction): the label entropy of its task (the rate R it must deliver, bits) and the error
+    SNR at its products at break-down (bits) with that SNR's interval, its data set and input set and its margin
+    (None when the summary has none); only from sweeps that hold tasks of at least two different entropies."""
+    systems = summary.get("systems", {})
+    pts = []
+    for sw in summary["sweeps"]:
+        rates = {round(systems.get(u["system"], {}).get("label_entropy_bits") or 0, 2) for u in sw["units"]
+                 if systems.get(u["system"], {}).get("rate_view")}
+        if sw["per_bit"] or len(rates) < 2:
+            continue
+        for u in sw["units"]:
+            d = systems.get(u["system"], {})
+            b = u["breakdown"]
+            if not d.get("rate_view") or u.get("layer") or b.get("censored") or b["error_snr_bits"] is None:
+                continue
+            pts.append({"sweep": sw["name"], "noise": sw["noise"], "system": u["system"], "site": u["site"],
+                        "rate": d["label_entropy_bits"], "snr": b["error_snr_bits"], "lo": b["error_snr_lo"],
+                        "hi": b["error_snr_hi"], "dataset": d.get("dataset"),
+                        "input_set": d.get("input_set", d.get("dataset")), "margin": d.get("logit_margin")})
+    return pts if len({round(p["rate"], 2) for p in pts}) >= 2 else []
 
 
 def gate_level(site: str) -> bool:

@@ -28,9 +28,11 @@ from circuits.simulate import (
 )
 from networks import IntegerEngine
 from networks.data import Dataset
+from networks.tasks import input_set
 from testbed.errors import TestbedError
 from testbed.metrics import circuit_metrics, energy_point, network_metrics
 from testbed.noise import NoiseModel
+from testbed.rate import logit_margin
 from testbed.rng import sub_seed, trial_rng
 from testbed.settings import SETTINGS
 from testbed.sites import Site, site_named
@@ -272,6 +274,7 @@ class NetworkSystem(System):
         self.n = len(self.x)
         self.clean_accuracy = float(np.mean(self.golden == self.labels))
         self.required_rate_bits = entropy_bits(np.bincount(self.labels))
+        self.logit_margin = logit_margin(clean.logits)
 
     threshold = AGREEMENT
 
@@ -358,14 +361,15 @@ class NetworkSystem(System):
         return [net] if net is not None else []
 
     def detail(self) -> dict:
-        """Accuracy, label entropy, the multiplier, per-layer weight bits, pruned channels and range restriction
-        bounds (networks.ranges; None: unbounded), the size report, how it was trained ('plain' or a fault-aware
-        recipe, in words)."""
+        """Accuracy, label entropy, the input set and the normalised logit margin (testbed.rate), the multiplier,
+        per-layer weight bits, pruned channels and range restriction bounds (networks.ranges; None: unbounded), the
+        size report, how it was trained ('plain' or a fault-aware recipe, in words)."""
         layers = [{"layer": k, "kind": lay.kind, "shape": list(lay.weight.shape), "weight_bits": lay.weight_bits,
                    "pruned_channels": int((abs(lay.weight).sum(axis=1) == 0).sum()),
                    "range_bound": None if lay.bound is None else lay.bound.tolist()}
                   for k, lay in enumerate(self.engine.model.layers)]
         return {"world": self.world, "dataset": self.dataset.name, "test_inputs": int(self.n),
                 "clean_accuracy": self.clean_accuracy, "label_entropy_bits": self.required_rate_bits,
+                "input_set": input_set(self.dataset.name), "logit_margin": self.logit_margin,
                 "multiplier": self.runs_on, "mode": self.engine.multiplier.mode, "layers": layers, "size": self.size,
                 "training": self.training}

@@ -8,10 +8,11 @@ import pytest
 import torch
 
 import circuits
-from hardware.error_model import measure
+from hardware.error_model import ErrorModel, measure
 from networks import NetworkError, fault_aware
 from networks import train as train_module
 from networks.fault_aware import Injector, TrainNoise
+from networks.models import attach_quantizers
 from networks.train import ModelConfig, trained_model
 from testbed.errors import SuiteError
 from testbed.suite import load_suite
@@ -52,6 +53,33 @@ def test_sampled_product_errors_follow_the_model():
     assert abs(first - share) < Z * np.sqrt(share / len(mag))
 
 
+def _certain(value: int) -> ErrorModel:
+    """A 4x4 multiplier's error model whose every product is wrong by `value`."""
+    shape = (16, 16)
+    return ErrorModel("m", "f", "bitflip", 1e-3, 10, 8, "pair", np.zeros(shape, np.int64), np.full(shape, 8),
+                      np.zeros((*shape, 8)), np.full((*shape, 2), value, np.int32))
+
+
+@pytest.mark.parametrize("layer", [torch.nn.Linear(6, 5), torch.nn.Conv2d(2, 3, 3, padding=1),
+                                   torch.nn.Conv1d(2, 3, 3, stride=2)])
+def test_every_product_errs_when_the_rate_is_one(layer):
+    """Closed form: every product with a nonzero weight wrong by 3 (sign-magnitude: sign(w) * 3) adds 3 * sum_i
+    sign(w_ji) units of s_in * step_j at every output position (padding included: the multiplier runs on a = 0)."""
+    attach_quantizers(layer)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        layer.weight.mul_((torch.rand_like(layer.weight) > 0.3).float())
+    inj = Injector(_certain(3), "fault-aware", TrainNoise(level=1e-3))
+    x = torch.rand(4, *((6,) if isinstance(layer, torch.nn.Linear) else (2, 5, 5) if layer.weight.dim() == 4
+                        else (2, 9))) * 0.05
+    y = layer(x)
+    term = inj.term(layer, x, y).detach()
+    w = layer.weight.detach().reshape(len(layer.weight), -1)
+    step = w.abs().amax(dim=1) / 127
+    expect = 3 * torch.sign(w).sum(dim=1) * step * x.max() / 15  # a: 4 bits; sign-magnitude products
+    assert torch.allclose(term, expect.view(1, -1, *([1] * (y.dim() - 2))).expand_as(y), rtol=1e-5)
+
+
 def test_train_noise_is_validated():
     with pytest.raises(NetworkError, match=r"train_noise.level = 0.5 is invalid"):
         ModelConfig(training="fault-aware", train_noise={"level": 0.5})
@@ -76,6 +104,7 @@ kind = "network"
 dataset = "digits"
 hidden = [8]
 epochs = 4
+finetune_epochs = 2
 multiplier = "mul8"
 training = "{training}"
 train_noise = {{ level = 3e-4 }}
@@ -98,8 +127,8 @@ def test_suite_key_parses_caches_and_changes_the_model(tmp_path, monkeypatch):
     assert config.train_noise == TrainNoise(level=3e-4, multiplier="wallace")  # the network's multiplier's form
     # a small error model of the array multiplier (whose kernels the shared cache holds) keeps this test fast
     monkeypatch.setattr(fault_aware, "error_model", lambda net, kind, level: measure(net, kind, level, trials=64))
-    plain = dataclasses.replace(config, training="plain", train_noise=None, finetune_epochs=2)
-    config = dataclasses.replace(config, finetune_epochs=2, train_noise=TrainNoise(level=3e-4))
+    plain = dataclasses.replace(config, training="plain", train_noise=None)
+    config = dataclasses.replace(config, train_noise=TrainNoise(level=3e-4))
     assert len({plain.key(), config.key(), dataclasses.replace(config, training="gaussian").key()}) == 3
     assert plain.key() == ModelConfig(hidden=(8,), epochs=4, finetune_epochs=2).key()  # plain keys as before
     base, _ = trained_model(plain, progress=False)

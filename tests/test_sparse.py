@@ -5,14 +5,16 @@ rate, a chi-square test of the error's bit position) and the same network accura
 
 import numpy as np
 import pytest
+import torch
 from scipy import stats
 
 import circuits as c
 import circuits.sparse
 from circuits.simulate import pack_operands, unpack_outputs
 from hardware import gatemac, pe
-from networks import IntegerEngine, ModelConfig, Multiplier, digits, export, trained_model
+from networks import IntegerEngine, ModelConfig, Multiplier, digits, export, from_torch, trained_model
 from tests.reference import reference_simulate
+from tests.test_resnet import SignedResidual
 
 ALPHA, POWER, DELTA = 1e-3, 0.9, 0.01  # two-sided test level, power, and the error-rate difference to see
 
@@ -83,6 +85,32 @@ def test_engine_sparse_path_equals_full_path(mlp, net, monkeypatch):
             if a.wrong_products is not None:
                 np.testing.assert_array_equal(a.wrong_products, b.wrong_products)
     assert not sparse.multiplier._sparse(c.GateFaults(1e-2))  # frequent flips: the full path
+
+
+def test_engine_sparse_path_on_convolutions_equals_full_path(monkeypatch):
+    """Convolutions by the sparse path (exact sums from the convolution kernel, the touched vectors' operands read
+    from the layer input in place) give the full path's logits bit for bit in both arithmetics; the exact and
+    lookup-table engines on the direct sums with accumulator noise give the gate-level engine's."""
+    monkeypatch.setattr(circuits.sparse, "SPARSE_TOUCHED", 1.0)
+    torch.manual_seed(0)
+    x = np.random.default_rng(1).random((6, 3, 8, 8), dtype=np.float32)
+    imodel = from_torch(SignedResidual().eval(), x)
+    assert [lay.signed_input for lay in imodel.layers] == [False, False, True, False]
+    for net, kw in ((c.multiplier(8), {}), (c.multiplier(9, 8, signed=True), {"arithmetic": "twos-complement"})):
+        engines = [IntegerEngine(imodel, Multiplier("gates", net, sparse=sparse, **kw)) for sparse in (False, True)]
+        clean = engines[0].run(x).logits
+        for faults in (c.GateFaults(2e-3, seed=1), c.GateFaults(5e-3, seed=2)):
+            full, sparse = (e.run(x, faults=faults).logits for e in engines)
+            np.testing.assert_array_equal(sparse, full)
+            assert np.any(full != clean)
+
+    def noise(values, bits, signed, rng):
+        return values ^ rng.integers(0, 2, values.shape)
+    want = IntegerEngine(imodel, Multiplier("gates", c.multiplier(8))).run(x, noise={"accumulator": noise},
+                                                                           rng=np.random.default_rng(3)).logits
+    for mul in (None, Multiplier("lut", c.multiplier(8))):
+        got = IntegerEngine(imodel, mul).run(x, noise={"accumulator": noise}, rng=np.random.default_rng(3)).logits
+        np.testing.assert_array_equal(got, want)
 
 
 def _error_samples(p: float, n: int, sparse: bool, seed: int) -> np.ndarray:

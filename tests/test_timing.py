@@ -139,3 +139,36 @@ def test_bad_timing_requests_name_the_problem():
         timed_simulate(net, {"a": [9], "b": [1]}, 3)
     with pytest.raises(c.NetlistError, match=r"gate 'g0' has delay -1\.0"):
         static_timing(net, np.r_[-1.0, np.ones(net.n_gates - 1)])
+
+
+@pytest.mark.parametrize("clocking", ["continuous", "settled"])
+@pytest.mark.parametrize("delays", ["unit", "varied"])
+def test_accumulator_in_the_loop_equals_an_event_driven_reference(clocking, delays):
+    """The processing element's accumulator adder with its register closing the loop (feedback acc <- acc_out,
+    a new dot product every 4 elements), overclocked: samples and toggles equal the reference's, which feeds each
+    sample back as the next element's operand; with a slow clock the samples are the exact running sums."""
+    from hardware.pe import adder_netlist
+
+    net = adder_netlist(6, 4)
+    d = gate_delays(net, "unit", sigma=0.3, seed=5, grid=0.25) if delays == "varied" else delays
+    st = static_timing(net, d)
+    rng = np.random.default_rng(11)
+    ops, prev = _streams(net, rng, 5, 12)
+    wrong = 0
+    for frac in (0.4, 0.8):
+        period = max(0.25, round(frac * st.D * 4) / 4)
+        got = timed_simulate(net, ops, period, d, clocking, previous=prev, feedback={"acc": "acc_out"}, restart=4)
+        ticks = np.round(st.delays / got.tick).astype(np.int64)
+        T = int(round(period / got.tick))
+        ref, toggles = reference_timed(net, {b: v.tolist() for b, v in ops.items()},
+                                       {b: v.tolist() for b, v in prev.items()}, ticks, T, got.cycle,
+                                       feedback={"acc": "acc_out"}, restart=4)
+        np.testing.assert_array_equal(got.outputs["acc_out"], np.array(ref["acc_out"]))
+        if clocking == "continuous":
+            np.testing.assert_array_equal(got.toggles, toggles)
+        sign = np.where(ops["sw"] == 1, -1, 1)
+        exact = (ops["acc"][:, ::4, None] + np.cumsum((sign * ops["p"]).reshape(5, 3, 4), axis=2)).reshape(5, 12)
+        wrong += int(np.count_nonzero(got.outputs["acc_out"] != exact % 64))
+    slow = timed_simulate(net, ops, 4 * st.D, d, clocking, previous=prev, feedback={"acc": "acc_out"}, restart=4)
+    np.testing.assert_array_equal(slow.outputs["acc_out"], exact % 64)
+    assert wrong > 0  # the short periods broke the loop: the comparison covered timing errors

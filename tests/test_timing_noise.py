@@ -103,10 +103,10 @@ def test_word_sites_reject_timing_noise_in_one_line():
                 noise.plan(site)
             msg = str(err.value)
             assert f"site {site!r} holds words" in msg and kind in msg and "\n" not in msg
-        for site in ("pe-gate", "pe-add"):  # the processing element's adder has no timing model yet
-            with pytest.raises(NoiseError, match=r"the multipliers of a network \(mac-gate\) only"):
+        for site in ("pe-req", "pe-whole"):  # the requantizer has no timing model
+            with pytest.raises(NoiseError, match=r"accumulator adders of a network \(mac-gate, pe-add, pe-gate\)"):
                 noise.plan(site)
-        assert noise.plan("gate").site.name == "gate" and noise.plan("mac-gate").site.name == "mac-gate"
+        assert noise.plan("gate").site.name == "gate" and noise.plan("pe-add").site.name == "pe-add"
 
 
 def test_voltage_follows_the_alpha_power_law_and_validates_its_parameters():

@@ -10,11 +10,13 @@ from collections import defaultdict
 from circuits.gates import BY_OPCODE, KINDS, evaluate
 
 
-def reference_timed(netlist, operands: dict, previous: dict, ticks, period: int, cycle: int, until=None):
+def reference_timed(netlist, operands: dict, previous: dict, ticks, period: int, cycle: int, until=None,
+                    feedback=None, restart=0):
     """operands {bus: list (streams) of lists (elements) of unsigned ints}, previous {bus: list per stream};
-    ticks: int delay per gate; element k applied at tick k * cycle, sampled at k * cycle + period.
-    Returns ({bus: [[sample per element] per stream]}, toggles per gate up to tick `until` (default: the last
-    sample))."""
+    ticks: int delay per gate; element k applied at tick k * cycle, sampled at k * cycle + period; feedback
+    {input bus: output bus}: element k (not a multiple of restart; 0: k > 0) takes on the input bus the output
+    bus as sampled for element k - 1. Returns ({bus: [[sample per element] per stream]}, toggles per gate up to
+    tick `until` (default: the last sample))."""
     buses = list(netlist.inputs)
     n_streams, n = len(operands[buses[0]]), len(operands[buses[0]][0])
     mask = (1 << n_streams) - 1
@@ -51,26 +53,35 @@ def reference_timed(netlist, operands: dict, previous: dict, ticks, period: int,
         for g in readers[net]:
             pending[t + int(ticks[g])].add(g)
 
+    def run_until(limit):
+        while pending and min(pending) <= limit:
+            t = min(pending)
+            for g in sorted(pending.pop(t)):
+                evaluate_gate(g, t)
+
+    def evaluate_gate(g, t):
+        v = evaluate(kinds[g], *[value(int(netlist.args[g, i]), t - int(ticks[g])) for i in range(arity[g])],
+                     width=n_streams)
+        old = value(base + g, t)
+        if v != old:
+            history[base + g].append((t, v))
+            toggles[g] += bin(v ^ old).count("1")
+            changed(base + g, t)
+
+    feedback = feedback or {}
     for e in range(n):
         t = e * cycle
+        run_until(t)  # every transition up to this element's start (the previous sample included)
+        fed = e % (restart or n) != 0
         for i, (bus, k) in enumerate(input_nets):
-            v = word(element(bus, k, e), k)
+            if fed and bus in feedback:
+                v = value(int(netlist.outputs[feedback[bus]][k]), t - cycle + period)
+            else:
+                v = word(element(bus, k, e), k)
             if v != value(2 + i, t):
                 history[2 + i].append((t, v))
                 changed(2 + i, t)
-    t = 0
-    while pending:
-        t = min(pending)
-        if t > end:
-            break
-        for g in sorted(pending.pop(t)):
-            v = evaluate(kinds[g], *[value(int(netlist.args[g, i]), t - int(ticks[g])) for i in range(arity[g])],
-                         width=n_streams)
-            old = value(base + g, t)
-            if v != old:
-                history[base + g].append((t, v))
-                toggles[g] += bin(v ^ old).count("1")
-                changed(base + g, t)
+    run_until(end)
     outputs = {}
     for bus, nets in netlist.outputs.items():
         outputs[bus] = [[sum(((value(int(net), e * cycle + period) >> s) & 1) << k for k, net in enumerate(nets))

@@ -67,6 +67,21 @@ def check_sizes(p: Problems, where: str, table: dict, ranges, layers: int, width
         p.add(f"{where}.hidden", f"must be a list of 1..{layers} integers in 1..{width}, got {hidden!r}")
 
 
+def task_dataset(p: Problems, where: str, table: dict) -> str | None:
+    """The data set a system table's `dataset` (default digits) and `task` (networks.tasks) keys name: the data
+    set itself, or the task's name on it; None after adding the problem (naming the task's key) to p."""
+    from networks import tasks
+
+    dataset = table.get("dataset", "digits")
+    if "task" not in table:
+        return dataset
+    try:
+        return tasks.parse(table["task"], dataset).dataset_name(dataset)
+    except tasks.TaskError as exc:
+        p.add(f"{where}.task" + (f".{exc.field}" if exc.field else ""), str(exc))
+        return None
+
+
 def refers_to(tables: dict, name, capability: str) -> bool:
     """Does `name` name a system table whose kind provides `capability` (e.g. "multiplier", "operands")?"""
     table = tables.get(name) if isinstance(name, str) else None

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 from networks import data as datasets
 from testbed.classifier import CLASSIFIERS, Classifier, ClassifierSystem
-from testbed.kinds.base import BuildContext, SystemKind, check_sizes, num
+from testbed.kinds.base import BuildContext, SystemKind, check_sizes, num, task_dataset
 from testbed.kinds.circuit import check_harden, harden
 
-KEYS = {"kind": str, "model": str, "dataset": str, "harden": str}
+KEYS = {"kind": str, "model": str, "dataset": str, "harden": str, "task": dict}
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,8 @@ class ClassifierSpec:
 
 
 class NetlistClassifier(SystemKind):
-    """model = a registered classifier (`testbed list`) and its hyperparameters; dataset; harden (as a
-    circuit's)."""
+    """model = a registered classifier (`testbed list`) and its hyperparameters; dataset; task = {keep, groups,
+    test_inputs} on it (networks.tasks); harden (as a circuit's)."""
 
     name, site_world = "classifier", "circuit"
     population_keys = ("seeds",)
@@ -45,10 +45,11 @@ class NetlistClassifier(SystemKind):
         if model is not None:
             check_sizes(p, where, table, model.ranges, layers=4, width=1024)
         check_harden(p, where, table.get("harden"))
+        dataset = task_dataset(p, where, table) if len(p.items) == before else None
         if len(p.items) > before:
             return None
         params = {k: tuple(v) if isinstance(v, list) else v for k, v in table.items() if k not in KEYS}
-        return ClassifierSpec(name, model(**params), table.get("dataset", "digits"), table.get("harden", "none"))
+        return ClassifierSpec(name, model(**params), dataset, table.get("harden", "none"))
 
     @classmethod
     def build(cls, spec: ClassifierSpec, ctx: BuildContext):

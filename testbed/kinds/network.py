@@ -25,16 +25,17 @@ from networks import data as datasets
 from networks.load import fit_data
 from networks.ops import OPERATIONS
 from networks.ranges import PER, RangeRestriction, restrict_ranges
+from networks.tasks import PARTITIONS
 from testbed.errors import SuiteError, TestbedError
-from testbed.kinds.base import BuildContext, SystemKind, check_sizes, num, refers_to
+from testbed.kinds.base import BuildContext, SystemKind, check_sizes, num, refers_to, task_dataset
 from testbed.systems import NetworkSystem
 
 KEYS = {"kind": str, "dataset": str, "arch": str, "hidden": list, "quant": str, "bits": int, "lam": float,
         "seed": int, "backward": str, "epochs": int, "weight_bits": int, "act_bits": int, "multiplier": str,
         "mode": str, "model": str, "data": str, "arithmetic": str, "training": str, "train_noise": dict,
-        "range_restriction": (bool, dict)}
+        "finetune_epochs": int, "task": dict, "range_restriction": (bool, dict)}
 RANGE_KEYS = {"percentile": float, "per": str}
-MODEL_KEYS = ("dataset", "arch", "quant", "bits", "lam", "seed", "backward", "epochs", "training")
+MODEL_KEYS = ("dataset", "arch", "quant", "bits", "lam", "seed", "backward", "epochs", "training", "finetune_epochs")
 ENTRY_POINT = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")  # module:function, allowed only with --allow-code
 ARCHS = {
     "mlp": "multilayer perceptron with ReLU; hidden widths, quant float|fixed|learned-noise",
@@ -89,9 +90,12 @@ class Network(SystemKind):
     instead of training one (a torch.export archive, or with arch/hidden a state_dict of that built-in
     architecture; loaded without unpickling code), or "module:function" returning an nn.Module (runs code: only
     with `testbed run --allow-code`); data = an .npz file with x_test, y_test and optionally x_calib;
+    finetune_epochs (the quantization stages' and fault-aware fine-tune's);
     training = "plain" (default) | "fault-aware" | "gaussian" with train_noise = {kind = "bitflip", level = p,
     spread = decades, multiplier = form} (networks.fault_aware; multiplier defaults to the form of the network's
-    multiplier when that is a generated 8-bit `multiplier`, else "array");
+    multiplier when that is a generated 8-bit `multiplier`, else "array"); task = {keep, groups, test_inputs} on
+    the built-in data set (networks.tasks: classes kept and merged into labels; the output width is the number of
+    groups);
     range_restriction = true (each ReLU layer's outputs bounded by their maximum per output channel over the
     training inputs) or {percentile = P in (0, 100], per = "channel" | "layer"} (networks.ranges)."""
 
@@ -115,7 +119,7 @@ class Network(SystemKind):
         if table.get("arithmetic", ARITHMETICS[0]) not in ARITHMETICS:
             p.add(f"{where}.arithmetic", f"must be one of {', '.join(ARITHMETICS)}, got {table['arithmetic']!r}")
         check_sizes(p, where, table, (("weight_bits", 2, 16), ("act_bits", 1, 16), ("bits", 1, 16),
-                                      ("epochs", 1, 100_000)), layers=16, width=4096)
+                                      ("epochs", 1, 100_000), ("finetune_epochs", 1, 100_000)), layers=16, width=4096)
         files = {}
         for key in ("model", "data"):
             value = table.get(key)
@@ -124,9 +128,12 @@ class Network(SystemKind):
                 if not files[key].is_file():
                     p.add(f"{where}.{key}", f"no such file {files[key]}")
         ranges = _range_restriction(p, where, table.get("range_restriction", False))
+        if "task" in table and "data" in table:
+            p.add(f"{where}.task", "applies to a built-in data set (dataset), not to data = FILE")
+        dataset = task_dataset(p, where, table)
         if len(p.items) > before:
             return None
-        kwargs = {k: table[k] for k in MODEL_KEYS if k in table}
+        kwargs = {k: table[k] for k in MODEL_KEYS if k in table} | {"dataset": dataset}
         if "hidden" in table:
             kwargs["hidden"] = tuple(table["hidden"])
         if "train_noise" in table or table.get("training", "plain") != "plain":
@@ -186,6 +193,8 @@ class Network(SystemKind):
     def catalog(cls):
         return (["networks (arch):"] + [f"  {k:<24} {v}" for k, v in ARCHS.items()]
                 + [f"  data sets: {', '.join(datasets.DATASETS)} (or data = FILE.npz)"]
+                + [f"  task = {{keep, groups, test_inputs}}: classes kept and merged (partitions: "
+                   f"{', '.join(PARTITIONS)})"]
                 + ["torch operations (model = FILE):"]
                 + [f"  {k:<24} {op.summary}" for k, op in OPERATIONS.items() if op.summary])
 
