@@ -224,7 +224,7 @@ class IntegerEngine:
     def multiply(self, node, ins, p):
         """The output of multiply layer `node` (networks.ops.Multiply evaluates through this) on input ins[0]:
         weight and activation noise, every product through the multiplier (or the exact direct pass), product and
-        accumulator noise, requantization and clamp."""
+        accumulator noise, requantization and clamp (with the range restriction's bounds where the layer has them)."""
         layer: IntLayer = node.layer
         k = self._index[layer.name]
         m = self.model
@@ -243,7 +243,7 @@ class IntegerEngine:
                 and p.hist is None):
             out = self._direct(layer, a, w, layer is node.layer)
             if out is not None:
-                return out
+                return self._bounded(layer, out)
         a = a.astype(self._operand_type(layer.signed_input))
         acc = None
         if not product_fns and not measure and p.hist is None:
@@ -277,7 +277,15 @@ class IntegerEngine:
                                            float(np.square(gates - out, dtype=np.float64).sum())]
                 p.wrong += np.count_nonzero((gates != out).reshape(p.n, -1), axis=1)
             out = gates
-        return out.reshape(p.n, layer.n_out, *shape)
+        return self._bounded(layer, out.reshape(p.n, layer.n_out, *shape))
+
+    @staticmethod
+    def _bounded(layer: IntLayer, out: np.ndarray) -> np.ndarray:
+        """The layer's outputs (N, out, ...) under its range restriction (networks.ranges): min(out, bound[c]) per
+        output channel, as the requantizer's clamp with its upper end at the bound; itself without one."""
+        if layer.bound is None:
+            return out
+        return np.minimum(out, layer.bound.reshape(1, -1, *([1] * (out.ndim - 2))))
 
     def _parameters(self, layer: IntLayer, p) -> IntLayer:
         """The layer with the noise of its parameter word sites (weight, ...) applied; itself when none applies."""

@@ -23,7 +23,9 @@ from networks.errors import NetworkError
 class IntLayer:
     """One multiply layer. weight: (out, in_features) int64, for convolutions in_features = c_in / groups *
     prod(kernel) in torch's (channel, taps) order; bias: (out,) int64 in units of w_scale * in_scale; clamp:
-    integer (lo, hi) bounds of the output, None for logits; name: the module path ('features.3')."""
+    integer (lo, hi) bounds of the output, None for logits; name: the module path ('features.3'); bound: None, or
+    the range restriction's upper bounds per output channel (int64 (out,), within clamp), enforced after the clamp
+    (networks.ranges)."""
 
     kind: str  # "linear" | "conv1d" | "conv2d"
     weight: np.ndarray
@@ -42,6 +44,7 @@ class IntLayer:
     dilation: tuple = (1,)
     groups: int = 1
     signed_input: bool = False  # the input may be negative (sign-magnitude operands)
+    bound: np.ndarray | None = None  # range restriction (networks.ranges): (out,) int64 upper bounds of the outputs
 
     @property
     def n_out(self) -> int:

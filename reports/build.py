@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 from reports import figures
+from reports import methods as cost_axis
 from reports.errors import ReportError
 from testbed.escape import html_text, md_fence
 from testbed.escape import md_text as md_escape
@@ -253,6 +254,10 @@ def _figures(summary: dict, colours: dict, runs=None) -> list[tuple[str, str, by
         out.append(("pareto.png", "Hardening: each system's break-down level per gate against the gate overhead of "
                     f"its hardening (markers with {conf()} intervals; triangles: bounds).",
                     figures.pareto_figure(summary, colours)))
+    if summary.get("methods"):
+        out.append(("methods.png", "Methods on one cost axis: break-down log10 p per gate (population mean with its "
+                    f"{conf()} interval over members) against gates per multiply and clean accuracy; "
+                    + cost_axis.best_sentence(summary), cost_axis.figure(summary)))
     out.append(("error_power.png", "Error-power view: every break-down level on one axis, the SNR of the error "
                 "the noise caused at its site.", figures.error_power_figure(summary, colours)))
     for i, sw in enumerate(summary["sweeps"]):
@@ -620,6 +625,8 @@ def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, de
             _table_html(BUDGET_TITLE, "budget", BUDGET_COLUMNS, budget_rows(summary)),
             f"<p>{html_text(BUDGET_NOTE)}</p>" if budget_rows(summary) else "",
             _table_html(HARDENING_TITLE, "hardening", HARDENING_COLUMNS, hardening_rows(summary)),
+            _table_html(cost_axis.TITLE, "methods", cost_axis.COLUMNS, cost_axis.rows(summary)),
+            f"<p>{html_text(cost_axis.best_sentence(summary))}</p>" if summary.get("methods") else "",
             _table_html(ARITHMETIC_TITLE, "arithmetic", ARITHMETIC_COLUMNS, arithmetic_rows(summary)),
             "<h2>Systems</h2>", _detail_html(summary), *[img(*f) for f in detail_figs],
             "<h2>Reproduce</h2>", repro]
@@ -639,6 +646,8 @@ def _write(directory: Path, stem: str, title: str, summary: dict, rows, figs, de
            *_table_md(BUDGET_TITLE, BUDGET_COLUMNS, budget_rows(summary)),
            *([md_escape(BUDGET_NOTE), ""] if budget_rows(summary) else []),
            *_table_md(HARDENING_TITLE, HARDENING_COLUMNS, hardening_rows(summary)),
+           *_table_md(cost_axis.TITLE, cost_axis.COLUMNS, cost_axis.rows(summary)),
+           *([md_escape(cost_axis.best_sentence(summary)), ""] if summary.get("methods") else []),
            *_table_md(ARITHMETIC_TITLE, ARITHMETIC_COLUMNS, arithmetic_rows(summary)), "## Figures", ""]
     md += [f"![{md_escape(c)}](figures/{n})\n\n{md_escape(c)}\n" for n, c, _ in figs + detail_figs]
     md += ["## Reproduce", "",

@@ -9,8 +9,10 @@ network's own multiplier) and against its baselines ('per task'), on the noise-l
 axis. Every system's primary break-down is one criterion (disagreement with its own noise-free output in 1% of
 evaluations); a network's or classifier's net accuracy drop is a secondary task metric ("secondary"). Per
 population (testbed.kinds.population): its members' break-downs and the population's (testbed.pooling), and the
-populations' gaps with sign verdicts. The run's settings (testbed.settings) and thresholds. Per sweep that relates
-break-downs to label entropy, its rate fit (`rate_fit`, testbed.rate.rate_fits).
+populations' gaps with sign verdicts. `methods` (testbed.methods): every network at a gate site on one cost axis
+(tolerance, clean accuracy, gates per multiply, energy, per-operation gap, gain over plain training, Pareto front).
+The run's settings (testbed.settings) and thresholds. Per sweep that relates break-downs to label entropy, its rate
+fit (`rate_fit`, testbed.rate.rate_fits).
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ def _axis(noise) -> dict:
 def build_summary(suite, units: dict, meta: dict) -> dict:
     from testbed.compare import baseline_label, gap
     from testbed.kinds import SYSTEM_KINDS
+    from testbed.methods import methods_table
     from testbed.pooling import population_entries, population_gaps
     from testbed.rate import rate_fits
     from testbed.sites import site_named
@@ -172,6 +175,7 @@ def build_summary(suite, units: dict, meta: dict) -> dict:
                        "network_accuracy_drop": suite.settings.network_accuracy_drop},
         "settings": dataclasses.asdict(suite.settings),
         "sweeps": sweeps,
+        "methods": methods_table(sweeps, details),
     })
     fits = rate_fits(out)
     return json_safe(out | {"rate_fit": fits}) if fits else out

@@ -294,9 +294,9 @@ class NetworkSystem(System):
     metric_counts = {"accuracy": "correct", "agreement": "agree", "digital_task_rate": "all_products_exact"}
 
     def __init__(self, engine: IntegerEngine, dataset: Dataset, name: str = "network", runs_on: str | None = None,
-                 size: dict | None = None, batch: int | None = None, on_batch=None):
+                 size: dict | None = None, batch: int | None = None, on_batch=None, training: str = "plain"):
         self.engine, self.dataset, self.name = engine, dataset, name
-        self.runs_on, self.size = runs_on, size
+        self.runs_on, self.size, self.training = runs_on, size, training
         self.x, self.labels = dataset.x_test, dataset.y_test
         self.n = len(self.x)
         self.on_batch = on_batch  # called (inputs done, inputs in all) as a pass goes, or None
@@ -447,12 +447,15 @@ class NetworkSystem(System):
 
     def detail(self) -> dict:
         """Accuracy, label entropy, the input set and the normalised logit margin (testbed.rate), the multiplier,
-        per-layer weight bits and pruned channels, the size report, the test inputs per engine pass (batch)."""
+        per-layer weight bits, pruned channels and range restriction bounds (networks.ranges; None: unbounded), the
+        size report, the test inputs per engine pass (batch), how it was trained ('plain' or a fault-aware recipe,
+        in words)."""
         layers = [{"layer": k, "kind": lay.kind, "shape": list(lay.weight.shape), "weight_bits": lay.weight_bits,
-                   "pruned_channels": int((abs(lay.weight).sum(axis=1) == 0).sum())}
+                   "pruned_channels": int((abs(lay.weight).sum(axis=1) == 0).sum()),
+                   "range_bound": None if lay.bound is None else lay.bound.tolist()}
                   for k, lay in enumerate(self.engine.model.layers)]
         return {"world": self.world, "dataset": self.dataset.name, "test_inputs": int(self.n),
                 "clean_accuracy": self.clean_accuracy, "label_entropy_bits": self.required_rate_bits,
                 "input_set": input_set(self.dataset.name), "logit_margin": self.logit_margin,
                 "multiplier": self.runs_on, "mode": self.engine.multiplier.mode, "layers": layers, "size": self.size,
-                "batch": self.batch}
+                "batch": self.batch, "training": self.training}

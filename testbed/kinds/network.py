@@ -24,6 +24,7 @@ from networks import (
 from networks import data as datasets
 from networks.load import fit_data
 from networks.ops import OPERATIONS
+from networks.ranges import PER, RangeRestriction, restrict_ranges
 from networks.tasks import PARTITIONS
 from testbed.errors import SuiteError, TestbedError
 from testbed.kinds.base import BuildContext, SystemKind, check_sizes, num, refers_to, task_dataset
@@ -33,7 +34,8 @@ from testbed.systems import NetworkSystem
 KEYS = {"kind": str, "dataset": str, "arch": str, "hidden": list, "quant": str, "bits": int, "lam": float,
         "seed": int, "backward": str, "epochs": int, "weight_bits": int, "act_bits": int, "multiplier": str,
         "mode": str, "model": str, "data": str, "arithmetic": str, "training": str, "train_noise": dict,
-        "finetune_epochs": int, "task": dict, "batch": int}
+        "finetune_epochs": int, "task": dict, "batch": int, "range_restriction": (bool, dict)}
+RANGE_KEYS = {"percentile": float, "per": str}
 MODEL_KEYS = ("dataset", "arch", "quant", "bits", "lam", "seed", "backward", "epochs", "training", "finetune_epochs")
 ENTRY_POINT = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")  # module:function, allowed only with --allow-code
 ARCHS = {
@@ -61,6 +63,7 @@ class NetworkSpec:
     data: str | None = None  # an .npz test set (path) instead of config.dataset
     arithmetic: str = "sign-magnitude"  # of the multiplier (hardware.ARITHMETICS); twos-complement: a signed one
     batch: int | None = None  # test inputs per engine pass (None: NetworkSystem's default, by multiplies)
+    range_restriction: RangeRestriction | None = None  # bounds profiled on the training inputs (networks.ranges)
     kind = "network"
 
 
@@ -95,7 +98,9 @@ class Network(SystemKind):
     multiplier when that is a generated 8-bit `multiplier`, else "array"); task = {keep, groups, test_inputs} on
     the built-in data set (networks.tasks: classes kept and merged into labels; the output width is the number of
     groups); batch = test inputs per engine pass (memory is one batch's; default: as many as keep a pass under
-    testbed.systems.PRODUCTS_PER_BATCH multiplies)."""
+    testbed.systems.PRODUCTS_PER_BATCH multiplies);
+    range_restriction = true (each ReLU layer's outputs bounded by their maximum per output channel over the
+    training inputs) or {percentile = P in (0, 100], per = "channel" | "layer"} (networks.ranges)."""
 
     name, site_world, order = "network", "network", 1
     provides, rate_view = frozenset({"operands"}), True
@@ -126,6 +131,7 @@ class Network(SystemKind):
                 files[key] = base / value
                 if not files[key].is_file():
                     p.add(f"{where}.{key}", f"no such file {files[key]}")
+        ranges = _range_restriction(p, where, table.get("range_restriction", False))
         if "task" in table and "data" in table:
             p.add(f"{where}.task", "applies to a built-in data set (dataset), not to data = FILE")
         dataset = task_dataset(p, where, table)
@@ -144,7 +150,7 @@ class Network(SystemKind):
         model = str(files["model"]) if "model" in files else table.get("model")
         return NetworkSpec(name, config, table.get("weight_bits", 8), table.get("act_bits", 8), mult, mode, model,
                            "model" in files and "arch" in table, str(files["data"]) if "data" in files else None,
-                           table.get("arithmetic", ARITHMETICS[0]), table.get("batch"))
+                           table.get("arithmetic", ARITHMETICS[0]), table.get("batch"), ranges)
 
     @classmethod
     def build(cls, spec: NetworkSpec, ctx: BuildContext):
@@ -156,6 +162,8 @@ class Network(SystemKind):
         model = _model(spec, ds, ctx.progress, ctx.allow_code)
         ds = fit_data(ds, model, f"data file {spec.data}" if spec.data else f"data set {spec.config.dataset}")
         imodel = export(model, ds.x_train, act_bits=spec.act_bits, weight_bits=spec.weight_bits)
+        if spec.range_restriction is not None:
+            imodel = restrict_ranges(imodel, ds.x_train, spec.range_restriction)
         mag = netlist.inputs.get("b", 8) if netlist is not None else 8
         # the element's adder: the model's accumulator width, and the activation's sign where a layer takes signed
         # inputs
@@ -165,7 +173,8 @@ class Network(SystemKind):
         size = size_report(model) if spec.model is None and spec.config.quant != "float" else None
         return NetworkSystem(IntegerEngine(imodel, multiplier), ds, spec.name, runs_on=spec.multiplier, size=size,
                              batch=spec.batch, on_batch=InputBar(f"{spec.name}: noise-free pass",
-                                                                 None if ctx.progress else False))
+                                                                 None if ctx.progress else False),
+                             training=training_label(spec))
 
     @classmethod
     def site_problem(cls, spec: NetworkSpec, site, noise):
@@ -208,10 +217,51 @@ class Network(SystemKind):
                 "items": [f"data set {d['dataset']} ({d['test_inputs']} test inputs), accuracy without noise "
                           f"{num(100 * d['clean_accuracy'])}%, label entropy {num(d['label_entropy_bits'])} bits; "
                           f"multiplier {d['multiplier']} in mode {d['mode']}"],
-                "table": {"columns": ["layer", "kind", "weights", "weight bits", "pruned channels"],
+                "table": {"columns": ["layer", "kind", "weights", "weight bits", "pruned channels",
+                                      "range bound (integer outputs)"],
                           "rows": [[lay["layer"], lay["kind"], str(lay["shape"]), lay["weight_bits"],
-                                    lay["pruned_channels"]] for lay in d["layers"]]},
+                                    lay["pruned_channels"], bound_text(lay.get("range_bound"))]
+                                   for lay in d["layers"]]},
                 "after": after}
+
+
+def training_label(spec: NetworkSpec) -> str:
+    """How a network was trained, in words: 'plain', 'loaded' (a model file), or its training recipe."""
+    if spec.model is not None:
+        return "loaded"
+    training, noise = getattr(spec.config, "training", "plain"), getattr(spec.config, "train_noise", None)
+    if noise is None:
+        return training
+    spread = f" +-{noise.spread:g} decades" if noise.spread else ""
+    return f"{training} ({noise.kind} {noise.level:g}{spread})"
+
+
+def bound_text(bound: list | None) -> str:
+    """A layer's range restriction bounds in short: '-' (none), the one bound, or 'min-max per channel (median)'."""
+    if not bound:
+        return "-"
+    lo, hi = min(bound), max(bound)
+    return str(lo) if lo == hi else f"{lo}-{hi} per channel (median {num(float(np.median(bound)))})"
+
+
+def _range_restriction(p, where: str, value) -> RangeRestriction | None:
+    """The range restriction of a network table: None (false), the default rule (true) or the table's rule; bad
+    keys or values are reported on p."""
+    if value is False:
+        return None
+    if value is True:
+        return RangeRestriction()
+    where = f"{where}.range_restriction"
+    before = len(p.items)
+    p.check_keys(value, RANGE_KEYS, where)
+    if len(p.items) > before:
+        return None
+    percentile, per = value.get("percentile", 100.0), value.get("per", "channel")
+    if not 0 < percentile <= 100:
+        p.add(f"{where}.percentile", f"must be in (0, 100], got {percentile}")
+    if per not in PER:
+        p.add(f"{where}.per", f"must be one of {', '.join(PER)}, got {per!r}")
+    return RangeRestriction(float(percentile), per) if len(p.items) == before else None
 
 
 def _train_noise(table: dict, tables: dict):
