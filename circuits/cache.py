@@ -82,6 +82,36 @@ def write_atomically(path: Path, data: bytes) -> Path:
         return _write(fall_back(path.parent, exc) / path.name, data)
 
 
+def write_verified(path: Path, data: bytes) -> Path:
+    """write_atomically `data`, and beside it (NAME.sha256) its SHA-256: the check every cached artifact (trained
+    models, error models) passes before use. Returns the path written."""
+    path = write_atomically(path, data)
+    write_atomically(path.with_name(path.name + ".sha256"), (hashlib.sha256(data).hexdigest() + "\n").encode())
+    return path
+
+
+def read_verified(path: Path, what: str, redo: str) -> bytes | None:
+    """The bytes of the cached artifact at `path` when they match the SHA-256 beside it (write_verified); None when
+    there is no file, or, with a one-line warning ("cached WHAT PATH ...; REDO"), when it is unreadable, has no
+    checksum or fails it."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        warn(f"cached {what} {path} is unreadable ({exc.strerror or exc}); {redo}")
+        return None
+    try:
+        expected = path.with_name(path.name + ".sha256").read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        expected = None
+    if expected != hashlib.sha256(data).hexdigest():
+        why = "has no checksum file" if expected is None else "fails verification (sha256 mismatch)"
+        warn(f"cached {what} {path} {why}; {redo}")
+        return None
+    return data
+
+
 def _write(path: Path, data: bytes) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     try:

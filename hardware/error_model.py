@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from circuits import GateFaults, Netlist, simulate, simulate_planes
-from circuits.cache import cache_root, usable_dir, warn, write_atomically
+from circuits.cache import cache_root, read_verified, usable_dir, warn, write_verified
 from circuits.simulate import pack_operands, unpack_outputs
 from hardware.errors import HardwareError
 
@@ -234,20 +234,14 @@ def error_model(netlist: Netlist, kind: str = "bitflip", level: float = 1e-4, tr
     if not cache:
         return measure(netlist, kind, level, trials, k, seed)
     path = usable_dir(cache_root() / "error_models") / f"{_key(netlist, kind, level, trials, k, seed)}.npz"
-    check = path.with_name(path.name + ".sha256")
-    try:
-        data = path.read_bytes()
-        if check.read_text().strip() == hashlib.sha256(data).hexdigest():
+    data = read_verified(path, "error model", "rebuilding it")
+    if data is not None:
+        try:
             return ErrorModel.from_npz(data)
-        warn(f"cached error model {path} fails verification (sha256 mismatch); rebuilding it")
-    except FileNotFoundError:
-        pass
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        warn(f"cached error model {path} cannot be loaded ({type(exc).__name__}); rebuilding it")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            warn(f"cached error model {path} cannot be loaded ({type(exc).__name__}); rebuilding it")
     model = measure(netlist, kind, level, trials, k, seed)
-    data = model.to_npz()
-    path = write_atomically(path, data)
-    write_atomically(path.with_name(path.name + ".sha256"), (hashlib.sha256(data).hexdigest() + "\n").encode())
+    write_verified(path, model.to_npz())
     return model
 
 

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from circuits.cache import cache_root, usable_dir, warn, write_atomically
+from circuits.cache import cache_root, read_verified, usable_dir, warn, write_verified
 from networks import data as datasets
 from networks.errors import NetworkError
 from networks.fault_aware import FAULT_AWARE_VERSION, TRAININGS, Injector, TrainNoise
@@ -262,32 +262,14 @@ def trained_model(config: ModelConfig, progress: bool = True, cache: bool = True
         buf = io.BytesIO()
         torch.save({"state": model.state_dict(), "info": info, "modes": modes,
                     "config": dataclasses.asdict(config)}, buf)
-        data = buf.getvalue()
-        path = write_atomically(path, data)
-        write_atomically(_checksum_path(path), (hashlib.sha256(data).hexdigest() + "\n").encode())
+        write_verified(path, buf.getvalue())
     return model, info
-
-
-def _checksum_path(path: Path) -> Path:
-    return path.with_name(path.name + ".sha256")
 
 
 def _load_cached(path: Path, config: ModelConfig, ds) -> tuple[nn.Module, dict] | None:
     """The cached model at `path` when it exists and verifies; None (with a warning when it exists) if not."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        warn(f"cached model {path} is unreadable ({exc.strerror or exc}); retraining it")
-        return None
-    try:
-        expected = _checksum_path(path).read_text().strip()
-    except (OSError, UnicodeDecodeError):
-        expected = None
-    if expected != hashlib.sha256(data).hexdigest():
-        why = "has no checksum file" if expected is None else "fails verification (sha256 mismatch)"
-        warn(f"cached model {path} {why}; retraining it")
+    data = read_verified(path, "model", "retraining it")
+    if data is None:
         return None
     try:
         saved = torch.load(io.BytesIO(data), weights_only=True)

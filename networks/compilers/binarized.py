@@ -28,7 +28,7 @@ from torch import nn
 
 from circuits import blocks
 from circuits.builder import Builder
-from circuits.cache import warn, write_atomically
+from circuits.cache import read_verified, warn, write_verified
 from networks.compilers.compiled import CompiledClassifier, feature_inputs, quantize
 from networks.errors import NetworkError
 
@@ -173,36 +173,27 @@ def trained_binarized(ds, hidden: tuple[int, ...] = (128,), bits: int = 2, epoch
             arrays |= {f"w{i}": layer.weights, f"t{i}": layer.thresholds, f"up{i}": layer.up}
         buf = io.BytesIO()
         np.savez(buf, **arrays)
-        written = write_atomically(path, buf.getvalue())
-        write_atomically(written.with_name(written.name + ".sha256"),
-                         (hashlib.sha256(buf.getvalue()).hexdigest() + "\n").encode())
+        write_verified(path, buf.getvalue())
     return model
 
 
 def _load_binarized(path, key: str, bits: int, hidden: tuple) -> BinarizedModel | None:
     """The cached integer model at `path` when it exists, verifies against its SHA-256 and is the model of `key`
     with `hidden` units; None (a one-line warning when the file exists) otherwise."""
-    try:
-        data = path.read_bytes()
-    except OSError:
+    data = read_verified(path, "binarized MLP", "retraining it")
+    if data is None:
         return None
     try:
-        expected = path.with_name(path.name + ".sha256").read_text().strip()
-    except (OSError, UnicodeDecodeError):
-        expected = None
-    why = "has no checksum file" if expected is None else "fails verification (sha256 mismatch)"
-    if expected == hashlib.sha256(data).hexdigest():
-        try:
-            with np.load(io.BytesIO(data), allow_pickle=False) as z:
-                layers = tuple(BinaryLayer(z[f"w{i}"].astype(bool), z[f"t{i}"].astype(np.int64),
-                                           z[f"up{i}"].astype(bool)) for i in range(len(hidden)))
-                model = BinarizedModel(bits, int(z["n_features"]), layers, z["out_weights"].astype(bool))
-                stored = str(z["key"])
-            if stored == key and tuple(layer.weights.shape[0] for layer in layers) == hidden:
-                return model
-            why = "holds another model"
-        except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as exc:
-            why = f"is unreadable ({type(exc).__name__})"
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            layers = tuple(BinaryLayer(z[f"w{i}"].astype(bool), z[f"t{i}"].astype(np.int64),
+                                       z[f"up{i}"].astype(bool)) for i in range(len(hidden)))
+            model = BinarizedModel(bits, int(z["n_features"]), layers, z["out_weights"].astype(bool))
+            stored = str(z["key"])
+        if stored == key and tuple(layer.weights.shape[0] for layer in layers) == hidden:
+            return model
+        why = "holds another model"
+    except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        why = f"is unreadable ({type(exc).__name__})"
     warn(f"cached binarized MLP {path} {why}; retraining it")
     return None
 
