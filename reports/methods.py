@@ -51,7 +51,8 @@ def best_sentence(summary: dict) -> str:
     """Which method buys the most tolerance per unit of cost, in one sentence. Only gains over plain training
     decided above zero count. Methods that add no gates per multiply (under 1%) and keep clean accuracy within
     half a point are free in both costs and rank first, by gain; the others rank by decades of gain per
-    doubling of gates per multiply (gain / log2 of the gate ratio)."""
+    doubling of gates per multiply (gain / log2 of the gate ratio), and last those that add no gates but lose
+    more than half a point of accuracy."""
     methods = summary.get("methods", [])
     plain = {(m["sweep"], m["task"], m["site"]): m for m in methods if m["method"]["label"] == "plain"}
     scored = []
@@ -61,7 +62,8 @@ def best_sentence(summary: dict) -> str:
             continue
         ratio, dacc = _cost(m, base)
         free = ratio - 1 < FREE_GATES and dacc >= -ACCURACY_POINTS
-        per_doubling = g["value"] / math.log2(ratio) if ratio - 1 >= FREE_GATES else math.inf
+        # no added gates but more than half a point of accuracy lost: not free, and ranked after every gate cost
+        per_doubling = g["value"] / math.log2(ratio) if ratio - 1 >= FREE_GATES else -math.inf
         scored.append(((free, g["value"] if free else per_doubling), m, ratio, dacc, per_doubling))
     if not scored:
         return ("No method's gain in break-down p per gate over plain training is decided above zero"

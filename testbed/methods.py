@@ -126,16 +126,18 @@ def _gain(row: dict, plain: dict, confidence: float) -> dict | None:
 
 
 def _front(rows: list[dict]) -> None:
-    """Mark each row on the Pareto front of its (sweep, site family, task): tolerance up, gates per multiply down,
+    """Mark each row on the Pareto front of its (sweep, site, task): tolerance up, gates per multiply down,
     clean accuracy up."""
     def key(r):
         t = r["tolerance"]["log10_p"]
         return (t if t is not None else -math.inf, -(r["gates_per_multiply"] or math.inf),
                 r["clean_accuracy"] if r["clean_accuracy"] is not None else -math.inf)
+    def group(r):
+        return r["sweep"], r["site"], r["task"]
     for r in rows:
         k = key(r)
         r["front"] = not any(all(o >= s for o, s in zip(key(o_), k, strict=True)) and key(o_) != k
-                             for o_ in rows if o_ is not r and (o_["sweep"], o_["task"]) == (r["sweep"], r["task"]))
+                             for o_ in rows if o_ is not r and group(o_) == group(r))
 
 
 def methods_table(sweeps: list[dict], details: dict) -> list[dict]:

@@ -47,6 +47,9 @@ def rate_fits(summary: dict, confidence: float = 0.95) -> list[dict]:
     points = rate_points(summary)
     for name in dict.fromkeys(p["sweep"] for p in points):
         pts = [p for p in points if p["sweep"] == name and p["margin"] is not None and math.isfinite(p["snr"])]
+        if len({p["site"] for p in pts}) > 1:  # one member, one point: two sites would count a network twice
+            out.append({"sweep": name, "why": "the sweep puts its networks at more than one site"})
+            continue
         entry = {"sweep": name, "response": "break-down error SNR at the products (bits)", "members": len(pts),
                  "tasks": len({p["dataset"] for p in pts}), "input_sets": len({p["input_set"] for p in pts})}
         try:
