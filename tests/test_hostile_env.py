@@ -141,9 +141,12 @@ def test_a_file_that_is_no_model_is_one_line(tmp_path):
 def test_an_interrupted_run_does_not_say_complete(tmp_path):
     long = TINY_SUITE.replace("max_trials = 2", "max_trials = 1000\nmin_trials = 1000")
     (tmp_path / "s.toml").write_text(long.replace("levels = [1e-3, 1e-1]", "levels = {log = [1e-4, 1e-1, 200]}"))
+    # Ctrl-C's default disposition in the child, even where this test runs as a background job (a shell
+    # without job control starts those with SIGINT ignored, and Python then installs no KeyboardInterrupt)
     proc = subprocess.Popen([sys.executable, "-m", CLI_MODULE, "run", "s.toml", "--out", "run", "--workers", "1",
                              "--no-report"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                            text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     db = tmp_path / "run" / "results.sqlite"
     deadline = time.monotonic() + 120
     while not db.exists() and time.monotonic() < deadline:  # interrupt once the run is under way
