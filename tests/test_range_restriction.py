@@ -3,11 +3,13 @@ activation pushed past its bound by a fault is clamped there, as a hand-written 
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from networks import IntegerEngine
 from networks.errors import NetworkError
 from networks.graph import IntegerModel, IntLayer
-from networks.ranges import RangeRestriction, profile_bounds, restrict_ranges
+from networks.ranges import RangeRestriction, _statistic, profile_bounds, restrict_ranges
 from tests.conftest import DIGITS_MLP, refused, two_trials
 
 RNG = np.random.default_rng(3)
@@ -84,3 +86,11 @@ def test_a_suite_with_a_bad_range_restriction_is_refused(tmp_path, capsys):
     assert "systems.mlp.range_restriction.max: unknown key" in err
     err = refused(tmp_path, capsys, head + 'range_restriction = "yes"\n')
     assert "systems.mlp.range_restriction" in err
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 20), min_size=1, max_size=60),
+       st.one_of(st.just(100.0), st.floats(0.01, 100.0)))
+def test_the_bound_from_counted_values_is_numpys_higher_percentile(values, percentile):
+    counts = np.bincount(values, minlength=21)
+    assert _statistic(counts, percentile) == int(np.percentile(values, percentile, method="higher"))
