@@ -94,3 +94,11 @@ def test_a_suite_with_a_bad_range_restriction_is_refused(tmp_path, capsys):
 def test_the_bound_from_counted_values_is_numpys_higher_percentile(values, percentile):
     counts = np.bincount(values, minlength=21)
     assert _statistic(counts, percentile) == int(np.percentile(values, percentile, method="higher"))
+
+
+def test_bounds_from_a_data_file_need_profiling_images_apart_from_the_test_set(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x_test=rng.random((8, 64)), y_test=rng.integers(0, 10, 8))
+    head = two_trials("range", 1) + '[systems.mlp]\nkind = "network"\nhidden = [8]\ndata = "d.npz"\n'
+    err = refused(tmp_path, capsys, head + "range_restriction = true\n")
+    assert "systems.mlp.range_restriction" in err and "x_calib" in err and len(err.strip().splitlines()) == 1
