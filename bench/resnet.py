@@ -3,8 +3,8 @@
 The built-in ResNet-20 (widths 16, 32, 64; seeded weights, batch-norm statistics from one training-mode pass)
 imported with `from_torch` on random images in [0, 1], timed on the same images: float torch forward, the
 exact integer pass, the lookup-table pass, the gate-level multiplier pass with transient flips on every gate at
-p = 1e-5 and 1e-4, and the processing element (multiplier, 32-bit accumulator adder and requantizer at gate
-level, flips on all their gates: fault_part 'whole') at p = 1e-5, all with the 8x8 array multiplier. Ratios are printed against
+p = 1e-5 and 1e-4, and the processing element (multiplier, 32-bit accumulator adder and requantizer at gate level,
+flips on all their gates: fault_part 'whole') at p = 1e-5, all with the 8x8 array multiplier. Ratios are printed against
 issue 23's targets (reported, not enforced), with the process's peak resident memory and the load average
 (the machine is shared). The array multiplier's table is exact arithmetic's, so its lookup-table pass is the
 exact pass (hardware.multipliers: `direct`); the lookup through an inexact table (the 8x8 truncated multiplier's,
