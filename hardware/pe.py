@@ -53,7 +53,7 @@ from circuits.builder import Builder
 from circuits.mac import ADDERS, requantizer, signed_accumulate
 from circuits.simulate import choose_engine
 from hardware.errors import HardwareError
-from hardware.gatemac import _bit_strings, _buffer, _transpose_fields, products
+from hardware.gatemac import _bit_strings, _buffer, _touched_products, _transpose_fields, products
 
 
 class Part(StrEnum):
@@ -371,16 +371,240 @@ def accumulate(mul: Netlist, add: Netlist, cols: np.ndarray, w: np.ndarray, bias
     return (acc, wrong, sig, err) if measure else acc
 
 
+class _Stream(GateFaultPlan):
+    """Transient flips alone at flip_p from `seed`: one step's stream as flip_sites draws it (the plan's
+    with_seed without a dataclass copy per step)."""
+
+    def __init__(self, flip_p: float, seed: int):
+        self.flip_p, self.seed = flip_p, int(seed)
+
+
+def _flips(net: Netlist, nwords: int, plan: GateFaultPlan, seeds, wn: int, n: int, out: int):
+    """(keys step * nwords * 64 + vector, gates) of every flip of step i's plan (seed seeds[i]) on a used lane
+    (channel o = vector // (64 wn) < out, row s = vector % (64 wn) < n), sorted by key."""
+    if plan.flip_p <= 0 or not len(seeds):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    sites = [flip_sites(net, nwords, _Stream(plan.flip_p, seed)) for seed in seeds]
+    counts = np.fromiter((len(vec) for vec, _ in sites), np.int64, len(sites))
+    return _used_keys(np.concatenate([vec for vec, _ in sites]), np.concatenate([gat for _, gat in sites]), counts,
+                      nwords * 64, wn * 64, n, out)
+
+
 @njit(cache=True, nogil=True)
-def _prefix(ia, iw, table_t, asign, wsign, s, o, i):
-    """Per event t: the fault-free sum of products of steps j < i[t] of lane (s[t], o[t])."""
+def _used_keys(vec, gates, counts, span, lane_words, n, out):
+    """The flips of step i (counts[i] of them, in order) on used lanes as (key i * span + vector, gate)."""
+    keys = np.empty(vec.shape[0], np.int64)
+    gat = np.empty(vec.shape[0], np.int64)
+    m = 0
+    f = 0
+    for i in range(counts.shape[0]):
+        for _ in range(counts[i]):
+            v = vec[f]
+            if v // lane_words < out and v % lane_words < n:
+                keys[m] = i * span + v
+                gat[m] = gates[f]
+                m += 1
+            f += 1
+    return keys[:m], gat[:m]
+
+
+@njit(cache=True, nogil=True)
+def _operand(v, twos, mask):
+    """A table index: the bit pattern (two's complement) or the magnitude of v."""
+    return np.int64(v) & mask if twos else abs(np.int64(v))
+
+
+@njit(cache=True, nogil=True)
+def _sign(a, w, twos):
+    """The sign a product enters the sum with: +1 in two's complement, else sign(w) sgn(a) (0 at w = 0)."""
+    if twos:
+        return np.int64(1)
+    if w == 0:
+        return np.int64(0)
+    return np.int64(1) if (w > 0) == (a >= 0) else np.int64(-1)
+
+
+@njit(cache=True, nogil=True)
+def _wrap1(v, bits):
+    """v wrapped to `bits`-bit two's complement."""
+    half = np.int64(1) << np.int64(bits - 1)
+    return ((v + half) & ((half << np.int64(1)) - 1)) - half
+
+
+@njit(cache=True, nogil=True)
+def _events(mk, ak, span, lane_words, cols, w, table_t, twos, mask_a, mask_b):
+    """The events: the distinct keys (step i * span + vector) of the sorted flip keys mk of the multiplier and
+    ak of the adder, merged. Per event: kind (bit 0: a multiplier flip, bit 1: an adder flip), row s, channel o,
+    step i, table indices of a and w, fault-free product, first and end index into ak of its adder flips; per
+    multiplier flip: its event's index among the multiplier events (kind bit 0)."""
+    total = mk.shape[0] + ak.shape[0]
+    kind = np.zeros(total, np.uint8)
+    s, o, i = np.empty(total, np.int64), np.empty(total, np.int64), np.empty(total, np.int64)
+    xa, xb, ff = np.empty(total, np.int64), np.empty(total, np.int64), np.empty(total, np.int64)
+    a_lo, a_hi = np.zeros(total, np.int64), np.zeros(total, np.int64)
+    mul_lane = np.empty(mk.shape[0], np.int64)
+    f = g = 0
+    e = m = -1
+    last = np.int64(-1)
+    while f < mk.shape[0] or g < ak.shape[0]:
+        from_mul = g >= ak.shape[0] or (f < mk.shape[0] and mk[f] <= ak[g])
+        key = mk[f] if from_mul else ak[g]
+        if key != last:
+            e += 1
+            last = key
+            i[e] = key // span
+            v = key % span
+            o[e], s[e] = v // lane_words, v % lane_words
+            xa[e] = _operand(cols[s[e], i[e]], twos, mask_a)
+            xb[e] = _operand(w[o[e], i[e]], twos, mask_b)
+            ff[e] = table_t[xb[e], xa[e]]
+        if from_mul:
+            if not kind[e] & 1:
+                kind[e] |= 1
+                m += 1
+            mul_lane[f] = m
+            f += 1
+        else:
+            if not kind[e] & 2:
+                kind[e] |= 2
+                a_lo[e] = g
+            a_hi[e] = g + 1
+            g += 1
+    e += 1
+    return kind[:e], s[:e], o[:e], i[:e], xa[:e], xb[:e], ff[:e], a_lo[:e], a_hi[:e], mul_lane
+
+
+@njit(cache=True, nogil=True)
+def _lanes(kind, new, s, o, i, cols, w, ff, n, twos, measure, wrong, dev, acc_bits):
+    """The products entering the adder (prod: the simulated product at a multiplier event, else fault-free; a
+    zero weight's cleared in sign-magnitude) and the fault-free contributions to the sum (cff). Each lane
+    (o * n + s) gets its deviation from the fault-free sum before its first adder event (dev, in place: the
+    products' changes) and from there its events by step as a linked list (next event nxt, -1 at the end);
+    returns (prod, cff, the change of each contribution dc, nxt, the first adder event of every lane that has one
+    (ordered by that event), err). With measure, wrong[s]
+    follows the new products and the change of the sum of squared product errors (against a * w, or |a| * |w|)
+    is returned."""
+    e_n = kind.shape[0]
+    prod, cff, dc = np.empty(e_n, np.int64), np.empty(e_n, np.int64), np.empty(e_n, np.int64)
+    nxt = np.full(e_n, -1, np.int64)
+    tail = np.full(dev.shape[0], -1, np.int64)
+    first = np.empty(e_n, np.int64)
+    n_first = 0
+    err = np.int64(0)
+    m = 0
+    for e in range(e_n):
+        a, wv = np.int64(cols[s[e], i[e]]), np.int64(w[o[e], i[e]])
+        sign = _sign(a, wv, twos)
+        p = ff[e]
+        if kind[e] & 1:
+            p = new[m]
+            m += 1
+            if measure:
+                exact = a * wv if twos else abs(a) * abs(wv)
+                d_new, d_old = p - exact, ff[e] - exact
+                wrong[s[e]] += np.int64(d_new != 0) - np.int64(d_old != 0)
+                err += d_new * d_new - d_old * d_old
+        if not twos and wv == 0:
+            p = 0
+        prod[e] = p
+        cff[e] = sign * ff[e]
+        dc[e] = sign * p - cff[e]
+        lane = o[e] * n + s[e]
+        if tail[lane] >= 0:
+            nxt[tail[lane]] = e
+            tail[lane] = e
+        elif kind[e] & 2:
+            first[n_first] = e
+            n_first += 1
+            tail[lane] = e
+        else:
+            dev[lane] = _wrap1(dev[lane] + dc[e], acc_bits)
+    return prod, cff, dc, nxt, first[:n_first], err
+
+
+@njit(cache=True, nogil=True)
+def _before(events, s, o, i, cols, w, table_t, base, bias, twos, exact, mask_a, mask_b, acc_bits):
+    """At every adder event: the fault-free accumulator before its step (bias[o] plus the products of steps
+    j < i, or base[s, o] minus those of steps j >= i, whichever is shorter), wrapped to acc_bits; (E,) with the
+    values at `events`. exact: the table is exact arithmetic (a product is a * w; w int32, summed in int32 runs
+    that cannot overflow)."""
+    k = cols.shape[1]
     out = np.zeros(s.shape[0], np.int64)
-    for t in range(s.shape[0]):
+    run = max(1, min(4096, (1 << 31) // ((mask_a + 1) * (mask_b + 1))))
+    for e in events:
+        row, wrow = cols[s[e]], w[o[e]]
+        lo, hi, sgn = 0, i[e], 1
+        if 2 * i[e] > k:
+            lo, hi, sgn = i[e], k, -1
         acc = np.int64(0)
-        for j in range(i[t]):
-            acc += wsign[o[t], j] * asign[s[t], j] * np.int64(table_t[iw[o[t], j], ia[s[t], j]])
-        out[t] = acc
+        if exact:
+            for j0 in range(lo, hi, run):
+                part = np.int32(0)
+                for j in range(j0, min(hi, j0 + run)):
+                    part += np.int32(row[j]) * wrow[j]
+                acc += part
+        else:
+            for j in range(lo, hi):
+                a, wv = np.int64(row[j]), np.int64(wrow[j])
+                acc += _sign(a, wv, twos) * np.int64(table_t[_operand(wv, twos, mask_b), _operand(a, twos, mask_a)])
+        start = np.int64(bias[o[e]]) if sgn > 0 else np.int64(base[s[e], o[e]])
+        out[e] = _wrap1(start + sgn * acc, acc_bits)
     return out
+
+
+@njit(cache=True, nogil=True)
+def _adder_round(active, n, s, o, i, cols, w, before, dev, prod, a_lo, a_hi, ag, acc_bits, p_mask):
+    """The operands of the adder events `active` (one per lane): acc (the fault-free accumulator before the step
+    plus the lane's deviation), p, sw (w < 0), sa (a < 0); and their flips (lane j of active[j], gate), lanes
+    ascending."""
+    c = active.shape[0]
+    acc, p = np.empty(c, np.int64), np.empty(c, np.int64)
+    sw, sa = np.empty(c, np.int64), np.empty(c, np.int64)
+    m = 0
+    for j in range(c):
+        m += a_hi[active[j]] - a_lo[active[j]]
+    lane, gates = np.empty(m, np.int64), np.empty(m, np.int64)
+    m = 0
+    for j in range(c):
+        e = active[j]
+        acc[j] = _wrap1(before[e] + dev[o[e] * n + s[e]], acc_bits) & ((np.int64(1) << np.int64(acc_bits)) - 1)
+        p[j] = prod[e] & p_mask
+        sw[j] = np.int64(w[o[e], i[e]] < 0)
+        sa[j] = np.int64(cols[s[e], i[e]] < 0)
+        for f in range(a_lo[e], a_hi[e]):
+            lane[m], gates[m] = j, ag[f]
+            m += 1
+    return acc, p, sw, sa, lane, gates
+
+
+@njit(cache=True, nogil=True)
+def _adder_done(active, acc_out, n, s, o, before, cff, dc, nxt, kind, dev, acc_bits):
+    """After the adder events `active`: each lane's deviation is its actual accumulator minus the fault-free one
+    after the step, then its multiplier-only events up to its next adder event folded in; returns those next
+    adder events (the lanes that have one)."""
+    following = np.empty(active.shape[0], np.int64)
+    c = 0
+    for j in range(active.shape[0]):
+        e = active[j]
+        lane = o[e] * n + s[e]
+        d = _wrap1(_wrap1(np.int64(acc_out[j]), acc_bits) - (before[e] + cff[e]), acc_bits)
+        e = nxt[e]
+        while e >= 0 and not kind[e] & 2:
+            d = _wrap1(d + dc[e], acc_bits)
+            e = nxt[e]
+        dev[lane] = d
+        if e >= 0:
+            following[c] = e
+            c += 1
+    return following[:c]
+
+
+@njit(cache=True, nogil=True)
+def _finish(acc, dev, n, acc_bits):
+    """acc[s, o] + the deviation of lane o * n + s, wrapped to acc_bits (in place)."""
+    for r in range(acc.shape[0]):
+        for c in range(acc.shape[1]):
+            acc[r, c] = _wrap1(acc[r, c] + dev[c * n + r], acc_bits)
 
 
 def _wrap(values: np.ndarray, bits: int) -> np.ndarray:
@@ -388,38 +612,15 @@ def _wrap(values: np.ndarray, bits: int) -> np.ndarray:
     return ((values + half) & ((1 << bits) - 1)) - half
 
 
-def _flips(net: Netlist, nwords: int, plan: GateFaultPlan, seeds, wn: int, n: int, out: int):
-    """(keys step * nwords * 64 + vector, gates) of every flip of step i's plan (seed seeds[i]) on a used lane
-    (channel o = vector // (64 wn) < out, row s = vector % (64 wn) < n), sorted by key."""
-    keys, gates = [], []
-    for i, seed in enumerate(seeds):
-        vec, gat = flip_sites(net, nwords, plan.with_seed(seed))
-        o, s = np.divmod(vec, wn * 64)
-        ok = (o < out) & (s < n)
-        keys.append(vec[ok] + i * nwords * 64)
-        gates.append(gat[ok])
-    return np.concatenate(keys), np.concatenate(gates)
-
-
-def _distinct(sorted_keys: np.ndarray) -> np.ndarray:
-    """The distinct values of a sorted array."""
-    keep = np.ones(len(sorted_keys), bool)
-    keep[1:] = sorted_keys[1:] != sorted_keys[:-1]
-    return sorted_keys[keep]
-
-
-def _member(x: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
-    """x's elements that occur in the sorted array sorted_keys (boolean mask)."""
-    at = np.minimum(np.searchsorted(sorted_keys, x), max(len(sorted_keys) - 1, 0))
-    return sorted_keys[at] == x if len(sorted_keys) else np.zeros(len(x), bool)
-
-
-def _simulate_events(net: Netlist, keys: np.ndarray, flip_keys: np.ndarray, gates: np.ndarray, ops: dict,
-                     plan: GateFaultPlan):
-    """Outputs of `net` on the events `keys` (sorted, distinct; operands ops) with the flips (flip_keys sorted,
-    gates) that fall on them."""
-    hit = _member(flip_keys, keys)
-    return simulate_touched(net, ops, np.searchsorted(keys, flip_keys[hit]), gates[hit], plan)
+def _exact_table(table_t: np.ndarray, twos: bool) -> bool:
+    """Whether table_t[index of w, index of a] is exact arithmetic's product (bit patterns read as two's
+    complement when twos)."""
+    b = np.arange(table_t.shape[0], dtype=np.int64)
+    a = np.arange(table_t.shape[1], dtype=np.int64)
+    if twos:
+        b = np.where(b >= len(b) // 2, b - len(b), b)
+        a = np.where(a >= len(a) // 2, a - len(a), a)
+    return bool(np.array_equal(table_t, np.multiply.outer(b, a)))
 
 
 def sparse_accumulate(mul: Netlist, add: Netlist, table_t: np.ndarray, base, cols: np.ndarray, w: np.ndarray,
@@ -429,74 +630,42 @@ def sparse_accumulate(mul: Netlist, add: Netlist, table_t: np.ndarray, base, col
     flips drawn per step and part (flip_sites over the same planes and seeds), the fault-free result `base`
     (accumulators (n, out) from table_t's products, or with measure (accumulators, wrong, signal, error)) and only
     the touched (step, lane) events simulated: the multiplier on the step's operands (all at once), the adder on
-    the lane's actual accumulator (the fault-free prefix sum plus the lane's deviation so far), lanes' events taken
-    in rounds (the r-th event of every lane at once)."""
+    the lane's actual accumulator (the fault-free accumulator before the step, `_before`, plus the lane's
+    deviation so far), lanes' adder events taken in rounds (the r-th adder event of every lane at once; a
+    multiplier-only event changes the lane's deviation by its product's change)."""
     n, k = cols.shape
     out = w.shape[0]
     twos = mul.signed
     wn = -(-max(n, 1) // 64)
     nwords = -(-(out * wn) // WORDS) * WORDS
-    span = nwords * 64
-    if twos:
-        ia = cols.astype(np.int64) & ((1 << mul.inputs["a"]) - 1)
-        iw = w.astype(np.int64) & ((1 << mul.inputs["b"]) - 1)
-        asign, wsign = np.ones((n, k), np.int64), np.ones((out, k), np.int64)
-    else:
-        ia, iw = np.abs(cols).astype(np.int64), np.abs(w).astype(np.int64)
-        asign, wsign = np.where(cols < 0, -1, 1).astype(np.int64), np.sign(w).astype(np.int64)
+    cols, w32 = np.ascontiguousarray(cols), np.ascontiguousarray(w, np.int32)
+    mask_a, mask_b = (1 << mul.inputs["a"]) - 1, (1 << mul.inputs["b"]) - 1
     acc, *rest = base if measure else (base,)
-    wrong, sig, err = (np.array(rest[0], np.int64), rest[1], rest[2]) if measure else (None, 0, 0)
+    acc = np.array(acc, np.int64)
+    wrong, sig, err = (np.array(rest[0], np.int64), rest[1], rest[2]) if measure else (np.zeros(0, np.int64), 0, 0)
     mk, mg = _flips(mul, nwords, mul_faults, [_mix(mul_faults.seed, 2 * i) for i in range(k)], wn, n, out)
     ak, ag = _flips(add, nwords, add_faults, [_mix(add_faults.seed, 2 * i + 1) for i in range(k)], wn, n, out)
+    kind, s, o, i, xa, xb, ff, a_lo, a_hi, mul_lane = _events(mk, ak, nwords * 64, wn * 64, cols, w32, table_t, twos,
+                                                               mask_a, mask_b)
+    hit = np.flatnonzero(kind & 1)
+    new = _touched_products(mul, xa[hit], xb[hit], mul_lane, mg, mul_faults) if len(hit) else ff[:0]
     dev = np.zeros(out * n, np.int64)  # per lane o * n + s: the deviation from the fault-free accumulator
-    keys = _distinct(np.sort(np.concatenate((mk, ak))))
-    if len(keys):
-        step, vec = np.divmod(keys, span)
-        o, s = np.divmod(vec, wn * 64)
-        ff = table_t[iw[o, step], ia[s, step]].astype(np.int64)  # fault-free products
-        prod = ff.copy()
-        mul_keys = _distinct(mk)
-        if len(mul_keys):
-            hit = np.searchsorted(keys, mul_keys)
-            a_op, b_op = ia[s[hit], step[hit]], iw[o[hit], step[hit]]
-            if twos:
-                a_op = np.where(a_op >> (mul.inputs["a"] - 1), a_op - (1 << mul.inputs["a"]), a_op)
-                b_op = np.where(b_op >> (mul.inputs["b"] - 1), b_op - (1 << mul.inputs["b"]), b_op)
-            new = next(iter(_simulate_events(mul, mul_keys, mk, mg, {"a": a_op, "b": b_op}, mul_faults).values()))
-            prod[hit] = new.astype(np.int64)
-            if measure:
-                sh, oh, ih = s[hit], o[hit], step[hit]
-                exact = cols[sh, ih].astype(np.int64) * w[oh, ih] if twos else ia[sh, ih] * iw[oh, ih]
-                d_new, d_old = prod[hit] - exact, ff[hit] - exact
-                np.add.at(wrong, sh, (d_new != 0).astype(np.int64) - (d_old != 0))
-                err += float(np.square(d_new, dtype=np.float64).sum() - np.square(d_old, dtype=np.float64).sum())
-        sign = wsign[o, step] * asign[s, step]
-        if not twos:
-            prod = np.where(w[o, step] == 0, 0, prod)  # a zero weight's product is cleared before the adder
-        before = bias[o] + _prefix(ia, iw, table_t, asign, wsign, s, o, step)
-        lane = o * n + s
-        order = np.lexsort((step, lane))
-        first = np.ones(len(order), bool)
-        first[1:] = lane[order][1:] != lane[order][:-1]
-        starts = np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
-        rank = np.empty(len(order), np.int64)
-        rank[order] = np.arange(len(order)) - starts
-        add_event = _member(keys, ak)
-        for r in range(int(rank.max()) + 1):
-            sel = np.flatnonzero(rank == r)  # ascending: keys stay sorted
-            acc_in = _wrap(before[sel] + dev[lane[sel]], acc_bits)
-            acc_out = _wrap(acc_in + (prod[sel] if twos else sign[sel] * prod[sel]), acc_bits)  # fault-free adder
-            on = add_event[sel]
-            if on.any():
-                ev = sel[on]
-                ops = {"acc": acc_in[on] & ((1 << acc_bits) - 1), "p": prod[ev] & ((1 << add.inputs["p"]) - 1)}
-                if "sw" in add.inputs:
-                    ops["sw"] = (w[o[ev], step[ev]] < 0).astype(np.int64)
-                if "sa" in add.inputs:
-                    ops["sa"] = (cols[s[ev], step[ev]] < 0).astype(np.int64)
-                acc_out[on] = _wrap(_simulate_events(add, keys[ev], ak, ag, ops, add_faults)["acc_out"], acc_bits)
-            dev[lane[sel]] = _wrap(acc_out - (before[sel] + sign[sel] * ff[sel]), acc_bits)
-    acc = _wrap(np.asarray(acc, np.int64) + dev.reshape(out, n).T, acc_bits)
+    prod, cff, dc, nxt, active, d_err = _lanes(kind, new, s, o, i, cols, w32, ff, n, twos, measure, wrong, dev,
+                                               acc_bits)
+    if len(hit) and measure:
+        err += float(d_err)
+    if len(active):
+        before = _before(np.flatnonzero(kind & 2), s, o, i, cols, w32, table_t, acc, np.asarray(bias, np.int64),
+                         twos, _exact_table(table_t, twos), mask_a, mask_b, acc_bits)
+        p_mask = (1 << add.inputs["p"]) - 1
+        while len(active):
+            a_acc, a_p, sw, sa, lanes, gates = _adder_round(active, n, s, o, i, cols, w32, before, dev, prod, a_lo,
+                                                            a_hi, ag, acc_bits, p_mask)
+            ops = {"acc": a_acc, "p": a_p, "sw": sw, "sa": sa}
+            acc_out = simulate_touched(add, {bus: ops[bus] for bus in add.inputs}, lanes, gates, add_faults)
+            active = _adder_done(active, np.asarray(acc_out["acc_out"], np.int64), n, s, o, before, cff, dc, nxt,
+                                 kind, dev, acc_bits)
+    _finish(acc, dev, n, acc_bits)
     return (acc, wrong, sig, err) if measure else acc
 
 
