@@ -432,18 +432,41 @@ def _wrap1(v, bits):
 
 
 @njit(cache=True, nogil=True)
-def _events(mk, ak, span, lane_words, cols, w, table_t, twos, mask_a, mask_b):
+def _divmod(x, d, inv):
+    """(x // d, x % d) for x >= 0, d >= 1 by the reciprocal inv = 1 / d, corrected to exact."""
+    q = np.int64(x * inv)
+    r = x - q * d
+    while r < 0:
+        q -= 1
+        r += d
+    while r >= d:
+        q += 1
+        r -= d
+    return q, r
+
+
+@njit(cache=True, nogil=True)
+def _events(mk, ak, span, lane_words, cols, w, table_t, twos, mask_a, mask_b, n, lanes):
     """The events: the distinct keys (step i * span + vector) of the sorted flip keys mk of the multiplier and
-    ak of the adder, merged. Per event: kind (bit 0: a multiplier flip, bit 1: an adder flip), row s, channel o,
-    step i, table indices of a and w, fault-free product, first and end index into ak of its adder flips; per
-    multiplier flip: its event's index among the multiplier events (kind bit 0)."""
+    ak of the adder, merged, in key order (by step, then lane). Per event: kind (bit 0: a multiplier flip, bit
+    1: an adder flip), row s, channel o, step i, table indices of a and w, fault-free product ff, the sign its
+    product enters the sum with, its fault-free contribution cff, first and end index into ak of its adder
+    flips, and in each lane (o * n + s) from its first adder event on the next event by step (nxt, -1 at the
+    end; `lanes` = out * n of them); `pre` marks the events before a lane's first adder event (their product
+    changes go straight into the lane's deviation). Returns those arrays, each multiplier flip's event index among
+    the multiplier events (kind bit 0) and the first adder event of every lane that has one, by key."""
     total = mk.shape[0] + ak.shape[0]
     kind = np.zeros(total, np.uint8)
     s, o, i = np.empty(total, np.int64), np.empty(total, np.int64), np.empty(total, np.int64)
     xa, xb, ff = np.empty(total, np.int64), np.empty(total, np.int64), np.empty(total, np.int64)
+    sign, cff = np.empty(total, np.int64), np.empty(total, np.int64)
     a_lo, a_hi = np.zeros(total, np.int64), np.zeros(total, np.int64)
+    nxt, pre = np.full(total, -1, np.int64), np.zeros(total, np.bool_)
+    first = np.empty(total, np.int64)
+    tail = np.full(lanes, -1, np.int64)
     mul_lane = np.empty(mk.shape[0], np.int64)
-    f = g = 0
+    inv_span, inv_lane = 1.0 / span, 1.0 / lane_words
+    n_first = f = g = 0
     e = m = -1
     last = np.int64(-1)
     while f < mk.shape[0] or g < ak.shape[0]:
@@ -452,12 +475,13 @@ def _events(mk, ak, span, lane_words, cols, w, table_t, twos, mask_a, mask_b):
         if key != last:
             e += 1
             last = key
-            i[e] = key // span
-            v = key % span
-            o[e], s[e] = v // lane_words, v % lane_words
-            xa[e] = _operand(cols[s[e], i[e]], twos, mask_a)
-            xb[e] = _operand(w[o[e], i[e]], twos, mask_b)
+            i[e], v = _divmod(key, span, inv_span)
+            o[e], s[e] = _divmod(v, lane_words, inv_lane)
+            a, wv = cols[s[e], i[e]], w[o[e], i[e]]
+            xa[e], xb[e] = _operand(a, twos, mask_a), _operand(wv, twos, mask_b)
             ff[e] = table_t[xb[e], xa[e]]
+            sign[e] = _sign(np.int64(a), np.int64(wv), twos)
+            cff[e] = sign[e] * ff[e]
         if from_mul:
             if not kind[e] & 1:
                 kind[e] |= 1
@@ -471,55 +495,52 @@ def _events(mk, ak, span, lane_words, cols, w, table_t, twos, mask_a, mask_b):
             a_hi[e] = g + 1
             g += 1
     e += 1
-    return kind[:e], s[:e], o[:e], i[:e], xa[:e], xb[:e], ff[:e], a_lo[:e], a_hi[:e], mul_lane
+    for q in range(e):  # key order: each lane's events by step
+        lane = o[q] * n + s[q]
+        if tail[lane] >= 0:
+            nxt[tail[lane]] = q
+            tail[lane] = q
+        elif kind[q] & 2:
+            first[n_first] = q
+            n_first += 1
+            tail[lane] = q
+        else:
+            pre[q] = True
+    return (kind[:e], s[:e], o[:e], i[:e], xa[:e], xb[:e], ff[:e], sign[:e], cff[:e], a_lo[:e], a_hi[:e], nxt[:e],
+            pre[:e], mul_lane, first[:n_first])
 
 
 @njit(cache=True, nogil=True)
-def _lanes(kind, new, s, o, i, cols, w, ff, n, twos, measure, wrong, dev, acc_bits):
-    """The products entering the adder (prod: the simulated product at a multiplier event, else fault-free; a
-    zero weight's cleared in sign-magnitude) and the fault-free contributions to the sum (cff). Each lane
-    (o * n + s) gets its deviation from the fault-free sum before its first adder event (dev, in place: the
-    products' changes) and from there its events by step as a linked list (next event nxt, -1 at the end);
-    returns (prod, cff, the change of each contribution dc, nxt, the first adder event of every lane that has one
-    (ordered by that event), err). With measure, wrong[s]
-    follows the new products and the change of the sum of squared product errors (against a * w, or |a| * |w|)
-    is returned."""
-    e_n = kind.shape[0]
-    prod, cff, dc = np.empty(e_n, np.int64), np.empty(e_n, np.int64), np.empty(e_n, np.int64)
-    nxt = np.full(e_n, -1, np.int64)
-    tail = np.full(dev.shape[0], -1, np.int64)
-    first = np.empty(e_n, np.int64)
-    n_first = 0
+def _products(hit, new, s, o, i, cols, w, ff, sign, cff, pre, n, twos, measure, wrong, dev, acc_bits):
+    """The products entering the adder (prod: the simulated product new[m] at multiplier event hit[m], else
+    fault-free; a zero weight's cleared in sign-magnitude) and the changes of the contributions to the sum (dc);
+    an event before its lane's first adder event (pre) adds its change to the lane's deviation dev (in place).
+    With measure, wrong[s] follows the new products and the change of the sum of squared product errors
+    (against a * w, or |a| * |w|) is returned."""
+    prod = ff.copy()
+    if not twos:
+        for e in range(ff.shape[0]):
+            if sign[e] == 0:
+                prod[e] = 0  # a zero weight: nothing enters the adder
+    dc = np.zeros(ff.shape[0], np.int64)
     err = np.int64(0)
-    m = 0
-    for e in range(e_n):
-        a, wv = np.int64(cols[s[e], i[e]]), np.int64(w[o[e], i[e]])
-        sign = _sign(a, wv, twos)
-        p = ff[e]
-        if kind[e] & 1:
-            p = new[m]
-            m += 1
-            if measure:
-                exact = a * wv if twos else abs(a) * abs(wv)
-                d_new, d_old = p - exact, ff[e] - exact
-                wrong[s[e]] += np.int64(d_new != 0) - np.int64(d_old != 0)
-                err += d_new * d_new - d_old * d_old
-        if not twos and wv == 0:
+    for m in range(hit.shape[0]):
+        e = hit[m]
+        p = new[m]
+        if measure:
+            a, wv = np.int64(cols[s[e], i[e]]), np.int64(w[o[e], i[e]])
+            exact = a * wv if twos else abs(a) * abs(wv)
+            d_new, d_old = p - exact, ff[e] - exact
+            wrong[s[e]] += np.int64(d_new != 0) - np.int64(d_old != 0)
+            err += d_new * d_new - d_old * d_old
+        if not twos and sign[e] == 0:
             p = 0
         prod[e] = p
-        cff[e] = sign * ff[e]
-        dc[e] = sign * p - cff[e]
-        lane = o[e] * n + s[e]
-        if tail[lane] >= 0:
-            nxt[tail[lane]] = e
-            tail[lane] = e
-        elif kind[e] & 2:
-            first[n_first] = e
-            n_first += 1
-            tail[lane] = e
-        else:
+        dc[e] = sign[e] * p - cff[e]
+        if pre[e]:
+            lane = o[e] * n + s[e]
             dev[lane] = _wrap1(dev[lane] + dc[e], acc_bits)
-    return prod, cff, dc, nxt, first[:n_first], err
+    return prod, dc, err
 
 
 @njit(cache=True, nogil=True)
@@ -645,13 +666,13 @@ def sparse_accumulate(mul: Netlist, add: Netlist, table_t: np.ndarray, base, col
     wrong, sig, err = (np.array(rest[0], np.int64), rest[1], rest[2]) if measure else (np.zeros(0, np.int64), 0, 0)
     mk, mg = _flips(mul, nwords, mul_faults, [_mix(mul_faults.seed, 2 * i) for i in range(k)], wn, n, out)
     ak, ag = _flips(add, nwords, add_faults, [_mix(add_faults.seed, 2 * i + 1) for i in range(k)], wn, n, out)
-    kind, s, o, i, xa, xb, ff, a_lo, a_hi, mul_lane = _events(mk, ak, nwords * 64, wn * 64, cols, w32, table_t, twos,
-                                                               mask_a, mask_b)
+    dev = np.zeros(out * n, np.int64)  # per lane o * n + s: the deviation from the fault-free accumulator
+    kind, s, o, i, xa, xb, ff, sign, cff, a_lo, a_hi, nxt, pre, mul_lane, active = _events(
+        mk, ak, nwords * 64, wn * 64, cols, w32, table_t, twos, mask_a, mask_b, n, out * n)
     hit = np.flatnonzero(kind & 1)
     new = _touched_products(mul, xa[hit], xb[hit], mul_lane, mg, mul_faults) if len(hit) else ff[:0]
-    dev = np.zeros(out * n, np.int64)  # per lane o * n + s: the deviation from the fault-free accumulator
-    prod, cff, dc, nxt, active, d_err = _lanes(kind, new, s, o, i, cols, w32, ff, n, twos, measure, wrong, dev,
-                                               acc_bits)
+    prod, dc, d_err = _products(hit, new, s, o, i, cols, w32, ff, sign, cff, pre, n, twos, measure, wrong, dev,
+                                acc_bits)
     if len(hit) and measure:
         err += float(d_err)
     if len(active):
