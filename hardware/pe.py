@@ -547,11 +547,9 @@ def _products(hit, new, s, o, i, cols, w, ff, sign, cff, pre, n, twos, measure, 
 def _before(events, s, o, i, cols, w, table_t, base, bias, twos, exact, mask_a, mask_b, acc_bits):
     """At every adder event: the fault-free accumulator before its step (bias[o] plus the products of steps
     j < i, or base[s, o] minus those of steps j >= i, whichever is shorter), wrapped to acc_bits; (E,) with the
-    values at `events`. exact: the table is exact arithmetic (a product is a * w; w int32, summed in int32 runs
-    that cannot overflow)."""
+    values at `events`. exact: the table is exact arithmetic (a product is a * w)."""
     k = cols.shape[1]
     out = np.zeros(s.shape[0], np.int64)
-    run = max(1, min(4096, (1 << 31) // ((mask_a + 1) * (mask_b + 1))))
     for e in events:
         row, wrow = cols[s[e]], w[o[e]]
         lo, hi, sgn = 0, i[e], 1
@@ -559,11 +557,8 @@ def _before(events, s, o, i, cols, w, table_t, base, bias, twos, exact, mask_a, 
             lo, hi, sgn = i[e], k, -1
         acc = np.int64(0)
         if exact:
-            for j0 in range(lo, hi, run):
-                part = np.int32(0)
-                for j in range(j0, min(hi, j0 + run)):
-                    part += np.int32(row[j]) * wrow[j]
-                acc += part
+            for j in range(lo, hi):
+                acc += np.int64(row[j]) * np.int64(wrow[j])
         else:
             for j in range(lo, hi):
                 a, wv = np.int64(row[j]), np.int64(wrow[j])

@@ -147,7 +147,7 @@ def test_sparse_path_on_convolutions_with_a_wrapping_accumulator_equals_the_full
     """pe.sparse_accumulate against the full path (pe.accumulate) bit for bit: convolutions (grouped, strided), the
     14-bit accumulator wrapping, an adder with the activation-sign input, flips on every part at a rate where
     lanes see several adder events (several rounds, the fault-free accumulator before a step from either side),
-    an exact table (a * w in int32 runs) and an inexact one (the truncated multiplier's table); errors measured."""
+    an exact table (products a * w) and an inexact one (the truncated multiplier's table); errors measured."""
     imodel, x = cnn
     monkeypatch.setattr(pe, "SPARSE_TOUCHED", 1.0)
     rounds = []
