@@ -450,24 +450,26 @@ def _divmod(x, d, inv):
 def _events(mk, ak, span, lane_words, cols, w, table_t, twos, mask_a, mask_b, n, lanes):
     """The events: the distinct keys (step i * span + vector) of the sorted flip keys mk of the multiplier and
     ak of the adder, merged, in key order (by step, then lane). Per event: kind (bit 0: a multiplier flip, bit
-    1: an adder flip), row s, channel o, step i, table indices of a and w, fault-free product ff, the sign its
+    1: an adder flip, bit 2: w < 0, bit 3: a < 0), row s, channel o, step i, fault-free product ff, the sign its
     product enters the sum with, its fault-free contribution cff, first and end index into ak of its adder
     flips, and in each lane (o * n + s) from its first adder event on the next event by step (nxt, -1 at the
     end; `lanes` = out * n of them); `pre` marks the events before a lane's first adder event (their product
-    changes go straight into the lane's deviation). Returns those arrays, each multiplier flip's event index among
-    the multiplier events (kind bit 0) and the first adder event of every lane that has one, by key."""
+    changes go straight into the lane's deviation). Returns those arrays, the multiplier events (kind bit 0) with
+    their operands' table indices, each multiplier flip's index among them, the adder events (kind bit 1) and
+    the first adder event of every lane that has one, each by key."""
     total = mk.shape[0] + ak.shape[0]
     kind = np.zeros(total, np.uint8)
     s, o, i = np.empty(total, np.int64), np.empty(total, np.int64), np.empty(total, np.int64)
-    xa, xb, ff = np.empty(total, np.int64), np.empty(total, np.int64), np.empty(total, np.int64)
-    sign, cff = np.empty(total, np.int64), np.empty(total, np.int64)
+    ff, sign, cff = np.empty(total, np.int64), np.empty(total, np.int64), np.empty(total, np.int64)
+    hit, adds = np.empty(total, np.int64), np.empty(total, np.int64)
+    ma, mb = np.empty(mk.shape[0], np.int64), np.empty(mk.shape[0], np.int64)
     a_lo, a_hi = np.zeros(total, np.int64), np.zeros(total, np.int64)
     nxt, pre = np.full(total, -1, np.int64), np.zeros(total, np.bool_)
     first = np.empty(total, np.int64)
     tail = np.full(lanes, -1, np.int64)
     mul_lane = np.empty(mk.shape[0], np.int64)
     inv_span, inv_lane = 1.0 / span, 1.0 / lane_words
-    n_first = f = g = 0
+    n_first = n_adds = f = g = 0
     e = m = -1
     last = np.int64(-1)
     while f < mk.shape[0] or g < ak.shape[0]:
@@ -478,20 +480,24 @@ def _events(mk, ak, span, lane_words, cols, w, table_t, twos, mask_a, mask_b, n,
             last = key
             i[e], v = _divmod(key, span, inv_span)
             o[e], s[e] = _divmod(v, lane_words, inv_lane)
-            a, wv = cols[s[e], i[e]], w[o[e], i[e]]
-            xa[e], xb[e] = _operand(a, twos, mask_a), _operand(wv, twos, mask_b)
-            ff[e] = table_t[xb[e], xa[e]]
-            sign[e] = _sign(np.int64(a), np.int64(wv), twos)
+            a, wv = np.int64(cols[s[e], i[e]]), np.int64(w[o[e], i[e]])
+            xa, xb = _operand(a, twos, mask_a), _operand(wv, twos, mask_b)
+            ff[e] = table_t[xb, xa]
+            sign[e] = _sign(a, wv, twos)
             cff[e] = sign[e] * ff[e]
+            kind[e] = (4 if wv < 0 else 0) | (8 if a < 0 else 0)
         if from_mul:
             if not kind[e] & 1:
                 kind[e] |= 1
                 m += 1
+                hit[m], ma[m], mb[m] = e, xa, xb
             mul_lane[f] = m
             f += 1
         else:
             if not kind[e] & 2:
                 kind[e] |= 2
+                adds[n_adds] = e
+                n_adds += 1
                 a_lo[e] = g
             a_hi[e] = g + 1
             g += 1
@@ -507,8 +513,8 @@ def _events(mk, ak, span, lane_words, cols, w, table_t, twos, mask_a, mask_b, n,
             tail[lane] = q
         else:
             pre[q] = True
-    return (kind[:e], s[:e], o[:e], i[:e], xa[:e], xb[:e], ff[:e], sign[:e], cff[:e], a_lo[:e], a_hi[:e], nxt[:e],
-            pre[:e], mul_lane, first[:n_first])
+    return (kind[:e], s[:e], o[:e], i[:e], ff[:e], sign[:e], cff[:e], a_lo[:e], a_hi[:e], nxt[:e], pre[:e],
+            hit[:m + 1], ma[:m + 1], mb[:m + 1], mul_lane, adds[:n_adds], first[:n_first])
 
 
 @njit(cache=True, nogil=True)
@@ -570,7 +576,7 @@ def _before(events, s, o, i, cols, w, table_t, base, bias, twos, exact, mask_a, 
 
 
 @njit(cache=True, nogil=True)
-def _adder_round(active, n, s, o, i, cols, w, before, dev, prod, a_lo, a_hi, ag, acc_bits, p_mask):
+def _adder_round(active, n, s, o, kind, before, dev, prod, a_lo, a_hi, ag, acc_bits, p_mask):
     """The operands of the adder events `active` (one per lane): acc (the fault-free accumulator before the step
     plus the lane's deviation), p, sw (w < 0), sa (a < 0); and their flips (lane j of active[j], gate), lanes
     ascending."""
@@ -586,8 +592,8 @@ def _adder_round(active, n, s, o, i, cols, w, before, dev, prod, a_lo, a_hi, ag,
         e = active[j]
         acc[j] = _wrap1(before[e] + dev[o[e] * n + s[e]], acc_bits) & ((np.int64(1) << np.int64(acc_bits)) - 1)
         p[j] = prod[e] & p_mask
-        sw[j] = np.int64(w[o[e], i[e]] < 0)
-        sa[j] = np.int64(cols[s[e], i[e]] < 0)
+        sw[j] = (kind[e] >> 2) & 1
+        sa[j] = (kind[e] >> 3) & 1
         for f in range(a_lo[e], a_hi[e]):
             lane[m], gates[m] = j, ag[f]
             m += 1
@@ -663,21 +669,20 @@ def sparse_accumulate(mul: Netlist, add: Netlist, table_t: np.ndarray, base, col
     mk, mg = _flips(mul, nwords, mul_faults, [_mix(mul_faults.seed, 2 * i) for i in range(k)], wn, n, out)
     ak, ag = _flips(add, nwords, add_faults, [_mix(add_faults.seed, 2 * i + 1) for i in range(k)], wn, n, out)
     dev = np.zeros(out * n, np.int64)  # per lane o * n + s: the deviation from the fault-free accumulator
-    kind, s, o, i, xa, xb, ff, sign, cff, a_lo, a_hi, nxt, pre, mul_lane, active = _events(
+    kind, s, o, i, ff, sign, cff, a_lo, a_hi, nxt, pre, hit, ma, mb, mul_lane, adds, active = _events(
         mk, ak, nwords * 64, wn * 64, cols, w32, table_t, twos, mask_a, mask_b, n, out * n)
-    hit = np.flatnonzero(kind & 1)
-    new = _touched_products(mul, xa[hit], xb[hit], mul_lane, mg, mul_faults) if len(hit) else ff[:0]
+    new = _touched_products(mul, ma, mb, mul_lane, mg, mul_faults) if len(hit) else ff[:0]
     prod, dc, d_err = _products(hit, new, s, o, i, cols, w32, ff, sign, cff, pre, n, twos, measure, wrong, dev,
                                 acc_bits)
     if len(hit) and measure:
         err += float(d_err)
     if len(active):
-        before = _before(np.flatnonzero(kind & 2), s, o, i, cols, w32, table_t, acc, np.asarray(bias, np.int64),
+        before = _before(adds, s, o, i, cols, w32, table_t, acc, np.asarray(bias, np.int64),
                          twos, _exact_table(table_t, twos), mask_a, mask_b, acc_bits)
         p_mask = (1 << add.inputs["p"]) - 1
         while len(active):
-            a_acc, a_p, sw, sa, lanes, gates = _adder_round(active, n, s, o, i, cols, w32, before, dev, prod, a_lo,
-                                                            a_hi, ag, acc_bits, p_mask)
+            a_acc, a_p, sw, sa, lanes, gates = _adder_round(active, n, s, o, kind, before, dev, prod, a_lo, a_hi, ag,
+                                                            acc_bits, p_mask)
             ops = {"acc": a_acc, "p": a_p, "sw": sw, "sa": sa}
             acc_out = simulate_touched(add, {bus: ops[bus] for bus in add.inputs}, lanes, gates, add_faults)
             active = _adder_done(active, np.asarray(acc_out["acc_out"], np.int64), n, s, o, before, cff, dc, nxt,
