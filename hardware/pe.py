@@ -447,29 +447,23 @@ def _divmod(x, d, inv):
 
 
 @njit(cache=True, nogil=True)
-def _events(mk, ak, span, lane_words, cols, w, table_t, twos, mask_a, mask_b, n, lanes):
+def _events(mk, ak, span, lane_words, cols, w, table_t, twos, mask_a, mask_b):
     """The events: the distinct keys (step i * span + vector) of the sorted flip keys mk of the multiplier and
-    ak of the adder, merged, in key order (by step, then lane). Per event: kind (bit 0: a multiplier flip, bit
-    1: an adder flip, bit 2: w < 0, bit 3: a < 0), row s, channel o, step i, fault-free product ff, the sign its
-    product enters the sum with, its fault-free contribution cff, first and end index into ak of its adder
-    flips, and in each lane (o * n + s) from its first adder event on the next event by step (nxt, -1 at the
-    end; `lanes` = out * n of them); `pre` marks the events before a lane's first adder event (their product
-    changes go straight into the lane's deviation). Returns those arrays, the multiplier events (kind bit 0) with
-    their operands' table indices, each multiplier flip's index among them, the adder events (kind bit 1) and
-    the first adder event of every lane that has one, each by key."""
+    ak of the adder, merged, in key order (by step, then lane o * (lane_words / 64 words) + s). Per event: kind
+    (bit 0: a multiplier flip, bit 1: an adder flip, bit 2: w < 0, bit 3: a < 0), row s, channel o, step i,
+    fault-free product ff, the sign its product enters the sum with and its fault-free contribution cff. Returns
+    those, the multiplier events (kind bit 0) with their operands' table indices, each multiplier flip's index
+    among them, and the adder events (kind bit 1) with the first and end index into ak of their flips."""
     total = mk.shape[0] + ak.shape[0]
     kind = np.zeros(total, np.uint8)
     s, o, i = np.empty(total, np.int64), np.empty(total, np.int64), np.empty(total, np.int64)
     ff, sign, cff = np.empty(total, np.int64), np.empty(total, np.int64), np.empty(total, np.int64)
     hit, adds = np.empty(total, np.int64), np.empty(total, np.int64)
     ma, mb = np.empty(mk.shape[0], np.int64), np.empty(mk.shape[0], np.int64)
-    a_lo, a_hi = np.zeros(total, np.int64), np.zeros(total, np.int64)
-    nxt, pre = np.full(total, -1, np.int64), np.zeros(total, np.bool_)
-    first = np.empty(total, np.int64)
-    tail = np.full(lanes, -1, np.int64)
+    a_lo, a_hi = np.zeros(ak.shape[0], np.int64), np.zeros(ak.shape[0], np.int64)
     mul_lane = np.empty(mk.shape[0], np.int64)
     inv_span, inv_lane = 1.0 / span, 1.0 / lane_words
-    n_first = n_adds = f = g = 0
+    n_adds = f = g = 0
     e = m = -1
     last = np.int64(-1)
     while f < mk.shape[0] or g < ak.shape[0]:
@@ -497,39 +491,27 @@ def _events(mk, ak, span, lane_words, cols, w, table_t, twos, mask_a, mask_b, n,
             if not kind[e] & 2:
                 kind[e] |= 2
                 adds[n_adds] = e
+                a_lo[n_adds] = g
                 n_adds += 1
-                a_lo[e] = g
-            a_hi[e] = g + 1
+            a_hi[n_adds - 1] = g + 1
             g += 1
     e += 1
-    for q in range(e):  # key order: each lane's events by step
-        lane = o[q] * n + s[q]
-        if tail[lane] >= 0:
-            nxt[tail[lane]] = q
-            tail[lane] = q
-        elif kind[q] & 2:
-            first[n_first] = q
-            n_first += 1
-            tail[lane] = q
-        else:
-            pre[q] = True
-    return (kind[:e], s[:e], o[:e], i[:e], ff[:e], sign[:e], cff[:e], a_lo[:e], a_hi[:e], nxt[:e], pre[:e],
-            hit[:m + 1], ma[:m + 1], mb[:m + 1], mul_lane, adds[:n_adds], first[:n_first])
+    return (kind[:e], s[:e], o[:e], i[:e], ff[:e], sign[:e], cff[:e], hit[:m + 1], ma[:m + 1], mb[:m + 1], mul_lane,
+            adds[:n_adds], a_lo[:n_adds], a_hi[:n_adds])
 
 
 @njit(cache=True, nogil=True)
-def _products(hit, new, s, o, i, cols, w, ff, sign, cff, pre, n, twos, measure, wrong, dev, acc_bits):
-    """The products entering the adder (prod: the simulated product new[m] at multiplier event hit[m], else
-    fault-free; a zero weight's cleared in sign-magnitude) and the changes of the contributions to the sum (dc);
-    an event before its lane's first adder event (pre) adds its change to the lane's deviation dev (in place).
-    With measure, wrong[s] follows the new products and the change of the sum of squared product errors
-    (against a * w, or |a| * |w|) is returned."""
+def _products(hit, new, kind, s, o, i, cols, w, ff, sign, cff, adds, n, twos, measure, wrong, dev, acc_bits):
+    """Each lane's (o * n + s) chain of adder events, from the products: the simulated product new[m] at
+    multiplier event hit[m], else the fault-free one (a zero weight's cleared in sign-magnitude). Per adder event
+    r (adds[r]): its lane, the product entering the adder, its kind, the fault-free contribution, the next adder
+    event of its lane (-1: none) and `fold`, the changes of the contributions of the lane's events between the
+    two; the changes before a lane's first adder event go into its deviation dev (in place). Returns those, the
+    lanes' first adder events (by key) and, with measure (wrong[s] follows the new products), the change of the
+    sum of squared product errors (against a * w, or |a| * |w|)."""
+    e_n, a_n = ff.shape[0], adds.shape[0]
+    dc = np.zeros(e_n, np.int64)
     prod = ff.copy()
-    if not twos:
-        for e in range(ff.shape[0]):
-            if sign[e] == 0:
-                prod[e] = 0  # a zero weight: nothing enters the adder
-    dc = np.zeros(ff.shape[0], np.int64)
     err = np.int64(0)
     for m in range(hit.shape[0]):
         e = hit[m]
@@ -540,24 +522,43 @@ def _products(hit, new, s, o, i, cols, w, ff, sign, cff, pre, n, twos, measure, 
             d_new, d_old = p - exact, ff[e] - exact
             wrong[s[e]] += np.int64(d_new != 0) - np.int64(d_old != 0)
             err += d_new * d_new - d_old * d_old
-        if not twos and sign[e] == 0:
-            p = 0
         prod[e] = p
         dc[e] = sign[e] * p - cff[e]
-        if pre[e]:
-            lane = o[e] * n + s[e]
+    a_lane, a_p, a_kind, a_cff = np.empty(a_n, np.int64), np.empty(a_n, np.int64), np.empty(a_n, np.int64), \
+        np.empty(a_n, np.int64)
+    following, fold = np.full(a_n, -1, np.int64), np.zeros(a_n, np.int64)
+    first = np.empty(a_n, np.int64)
+    last = np.full(dev.shape[0], -1, np.int64)  # per lane: its latest adder event so far
+    r = n_first = 0
+    for e in range(e_n):  # key order: each lane's events by step
+        lane = o[e] * n + s[e]
+        at = last[lane]
+        if kind[e] & 2:
+            a_lane[r], a_kind[r], a_cff[r] = lane, kind[e], cff[e]
+            a_p[r] = 0 if not twos and sign[e] == 0 else prod[e]  # a zero weight: nothing enters the adder
+            if at >= 0:
+                following[at] = r
+            else:
+                first[n_first] = r
+                n_first += 1
+            last[lane] = r
+            r += 1
+        elif at >= 0:
+            fold[at] = _wrap1(fold[at] + dc[e], acc_bits)
+        else:
             dev[lane] = _wrap1(dev[lane] + dc[e], acc_bits)
-    return prod, dc, err
+    return a_lane, a_p, a_kind, a_cff, following, fold, first[:n_first], err
 
 
 @njit(cache=True, nogil=True)
 def _before(events, s, o, i, cols, w, table_t, base, bias, twos, exact, mask_a, mask_b, acc_bits):
     """At every adder event: the fault-free accumulator before its step (bias[o] plus the products of steps
-    j < i, or base[s, o] minus those of steps j >= i, whichever is shorter), wrapped to acc_bits; (E,) with the
-    values at `events`. exact: the table is exact arithmetic (a product is a * w)."""
+    j < i, or base[s, o] minus those of steps j >= i, whichever is shorter), wrapped to acc_bits; the
+    value of adder event r at r. exact: the table is exact arithmetic (a product is a * w)."""
     k = cols.shape[1]
-    out = np.zeros(s.shape[0], np.int64)
-    for e in events:
+    out = np.empty(events.shape[0], np.int64)
+    for r in range(events.shape[0]):
+        e = events[r]
         row, wrow = cols[s[e]], w[o[e]]
         lo, hi, sgn = 0, i[e], 1
         if 2 * i[e] > k:
@@ -571,12 +572,12 @@ def _before(events, s, o, i, cols, w, table_t, base, bias, twos, exact, mask_a, 
                 a, wv = np.int64(row[j]), np.int64(wrow[j])
                 acc += _sign(a, wv, twos) * np.int64(table_t[_operand(wv, twos, mask_b), _operand(a, twos, mask_a)])
         start = np.int64(bias[o[e]]) if sgn > 0 else np.int64(base[s[e], o[e]])
-        out[e] = _wrap1(start + sgn * acc, acc_bits)
+        out[r] = _wrap1(start + sgn * acc, acc_bits)
     return out
 
 
 @njit(cache=True, nogil=True)
-def _adder_round(active, n, s, o, kind, before, dev, prod, a_lo, a_hi, ag, acc_bits, p_mask):
+def _adder_round(active, before, dev, a_lane, a_p, a_kind, a_lo, a_hi, ag, acc_bits, p_mask):
     """The operands of the adder events `active` (one per lane): acc (the fault-free accumulator before the step
     plus the lane's deviation), p, sw (w < 0), sa (a < 0); and their flips (lane j of active[j], gate), lanes
     ascending."""
@@ -589,37 +590,32 @@ def _adder_round(active, n, s, o, kind, before, dev, prod, a_lo, a_hi, ag, acc_b
     lane, gates = np.empty(m, np.int64), np.empty(m, np.int64)
     m = 0
     for j in range(c):
-        e = active[j]
-        acc[j] = _wrap1(before[e] + dev[o[e] * n + s[e]], acc_bits) & ((np.int64(1) << np.int64(acc_bits)) - 1)
-        p[j] = prod[e] & p_mask
-        sw[j] = (kind[e] >> 2) & 1
-        sa[j] = (kind[e] >> 3) & 1
-        for f in range(a_lo[e], a_hi[e]):
+        r = active[j]
+        acc[j] = _wrap1(before[r] + dev[a_lane[r]], acc_bits) & ((np.int64(1) << np.int64(acc_bits)) - 1)
+        p[j] = a_p[r] & p_mask
+        sw[j] = (a_kind[r] >> 2) & 1
+        sa[j] = (a_kind[r] >> 3) & 1
+        for f in range(a_lo[r], a_hi[r]):
             lane[m], gates[m] = j, ag[f]
             m += 1
     return acc, p, sw, sa, lane, gates
 
 
 @njit(cache=True, nogil=True)
-def _adder_done(active, acc_out, n, s, o, before, cff, dc, nxt, kind, dev, acc_bits):
+def _adder_done(active, acc_out, before, a_cff, fold, following, a_lane, dev, acc_bits):
     """After the adder events `active`: each lane's deviation is its actual accumulator minus the fault-free one
-    after the step, then its multiplier-only events up to its next adder event folded in; returns those next
-    adder events (the lanes that have one)."""
-    following = np.empty(active.shape[0], np.int64)
+    after the step, plus the changes up to its next adder event; returns those next adder events (the lanes
+    that have one)."""
+    nxt = np.empty(active.shape[0], np.int64)
     c = 0
     for j in range(active.shape[0]):
-        e = active[j]
-        lane = o[e] * n + s[e]
-        d = _wrap1(_wrap1(np.int64(acc_out[j]), acc_bits) - (before[e] + cff[e]), acc_bits)
-        e = nxt[e]
-        while e >= 0 and not kind[e] & 2:
-            d = _wrap1(d + dc[e], acc_bits)
-            e = nxt[e]
-        dev[lane] = d
-        if e >= 0:
-            following[c] = e
+        r = active[j]
+        d = _wrap1(np.int64(acc_out[j]), acc_bits) - (before[r] + a_cff[r])
+        dev[a_lane[r]] = _wrap1(_wrap1(d, acc_bits) + fold[r], acc_bits)
+        if following[r] >= 0:
+            nxt[c] = following[r]
             c += 1
-    return following[:c]
+    return nxt[:c]
 
 
 @njit(cache=True, nogil=True)
@@ -669,11 +665,11 @@ def sparse_accumulate(mul: Netlist, add: Netlist, table_t: np.ndarray, base, col
     mk, mg = _flips(mul, nwords, mul_faults, [_mix(mul_faults.seed, 2 * i) for i in range(k)], wn, n, out)
     ak, ag = _flips(add, nwords, add_faults, [_mix(add_faults.seed, 2 * i + 1) for i in range(k)], wn, n, out)
     dev = np.zeros(out * n, np.int64)  # per lane o * n + s: the deviation from the fault-free accumulator
-    kind, s, o, i, ff, sign, cff, a_lo, a_hi, nxt, pre, hit, ma, mb, mul_lane, adds, active = _events(
-        mk, ak, nwords * 64, wn * 64, cols, w32, table_t, twos, mask_a, mask_b, n, out * n)
+    kind, s, o, i, ff, sign, cff, hit, ma, mb, mul_lane, adds, a_lo, a_hi = _events(
+        mk, ak, nwords * 64, wn * 64, cols, w32, table_t, twos, mask_a, mask_b)
     new = _touched_products(mul, ma, mb, mul_lane, mg, mul_faults) if len(hit) else ff[:0]
-    prod, dc, d_err = _products(hit, new, s, o, i, cols, w32, ff, sign, cff, pre, n, twos, measure, wrong, dev,
-                                acc_bits)
+    a_lane, a_p, a_kind, a_cff, following, fold, active, d_err = _products(
+        hit, new, kind, s, o, i, cols, w32, ff, sign, cff, adds, n, twos, measure, wrong, dev, acc_bits)
     if len(hit) and measure:
         err += float(d_err)
     if len(active):
@@ -681,12 +677,12 @@ def sparse_accumulate(mul: Netlist, add: Netlist, table_t: np.ndarray, base, col
                          twos, _exact_table(table_t, twos), mask_a, mask_b, acc_bits)
         p_mask = (1 << add.inputs["p"]) - 1
         while len(active):
-            a_acc, a_p, sw, sa, lanes, gates = _adder_round(active, n, s, o, kind, before, dev, prod, a_lo, a_hi, ag,
-                                                            acc_bits, p_mask)
-            ops = {"acc": a_acc, "p": a_p, "sw": sw, "sa": sa}
+            a_acc, p, sw, sa, lanes, gates = _adder_round(active, before, dev, a_lane, a_p, a_kind, a_lo, a_hi, ag,
+                                                          acc_bits, p_mask)
+            ops = {"acc": a_acc, "p": p, "sw": sw, "sa": sa}
             acc_out = simulate_touched(add, {bus: ops[bus] for bus in add.inputs}, lanes, gates, add_faults)
-            active = _adder_done(active, np.asarray(acc_out["acc_out"], np.int64), n, s, o, before, cff, dc, nxt,
-                                 kind, dev, acc_bits)
+            active = _adder_done(active, np.asarray(acc_out["acc_out"], np.int64), before, a_cff, fold, following,
+                                 a_lane, dev, acc_bits)
     _finish(acc, dev, n, acc_bits)
     return (acc, wrong, sig, err) if measure else acc
 
