@@ -53,7 +53,7 @@ from circuits.builder import Builder
 from circuits.mac import ADDERS, requantizer, signed_accumulate
 from circuits.simulate import choose_engine
 from hardware.errors import HardwareError
-from hardware.gatemac import _bit_strings, _buffer, _touched_products, _transpose_fields, products
+from hardware.gatemac import _bit_strings, _buffer, _divmod, _touched_products, _transpose_fields, products
 
 
 class Part(StrEnum):
@@ -430,20 +430,6 @@ def _wrap1(v, bits):
     """v wrapped to `bits`-bit two's complement."""
     half = np.int64(1) << np.int64(bits - 1)
     return ((v + half) & ((half << np.int64(1)) - 1)) - half
-
-
-@njit(cache=True, nogil=True)
-def _divmod(x, d, inv):
-    """(x // d, x % d) for x >= 0, d >= 1 by the reciprocal inv = 1 / d, corrected to exact."""
-    q = np.int64(x * inv)
-    r = x - q * d
-    while r < 0:
-        q -= 1
-        r += d
-    while r >= d:
-        q += 1
-        r -= d
-    return q, r
 
 
 @njit(cache=True, nogil=True)
