@@ -26,6 +26,7 @@ from circuits.simulate import exhaustive, simulate, simulate_planes
 from circuits.sparse import (
     flip_keys,
     flip_sites,
+    flip_sites_streams,
     simulate_touched,
     simulate_touched_pairs,
     sparse_pays_off,
@@ -39,9 +40,8 @@ __all__ = [
     "GENERATORS", "KINDS", "MASKS", "WORDS", "GateFaultPlan", "GateFaults", "GateMasks", "Netlist", "NetlistError",
     "Param", "booth_multiplier", "broken_array_multiplier", "circuit", "exhaustive", "from_gates", "generator",
     "kogge_stone_adder", "multiplier", "ripple_carry_adder", "simulate", "simulate_planes", "tmr", "transpose64",
-    "transpose_fields",
-    "truncated_multiplier", "hardening", "mac", "StaticTiming", "Timed", "dynamic_energy", "gate_delays",
-    "static_timing", "timed_simulate", "flip_keys", "flip_sites", "simulate_touched", "sparse_pays_off",
-    "simulate_touched_pairs", "touched_vectors",
+    "transpose_fields", "truncated_multiplier", "hardening", "mac", "StaticTiming", "Timed", "dynamic_energy",
+    "gate_delays", "static_timing", "timed_simulate", "flip_keys", "flip_sites", "flip_sites_streams",
+    "simulate_touched", "sparse_pays_off", "simulate_touched_pairs", "touched_vectors",
     "TimingPlan", "TimingReport",
 ]

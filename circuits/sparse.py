@@ -104,6 +104,25 @@ def draw(nblocks, ng, p, seed, k0, cdf):
     return keys[:m]
 
 
+
+@njit(cache=True, nogil=True)
+def draw_streams(nblocks, ng, p, seeds, k0, cdf):
+    """draw for each seed in turn: (every stream's keys concatenated, the number of keys of each)."""
+    parts = [draw(nblocks, ng, p, seeds[0], k0, cdf)]
+    for r in range(1, seeds.shape[0]):
+        parts.append(draw(nblocks, ng, p, seeds[r], k0, cdf))
+    counts = np.empty(seeds.shape[0], np.int64)
+    total = 0
+    for r in range(seeds.shape[0]):
+        counts[r] = parts[r].shape[0]
+        total += counts[r]
+    keys = np.empty(total, np.int64)
+    m = 0
+    for r in range(seeds.shape[0]):
+        keys[m:m + counts[r]] = parts[r]
+        m += counts[r]
+    return keys, counts
+
 @njit(cache=True, nogil=True)
 def _draw_dense(nblocks, ng, p, seed, k0, cdf):
     """draw for p > DENSE_P (every bit drawn): the keys of _fill_flips' words."""
@@ -229,7 +248,7 @@ def lanes(vec):
 
 @functools.cache
 def _kernels():
-    return load_source(_SOURCE, "sparse", ("draw", "touched", "touched_pairs", "lanes"))
+    return load_source(_SOURCE, "sparse", ("draw", "draw_streams", "touched", "touched_pairs", "lanes"))
 
 
 def sparse_pays_off(netlist: Netlist, faults: GateFaultPlan) -> bool:
@@ -266,6 +285,20 @@ def simulate_touched(netlist: Netlist, operands: dict, lane: np.ndarray, gates: 
                        out_slot, nslots, keep, force, np.ascontiguousarray(lane, np.int64),
                        np.ascontiguousarray(gates, np.int64))
     return unpack_outputs(netlist, outs, n)
+
+
+def flip_sites_streams(netlist: Netlist, n_words: int, flip_p: float, seeds) -> tuple:
+    """(vectors, gates, counts): flip_sites of transient flips at flip_p over `n_words` words for each seed of
+    `seeds` in turn (counts[r] flips of seeds[r], then the next seed's), drawn in one call."""
+    if n_words % WORDS:
+        raise ValueError(f"n_words must be a multiple of {WORDS}, got {n_words}")
+    seeds = np.array([int(s) & 0x7FFFFFFFFFFFFFFF for s in seeds], np.int64) if not isinstance(seeds, np.ndarray) \
+        else (seeds.astype(np.uint64) & np.uint64(0x7FFFFFFFFFFFFFFF)).astype(np.int64)
+    if flip_p <= 0 or netlist.n_gates == 0 or not len(seeds):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(len(seeds), np.int64)
+    k0, cdf = binomial_cdf(netlist.n_gates, float(flip_p))
+    keys, counts = _kernels().draw_streams(n_words // B, netlist.n_gates, float(flip_p), seeds, k0, cdf)
+    return (*np.divmod(keys, netlist.n_gates), counts)
 
 
 def flip_keys(netlist: Netlist, total: int, faults: GateFaultPlan) -> np.ndarray:

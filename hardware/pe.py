@@ -42,7 +42,7 @@ from circuits import (
     GateMasks,
     Netlist,
     TimingPlan,
-    flip_sites,
+    flip_sites_streams,
     simulate,
     simulate_planes,
     simulate_touched,
@@ -189,6 +189,16 @@ def _mix(seed: int, k: int) -> int:
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
     return (z ^ (z >> 31)) & 0x7FFFFFFFFFFFFFFF
+
+
+def _mixes(seed: int, ks: np.ndarray) -> np.ndarray:
+    """[_mix(seed, k) for k in ks] as int64, in numpy (uint64 arithmetic wraps modulo 2^64)."""
+    with np.errstate(over="ignore"):
+        z = np.uint64(int(seed) * 0x9E3779B97F4A7C15 % 2 ** 64) + (ks.astype(np.uint64) + np.uint64(1)) \
+            * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return ((z ^ (z >> np.uint64(31))) & np.uint64(0x7FFFFFFFFFFFFFFF)).astype(np.int64)
 
 
 @njit(cache=True, nogil=True)
@@ -373,23 +383,13 @@ def accumulate(mul: Netlist, add: Netlist, cols: np.ndarray, w: np.ndarray, bias
     return (acc, wrong, sig, err) if measure else acc
 
 
-class _Stream(GateFaultPlan):
-    """Transient flips alone at flip_p from `seed`: one step's stream as flip_sites draws it (the plan's
-    with_seed without a dataclass copy per step)."""
-
-    def __init__(self, flip_p: float, seed: int):
-        self.flip_p, self.seed = flip_p, int(seed)
-
-
 def _flips(net: Netlist, nwords: int, plan: GateFaultPlan, seeds, wn: int, n: int, out: int):
     """(keys step * nwords * 64 + vector, gates) of every flip of step i's plan (seed seeds[i]) on a used lane
     (channel o = vector // (64 wn) < out, row s = vector % (64 wn) < n), sorted by key."""
     if plan.flip_p <= 0 or not len(seeds):
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    sites = [flip_sites(net, nwords, _Stream(plan.flip_p, seed)) for seed in seeds]
-    counts = np.fromiter((len(vec) for vec, _ in sites), np.int64, len(sites))
-    return _used_keys(np.concatenate([vec for vec, _ in sites]), np.concatenate([gat for _, gat in sites]), counts,
-                      nwords * 64, wn * 64, n, out)
+    vec, gat, counts = flip_sites_streams(net, nwords, plan.flip_p, seeds)
+    return _used_keys(vec, gat, counts, nwords * 64, wn * 64, n, out)
 
 
 @njit(cache=True, nogil=True)
@@ -649,8 +649,8 @@ def sparse_accumulate(mul: Netlist, add: Netlist, table_t: np.ndarray, base, col
     acc, *rest = base if measure else (base,)
     acc = np.array(acc, np.int64)
     wrong, sig, err = (np.array(rest[0], np.int64), rest[1], rest[2]) if measure else (np.zeros(0, np.int64), 0, 0)
-    mk, mg = _flips(mul, nwords, mul_faults, [_mix(mul_faults.seed, 2 * i) for i in range(k)], wn, n, out)
-    ak, ag = _flips(add, nwords, add_faults, [_mix(add_faults.seed, 2 * i + 1) for i in range(k)], wn, n, out)
+    mk, mg = _flips(mul, nwords, mul_faults, _mixes(mul_faults.seed, 2 * np.arange(k)), wn, n, out)
+    ak, ag = _flips(add, nwords, add_faults, _mixes(add_faults.seed, 2 * np.arange(k) + 1), wn, n, out)
     dev = np.zeros(out * n, np.int64)  # per lane o * n + s: the deviation from the fault-free accumulator
     kind, s, o, i, ff, sign, cff, hit, ma, mb, mul_lane, adds, a_lo, a_hi = _events(
         mk, ak, nwords * 64, wn * 64, cols, w32, table_t, twos, mask_a, mask_b)

@@ -164,3 +164,9 @@ def test_sparse_path_on_convolutions_with_a_wrapping_accumulator_equals_the_full
         assert sparse.site_error == full.site_error
         assert np.any(full.logits != clean)
     assert len(rounds) > 2 * len(imodel.layers)  # lanes with several adder events
+
+
+def test_step_seeds_in_numpy_are_the_scalar_ones():
+    ks = np.array([0, 1, 2, 57, 1151, 2 ** 20])
+    for seed in (0, 5, 2 ** 63 + 11, 2 ** 70 + 3):
+        assert pe._mixes(seed, ks).tolist() == [pe._mix(seed, int(k)) for k in ks]
