@@ -41,6 +41,7 @@ from networks.kernels import (
     conv_operands,
     count_pairs,
     finish,
+    finish_flipped,
     quantize_inputs,
     requantize,
     signed_sum,
@@ -239,9 +240,9 @@ class IntegerEngine:
         product_fns = p.fns("product", layer.name)
         acc_fns = p.fns("accumulator", layer.name)
         measure = p.measures_products(layer.name)
-        if (self.multiplier.exact and not product_fns and not acc_fns and not measure
-                and p.hist is None):
-            out = self._direct(layer, a, w, layer is node.layer)
+        fused = acc_fns[0] if len(acc_fns) == 1 and getattr(acc_fns[0], "xor", False) and p.errors is None else None
+        if self.multiplier.exact and not product_fns and (fused or not acc_fns) and not measure and p.hist is None:
+            out = self._direct(layer, a, w, layer is node.layer, fused, p.rng)
             if out is not None:
                 return self._bounded(layer, out)
         a = a.astype(self._operand_type(layer.signed_input))
@@ -296,17 +297,24 @@ class IntegerEngine:
                 changed[site.field] = self._noisy(site.name, fn, values, site.bits(self.model, layer), site.signed, p)
         return dataclasses.replace(layer, **changed) if changed else layer
 
-    def _direct(self, layer: IntLayer, a: np.ndarray, w: np.ndarray, cached: bool) -> np.ndarray | None:
+    def _direct(self, layer: IntLayer, a: np.ndarray, w: np.ndarray, cached: bool, flips=None,
+                rng: np.random.Generator | None = None) -> np.ndarray | None:
         """The layer's output by torch's float linear / convolution kernels, exact because every partial sum
-        stays below 2^24 (float32) or 2^53 (float64); None when neither holds. cached: w is the layer's own."""
+        stays below 2^24 (float32) or 2^53 (float64); None when neither holds (nothing drawn). cached: w is the
+        layer's own. flips: an accumulator hook with `xor` (module docstring), its flips drawn from rng over the
+        (rows, out) accumulators and applied inside the requantizing pass."""
         y = self._direct_sums(layer, a, w, cached)
         if y is None:
             return None
-        n = a.shape[0]
+        n, acc_bits, shape = a.shape[0], self.model.acc_bits, y.shape
+        y = y.reshape(n, layer.n_out, -1)
         lo, hi = layer.clamp if layer.clamp is not None else (0, 0)
-        out = finish(y.reshape(n, layer.n_out, -1), layer.bias, layer.mult, layer.shift, lo, hi,
-                      layer.clamp is not None, self.model.acc_bits)
-        return out.reshape(y.shape)
+        args = (layer.bias, layer.mult, layer.shift, lo, hi, layer.clamp is not None, acc_bits)
+        out = finish(y, *args)
+        if flips is not None:
+            words, masks = flips.flips(y.size, acc_bits, rng)
+            finish_flipped(out, y, *args, words, masks.view(np.int64))
+        return out.reshape(shape)
 
     def _direct_sums(self, layer: IntLayer, a: np.ndarray, w: np.ndarray, cached: bool) -> np.ndarray | None:
         """sum_i a * w of every output (N, out, *spatial), float, by torch's linear / convolution kernels, exact

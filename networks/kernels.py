@@ -1,5 +1,6 @@
 """Numba kernels of the integer engine's graph interpreter: input quantization, operand histograms, signed sums of
-products, requantization of accumulators, and two's-complement wrap-around."""
+products, requantization of accumulators (with bit flips of the accumulators inside the fused pass), and
+two's-complement wrap-around."""
 
 from __future__ import annotations
 
@@ -119,6 +120,23 @@ def finish(y, bias, mult, shift, lo, hi, clamp, acc_bits):
                 for j in range(length):
                     out[s, o, j] = _requant1(np.int64(y[s, o, j]), b, m, half, sh, lo, hi, clamp, top, mask)
     return out
+
+
+@njit(cache=True, nogil=True)
+def finish_flipped(out, y, bias, mult, shift, lo, hi, clamp, acc_bits, words, masks):
+    """finish's outputs `out` (N, out, L), in place, where accumulators are flipped: word words[t] of the
+    accumulators (N * L, out) (row s * L + l, as `accumulators` lays them out), wrapped to acc_bits two's
+    complement, XORed with masks[t] (int64, bits below acc_bits), wrapped again and requantized as finish does."""
+    n, c, length = y.shape
+    half = np.int64(1) << np.int64(shift - 1) if shift > 0 else np.int64(0)
+    sh = np.int64(shift)
+    top = np.int64(1) << np.int64(acc_bits - 1)
+    mask = (np.int64(1) << np.int64(acc_bits)) - 1 if acc_bits < 64 else np.int64(-1)
+    for t in range(words.shape[0]):
+        row, o = divmod(words[t], c)
+        s, j = divmod(row, length)
+        a = ((np.int64(y[s, o, j]) + bias[o] + top) & mask) - top
+        out[s, o, j] = _requant1(a ^ masks[t], np.int64(0), mult[o], half, sh, lo, hi, clamp, top, mask)
 
 
 @njit(cache=True, nogil=True)
