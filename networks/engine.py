@@ -38,6 +38,7 @@ from networks.errors import NetworkError
 from networks.graph import IntegerModel, IntLayer
 from networks.kernels import (
     accumulators,
+    as_float,
     conv_operands,
     count_pairs,
     finish,
@@ -46,6 +47,7 @@ from networks.kernels import (
     requantize,
     signed_sum,
     wrap,
+    xor_words,
 )
 from networks.ops import OPERATIONS, graph_operations
 
@@ -231,20 +233,22 @@ class IntegerEngine:
         m = self.model
         layer = self._parameters(layer, p)
         a, w = ins[0], layer.weight
-        for fn in p.fns("activation", layer.name):
+        act_fns = p.fns("activation", layer.name)
+        product_fns = p.fns("product", layer.name)
+        acc_fns = p.fns("accumulator", layer.name)
+        measure = p.measures_products(layer.name)
+        acc_xor = acc_fns[0] if len(acc_fns) == 1 and self._xor(acc_fns[0], p) else None
+        if self.multiplier.exact and not product_fns and (acc_xor or not acc_fns) and not measure and p.hist is None:
+            wt = self._weights_t(layer, w, layer is node.layer)
+            if wt is not None:
+                x = self._noisy_input(layer, a, act_fns, wt.dtype, p)
+                return self._bounded(layer, self._direct(layer, x, wt, acc_xor, p.rng))
+        for fn in act_fns:
             a = self._noisy("activation", fn, a, m.act_bits + layer.signed_input, layer.signed_input, p)
             if layer.signed_input:
                 a = np.clip(a, 1 - 2 ** m.act_bits, 2 ** m.act_bits - 1)
         faults = p.faults if p.faults_layer in (None, layer.name) else GateFaults()
         faults = faults.with_seed(faults.seed * 1009 + k)
-        product_fns = p.fns("product", layer.name)
-        acc_fns = p.fns("accumulator", layer.name)
-        measure = p.measures_products(layer.name)
-        fused = acc_fns[0] if len(acc_fns) == 1 and getattr(acc_fns[0], "xor", False) and p.errors is None else None
-        if self.multiplier.exact and not product_fns and (fused or not acc_fns) and not measure and p.hist is None:
-            out = self._direct(layer, a, w, layer is node.layer, fused, p.rng)
-            if out is not None:
-                return self._bounded(layer, out)
         a = a.astype(self._operand_type(layer.signed_input))
         acc = None
         if not product_fns and not measure and p.hist is None:
@@ -297,16 +301,14 @@ class IntegerEngine:
                 changed[site.field] = self._noisy(site.name, fn, values, site.bits(self.model, layer), site.signed, p)
         return dataclasses.replace(layer, **changed) if changed else layer
 
-    def _direct(self, layer: IntLayer, a: np.ndarray, w: np.ndarray, cached: bool, flips=None,
-                rng: np.random.Generator | None = None) -> np.ndarray | None:
-        """The layer's output by torch's float linear / convolution kernels, exact because every partial sum
-        stays below 2^24 (float32) or 2^53 (float64); None when neither holds (nothing drawn). cached: w is the
-        layer's own. flips: an accumulator hook with `xor` (module docstring), its flips drawn from rng over the
-        (rows, out) accumulators and applied inside the requantizing pass."""
-        y = self._direct_sums(layer, a, w, cached)
-        if y is None:
-            return None
-        n, acc_bits, shape = a.shape[0], self.model.acc_bits, y.shape
+    def _direct(self, layer: IntLayer, x: torch.Tensor, wt: torch.Tensor, flips=None,
+                rng: np.random.Generator | None = None) -> np.ndarray:
+        """The layer's output (N, out, *spatial) by torch's float linear / convolution kernels on the input x and
+        weights wt (_weights_t), exact because every partial sum stays below 2^24 (float32) or 2^53 (float64).
+        flips: an accumulator hook with `xor` (module docstring), its flips drawn from rng over the (rows, out)
+        accumulators and applied inside the requantizing pass."""
+        y = self._sums(layer, x, wt)
+        n, acc_bits, shape = x.shape[0], self.model.acc_bits, y.shape
         y = y.reshape(n, layer.n_out, -1)
         lo, hi = layer.clamp if layer.clamp is not None else (0, 0)
         args = (layer.bias, layer.mult, layer.shift, lo, hi, layer.clamp is not None, acc_bits)
@@ -316,27 +318,60 @@ class IntegerEngine:
             finish_flipped(out, y, *args, words, masks.view(np.int64))
         return out.reshape(shape)
 
+    def _weights_t(self, layer: IntLayer, w: np.ndarray, cached: bool) -> torch.Tensor | None:
+        """The weights w of the layer as torch's kernels take them, float32 when every partial sum of the layer
+        stays below 2^24 whatever its inputs, float64 below 2^53; None when neither holds. cached: w is the
+        layer's own."""
+        key = (layer.name, "direct")
+        if cached and key in self._cache:
+            return self._cache[key]
+        amax = 2 ** self.model.act_bits - 1
+        bound = amax * float(np.abs(w).sum(axis=1).max(initial=0))
+        dtype = torch.float32 if bound < 2 ** 24 else torch.float64 if bound < EXACT_FLOAT else None
+        wt = None if dtype is None else torch.from_numpy(w).to(dtype).reshape(
+            layer.n_out, -1, *(layer.kernel if layer.kind != "linear" else ()))
+        if cached:
+            self._cache[key] = wt
+        return wt
+
+    def _noisy_input(self, layer: IntLayer, a: np.ndarray, fns: list, dtype: torch.dtype, p) -> torch.Tensor:
+        """The layer input a with the activation site's noise, as a float tensor of `dtype`: a hook with `xor`
+        alone, on words that wrapping and clipping leave as they are (the usual case), has its flips written into
+        the converted tensor; other hooks run on the words, and signed inputs are clipped to +-(2^act_bits - 1)."""
+        top = 2 ** self.model.act_bits - 1
+        bits, signed = self.model.act_bits + layer.signed_input, layer.signed_input
+        if len(fns) == 1 and self._xor(fns[0], p):
+            x = np.empty(a.shape, np.float32 if dtype == torch.float32 else np.float64)
+            flat = a.reshape(-1)
+            if as_float(flat, x.reshape(-1), -top if signed else 0, top):
+                words, masks = fns[0].flips(a.size, bits, p.rng)
+                v = xor_words(flat[words], masks, bits, signed)
+                x.reshape(-1)[words] = np.maximum(v, -top) if signed else v
+                return torch.from_numpy(x)
+        for fn in fns:
+            a = self._noisy("activation", fn, a, bits, signed, p)
+            if signed:
+                a = np.clip(a, -top, top)
+        return torch.from_numpy(a).to(dtype)
+
+    @staticmethod
+    def _xor(fn, p) -> bool:
+        """Whether the engine may apply hook fn's flips itself (it offers them, `xor`, and no error is measured)."""
+        return getattr(fn, "xor", False) and p.errors is None
+
+    @staticmethod
+    def _sums(layer: IntLayer, x: torch.Tensor, wt: torch.Tensor) -> np.ndarray:
+        """sum_i x * w of every output (N, out, *spatial), float, by torch's linear / convolution kernels."""
+        if layer.kind == "linear":
+            return (x.reshape(x.shape[0], -1) @ wt.T).numpy()
+        conv = F.conv1d if layer.kind == "conv1d" else F.conv2d
+        return conv(x, wt, None, layer.stride, layer.padding, layer.dilation, layer.groups).numpy()
+
     def _direct_sums(self, layer: IntLayer, a: np.ndarray, w: np.ndarray, cached: bool) -> np.ndarray | None:
         """sum_i a * w of every output (N, out, *spatial), float, by torch's linear / convolution kernels, exact
         (see _direct); None when no float type is exact for this layer."""
-        key = (layer.name, "direct")
-        if cached and key in self._cache:
-            wt = self._cache[key]
-        else:
-            amax = 2 ** self.model.act_bits - 1
-            bound = amax * float(np.abs(w).sum(axis=1).max(initial=0))
-            dtype = torch.float32 if bound < 2 ** 24 else torch.float64 if bound < EXACT_FLOAT else None
-            wt = None if dtype is None else torch.from_numpy(w).to(dtype).reshape(
-                layer.n_out, -1, *(layer.kernel if layer.kind != "linear" else ()))
-            if cached:
-                self._cache[key] = wt
-        if wt is None:
-            return None
-        x = torch.from_numpy(a).to(wt.dtype)
-        if layer.kind == "linear":
-            return (x.reshape(a.shape[0], -1) @ wt.T).numpy()
-        conv = F.conv1d if layer.kind == "conv1d" else F.conv2d
-        return conv(x, wt, None, layer.stride, layer.padding, layer.dilation, layer.groups).numpy()
+        wt = self._weights_t(layer, w, cached)
+        return None if wt is None else self._sums(layer, torch.from_numpy(a).to(wt.dtype), wt)
 
     def _direct_layer(self, layer: IntLayer, a: np.ndarray, w: np.ndarray, faults, p, cached: bool) -> tuple | None:
         """(accumulators (rows, out), output spatial shape) of a one-group convolution by the multiplier's

@@ -163,6 +163,26 @@ def requantize(acc, n, mult, shift, lo, hi, clamp, wrap_bits):
     return out
 
 
+@njit(cache=True, nogil=True)
+def as_float(a, out, lo, hi):
+    """out[i] = a[i] for flat integer words a and a float array out of their size; True when every word lies in
+    [lo, hi]."""
+    mn, mx = lo, hi
+    for i in range(a.shape[0]):
+        v = a[i]
+        out[i] = v
+        mn = min(mn, v)
+        mx = max(mx, v)
+    return lo <= mn and mx <= hi
+
+
+def xor_words(values: np.ndarray, masks: np.ndarray, bits: int, signed: bool) -> np.ndarray:
+    """`bits`-bit words (integers within the word's range) XORed with masks (uint64, bits below `bits`): int64
+    words again, two's complement when signed."""
+    v = values.astype(np.int64) ^ masks.view(np.int64)
+    return wrap(v, bits) if signed else v
+
+
 def wrap(values: np.ndarray, bits: int) -> np.ndarray:
     """Two's-complement wrap-around of int64 values to `bits` bits."""
     half = 1 << (bits - 1)

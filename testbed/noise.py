@@ -133,8 +133,7 @@ class NoiseModel:
     def flips(self, n_words: int, width: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Kinds with `xor_flips`: the flips of n_words `width`-bit words, drawn from `rng` exactly as `words` draws
         them, as (sorted distinct word indices (int64), their XOR masks (uint64, bit 0 the least significant));
-        `words` returns the values wrapped to `width` bits (two's complement when signed) with those words XORed
-        (xor_words)."""
+        `words` returns the values wrapped to `width` bits (two's complement when signed) with those words XORed."""
         raise NotImplementedError
 
     def gate_faults(self, n_gates: int, rng: np.random.Generator) -> GateFaultPlan:
@@ -222,12 +221,6 @@ def _from_unsigned(u: np.ndarray, width: int, signed: bool) -> np.ndarray:
     return to_signed(v, width) if signed else v
 
 
-def xor_words(values: np.ndarray, masks: np.ndarray, width: int, signed: bool) -> np.ndarray:
-    """`width`-bit words (int64, within the word's range) XORed with masks (uint64), as int64 words again (two's
-    complement when signed)."""
-    return _from_unsigned(_to_unsigned(values, width, signed) ^ masks, width, signed)
-
-
 @njit(cache=True, nogil=True)
 def _by_word(pos: np.ndarray, lanes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct flip positions (word * len(lanes) + lane) -> (the flipped words, ascending, their masks:
@@ -292,7 +285,8 @@ class BitFlip(NoiseModel):
         words, masks = self.flips(out.size, width, rng)
         if len(words):
             flat = out.reshape(-1)
-            flat[words] = xor_words(flat[words], masks, width, signed)  # only the flipped words leave int64
+            u = _to_unsigned(flat[words], width, signed) ^ masks
+            flat[words] = _from_unsigned(u, width, signed)  # only the flipped words leave the int64 array
         return out
 
     def flips(self, n_words, width, rng):

@@ -3,6 +3,8 @@ references (the same positions from the same generator state, the same outputs b
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -10,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from circuits.faults import DENSE_P, flip_positions
-from networks import IntegerEngine, from_torch
+from networks import IntegerEngine, IntegerModel, from_torch
 from networks.kernels import quantize_inputs
 from networks.models import resnet20
 from testbed.noise import bitflip
@@ -57,11 +59,11 @@ def test_flip_positions_redraw_collisions_as_numpy_does():
 
 
 def _sequential():
-    """A small conv-conv-linear integer model (two's-complement accumulators of 12 bits, so flips and wraps bite)
-    and inputs."""
+    """A small conv-conv-linear integer model (two's-complement accumulators of 12 bits, so flips and wraps bite;
+    the linear layer takes signed inputs) and inputs."""
     torch.manual_seed(3)
-    net = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(4, 5, 2), nn.ReLU(),
-                        nn.Flatten(), nn.Linear(5 * 3 * 3, 3))
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(4, 5, 2), nn.Flatten(),
+                        nn.Linear(5 * 3 * 3, 3))
     x = np.random.default_rng(4).random((6, 3, 8, 8), dtype=np.float32)
     return from_torch(net, x, acc_bits=12), x
 
@@ -118,6 +120,15 @@ def _plain(plan):
     return lambda values, bits, signed, rng: plan(values, bits, signed, rng)
 
 
+def _same_as_plain(engine, x, plans):
+    ours, ref = np.random.default_rng(9), np.random.default_rng(9)
+    plain = {key: _plain(plan) for key, plan in plans.items()}
+    for _ in range(2):
+        np.testing.assert_array_equal(engine.run(x, noise=plans, rng=ours).logits,
+                                      engine.run(x, noise=plain, rng=ref).logits)
+    assert ours.integers(0, 2 ** 62) == ref.integers(0, 2 ** 62)
+
+
 ALL = ("weight", "activation", "accumulator")
 
 
@@ -126,14 +137,27 @@ ALL = ("weight", "activation", "accumulator")
     (ALL, 0.3, (0, 3, 11)), (("accumulator", "accumulator@stages.3.body.0"), 0.05, None),
     (("activation@stages.4.body.0", "accumulator@stages.4.body.0"), 0.3, None)])
 def test_fused_flips_equal_the_hooks_applied_to_the_words(resnet, keys, p, bits):
-    """A ResNet (signed inputs after the residual adds, 12-bit accumulators) under bit flips at word sites: the
-    plans (which the engine applies inside its fused passes) give what the same plans give as plain hooks on the
-    words, bit for bit, and leave the generator in the same state."""
-    engine, x = resnet
-    plans = {key: bitflip(p, bits).plan(key.partition("@")[0]) for key in keys}
-    ours, ref = np.random.default_rng(9), np.random.default_rng(9)
-    plain = {key: _plain(plan) for key, plan in plans.items()}
-    for _ in range(2):
-        np.testing.assert_array_equal(engine.run(x, noise=plans, rng=ours).logits,
-                                      engine.run(x, noise=plain, rng=ref).logits)
-    assert ours.integers(0, 2 ** 62) == ref.integers(0, 2 ** 62)
+    """A ResNet (12-bit accumulators) under bit flips at word sites: the plans (which the engine applies inside
+    its fused passes) give what the same plans give as plain hooks on the words, bit for bit, and leave the
+    generator in the same state."""
+    _same_as_plain(*resnet, {key: bitflip(p, bits).plan(key.partition("@")[0]) for key in keys})
+
+
+@pytest.mark.parametrize("p", [0.01, 0.3])
+def test_fused_flips_on_signed_inputs_equal_the_hooks_applied_to_the_words(p):
+    """The same on a layer with signed inputs (two's complement act_bits + 1, clipped to +-(2^act_bits - 1))."""
+    model, x = _sequential()
+    _same_as_plain(IntegerEngine(model), x, {key: bitflip(p).plan(key) for key in ALL})
+
+
+def test_fused_flips_on_words_outside_their_range_equal_the_hooks_applied_to_the_words():
+    """Layer inputs beyond the activation words' range (outputs scaled up 64x, clamps widened, by hand: inputs up to
+    280 of the second layer's 8-bit words, -410..406 of the last one's 9-bit signed words): the hooks wrap every
+    word (and clip signed ones) before flipping; the engine then leaves the flips to them, with the same result."""
+    model, x = _sequential()
+    first, second, last = model.layers
+    wide = IntegerModel([dataclasses.replace(first, mult=first.mult * 64, clamp=(0, 700)),
+                         dataclasses.replace(second, mult=second.mult * 64, clamp=(-700, 700)), last],
+                        model.input_shape, model.act_bits, model.acc_bits)
+    for key in ("activation@2", "activation@4"):
+        _same_as_plain(IntegerEngine(wide), x, {key: bitflip(0.01).plan("activation")})
