@@ -124,19 +124,26 @@ def finish(y, bias, mult, shift, lo, hi, clamp, acc_bits):
 
 @njit(cache=True, nogil=True)
 def finish_flipped(out, y, bias, mult, shift, lo, hi, clamp, acc_bits, words, masks):
-    """finish's outputs `out` (N, out, L), in place, where accumulators are flipped: word words[t] of the
-    accumulators (N * L, out) (row s * L + l, as `accumulators` lays them out), wrapped to acc_bits two's
+    """finish's outputs `out` (N, out, L), in place, where accumulators are flipped: word words[t] (ascending) of
+    the accumulators (N * L, out) (row s * L + l, as `accumulators` lays them out), wrapped to acc_bits two's
     complement, XORed with masks[t] (int64, bits below acc_bits), wrapped again and requantized as finish does."""
     n, c, length = y.shape
     half = np.int64(1) << np.int64(shift - 1) if shift > 0 else np.int64(0)
     sh = np.int64(shift)
     top = np.int64(1) << np.int64(acc_bits - 1)
     mask = (np.int64(1) << np.int64(acc_bits)) - 1 if acc_bits < 64 else np.int64(-1)
+    yf, of = y.reshape(-1), out.reshape(-1)
+    s, j, o, prev = 0, 0, 0, 0  # (sample, position, column) of word prev, walked forward without a division
     for t in range(words.shape[0]):
-        row, o = divmod(words[t], c)
-        s, j = divmod(row, length)
-        a = ((np.int64(y[s, o, j]) + bias[o] + top) & mask) - top
-        out[s, o, j] = _requant1(a ^ masks[t], np.int64(0), mult[o], half, sh, lo, hi, clamp, top, mask)
+        o += words[t] - prev
+        prev = words[t]
+        if o >= c:
+            j, o = j + o // c, o % c
+            if j >= length:
+                s, j = s + j // length, j % length
+        k = (s * c + o) * length + j
+        a = ((np.int64(yf[k]) + bias[o] + top) & mask) - top
+        of[k] = _requant1(a ^ masks[t], np.int64(0), mult[o], half, sh, lo, hi, clamp, top, mask)
 
 
 @njit(cache=True, nogil=True)
