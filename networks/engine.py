@@ -293,13 +293,33 @@ class IntegerEngine:
         return np.minimum(out, layer.bound.reshape(1, -1, *([1] * (out.ndim - 2))))
 
     def _parameters(self, layer: IntLayer, p) -> IntLayer:
-        """The layer with the noise of its parameter word sites (weight, ...) applied; itself when none applies."""
+        """The layer with the noise of its parameter word sites (weight, ...) applied; itself when none applies. A
+        hook with `xor` alone at a site whose words lie in their range has its flips XORed in by the engine."""
         changed = {}
         for site in WORD_SITES.values():
-            for fn in p.fns(site.name, layer.name) if site.field else ():
+            fns = p.fns(site.name, layer.name) if site.field else []
+            bits = site.bits(self.model, layer) if fns else 0
+            if len(fns) == 1 and self._xor(fns[0], p) and self._fits(layer, site, bits):
+                values = np.array(getattr(layer, site.field), dtype=np.int64)
+                words, masks = fns[0].flips(values.size, bits, p.rng)
+                flat = values.reshape(-1)
+                flat[words] = xor_words(flat[words], masks, bits, site.signed)
+                changed[site.field] = values
+                continue
+            for fn in fns:
                 values = changed.get(site.field, getattr(layer, site.field))
-                changed[site.field] = self._noisy(site.name, fn, values, site.bits(self.model, layer), site.signed, p)
+                changed[site.field] = self._noisy(site.name, fn, values, bits, site.signed, p)
         return dataclasses.replace(layer, **changed) if changed else layer
+
+    def _fits(self, layer: IntLayer, site: WordSite, bits: int) -> bool:
+        """Whether the layer's own words at parameter site `site` lie in the range of `bits`-bit words (two's
+        complement when the site is signed); cached."""
+        key = (layer.name, site.name, bits)
+        if key not in self._cache:
+            v = np.asarray(getattr(layer, site.field))
+            lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if site.signed else (0, (1 << bits) - 1)
+            self._cache[key] = v.size == 0 or bool(lo <= v.min() and v.max() <= hi)
+        return self._cache[key]
 
     def _direct(self, layer: IntLayer, x: torch.Tensor, wt: torch.Tensor, flips=None,
                 rng: np.random.Generator | None = None) -> np.ndarray:

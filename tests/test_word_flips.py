@@ -151,13 +151,14 @@ def test_fused_flips_on_signed_inputs_equal_the_hooks_applied_to_the_words(p):
 
 
 def test_fused_flips_on_words_outside_their_range_equal_the_hooks_applied_to_the_words():
-    """Layer inputs beyond the activation words' range (outputs scaled up 64x, clamps widened, by hand: inputs up to
-    280 of the second layer's 8-bit words, -410..406 of the last one's 9-bit signed words): the hooks wrap every
-    word (and clip signed ones) before flipping; the engine then leaves the flips to them, with the same result."""
+    """Words beyond their site's range, set by hand: layer inputs (outputs scaled up 64x, clamps widened: inputs up
+    to 280 of the second layer's 8-bit words, -410..406 of the last one's 9-bit signed words) and weights (the
+    last layer's declared 6 bits, its weights up to 127): the hooks wrap every word (and clip signed inputs) before
+    flipping; the engine then leaves the flips to them, with the same result."""
     model, x = _sequential()
     first, second, last = model.layers
     wide = IntegerModel([dataclasses.replace(first, mult=first.mult * 64, clamp=(0, 700)),
-                         dataclasses.replace(second, mult=second.mult * 64, clamp=(-700, 700)), last],
-                        model.input_shape, model.act_bits, model.acc_bits)
-    for key in ("activation@2", "activation@4"):
-        _same_as_plain(IntegerEngine(wide), x, {key: bitflip(0.01).plan("activation")})
+                         dataclasses.replace(second, mult=second.mult * 64, clamp=(-700, 700)),
+                         dataclasses.replace(last, weight_bits=6)], model.input_shape, model.act_bits, model.acc_bits)
+    for key in ("activation@2", "activation@4", "weight@4"):
+        _same_as_plain(IntegerEngine(wide), x, {key: bitflip(0.01).plan(key.partition("@")[0])})
