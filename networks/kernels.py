@@ -133,14 +133,17 @@ def finish_flipped(out, y, bias, mult, shift, lo, hi, clamp, acc_bits, words, ma
     top = np.int64(1) << np.int64(acc_bits - 1)
     mask = (np.int64(1) << np.int64(acc_bits)) - 1 if acc_bits < 64 else np.int64(-1)
     yf, of = y.reshape(-1), out.reshape(-1)
-    s, j, o, prev = 0, 0, 0, 0  # (sample, position, column) of word prev, walked forward without a division
+    s, j, o, prev = 0, 0, 0, 0  # (sample, position, column) of word prev, walked forward
     for t in range(words.shape[0]):
         o += words[t] - prev
         prev = words[t]
-        if o >= c:
+        if o >= 4 * c:
             j, o = j + o // c, o % c
-            if j >= length:
-                s, j = s + j // length, j % length
+        while o >= c:  # flips lie a few columns apart: cheaper than a division
+            o -= c
+            j += 1
+        if j >= length:
+            s, j = s + j // length, j % length
         k = (s * c + o) * length + j
         a = ((np.int64(yf[k]) + bias[o] + top) & mask) - top
         of[k] = _requant1(a ^ masks[t], np.int64(0), mult[o], half, sh, lo, hi, clamp, top, mask)

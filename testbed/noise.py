@@ -25,6 +25,7 @@ processing elements: mac-gate, pe-add, pe-gate).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -221,6 +222,14 @@ def _from_unsigned(u: np.ndarray, width: int, signed: bool) -> np.ndarray:
     return to_signed(v, width) if signed else v
 
 
+@functools.lru_cache(maxsize=256)
+def _lanes(bits: tuple | None, width: int) -> np.ndarray:
+    """The bit positions of a `width`-bit word that may flip (bits: BitFlip.bits), int64, read-only."""
+    lanes = np.array([b for b in (bits if bits is not None else range(width)) if b < width], np.int64)
+    lanes.flags.writeable = False
+    return lanes
+
+
 @njit(cache=True, nogil=True)
 def _by_word(pos: np.ndarray, lanes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct flip positions (word * len(lanes) + lane) -> (the flipped words, ascending, their masks:
@@ -279,7 +288,7 @@ class BitFlip(NoiseModel):
         return math.sqrt(a * b) if a > 0 and b > 0 else (a + b) / 2
 
     def words(self, values, width, signed, rng, batch_axis=True):
-        if not self._lanes(width):
+        if not len(_lanes(self.bits, width)):
             return values
         out = _wrapped(values, width, signed)
         words, masks = self.flips(out.size, width, rng)
@@ -290,12 +299,8 @@ class BitFlip(NoiseModel):
         return out
 
     def flips(self, n_words, width, rng):
-        lanes = np.asarray(self._lanes(width), np.int64)
+        lanes = _lanes(self.bits, width)
         return _by_word(flip_positions(n_words * len(lanes), self.level, rng) if len(lanes) else lanes, lanes)
-
-    def _lanes(self, width: int) -> list:
-        """The bit positions of a `width`-bit word that may flip."""
-        return [b for b in (self.bits if self.bits is not None else range(width)) if b < width]
 
     def check_gate_site(self, site):
         if self.bits is not None:
