@@ -19,7 +19,12 @@ multiply layer) or 'SITE@LAYER' (that layer only, named by its module path, see 
 word sites declared here (`word_site`, WORD_SITES), applied to integer weights (site 'weight', two's complement
 of the layer's weight width), layer inputs ('activation', unsigned act_bits, or two's complement act_bits + 1 for
 a signed input), product magnitude words ('product', the multiplier's output width) and accumulators
-('accumulator', two's complement acc_bits). No model copy is made.
+('accumulator', two's complement acc_bits). No model copy is made. A hook may hand its flips to the engine: `fn.xor`
+true and `fn.flips(n_words, bits, rng)` -> (sorted distinct word indices, their uint64 XOR masks), drawn exactly as
+fn draws them on n_words words, fn's result being the words wrapped to `bits` with those words XORed (testbed's
+bit-flip plans). Where such a hook is a site's only one, no error is measured and the words lie in their range,
+the exact direct pass applies the flips itself (weights to a copy, activations to the float input, accumulators
+inside the requantizing pass) with the same draws and the same outputs.
 """
 
 from __future__ import annotations
