@@ -28,15 +28,88 @@ from circuits.simulate import _interp_plan, fault_masks, pack_operands, simulate
 
 SPARSE_TOUCHED = 0.01  # sparse pays off while n_gates * flip_p (about the fraction of touched vectors) is below this
 
-_SOURCE = "\n".join(["import numpy as np", "from numba import njit", "from circuits.bitplanes import transpose64",
+_SOURCE = "\n".join(["import numpy as np", "from numba import njit", "from circuits.bitplanes import transpose_fields",
                      "from numba.cpython.unsafe.numbers import trailing_zeros", RNG_SOURCE, *gate_source(), f'''
 
 @njit(cache=True, nogil=True)
 def draw(nblocks, ng, p, seed, k0, cdf):
-    """Sorted keys vector * ng + gate of every flip of blocks 0..nblocks-1 (block: {B} words of ng gates)."""
+    """Sorted keys vector * ng + gate of every flip of blocks 0..nblocks-1 (block: {B} words of ng gates): the
+    stream of _fill_flips (a binomial count per block by inverting cdf, then distinct positions by Lemire's
+    method, repeats redrawn), each position pos = (gate * {B} + word) * 64 + bit turned into its key as drawn."""
+    nw = ng * {B}
+    if p > DENSE_P:
+        return _draw_dense(nblocks, ng, p, seed, k0, cdf)
+    n32 = np.uint64(nw * 64)
+    low32 = np.uint64(0xFFFFFFFF)
+    reject = (np.uint64(1 << 32) - n32) % n32
+    fm = np.zeros(nw, np.uint64)  # the block's drawn positions (bits), cleared after each block
+    keys = np.empty(int(p * nw * 64 * nblocks * 1.05) + 1024, np.int64)
+    pos_of = np.empty(256, np.int64)
+    start = np.searchsorted(cdf, 0.5)  # the walk to the inverse CDF starts at the median
+    m = 0
+    state = np.uint64(0)
+    for blk in range(nblocks):
+        if blk % {CHUNK_BLOCKS} == 0:
+            state = _seed_chunk(seed, blk // {CHUNK_BLOCKS})
+        state += _GOLD
+        u = float(_mix(state) >> np.uint64(11)) * 1.1102230246251565e-16
+        j = start  # the first index with cdf > u (np.searchsorted(cdf, u, side="right"))
+        if cdf[j] <= u:
+            j += 1
+            while cdf[j] <= u:
+                j += 1
+        else:
+            while j > 0 and cdf[j - 1] > u:
+                j -= 1
+        count = k0 + j
+        if m + count > keys.shape[0]:
+            keys = np.concatenate((keys, np.empty(max(keys.shape[0], count), np.int64)))
+        big = count > 48
+        if count > pos_of.shape[0]:
+            pos_of = np.empty(2 * count, np.int64)
+        base = np.int64(blk) * {B} * 64
+        m0 = m
+        spare = False
+        draws = np.uint64(0)
+        while m - m0 < count:
+            if spare:  # two 32-bit draws per 64-bit output
+                x = draws & low32
+            else:
+                state += _GOLD
+                draws = _mix(state)
+                x = draws >> np.uint64(32)
+            spare = not spare
+            mm = x * n32
+            if (mm & low32) < reject:
+                continue
+            pos = np.int64(mm >> np.uint64(32))
+            word = pos >> 6
+            key = (base + (word % {B}) * 64 + (pos & 63)) * ng + word // {B}
+            bit = np.uint64(1) << np.uint64(pos & 63)
+            if fm[word] & bit:
+                continue  # distinct positions: redraw
+            fm[word] |= bit
+            pos_of[m - m0] = word
+            q = m
+            if not big:
+                while q > m0 and keys[q - 1] > key:  # insertion sort of the block's few keys
+                    keys[q] = keys[q - 1]
+                    q -= 1
+            keys[q] = key
+            m += 1
+        if big:
+            keys[m0:m] = np.sort(keys[m0:m])
+        for t in range(m - m0):
+            fm[pos_of[t]] = 0
+    return keys[:m]
+
+
+@njit(cache=True, nogil=True)
+def _draw_dense(nblocks, ng, p, seed, k0, cdf):
+    """draw for p > DENSE_P (every bit drawn): the keys of _fill_flips' words."""
     nw = ng * {B}
     fm = np.zeros(nw, np.uint64)
-    touched = np.empty(int(min(p, DENSE_P) * nw * 128) + 256, np.int64)
+    touched = np.empty(1, np.int64)
     keys = np.empty(1024, np.int64)
     m = 0
     state = np.uint64(0)
@@ -44,30 +117,19 @@ def draw(nblocks, ng, p, seed, k0, cdf):
     for blk in range(nblocks):
         if blk % {CHUNK_BLOCKS} == 0:
             state = _seed_chunk(seed, blk // {CHUNK_BLOCKS})
-        state, nt = _fill_flips(fm, 0, nw, p, state, touched, k0, cdf)
+        state, _ = _fill_flips(fm, 0, nw, p, state, touched, k0, cdf)
+        if m + nw * 64 > keys.shape[0]:
+            keys = np.concatenate((keys, np.empty(max(keys.shape[0], nw * 64), np.int64)))
         m0 = m
-        most = nw * 64 if nt < 0 else nt * 64  # at most this many flips in the listed words
-        if m + most > keys.shape[0]:
-            keys = np.concatenate((keys, np.empty(max(keys.shape[0], most), np.int64)))
-        for q in range(nw if nt < 0 else nt):
-            w = q if nt < 0 else touched[q]
+        for w in range(nw):
             word = fm[w]
-            fm[w] = 0  # a word listed twice is read once
+            fm[w] = 0
             base = (blk * {B} + w % {B}) * 64 * ng + w // {B}
             while word:
                 keys[m] = base + np.int64(trailing_zeros(word)) * ng
                 word &= word - one  # the lowest set bit cleared
                 m += 1
-        if m - m0 > 64:  # sort the block's keys (blocks ascend: the keys end up sorted)
-            keys[m0:m] = np.sort(keys[m0:m])
-        else:  # insertion sort: no allocation for the few flips of a sparse block
-            for q in range(m0 + 1, m):
-                key = keys[q]
-                j = q
-                while j > m0 and keys[j - 1] > key:
-                    keys[j] = keys[j - 1]
-                    j -= 1
-                keys[j] = key
+        keys[m0:m] = np.sort(keys[m0:m])
     return keys[:m]
 
 
@@ -101,16 +163,21 @@ def touched_pairs(x, y, x_at, y_at, ops, sa, sb, sc, dst, in_slot, out_slot, nsl
                   masks):
     """(T,) uint64: the output bits (bit k: output bit k in out_slot order) of a netlist of two input buses on T
     vectors, bus bits x_at[j] (y_at[j]) = bit j of x[t] (y[t]), flip f hitting gate gates[f] of vector lane[f]
-    (lane sorted ascending); 64 vectors per word packed and unpacked by 64 x 64 bit transposes, {B} words per
-    pass over the gates."""
+    (lane sorted ascending); 64 vectors per word packed and unpacked by bit transposes of blocks as wide as the
+    buses and the output (transpose_fields), {B} words per pass over the gates."""
     ng = ops.shape[0]
     t_n = x.shape[0]
     v = np.zeros((nslots, {B}), np.uint64)
     for j in range({B}):
         v[1, j] = ~np.uint64(0)
     fm = np.zeros(ng * {B}, np.uint64)
-    buf = np.empty(64, np.uint64)
+    buf = np.zeros(64, np.uint64)
     res = np.empty(t_n, np.uint64)
+    n_out = out_slot.shape[0]
+    wide = max(x_at.shape[0], y_at.shape[0])
+    size_in = 16 if wide <= 16 else 32 if wide <= 32 else 64
+    size_out = 16 if n_out <= 16 else 32 if n_out <= 32 else 64
+    field = ~np.uint64(0) if size_out == 64 else np.uint64((1 << size_out) - 1)
     nwords = (t_n + 63) // 64
     f = 0
     for w0 in range(0, nwords, {B}):
@@ -119,11 +186,11 @@ def touched_pairs(x, y, x_at, y_at, ops, sa, sb, sc, dst, in_slot, out_slot, nsl
             q = w0 + j
             used = min(64, t_n - 64 * q)
             for src, at in ((x, x_at), (y, y_at)):
-                for t in range(used):
-                    buf[t] = np.uint64(src[64 * q + t])
-                for t in range(used, 64):
-                    buf[t] = 0
-                transpose64(buf, masks)
+                for r in range(size_in):
+                    buf[r] = 0
+                for t in range(used):  # field t // size_in of word t % size_in: the value of lane t
+                    buf[t % size_in] |= np.uint64(src[64 * q + t]) << np.uint64(size_in * (t // size_in))
+                transpose_fields(buf, size_in, masks)
                 for i in range(at.shape[0]):
                     v[in_slot[at[i]], j] = buf[i]
         f0 = f
@@ -135,13 +202,13 @@ def touched_pairs(x, y, x_at, y_at, ops, sa, sb, sc, dst, in_slot, out_slot, nsl
             fm[gates[t] * {B} + (lane[t] >> 6) - w0] = 0
         for j in range(nb):
             q = w0 + j
-            for k in range(out_slot.shape[0]):
+            for k in range(n_out):
                 buf[k] = v[out_slot[k], j]
-            for k in range(out_slot.shape[0], 64):
+            for k in range(n_out, size_out):
                 buf[k] = 0
-            transpose64(buf, masks)
+            transpose_fields(buf, size_out, masks)
             for t in range(min(64, t_n - 64 * q)):
-                res[64 * q + t] = buf[t]
+                res[64 * q + t] = (buf[t % size_out] >> np.uint64(size_out * (t // size_out))) & field
     return res
 
 
@@ -201,6 +268,18 @@ def simulate_touched(netlist: Netlist, operands: dict, lane: np.ndarray, gates: 
     return unpack_outputs(netlist, outs, n)
 
 
+def flip_keys(netlist: Netlist, total: int, faults: GateFaultPlan) -> np.ndarray:
+    """Sorted keys vector * n_gates + gate of every flip of `faults` that simulate_planes draws over the planes of
+    `total` vectors (padded to whole layout.WORDS words) falling on a vector below `total`."""
+    p = float(faults.flip_p)
+    if p <= 0 or netlist.n_gates == 0:
+        return np.zeros(0, np.int64)
+    k0, cdf = binomial_cdf(netlist.n_gates, p)
+    keys = _kernels().draw(-(-max(total, 1) // (64 * WORDS)) * WORDS // B, netlist.n_gates, p,
+                           int(faults.seed) & 0x7FFFFFFFFFFFFFFF, k0, cdf)
+    return keys[:np.searchsorted(keys, total * netlist.n_gates)]
+
+
 def touched_vectors(netlist: Netlist, total: int, faults: GateFaultPlan) -> tuple:
     """(distinct touched vectors (V,), lane (F,), gates (F,)): every flip of `faults` that simulate_planes draws
     over the planes of `total` vectors (padded to whole layout.WORDS words) falling on a vector below `total`,
@@ -247,3 +326,4 @@ def simulate_sparse(netlist: Netlist, operands: dict, planes: np.ndarray, n: int
         for bus, values in simulate_touched(netlist, ops, lane, gates, faults).items():
             out[bus][touched] = values
     return out
+

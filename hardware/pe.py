@@ -48,12 +48,13 @@ from circuits import (
     simulate_touched,
     static_timing,
     transpose64,
+    transpose_fields,
 )
 from circuits.builder import Builder
 from circuits.mac import ADDERS, requantizer, signed_accumulate
 from circuits.simulate import choose_engine
 from hardware.errors import HardwareError
-from hardware.gatemac import _bit_strings, _buffer, _transpose_fields, products
+from hardware.gatemac import _bit_strings, _buffer, products
 
 
 class Part(StrEnum):
@@ -253,7 +254,7 @@ def _product_errors(planes, p_row, p_bits, abs_a, mag, n, wn, wrong, masks, twos
                 buf[j] = planes[p_row + j, o * wn + q]
             for j in range(p_bits, size):
                 buf[j] = 0
-            _transpose_fields(buf, size, masks)
+            transpose_fields(buf, size, masks)
             for f in range(64 // size):
                 sh = np.uint64(size * f)
                 for r in range(size):
