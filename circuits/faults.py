@@ -192,7 +192,7 @@ def _sorted_distinct(x: np.ndarray) -> np.ndarray:
         if out[i] != out[k - 1]:
             out[k] = out[i]
             k += 1
-    return out[:k].copy()
+    return out[:k]
 
 
 @njit(cache=True, nogil=True)
@@ -206,7 +206,7 @@ def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         else:
             out[k], i, j = b[j], i + (i < len(a) and a[i] == b[j]), j + 1
         k += 1
-    return out[:k].copy()
+    return out[:k]
 
 
 def check_probability(p, what: str = "flip_p") -> float:

@@ -242,7 +242,7 @@ def _by_word(pos: np.ndarray, lanes: np.ndarray) -> tuple[np.ndarray, np.ndarray
             k += 1
             words[k] = word
         masks[k] |= np.uint64(1) << np.uint64(lanes[pos[t] - word * nl])
-    return words[:k + 1].copy(), masks[:k + 1].copy()
+    return words[:k + 1], masks[:k + 1]
 
 
 def _wrapped(values: np.ndarray, width: int, signed: bool) -> np.ndarray:
