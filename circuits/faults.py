@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from circuits.errors import NetlistError
 
@@ -150,14 +151,62 @@ def flip_positions(n_bits: int, p: float, rng: np.random.Generator) -> np.ndarra
     count = int(rng.binomial(n_bits, p))
     pos = _sorted_distinct(rng.integers(0, n_bits, count))
     while len(pos) < count:  # distinct positions: draw the missing ones again
-        pos = _sorted_distinct(np.concatenate([pos, rng.integers(0, n_bits, count - len(pos))]))
+        pos = _union(pos, _sorted_distinct(rng.integers(0, n_bits, count - len(pos))))
     return pos
 
 
+@njit(cache=True, nogil=True)
 def _sorted_distinct(x: np.ndarray) -> np.ndarray:
-    """np.unique(x) for int64 positions by a sort (numpy 2.4's hash-based unique is about 20x slower here)."""
-    s = np.sort(x)
-    return s[np.concatenate(([True], s[1:] != s[:-1]))] if len(s) else s
+    """np.unique(x) of non-negative int64 positions, by a counting sort on their high bits (as many buckets as
+    positions, so a bucket of uniform positions holds one or two), each bucket sorted in place, duplicates dropped:
+    O(len(x)), where numpy's sort was half the cost of a word site's flips (and its hash-based unique ~20x more)."""
+    n = x.shape[0]
+    if n == 0:
+        return x.copy()
+    shift, top = 0, x.max()
+    while (top >> shift) >= n:
+        shift += 1
+    starts = np.zeros(n + 1, np.int64)  # bucket b (= v >> shift < n) holds out[starts[b]:starts[b + 1]]
+    for v in x:
+        starts[(v >> shift) + 1] += 1
+    for b in range(n):
+        starts[b + 1] += starts[b]
+    fill = starts[:-1].copy()
+    out = np.empty(n, np.int64)
+    for v in x:
+        out[fill[v >> shift]] = v
+        fill[v >> shift] += 1
+    for b in range(n):
+        lo, hi = starts[b], starts[b + 1]
+        if hi - lo > 16:
+            out[lo:hi] = np.sort(out[lo:hi])
+        else:
+            for i in range(lo + 1, hi):
+                v, j = out[i], i - 1
+                while j >= lo and out[j] > v:
+                    out[j + 1] = out[j]
+                    j -= 1
+                out[j + 1] = v
+    k = 1
+    for i in range(1, n):
+        if out[i] != out[k - 1]:
+            out[k] = out[i]
+            k += 1
+    return out[:k]
+
+
+@njit(cache=True, nogil=True)
+def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of a and b, each sorted distinct int64, by a merge."""
+    out = np.empty(len(a) + len(b), np.int64)
+    i = j = k = 0
+    while i < len(a) or j < len(b):
+        if j == len(b) or (i < len(a) and a[i] < b[j]):
+            out[k], i = a[i], i + 1
+        else:
+            out[k], i, j = b[j], i + (i < len(a) and a[i] == b[j]), j + 1
+        k += 1
+    return out[:k]
 
 
 def check_probability(p, what: str = "flip_p") -> float:

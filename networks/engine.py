@@ -19,7 +19,12 @@ multiply layer) or 'SITE@LAYER' (that layer only, named by its module path, see 
 word sites declared here (`word_site`, WORD_SITES), applied to integer weights (site 'weight', two's complement
 of the layer's weight width), layer inputs ('activation', unsigned act_bits, or two's complement act_bits + 1 for
 a signed input), product magnitude words ('product', the multiplier's output width) and accumulators
-('accumulator', two's complement acc_bits). No model copy is made.
+('accumulator', two's complement acc_bits). No model copy is made. A hook may hand its flips to the engine: `fn.xor`
+true and `fn.flips(n_words, bits, rng)` -> (sorted distinct word indices, their uint64 XOR masks), drawn exactly as
+fn draws them on n_words words, fn's result being the words wrapped to `bits` with those words XORed (testbed's
+bit-flip plans). Where such a hook is a site's only one, no error is measured and the words lie in their range,
+the exact direct pass applies the flips itself (weights to a copy, activations to the float input, accumulators
+inside the requantizing pass) with the same draws and the same outputs.
 """
 
 from __future__ import annotations
@@ -38,13 +43,16 @@ from networks.errors import NetworkError
 from networks.graph import IntegerModel, IntLayer
 from networks.kernels import (
     accumulators,
+    as_float,
     conv_operands,
     count_pairs,
     finish,
+    finish_flipped,
     quantize_inputs,
     requantize,
     signed_sum,
     wrap,
+    xor_words,
 )
 from networks.ops import OPERATIONS, graph_operations
 
@@ -230,20 +238,22 @@ class IntegerEngine:
         m = self.model
         layer = self._parameters(layer, p)
         a, w = ins[0], layer.weight
-        for fn in p.fns("activation", layer.name):
+        act_fns = p.fns("activation", layer.name)
+        product_fns = p.fns("product", layer.name)
+        acc_fns = p.fns("accumulator", layer.name)
+        measure = p.measures_products(layer.name)
+        acc_xor = acc_fns[0] if len(acc_fns) == 1 and self._xor(acc_fns[0], p) else None
+        if self.multiplier.exact and not product_fns and (acc_xor or not acc_fns) and not measure and p.hist is None:
+            wt = self._weights_t(layer, w, layer is node.layer)
+            if wt is not None:
+                x = self._noisy_input(layer, a, act_fns, wt.dtype, p)
+                return self._bounded(layer, self._direct(layer, x, wt, acc_xor, p.rng))
+        for fn in act_fns:
             a = self._noisy("activation", fn, a, m.act_bits + layer.signed_input, layer.signed_input, p)
             if layer.signed_input:
                 a = np.clip(a, 1 - 2 ** m.act_bits, 2 ** m.act_bits - 1)
         faults = p.faults if p.faults_layer in (None, layer.name) else GateFaults()
         faults = faults.with_seed(faults.seed * 1009 + k)
-        product_fns = p.fns("product", layer.name)
-        acc_fns = p.fns("accumulator", layer.name)
-        measure = p.measures_products(layer.name)
-        if (self.multiplier.exact and not product_fns and not acc_fns and not measure
-                and p.hist is None):
-            out = self._direct(layer, a, w, layer is node.layer)
-            if out is not None:
-                return self._bounded(layer, out)
         a = a.astype(self._operand_type(layer.signed_input))
         acc = None
         if not product_fns and not measure and p.hist is None:
@@ -288,47 +298,105 @@ class IntegerEngine:
         return np.minimum(out, layer.bound.reshape(1, -1, *([1] * (out.ndim - 2))))
 
     def _parameters(self, layer: IntLayer, p) -> IntLayer:
-        """The layer with the noise of its parameter word sites (weight, ...) applied; itself when none applies."""
+        """The layer with the noise of its parameter word sites (weight, ...) applied; itself when none applies. A
+        hook with `xor` alone at a site whose words lie in their range has its flips XORed in by the engine."""
         changed = {}
         for site in WORD_SITES.values():
-            for fn in p.fns(site.name, layer.name) if site.field else ():
+            fns = p.fns(site.name, layer.name) if site.field else []
+            bits = site.bits(self.model, layer) if fns else 0
+            if len(fns) == 1 and self._xor(fns[0], p) and self._fits(layer, site, bits):
+                values = np.array(getattr(layer, site.field), dtype=np.int64)
+                words, masks = fns[0].flips(values.size, bits, p.rng)
+                flat = values.reshape(-1)
+                flat[words] = xor_words(flat[words], masks, bits, site.signed)
+                changed[site.field] = values
+                continue
+            for fn in fns:
                 values = changed.get(site.field, getattr(layer, site.field))
-                changed[site.field] = self._noisy(site.name, fn, values, site.bits(self.model, layer), site.signed, p)
+                changed[site.field] = self._noisy(site.name, fn, values, bits, site.signed, p)
         return dataclasses.replace(layer, **changed) if changed else layer
 
-    def _direct(self, layer: IntLayer, a: np.ndarray, w: np.ndarray, cached: bool) -> np.ndarray | None:
-        """The layer's output by torch's float linear / convolution kernels, exact because every partial sum
-        stays below 2^24 (float32) or 2^53 (float64); None when neither holds. cached: w is the layer's own."""
-        y = self._direct_sums(layer, a, w, cached)
-        if y is None:
-            return None
-        n = a.shape[0]
+    def _fits(self, layer: IntLayer, site: WordSite, bits: int) -> bool:
+        """Whether the layer's own words at parameter site `site` lie in the range of `bits`-bit words (two's
+        complement when the site is signed); cached."""
+        key = (layer.name, site.name, bits)
+        if key not in self._cache:
+            v = np.asarray(getattr(layer, site.field))
+            lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if site.signed else (0, (1 << bits) - 1)
+            self._cache[key] = v.size == 0 or bool(lo <= v.min() and v.max() <= hi)
+        return self._cache[key]
+
+    def _direct(self, layer: IntLayer, x: torch.Tensor, wt: torch.Tensor, flips=None,
+                rng: np.random.Generator | None = None) -> np.ndarray:
+        """The layer's output (N, out, *spatial) by torch's float linear / convolution kernels on the input x and
+        weights wt (_weights_t), exact because every partial sum stays below 2^24 (float32) or 2^53 (float64).
+        flips: an accumulator hook with `xor` (module docstring), its flips drawn from rng over the (rows, out)
+        accumulators and applied inside the requantizing pass."""
+        y = self._sums(layer, x, wt)
+        n, acc_bits, shape = x.shape[0], self.model.acc_bits, y.shape
+        y = y.reshape(n, layer.n_out, -1)
         lo, hi = layer.clamp if layer.clamp is not None else (0, 0)
-        out = finish(y.reshape(n, layer.n_out, -1), layer.bias, layer.mult, layer.shift, lo, hi,
-                      layer.clamp is not None, self.model.acc_bits)
-        return out.reshape(y.shape)
+        args = (layer.bias, layer.mult, layer.shift, lo, hi, layer.clamp is not None, acc_bits)
+        out = finish(y, *args)
+        if flips is not None:
+            words, masks = flips.flips(y.size, acc_bits, rng)
+            finish_flipped(out, y, *args, words, masks.view(np.int64))
+        return out.reshape(shape)
+
+    def _weights_t(self, layer: IntLayer, w: np.ndarray, cached: bool) -> torch.Tensor | None:
+        """The weights w of the layer as torch's kernels take them, float32 when every partial sum of the layer
+        stays below 2^24 whatever its inputs, float64 below 2^53; None when neither holds. cached: w is the
+        layer's own."""
+        key = (layer.name, "direct")
+        if cached and key in self._cache:
+            return self._cache[key]
+        amax = 2 ** self.model.act_bits - 1
+        bound = amax * float(np.abs(w).sum(axis=1).max(initial=0))
+        dtype = torch.float32 if bound < 2 ** 24 else torch.float64 if bound < EXACT_FLOAT else None
+        wt = None if dtype is None else torch.from_numpy(w).to(dtype).reshape(
+            layer.n_out, -1, *(layer.kernel if layer.kind != "linear" else ()))
+        if cached:
+            self._cache[key] = wt
+        return wt
+
+    def _noisy_input(self, layer: IntLayer, a: np.ndarray, fns: list, dtype: torch.dtype, p) -> torch.Tensor:
+        """The layer input a with the activation site's noise, as a float tensor of `dtype`: a hook with `xor`
+        alone, on words that wrapping and clipping leave as they are (the usual case), has its flips written into
+        the converted tensor; other hooks run on the words, and signed inputs are clipped to +-(2^act_bits - 1)."""
+        top = 2 ** self.model.act_bits - 1
+        bits, signed = self.model.act_bits + layer.signed_input, layer.signed_input
+        if len(fns) == 1 and self._xor(fns[0], p):
+            x = np.empty(a.shape, np.float32 if dtype == torch.float32 else np.float64)
+            flat = a.reshape(-1)
+            if as_float(flat, x.reshape(-1), -top if signed else 0, top):
+                words, masks = fns[0].flips(a.size, bits, p.rng)
+                v = xor_words(flat[words], masks, bits, signed)
+                x.reshape(-1)[words] = np.maximum(v, -top) if signed else v
+                return torch.from_numpy(x)
+        for fn in fns:
+            a = self._noisy("activation", fn, a, bits, signed, p)
+            if signed:
+                a = np.clip(a, -top, top)
+        return torch.from_numpy(a).to(dtype)
+
+    @staticmethod
+    def _xor(fn, p) -> bool:
+        """Whether the engine may apply hook fn's flips itself (it offers them, `xor`, and no error is measured)."""
+        return getattr(fn, "xor", False) and p.errors is None
+
+    @staticmethod
+    def _sums(layer: IntLayer, x: torch.Tensor, wt: torch.Tensor) -> np.ndarray:
+        """sum_i x * w of every output (N, out, *spatial), float, by torch's linear / convolution kernels."""
+        if layer.kind == "linear":
+            return (x.reshape(x.shape[0], -1) @ wt.T).numpy()
+        conv = F.conv1d if layer.kind == "conv1d" else F.conv2d
+        return conv(x, wt, None, layer.stride, layer.padding, layer.dilation, layer.groups).numpy()
 
     def _direct_sums(self, layer: IntLayer, a: np.ndarray, w: np.ndarray, cached: bool) -> np.ndarray | None:
         """sum_i a * w of every output (N, out, *spatial), float, by torch's linear / convolution kernels, exact
         (see _direct); None when no float type is exact for this layer."""
-        key = (layer.name, "direct")
-        if cached and key in self._cache:
-            wt = self._cache[key]
-        else:
-            amax = 2 ** self.model.act_bits - 1
-            bound = amax * float(np.abs(w).sum(axis=1).max(initial=0))
-            dtype = torch.float32 if bound < 2 ** 24 else torch.float64 if bound < EXACT_FLOAT else None
-            wt = None if dtype is None else torch.from_numpy(w).to(dtype).reshape(
-                layer.n_out, -1, *(layer.kernel if layer.kind != "linear" else ()))
-            if cached:
-                self._cache[key] = wt
-        if wt is None:
-            return None
-        x = torch.from_numpy(a).to(wt.dtype)
-        if layer.kind == "linear":
-            return (x.reshape(a.shape[0], -1) @ wt.T).numpy()
-        conv = F.conv1d if layer.kind == "conv1d" else F.conv2d
-        return conv(x, wt, None, layer.stride, layer.padding, layer.dilation, layer.groups).numpy()
+        wt = self._weights_t(layer, w, cached)
+        return None if wt is None else self._sums(layer, torch.from_numpy(a).to(wt.dtype), wt)
 
     def _direct_layer(self, layer: IntLayer, a: np.ndarray, w: np.ndarray, faults, p, cached: bool) -> tuple | None:
         """(accumulators (rows, out), output spatial shape) of a one-group convolution by the multiplier's

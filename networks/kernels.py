@@ -1,5 +1,6 @@
 """Numba kernels of the integer engine's graph interpreter: input quantization, operand histograms, signed sums of
-products, requantization of accumulators, and two's-complement wrap-around."""
+products, requantization of accumulators (with bit flips of the accumulators inside the fused pass), and
+two's-complement wrap-around."""
 
 from __future__ import annotations
 
@@ -122,6 +123,33 @@ def finish(y, bias, mult, shift, lo, hi, clamp, acc_bits):
 
 
 @njit(cache=True, nogil=True)
+def finish_flipped(out, y, bias, mult, shift, lo, hi, clamp, acc_bits, words, masks):
+    """finish's outputs `out` (N, out, L), in place, where accumulators are flipped: word words[t] (ascending) of
+    the accumulators (N * L, out) (row s * L + l, as `accumulators` lays them out), wrapped to acc_bits two's
+    complement, XORed with masks[t] (int64, bits below acc_bits), wrapped again and requantized as finish does."""
+    n, c, length = y.shape
+    half = np.int64(1) << np.int64(shift - 1) if shift > 0 else np.int64(0)
+    sh = np.int64(shift)
+    top = np.int64(1) << np.int64(acc_bits - 1)
+    mask = (np.int64(1) << np.int64(acc_bits)) - 1 if acc_bits < 64 else np.int64(-1)
+    yf, of = y.reshape(-1), out.reshape(-1)
+    s, j, o, prev = 0, 0, 0, 0  # (sample, position, column) of word prev, walked forward
+    for t in range(words.shape[0]):
+        o += words[t] - prev
+        prev = words[t]
+        if o >= 4 * c:
+            j, o = j + o // c, o % c
+        while o >= c:  # flips lie a few columns apart: cheaper than a division
+            o -= c
+            j += 1
+        if j >= length:
+            s, j = s + j // length, j % length
+        k = (s * c + o) * length + j
+        a = ((np.int64(yf[k]) + bias[o] + top) & mask) - top
+        of[k] = _requant1(a ^ masks[t], np.int64(0), mult[o], half, sh, lo, hi, clamp, top, mask)
+
+
+@njit(cache=True, nogil=True)
 def requantize(acc, n, mult, shift, lo, hi, clamp, wrap_bits):
     """Layer outputs (n, out, L) from accumulators acc (n * L, out) int64 (row s * L + l): wrapped to wrap_bits
     two's complement (0: not wrapped), requantized ((acc * mult[o] + 2^(shift-1)) >> shift), clamped to [lo, hi]
@@ -143,6 +171,26 @@ def requantize(acc, n, mult, shift, lo, hi, clamp, wrap_bits):
                     v = min(max(v, lo), hi)
                 out[s, o, j] = v
     return out
+
+
+@njit(cache=True, nogil=True)
+def as_float(a, out, lo, hi):
+    """out[i] = a[i] for flat integer words a and a float array out of their size; True when every word lies in
+    [lo, hi]."""
+    mn, mx = lo, hi
+    for i in range(a.shape[0]):
+        v = a[i]
+        out[i] = v
+        mn = min(mn, v)
+        mx = max(mx, v)
+    return lo <= mn and mx <= hi
+
+
+def xor_words(values: np.ndarray, masks: np.ndarray, bits: int, signed: bool) -> np.ndarray:
+    """`bits`-bit words (integers within the word's range) XORed with masks (uint64, bits below `bits`): int64
+    words again, two's complement when signed."""
+    v = values.astype(np.int64) ^ masks.view(np.int64)
+    return wrap(v, bits) if signed else v
 
 
 def wrap(values: np.ndarray, bits: int) -> np.ndarray:

@@ -25,12 +25,14 @@ processing elements: mac-gate, pe-add, pe-gate).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+from numba import njit
 
 from circuits.faults import GateFaultPlan, GateFaults, draw_stuck, flip_positions
 from circuits.simulate import to_signed
@@ -77,6 +79,7 @@ class NoiseModel:
     transient: ClassVar[bool] = True  # False: faults are shared by every sample of a trial
     gate_level: ClassVar[bool] = True  # can be realised as faults of single gate outputs
     word_level: ClassVar[bool] = True  # can be realised on integer words
+    xor_flips: ClassVar[bool] = False  # words() XORs flips drawn independently of the values (`flips` draws them)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -126,6 +129,12 @@ class NoiseModel:
               batch_axis: bool = True) -> np.ndarray:
         """Realise the noise on `width`-bit integer words (two's complement when signed). batch_axis: the
         first axis indexes samples (a permanent fault location is the same for every sample)."""
+        raise NotImplementedError
+
+    def flips(self, n_words: int, width: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Kinds with `xor_flips`: the flips of n_words `width`-bit words, drawn from `rng` exactly as `words` draws
+        them, as (sorted distinct word indices (int64), their XOR masks (uint64, bit 0 the least significant));
+        `words` returns the values wrapped to `width` bits (two's complement when signed) with those words XORed."""
         raise NotImplementedError
 
     def gate_faults(self, n_gates: int, rng: np.random.Generator) -> GateFaultPlan:
@@ -190,6 +199,18 @@ class FaultPlan:
     def gates(self, n_gates: int, rng: np.random.Generator) -> GateFaultPlan:
         return GateFaults() if self.noise.is_clean else self.noise.gate_faults(n_gates, rng)
 
+    @property
+    def xor(self) -> bool:
+        """True when the realisation on words is an XOR of flips drawn independently of the values (`flips`)."""
+        return self.noise.xor_flips
+
+    def flips(self, n_words: int, width: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """What calling this plan on n_words `width`-bit words draws, as (word indices, XOR masks) (see
+        NoiseModel.flips; nothing drawn at the clean level or without words, as apply_words); only where `xor`."""
+        if self.noise.is_clean or n_words == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.uint64)
+        return self.noise.flips(n_words, width, rng)
+
 
 def _to_unsigned(values: np.ndarray, width: int, signed: bool) -> np.ndarray:
     v = np.asarray(values, dtype=np.int64)
@@ -199,6 +220,29 @@ def _to_unsigned(values: np.ndarray, width: int, signed: bool) -> np.ndarray:
 def _from_unsigned(u: np.ndarray, width: int, signed: bool) -> np.ndarray:
     v = u.astype(np.int64)
     return to_signed(v, width) if signed else v
+
+
+@functools.lru_cache(maxsize=256)
+def _lanes(bits: tuple | None, width: int) -> np.ndarray:
+    """The bit positions of a `width`-bit word that may flip (bits: BitFlip.bits), int64, read-only."""
+    lanes = np.array([b for b in (bits if bits is not None else range(width)) if b < width], np.int64)
+    lanes.flags.writeable = False
+    return lanes
+
+
+@njit(cache=True, nogil=True)
+def _by_word(pos: np.ndarray, lanes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct flip positions (word * len(lanes) + lane) -> (the flipped words, ascending, their masks:
+    uint64 with bit lanes[lane] set for every flip of the word)."""
+    words, masks = np.empty(len(pos), np.int64), np.zeros(len(pos), np.uint64)
+    k, nl = -1, len(lanes)
+    for t in range(len(pos)):
+        word = pos[t] // nl
+        if k < 0 or words[k] != word:
+            k += 1
+            words[k] = word
+        masks[k] |= np.uint64(1) << np.uint64(lanes[pos[t] - word * nl])
+    return words[:k + 1], masks[:k + 1]
 
 
 def _wrapped(values: np.ndarray, width: int, signed: bool) -> np.ndarray:
@@ -223,6 +267,7 @@ class BitFlip(NoiseModel):
     level_unit: ClassVar[str] = "p"
     per_element_probability: ClassVar[bool] = True
     default_target_width: ClassVar[float] = 0.1  # decades
+    xor_flips: ClassVar[bool] = True
     summary: ClassVar[str] = "each bit at the site flips independently with probability p (level: p in [0, 1])"
 
     def check_level(self, level):
@@ -243,19 +288,19 @@ class BitFlip(NoiseModel):
         return math.sqrt(a * b) if a > 0 and b > 0 else (a + b) / 2
 
     def words(self, values, width, signed, rng, batch_axis=True):
-        lanes = [b for b in (self.bits if self.bits is not None else range(width)) if b < width]
-        if not lanes:
+        if not len(_lanes(self.bits, width)):
             return values
         out = _wrapped(values, width, signed)
-        pos = flip_positions(out.size * len(lanes), self.level, rng)
-        if len(pos):  # positions are sorted, so the flips of one word are adjacent: OR them, then XOR once
-            word, lane = np.divmod(pos, len(lanes))
-            masks = np.left_shift(np.uint64(1), np.asarray(lanes, np.uint64)[lane])
-            first = np.flatnonzero(np.concatenate(([True], word[1:] != word[:-1])))
-            flat, words = out.reshape(-1), word[first]
-            u = _to_unsigned(flat[words], width, signed) ^ np.bitwise_or.reduceat(masks, first)
+        words, masks = self.flips(out.size, width, rng)
+        if len(words):
+            flat = out.reshape(-1)
+            u = _to_unsigned(flat[words], width, signed) ^ masks
             flat[words] = _from_unsigned(u, width, signed)  # only the flipped words leave the int64 array
         return out
+
+    def flips(self, n_words, width, rng):
+        lanes = _lanes(self.bits, width)
+        return _by_word(flip_positions(n_words * len(lanes), self.level, rng) if len(lanes) else lanes, lanes)
 
     def check_gate_site(self, site):
         if self.bits is not None:
