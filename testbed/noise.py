@@ -29,6 +29,7 @@ import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import ClassVar
 
 import numpy as np
@@ -140,6 +141,12 @@ class NoiseModel:
     def gate_faults(self, n_gates: int, rng: np.random.Generator) -> GateFaultPlan:
         """Realise the noise as faults of a netlist's `n_gates` gate outputs (seed left 0 for the caller)."""
         raise NoiseError(f"{self.kind} noise cannot be realised as gate faults")
+
+    def word_closed_form(self, width: int, golden: np.ndarray, signed: bool, d: float) -> dict | None:
+        """Where this noise alone sets the break-down of `width`-bit result words whatever computed them (golden:
+        the noise-free words; d: the disagreement criterion): {"formula", "level"}, a check of the estimator;
+        None where no closed form is known."""
+        return None
 
     # -- derived --------------------------------------------------------------------------------------
     def at(self, level: float) -> NoiseModel:
@@ -309,6 +316,13 @@ class BitFlip(NoiseModel):
     def gate_faults(self, n_gates, rng):
         return GateFaults(flip_p=self.level)
 
+    def word_closed_form(self, width, golden, signed, d):
+        """Every bit of the word flips independently with probability p: the word is exact with probability
+        (1 - p)^W, so p = 1 - (1 - d)^(1/W) (all bits only: a per-bit view has no word closed form here)."""
+        if self.bits is not None:
+            return None
+        return {"formula": f"1 - (1 - p)^{width} = {d:g}", "level": 1 - (1 - d) ** (1 / width)}
+
     def _extra_label(self):
         return f", bits {list(self.bits)}" if self.bits is not None else ""
 
@@ -391,6 +405,26 @@ class Additive(NoiseModel):
 
     def level_at(self, severity):
         return -severity
+
+    def word_closed_form(self, width, golden, signed, d):
+        """alpha r is rounded and clipped to the word's range: a word changes when |alpha r| >= 1/2 (half an LSB),
+        and a word on the edge of the range (0 unsigned) only towards the inside; with s the mean number of open
+        sides per word (2 minus the fraction on an edge), d = s q where q = P(alpha r >= 1/2) = Q(1 / (2 alpha))
+        (Gaussian) or 1/2 - 1/(4 sqrt(3) alpha) (uniform), so SNR = log2(sqrt(P) / alpha) with alpha =
+        1 / (2 Q^-1(d / s)) or 1 / (4 sqrt(3) (1/2 - d / s)), P the mean square of the golden words."""
+        lo, hi = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
+        g = np.asarray(golden, np.float64)
+        rms = math.sqrt(float(np.mean(np.square(g))))
+        sides = float(np.mean((g > lo).astype(np.float64) + (g < hi)))
+        if rms == 0:
+            return None
+        q = d / sides
+        if self.dist == "gaussian":
+            alpha, law = 1 / (2 * NormalDist().inv_cdf(1 - q)), "Q(1/(2 alpha))"
+        else:
+            alpha, law = 1 / (4 * math.sqrt(3) * (0.5 - q)), "(1/2 - 1/(4 sqrt(3) alpha))"
+        return {"formula": f"{sides:.4g} {law} = {d:g}, SNR = log2({rms:.6g} / alpha)",
+                "level": math.log2(rms / alpha)}
 
     def words(self, values, width, signed, rng, batch_axis=True):
         power = float(np.mean(np.square(values, dtype=np.float64)))

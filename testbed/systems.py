@@ -14,8 +14,6 @@ operations would be right.
 from __future__ import annotations
 
 import copy
-import math
-from statistics import NormalDist
 
 import numpy as np
 
@@ -203,38 +201,10 @@ class CircuitSystem(System):
         return row
 
     def closed_form(self, noise: NoiseModel, site: str) -> dict | None:
-        """Where the result word's noise alone sets the break-down, whatever the circuit (d: the disagreement
-        criterion). Independent flips of every bit of the W-bit word with probability p: the word is exact with
-        probability (1 - p)^W, so p = 1 - (1 - d)^(1/W). Additive noise alpha*r (testbed.noise.Additive: alpha =
-        sqrt(P) 2^-SNR, P the mean square of the golden words, then rounding and clipping to the word's range): a
-        word changes when |alpha r| >= 1/2 (half an LSB), and at a word on the edge of the range (0 unsigned) only
-        towards the inside; with s the mean number of open sides per word (2 minus the fraction on an edge), d =
-        s q where q = P(alpha r >= 1/2) = Q(1 / (2 alpha)) (Gaussian) or 1/2 - 1/(4 sqrt(3) alpha) (uniform), so
-        SNR = log2(sqrt(P) / alpha) with alpha = 1 / (2 Q^-1(d / s)) or 1 / (4 sqrt(3) (1/2 - d / s))."""
+        """At the result word, the noise's own closed form (NoiseModel.word_closed_form), whatever the circuit."""
         if site != self.word_site:
             return None
-        d = SETTINGS.disagreement
-        if noise.kind == "additive":
-            return self._additive_closed_form(noise.dist, d)
-        if not (noise.per_element_probability and noise.transient) or noise.params.get("bits") is not None:
-            return None
-        return {"formula": f"1 - (1 - p)^{self.width} = {d:g}", "level": 1 - (1 - d) ** (1 / self.width)}
-
-    def _additive_closed_form(self, dist: str, d: float) -> dict | None:
-        lo, hi = (-(1 << (self.width - 1)), (1 << (self.width - 1)) - 1) if self.netlist.signed \
-            else (0, (1 << self.width) - 1)
-        g = self.golden.astype(np.float64)
-        rms = math.sqrt(float(np.mean(np.square(g))))
-        sides = float(np.mean((g > lo).astype(np.float64) + (g < hi)))
-        if rms == 0 or dist not in ("gaussian", "uniform"):
-            return None
-        q = d / sides
-        if dist == "gaussian":
-            alpha, law = 1 / (2 * NormalDist().inv_cdf(1 - q)), "Q(1/(2 alpha))"
-        else:
-            alpha, law = 1 / (4 * math.sqrt(3) * (0.5 - q)), "(1/2 - 1/(4 sqrt(3) alpha))"
-        return {"formula": f"{sides:.4g} {law} = {d:g}, SNR = log2({rms:.6g} / alpha)",
-                "level": math.log2(rms / alpha)}
+        return noise.word_closed_form(self.width, self.golden, self.netlist.signed, SETTINGS.disagreement)
 
     def fault_locations(self, site: Site) -> int | None:
         return self.netlist.n_gates if site.gate_level else None
