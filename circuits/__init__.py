@@ -23,7 +23,14 @@ from circuits.netlist import Netlist, from_gates
 from circuits.registry import GENERATORS, Param, circuit, generator
 from circuits.signed import booth_multiplier
 from circuits.simulate import exhaustive, simulate, simulate_planes
-from circuits.sparse import flip_sites, simulate_touched, simulate_touched_pairs, sparse_pays_off, touched_vectors
+from circuits.sparse import (
+    flip_keys,
+    flip_sites,
+    simulate_touched,
+    simulate_touched_pairs,
+    sparse_pays_off,
+    touched_vectors,
+)
 from circuits.timed import Timed, timed_simulate
 from circuits.timing import StaticTiming, dynamic_energy, gate_delays, static_timing
 from circuits.timing_faults import TimingPlan, TimingReport
@@ -33,7 +40,7 @@ __all__ = [
     "Param", "booth_multiplier", "broken_array_multiplier", "circuit", "exhaustive", "from_gates", "generator",
     "kogge_stone_adder", "multiplier", "ripple_carry_adder", "simulate", "simulate_planes", "tmr", "transpose64",
     "truncated_multiplier", "hardening", "mac", "StaticTiming", "Timed", "dynamic_energy", "gate_delays",
-    "static_timing", "timed_simulate", "flip_sites", "simulate_touched", "sparse_pays_off",
+    "static_timing", "timed_simulate", "flip_keys", "flip_sites", "simulate_touched", "sparse_pays_off",
     "simulate_touched_pairs", "touched_vectors",
     "TimingPlan", "TimingReport",
 ]

@@ -33,10 +33,83 @@ _SOURCE = "\n".join(["import numpy as np", "from numba import njit", "from circu
 
 @njit(cache=True, nogil=True)
 def draw(nblocks, ng, p, seed, k0, cdf):
-    """Sorted keys vector * ng + gate of every flip of blocks 0..nblocks-1 (block: {B} words of ng gates)."""
+    """Sorted keys vector * ng + gate of every flip of blocks 0..nblocks-1 (block: {B} words of ng gates): the
+    stream of _fill_flips (a binomial count per block by inverting cdf, then distinct positions by Lemire's
+    method, repeats redrawn), each position pos = (gate * {B} + word) * 64 + bit turned into its key as drawn."""
+    nw = ng * {B}
+    if p > DENSE_P:
+        return _draw_dense(nblocks, ng, p, seed, k0, cdf)
+    n32 = np.uint64(nw * 64)
+    low32 = np.uint64(0xFFFFFFFF)
+    reject = (np.uint64(1 << 32) - n32) % n32
+    fm = np.zeros(nw, np.uint64)  # the block's drawn positions (bits), cleared after each block
+    keys = np.empty(int(p * nw * 64 * nblocks * 1.05) + 1024, np.int64)
+    pos_of = np.empty(256, np.int64)
+    start = np.searchsorted(cdf, 0.5)  # the walk to the inverse CDF starts at the median
+    m = 0
+    state = np.uint64(0)
+    for blk in range(nblocks):
+        if blk % {CHUNK_BLOCKS} == 0:
+            state = _seed_chunk(seed, blk // {CHUNK_BLOCKS})
+        state += _GOLD
+        u = float(_mix(state) >> np.uint64(11)) * 1.1102230246251565e-16
+        j = start  # the first index with cdf > u (np.searchsorted(cdf, u, side="right"))
+        if cdf[j] <= u:
+            j += 1
+            while cdf[j] <= u:
+                j += 1
+        else:
+            while j > 0 and cdf[j - 1] > u:
+                j -= 1
+        count = k0 + j
+        if m + count > keys.shape[0]:
+            keys = np.concatenate((keys, np.empty(max(keys.shape[0], count), np.int64)))
+        big = count > 48
+        if count > pos_of.shape[0]:
+            pos_of = np.empty(2 * count, np.int64)
+        base = np.int64(blk) * {B} * 64
+        m0 = m
+        spare = False
+        draws = np.uint64(0)
+        while m - m0 < count:
+            if spare:  # two 32-bit draws per 64-bit output
+                x = draws & low32
+            else:
+                state += _GOLD
+                draws = _mix(state)
+                x = draws >> np.uint64(32)
+            spare = not spare
+            mm = x * n32
+            if (mm & low32) < reject:
+                continue
+            pos = np.int64(mm >> np.uint64(32))
+            word = pos >> 6
+            key = (base + (word % {B}) * 64 + (pos & 63)) * ng + word // {B}
+            bit = np.uint64(1) << np.uint64(pos & 63)
+            if fm[word] & bit:
+                continue  # distinct positions: redraw
+            fm[word] |= bit
+            pos_of[m - m0] = word
+            q = m
+            if not big:
+                while q > m0 and keys[q - 1] > key:  # insertion sort of the block's few keys
+                    keys[q] = keys[q - 1]
+                    q -= 1
+            keys[q] = key
+            m += 1
+        if big:
+            keys[m0:m] = np.sort(keys[m0:m])
+        for t in range(m - m0):
+            fm[pos_of[t]] = 0
+    return keys[:m]
+
+
+@njit(cache=True, nogil=True)
+def _draw_dense(nblocks, ng, p, seed, k0, cdf):
+    """draw for p > DENSE_P (every bit drawn): the keys of _fill_flips' words."""
     nw = ng * {B}
     fm = np.zeros(nw, np.uint64)
-    touched = np.empty(int(min(p, DENSE_P) * nw * 128) + 256, np.int64)
+    touched = np.empty(1, np.int64)
     keys = np.empty(1024, np.int64)
     m = 0
     state = np.uint64(0)
@@ -44,30 +117,19 @@ def draw(nblocks, ng, p, seed, k0, cdf):
     for blk in range(nblocks):
         if blk % {CHUNK_BLOCKS} == 0:
             state = _seed_chunk(seed, blk // {CHUNK_BLOCKS})
-        state, nt = _fill_flips(fm, 0, nw, p, state, touched, k0, cdf)
+        state, _ = _fill_flips(fm, 0, nw, p, state, touched, k0, cdf)
+        if m + nw * 64 > keys.shape[0]:
+            keys = np.concatenate((keys, np.empty(max(keys.shape[0], nw * 64), np.int64)))
         m0 = m
-        most = nw * 64 if nt < 0 else nt * 64  # at most this many flips in the listed words
-        if m + most > keys.shape[0]:
-            keys = np.concatenate((keys, np.empty(max(keys.shape[0], most), np.int64)))
-        for q in range(nw if nt < 0 else nt):
-            w = q if nt < 0 else touched[q]
+        for w in range(nw):
             word = fm[w]
-            fm[w] = 0  # a word listed twice is read once
+            fm[w] = 0
             base = (blk * {B} + w % {B}) * 64 * ng + w // {B}
             while word:
                 keys[m] = base + np.int64(trailing_zeros(word)) * ng
                 word &= word - one  # the lowest set bit cleared
                 m += 1
-        if m - m0 > 64:  # sort the block's keys (blocks ascend: the keys end up sorted)
-            keys[m0:m] = np.sort(keys[m0:m])
-        else:  # insertion sort: no allocation for the few flips of a sparse block
-            for q in range(m0 + 1, m):
-                key = keys[q]
-                j = q
-                while j > m0 and keys[j - 1] > key:
-                    keys[j] = keys[j - 1]
-                    j -= 1
-                keys[j] = key
+        keys[m0:m] = np.sort(keys[m0:m])
     return keys[:m]
 
 
@@ -201,6 +263,18 @@ def simulate_touched(netlist: Netlist, operands: dict, lane: np.ndarray, gates: 
     return unpack_outputs(netlist, outs, n)
 
 
+def flip_keys(netlist: Netlist, total: int, faults: GateFaultPlan) -> np.ndarray:
+    """Sorted keys vector * n_gates + gate of every flip of `faults` that simulate_planes draws over the planes of
+    `total` vectors (padded to whole layout.WORDS words) falling on a vector below `total`."""
+    p = float(faults.flip_p)
+    if p <= 0 or netlist.n_gates == 0:
+        return np.zeros(0, np.int64)
+    k0, cdf = binomial_cdf(netlist.n_gates, p)
+    keys = _kernels().draw(-(-max(total, 1) // (64 * WORDS)) * WORDS // B, netlist.n_gates, p,
+                           int(faults.seed) & 0x7FFFFFFFFFFFFFFF, k0, cdf)
+    return keys[:np.searchsorted(keys, total * netlist.n_gates)]
+
+
 def touched_vectors(netlist: Netlist, total: int, faults: GateFaultPlan) -> tuple:
     """(distinct touched vectors (V,), lane (F,), gates (F,)): every flip of `faults` that simulate_planes draws
     over the planes of `total` vectors (padded to whole layout.WORDS words) falling on a vector below `total`,
@@ -247,3 +321,4 @@ def simulate_sparse(netlist: Netlist, operands: dict, planes: np.ndarray, n: int
         for bus, values in simulate_touched(netlist, ops, lane, gates, faults).items():
             out[bus][touched] = values
     return out
+

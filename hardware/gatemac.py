@@ -22,6 +22,7 @@ from circuits import (
     GateFaultPlan,
     Netlist,
     TimingPlan,
+    flip_keys,
     simulate_planes,
     simulate_touched_pairs,
     touched_vectors,
@@ -343,19 +344,68 @@ def touched(netlist: Netlist, a: np.ndarray, mag: np.ndarray, faults: GateFaultP
     return s, o, i, _touched_products(netlist, a[s, i], mag[o, i], lane, gat, faults)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _divmod(x, d, inv):
+    """divmod(x, d) for 0 <= x < 2^52, 0 < d, inv = 1 / d: a float multiply and one correction step."""
+    q = np.int64(x * inv)
+    r = x - q * d
+    if r < 0:
+        q -= 1
+        r += d
+    elif r >= d:
+        q += 1
+        r -= d
+    return q, r
+
+
 @njit(cache=True, nogil=True)
-def _correct(acc, wrong, s, o, av, wv, xa, xb, new, table_t, twos, measure):
-    """acc[s, o] += sign * (new - table_t[xb, xa]) per touched vector (sign: +1 in two's complement, else
-    sign(w) sgn(a)); with measure, wrong[s] and the returned change of the sum of squared product errors
-    (against a * w, or |a| * |w|) follow the new products."""
+def _touched_sites(keys, ng, out, k):
+    """From sorted flip keys vector * ng + gate ((s * out + o) * k + i vectors): per distinct touched vector its
+    s, o, i; per flip the index of its vector (lane) and its gate."""
+    f_n = keys.shape[0]
+    lane = np.empty(f_n, np.int64)
+    gates = np.empty(f_n, np.int64)
+    s = np.empty(f_n, np.int64)
+    o = np.empty(f_n, np.int64)
+    i = np.empty(f_n, np.int64)
+    m = -1
+    last = -1
+    for f in range(f_n):
+        vec, gates[f] = divmod(keys[f], ng)
+        if vec != last:
+            m += 1
+            last = vec
+            so, i[m] = divmod(vec, k)
+            s[m], o[m] = divmod(so, out)
+        lane[f] = m
+    return s[:m + 1], o[:m + 1], i[:m + 1], lane, gates
+
+
+@njit(cache=True, nogil=True)
+def _patterns(o, i, av, w, twos, wa, wb):
+    """The multiplier's operands of touched vector t: av[t] and w[o[t], i[t]] as bit patterns (two's complement,
+    wa and wb bits) or magnitudes."""
+    xa = np.empty(o.shape[0], np.int64)
+    xb = np.empty(o.shape[0], np.int64)
+    for t in range(o.shape[0]):
+        a, wv = av[t], np.int64(w[o[t], i[t]])
+        xa[t], xb[t] = ((a & ((1 << wa) - 1), wv & ((1 << wb) - 1)) if twos else (abs(a), abs(wv)))
+    return xa, xb
+
+
+@njit(cache=True, nogil=True)
+def _correct(acc, wrong, s, o, i, av, w, xa, xb, new, table_t, twos, measure):
+    """acc[s, o] += sign * (new[t] - table_t[xb, xa]) per touched vector t (sign: +1 in two's complement, else
+    sign(w) sgn(a); operands av[t], w[o[t], i[t]], table indices xa[t], xb[t]); with measure, wrong[s] and the
+    returned change of the sum of squared product errors (against a * w, or |a| * |w|)."""
     err = 0
     for t in range(s.shape[0]):
+        a, wv = av[t], np.int64(w[o[t], i[t]])
         old = np.int64(table_t[xb[t], xa[t]])
-        a, w = av[t], wv[t]
-        sign = 1 if twos else (0 if w == 0 else (1 if (w > 0) == (a >= 0) else -1))
+        sign = 1 if twos else (0 if wv == 0 else (1 if (wv > 0) == (a >= 0) else -1))
         acc[s[t], o[t]] += sign * (new[t] - old)
         if measure:
-            exact = a * w if twos else abs(a) * abs(w)
+            exact = a * wv if twos else abs(a) * abs(wv)
             d_new, d_old = new[t] - exact, old - exact
             wrong[s[t]] += np.int64(d_new != 0) - np.int64(d_old != 0)
             err += d_new * d_new - d_old * d_old
@@ -371,18 +421,15 @@ def sparse_correct(netlist: Netlist, table_t: np.ndarray, base, cols, w: np.ndar
     bit patterns, every product added). cols: the (n, k) operands, or with `take` only their shape (n, k) and
     take(s, i) -> the operands cols[s, i] (never materialised)."""
     n, k = (cols if take is not None else np.shape(cols))
-    s, o, i, lane, gat = _touched(netlist, n, w.shape[0], k, faults)
-    av = (take(s, i) if take is not None else cols[s, i]).astype(np.int64)
-    wv = w[o, i].astype(np.int64)
-    if netlist.signed:
-        xa, xb = av & ((1 << netlist.inputs["a"]) - 1), wv & ((1 << netlist.inputs["b"]) - 1)
-    else:
-        xa, xb = np.abs(av), np.abs(wv)
-    new = _touched_products(netlist, xa, xb, lane, gat, faults)
+    keys = flip_keys(netlist, n * w.shape[0] * k, faults)
+    s, o, i, lane, gates = _touched_sites(keys, netlist.n_gates, w.shape[0], k)
+    av = np.asarray(take(s, i) if take is not None else cols[s, i], np.int64)
+    xa, xb = _patterns(o, i, av, w, netlist.signed, netlist.inputs["a"], netlist.inputs["b"])
+    new = _touched_products(netlist, xa, xb, lane, gates, faults)
     acc, *rest = base if measure else (base,)
     acc = np.array(acc, np.int64)
     wrong = np.array(rest[0], np.int64) if measure else np.zeros(0, np.int64)
-    d_err = _correct(acc, wrong, s, o, av, wv, xa, xb, new, table_t, netlist.signed, measure)
+    d_err = _correct(acc, wrong, s, o, i, av, w, xa, xb, new, table_t, netlist.signed, measure)
     return (acc, wrong, rest[1], rest[2] + int(d_err)) if measure else acc
 
 

@@ -67,6 +67,18 @@ def signals(n_train: int = 4000, n_test: int = 1000, length: int = 40, seed: int
 MAX_NPZ_BYTES = 1 << 30  # the most an .npz may hold uncompressed (1 GiB): a test set, not a training corpus
 
 
+def npz_arrays(path) -> list[str]:
+    """The names of the arrays in an .npz file, from its zip directory alone ([] when it is not a readable zip: the
+    loader then says what is wrong)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return [name.removesuffix(".npy") for name in zf.namelist()]
+    except (OSError, zipfile.BadZipFile):
+        return []
+
+
 def check_npz(path) -> None:
     """NetworkError unless `path` is a regular file whose arrays, read from their .npy headers only, are of
     numeric dtypes and hold together at most MAX_NPZ_BYTES, each exactly as large as its header says (a zip bomb

@@ -82,8 +82,12 @@ class TrainNoise:
                                f"{', '.join(f.name for f in fields(cls))})")
         return cls(**value)
 
+    def netlist(self) -> circuits.Netlist:
+        """The multiplier the network is trained against."""
+        return circuits.multiplier(8, form=self.multiplier)
+
     def model(self) -> ErrorModel:
-        return error_model(circuits.multiplier(8, form=self.multiplier), self.kind, self.level)
+        return error_model(self.netlist(), self.kind, self.level)
 
 
 class Injector:

@@ -5,7 +5,8 @@ ATen operations is read as it is), runs it on the calibration inputs (float, in 
 then converts node by node: each fx node is described as an Op by the operation of networks.ops that handles
 its module, function or method (the registry `OPERATIONS`: an operation is one class there, with its torch
 forms and its integer lowering), then each Op is lowered to integer nodes (networks.graph) with a `Builder`.
-Shape arithmetic (x.size(0), ...) is folded away. Anything else: NetworkError naming the node and listing what
+Shape arithmetic (x.size(0), ...) is folded away, and so are computations on parameters alone (a weight times
+its mask). Anything else: NetworkError naming the node and listing what
 is supported.
 """
 
@@ -59,18 +60,30 @@ def trace(module: nn.Module) -> fx.GraphModule:
                            f"{supported()}") from None
 
 
-def _bind(node, names: tuple, values: dict) -> dict:
-    """Arguments of a call by parameter name ('self' read as 'input'); parameters (get_attr nodes) as tensors."""
+def _bind(node, names: tuple, values: dict, constants: set) -> dict:
+    """Arguments of a call by parameter name ('self' read as 'input'); parameters and constants as tensors."""
     out = dict(zip(names, node.args, strict=False))
     out.update({("input" if k == "self" else k): v for k, v in node.kwargs.items()})
-    return {k: values[v.name] if isinstance(v, fx.Node) and v.op == "get_attr" else v for k, v in out.items()}
+    return {k: values[v.name] if isinstance(v, fx.Node) and v.name in constants else v for k, v in out.items()}
 
 
-def describe(node, gm, values) -> Op | None:
-    """The Op of one fx node; None for nodes that compute no tensor of the data path (shapes, parameters)."""
+def constants(gm: fx.GraphModule) -> set:
+    """Names of the nodes that do not depend on the input: parameters (get_attr) and calls on them alone, such as
+    a weight times its mask in an exported graph (folded: their calibration values are used as constants)."""
+    out: set = set()
+    for nd in gm.graph.nodes:
+        if nd.op == "get_attr" or (nd.op in ("call_function", "call_method")
+                                   and all(a.name in out for a in nd.all_input_nodes)
+                                   and nd.all_input_nodes):
+            out.add(nd.name)
+    return out
+
+
+def describe(node, gm, values, consts: set = frozenset()) -> Op | None:
+    """The Op of one fx node; None for nodes that compute no tensor of the data path (shapes, parameters,
+    constants: `consts`)."""
     v = values.get(node.name)
-    if node.op in ("get_attr",) or (node.op != "output" and not isinstance(v, torch.Tensor)
-                                    and _is_shape_value(v)):
+    if node.name in consts or (node.op != "output" and not isinstance(v, torch.Tensor) and _is_shape_value(v)):
         return None
     if node.op == "placeholder":
         return Op("input", [])
@@ -85,7 +98,7 @@ def describe(node, gm, values) -> Op | None:
     op, names = for_call(node)
     if op is None:
         raise unsupported(node)
-    return op.from_call(_bind(node, names, values), node)
+    return op.from_call(_bind(node, names, values, consts), node)
 
 
 def _is_shape_value(v) -> bool:
@@ -191,8 +204,9 @@ def from_torch(module: nn.Module, calibration, *, act_bits: int = 8, weight_bits
     if len(placeholders) != 1:
         raise NetworkError(f"{type(module).__name__}: the module must take one input tensor, it takes "
                            f"{len(placeholders)}")
+    consts = constants(gm)
     for nd in gm.graph.nodes:
-        b.ops[nd.name] = describe(nd, gm, recorder.values)
+        b.ops[nd.name] = describe(nd, gm, recorder.values, consts)
     for nd in gm.graph.nodes:
         op = b.ops[nd.name]
         if op is not None and nd.name not in b.env:

@@ -46,15 +46,22 @@ class RangeRestriction:
 
 
 class _Profiler(IntegerEngine):
-    """The exact engine that keeps every multiply layer's outputs (N, out, ...) of its passes."""
+    """The exact engine that counts the output values of every ReLU layer of its passes: hist[name] (out, hi + 1)
+    int64, the number of outputs of channel c equal to v (clamp (0, hi): every output is in 0..hi), so memory
+    does not grow with the profiling inputs."""
 
     def __init__(self, model: IntegerModel):
         super().__init__(model)
-        self.outputs: dict[str, list[np.ndarray]] = {name: [] for name in self.layer_names}
+        self.hist = {lay.name: np.zeros((lay.n_out, int(lay.clamp[1]) + 1), np.int64) for lay in model.layers
+                     if lay.relu}
 
     def multiply(self, node, ins, p):
         out = super().multiply(node, ins, p)
-        self.outputs[node.layer.name].append(out)
+        hist = self.hist.get(node.layer.name)
+        if hist is not None:
+            values = np.moveaxis(out, 1, 0).reshape(hist.shape[0], -1)
+            flat = values + np.arange(hist.shape[0])[:, None] * hist.shape[1]
+            hist += np.bincount(flat.ravel(), minlength=hist.size).reshape(hist.shape)
         return out
 
 
@@ -72,20 +79,21 @@ def profile_bounds(model: IntegerModel, x: np.ndarray, rule: RangeRestriction, b
     for lay in plain.layers:
         if not lay.relu:
             continue
-        out = np.concatenate(engine.outputs[lay.name])  # (N, out, ...)
-        values = np.moveaxis(out, 1, 0).reshape(lay.n_out, -1)
+        hist = engine.hist[lay.name]
         if rule.per == "layer":
-            bound = np.full(lay.n_out, _statistic(values.ravel(), rule.percentile))
+            bound = np.full(lay.n_out, _statistic(hist.sum(axis=0), rule.percentile))
         else:
-            bound = np.array([_statistic(v, rule.percentile) for v in values])
+            bound = np.array([_statistic(h, rule.percentile) for h in hist])
         bounds[lay.name] = np.minimum(bound, lay.clamp[1]).astype(np.int64)
     return bounds
 
 
-def _statistic(values: np.ndarray, percentile: float) -> int:
-    """The percentile of integer values, rounded up to an integer (the 'higher' order statistic: never below any
-    value it is meant to keep)."""
-    return int(np.percentile(values, percentile, method="higher"))
+def _statistic(counts: np.ndarray, percentile: float) -> int:
+    """The percentile of the integer values counted by `counts` (counts[v]: how many equal v), rounded up: the
+    'higher' order statistic of np.percentile, value number ceil(percentile / 100 * (n - 1)) of the n sorted ones
+    (never below any value it is meant to keep)."""
+    rank = int(np.ceil(np.true_divide(percentile, 100) * (int(counts.sum()) - 1)))
+    return int(np.searchsorted(np.cumsum(counts), rank, side="right"))
 
 
 def with_bounds(model: IntegerModel, bounds: dict) -> IntegerModel:

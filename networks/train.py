@@ -90,8 +90,9 @@ class ModelConfig:
         d.pop("extra")
         if self.training == "plain":  # the keys of plain models are those from before fault-aware training
             del d["training"], d["train_noise"]
-        else:
+        else:  # and the multiplier's gates: a changed generator trains anew
             d["fault_aware_version"] = FAULT_AWARE_VERSION
+            d["multiplier_netlist"] = self.train_noise.netlist().fingerprint()
         return hashlib.sha256(json.dumps([TRAIN_VERSION, d], sort_keys=True).encode()).hexdigest()[:20]
 
 

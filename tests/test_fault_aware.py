@@ -140,3 +140,12 @@ def test_suite_key_parses_caches_and_changes_the_model(tmp_path, monkeypatch):
     assert torch.equal(again.layers[0].weight, model.layers[0].weight)
     with pytest.raises(SuiteError, match=r"systems.net.*train_noise.multiplier = 'booth' is invalid"):
         _load(tmp_path, SUITE.format(training="fault-aware").replace("level = 3e-4", "multiplier = 'booth'"))
+
+
+def test_model_key_follows_the_multiplier_netlist(monkeypatch):
+    config = ModelConfig(hidden=(8,), epochs=4, training="fault-aware", train_noise={"level": 3e-4})
+    before = config.key()
+    assert dataclasses.replace(config, train_noise=TrainNoise(level=3e-4, multiplier="wallace")).key() != before
+    # the same form name built into other gates (a changed generator) is another model
+    monkeypatch.setattr(TrainNoise, "netlist", lambda self: circuits.truncated_multiplier(8))
+    assert config.key() != before

@@ -3,11 +3,13 @@ activation pushed past its bound by a fault is clamped there, as a hand-written 
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from networks import IntegerEngine
 from networks.errors import NetworkError
 from networks.graph import IntegerModel, IntLayer
-from networks.ranges import RangeRestriction, profile_bounds, restrict_ranges
+from networks.ranges import RangeRestriction, _statistic, profile_bounds, restrict_ranges
 from tests.conftest import DIGITS_MLP, refused, two_trials
 
 RNG = np.random.default_rng(3)
@@ -84,3 +86,19 @@ def test_a_suite_with_a_bad_range_restriction_is_refused(tmp_path, capsys):
     assert "systems.mlp.range_restriction.max: unknown key" in err
     err = refused(tmp_path, capsys, head + 'range_restriction = "yes"\n')
     assert "systems.mlp.range_restriction" in err
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 20), min_size=1, max_size=60),
+       st.one_of(st.just(100.0), st.floats(0.01, 100.0)))
+def test_the_bound_from_counted_values_is_numpys_higher_percentile(values, percentile):
+    counts = np.bincount(values, minlength=21)
+    assert _statistic(counts, percentile) == int(np.percentile(values, percentile, method="higher"))
+
+
+def test_bounds_from_a_data_file_need_profiling_images_apart_from_the_test_set(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x_test=rng.random((8, 64)), y_test=rng.integers(0, 10, 8))
+    head = two_trials("range", 1) + '[systems.mlp]\nkind = "network"\nhidden = [8]\ndata = "d.npz"\n'
+    err = refused(tmp_path, capsys, head + "range_restriction = true\n")
+    assert "systems.mlp.range_restriction" in err and "x_calib" in err and len(err.strip().splitlines()) == 1

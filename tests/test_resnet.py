@@ -73,6 +73,17 @@ def test_resnet20_imports_and_the_engine_follows_float_torch(small_resnet):
     assert np.abs(got - want).max() <= 0.05 * np.abs(want).max()
 
 
+
+def test_the_built_in_resnet20_saved_by_torch_export_imports_as_the_module_does(small_resnet, tmp_path):
+    """The export graph multiplies each weight by its quantizer's mask: a computation on parameters alone, folded."""
+    model, imodel, ds = small_resnet
+    batch = torch.export.Dim("batch")
+    torch.export.save(torch.export.export(model, (torch.zeros(2, 3, 16, 16),), dynamic_shapes=({0: batch},)),
+                      tmp_path / "r.pt2")
+    exported = from_torch(load_model(tmp_path / "r.pt2"), ds.x_train)
+    x = ds.x_test[:8]
+    np.testing.assert_array_equal(IntegerEngine(exported).run(x).logits, IntegerEngine(imodel).run(x).logits)
+
 def test_resnet20_lut_and_gate_level_passes_equal_the_exact_pass_without_faults(small_resnet):
     _, imodel, ds = small_resnet
     x, net = ds.x_test[:2], c.multiplier(8)
