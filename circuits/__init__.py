@@ -6,7 +6,7 @@ import circuits.jitcache  # noqa: F401 (first: Numba caches only in private fold
 
 # isort: split
 from circuits import hardening, imported, mac  # noqa: F401 (registers the file circuits and the MAC)
-from circuits.bitplanes import MASKS, transpose64
+from circuits.bitplanes import MASKS, transpose64, transpose_fields
 from circuits.errors import NetlistError
 from circuits.faults import GateFaultPlan, GateFaults, GateMasks
 from circuits.gates import KINDS
@@ -39,6 +39,7 @@ __all__ = [
     "GENERATORS", "KINDS", "MASKS", "WORDS", "GateFaultPlan", "GateFaults", "GateMasks", "Netlist", "NetlistError",
     "Param", "booth_multiplier", "broken_array_multiplier", "circuit", "exhaustive", "from_gates", "generator",
     "kogge_stone_adder", "multiplier", "ripple_carry_adder", "simulate", "simulate_planes", "tmr", "transpose64",
+    "transpose_fields",
     "truncated_multiplier", "hardening", "mac", "StaticTiming", "Timed", "dynamic_energy", "gate_delays",
     "static_timing", "timed_simulate", "flip_keys", "flip_sites", "simulate_touched", "sparse_pays_off",
     "simulate_touched_pairs", "touched_vectors",

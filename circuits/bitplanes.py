@@ -31,6 +31,27 @@ def transpose64(x, masks):
 
 
 @njit(cache=True, nogil=True)
+def transpose_fields(x, size, masks):
+    """In place, size in {16, 32, 64}: transpose each size x size bit block of x[0:size], the block of field f
+    being bits [f * size, (f + 1) * size) of every word; afterwards field f of x[r] holds, bit j, the old bit
+    f * size + r of x[j]. With x[j] = output plane j (size >= its bits), lane v's value is field v // size of
+    x[v % size]."""
+    j = size // 2
+    r = 2 if size == 16 else 1 if size == 32 else 0  # masks[r] pairs bits j apart
+    while j >= 1:
+        m = masks[r]
+        sj = np.uint64(j)
+        k = 0
+        while k < size:
+            t = ((x[k] >> sj) ^ x[k + j]) & m
+            x[k + j] ^= t
+            x[k] ^= t << sj
+            k = ((k | j) + 1) & ~j
+        j >>= 1
+        r += 1
+
+
+@njit(cache=True, nogil=True)
 def transpose64_lanes(x, masks):
     """transpose64 of the columns of x (64, lanes) at once (the lanes vectorise)."""
     lanes = x.shape[1]

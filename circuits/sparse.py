@@ -28,7 +28,7 @@ from circuits.simulate import _interp_plan, fault_masks, pack_operands, simulate
 
 SPARSE_TOUCHED = 0.01  # sparse pays off while n_gates * flip_p (about the fraction of touched vectors) is below this
 
-_SOURCE = "\n".join(["import numpy as np", "from numba import njit", "from circuits.bitplanes import transpose64",
+_SOURCE = "\n".join(["import numpy as np", "from numba import njit", "from circuits.bitplanes import transpose_fields",
                      "from numba.cpython.unsafe.numbers import trailing_zeros", RNG_SOURCE, *gate_source(), f'''
 
 @njit(cache=True, nogil=True)
@@ -163,16 +163,21 @@ def touched_pairs(x, y, x_at, y_at, ops, sa, sb, sc, dst, in_slot, out_slot, nsl
                   masks):
     """(T,) uint64: the output bits (bit k: output bit k in out_slot order) of a netlist of two input buses on T
     vectors, bus bits x_at[j] (y_at[j]) = bit j of x[t] (y[t]), flip f hitting gate gates[f] of vector lane[f]
-    (lane sorted ascending); 64 vectors per word packed and unpacked by 64 x 64 bit transposes, {B} words per
-    pass over the gates."""
+    (lane sorted ascending); 64 vectors per word packed and unpacked by bit transposes of blocks as wide as the
+    buses and the output (transpose_fields), {B} words per pass over the gates."""
     ng = ops.shape[0]
     t_n = x.shape[0]
     v = np.zeros((nslots, {B}), np.uint64)
     for j in range({B}):
         v[1, j] = ~np.uint64(0)
     fm = np.zeros(ng * {B}, np.uint64)
-    buf = np.empty(64, np.uint64)
+    buf = np.zeros(64, np.uint64)
     res = np.empty(t_n, np.uint64)
+    n_out = out_slot.shape[0]
+    wide = max(x_at.shape[0], y_at.shape[0])
+    size_in = 16 if wide <= 16 else 32 if wide <= 32 else 64
+    size_out = 16 if n_out <= 16 else 32 if n_out <= 32 else 64
+    field = ~np.uint64(0) if size_out == 64 else np.uint64((1 << size_out) - 1)
     nwords = (t_n + 63) // 64
     f = 0
     for w0 in range(0, nwords, {B}):
@@ -181,11 +186,11 @@ def touched_pairs(x, y, x_at, y_at, ops, sa, sb, sc, dst, in_slot, out_slot, nsl
             q = w0 + j
             used = min(64, t_n - 64 * q)
             for src, at in ((x, x_at), (y, y_at)):
-                for t in range(used):
-                    buf[t] = np.uint64(src[64 * q + t])
-                for t in range(used, 64):
-                    buf[t] = 0
-                transpose64(buf, masks)
+                for r in range(size_in):
+                    buf[r] = 0
+                for t in range(used):  # field t // size_in of word t % size_in: the value of lane t
+                    buf[t % size_in] |= np.uint64(src[64 * q + t]) << np.uint64(size_in * (t // size_in))
+                transpose_fields(buf, size_in, masks)
                 for i in range(at.shape[0]):
                     v[in_slot[at[i]], j] = buf[i]
         f0 = f
@@ -197,13 +202,13 @@ def touched_pairs(x, y, x_at, y_at, ops, sa, sb, sc, dst, in_slot, out_slot, nsl
             fm[gates[t] * {B} + (lane[t] >> 6) - w0] = 0
         for j in range(nb):
             q = w0 + j
-            for k in range(out_slot.shape[0]):
+            for k in range(n_out):
                 buf[k] = v[out_slot[k], j]
-            for k in range(out_slot.shape[0], 64):
+            for k in range(n_out, size_out):
                 buf[k] = 0
-            transpose64(buf, masks)
+            transpose_fields(buf, size_out, masks)
             for t in range(min(64, t_n - 64 * q)):
-                res[64 * q + t] = buf[t]
+                res[64 * q + t] = (buf[t % size_out] >> np.uint64(size_out * (t // size_out))) & field
     return res
 
 

@@ -27,6 +27,7 @@ from circuits import (
     simulate_touched_pairs,
     touched_vectors,
     transpose64,
+    transpose_fields,
 )
 
 _ONE = np.uint64(1)
@@ -142,27 +143,6 @@ def _popcount(typingctx, x):
 
 
 @njit(cache=True, nogil=True)
-def _transpose_fields(x, size, masks):
-    """In place, size in {16, 32, 64}: transpose each size x size bit block of x[0:size], the block of field f
-    being bits [f * size, (f + 1) * size) of every word; afterwards field f of x[r] holds, bit j, the old bit
-    f * size + r of x[j]. With x[j] = output plane j (size >= its bits), lane v's value is field v // size of
-    x[v % size]."""
-    j = size // 2
-    r = 2 if size == 16 else 1 if size == 32 else 0  # masks[r] pairs bits j apart
-    while j >= 1:
-        m = masks[r]
-        sj = np.uint64(j)
-        k = 0
-        while k < size:
-            t = ((x[k] >> sj) ^ x[k + j]) & m
-            x[k + j] ^= t
-            x[k] ^= t << sj
-            k = ((k | j) + 1) & ~j
-        j >>= 1
-        r += 1
-
-
-@njit(cache=True, nogil=True)
 def _accumulate_measured(outp, n_bits, n, k, cols, w, bias, masks):
     """Accumulators (n, out), wrong products per row (n,), and the sums of exact products squared and of
     (product - exact)^2 over every lane, from the output planes unpacked one row (out * k lanes) at a time
@@ -189,7 +169,7 @@ def _accumulate_measured(outp, n_bits, n, k, cols, w, bias, masks):
                 buf[j] = outp[j, wd]
             for j in range(n_bits, size):
                 buf[j] = 0
-            _transpose_fields(buf, size, masks)
+            transpose_fields(buf, size, masks)
             base = (wd - w0) * 64
             for lane in range(64):
                 tmp[base + lane] = np.int64((buf[lane % size] >> np.uint64(size * (lane // size))) & field)

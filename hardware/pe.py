@@ -48,12 +48,13 @@ from circuits import (
     simulate_touched,
     static_timing,
     transpose64,
+    transpose_fields,
 )
 from circuits.builder import Builder
 from circuits.mac import ADDERS, requantizer, signed_accumulate
 from circuits.simulate import choose_engine
 from hardware.errors import HardwareError
-from hardware.gatemac import _bit_strings, _buffer, _transpose_fields, products
+from hardware.gatemac import _bit_strings, _buffer, _divmod, _touched_products, products
 
 
 class Part(StrEnum):
@@ -92,8 +93,9 @@ GATE_SITES = (
 )
 REQ_PARTS = (Part.REQ, Part.WHOLE)  # the parts whose faults reach the requantizer
 TIMED_PARTS = (Part.MUL, Part.ADD, Part.ALL)  # the parts with a timing model (timed_accumulate)
-SPARSE_TOUCHED = 1e-3  # the sparse path while (multiplier + adder gates) * flip_p is below this (per-event work
-# in NumPy: at 5e-3, p = 1e-5 on the 8x8 element, measured slower than the compiled full path, bench/sparse.py)
+SPARSE_TOUCHED = 6e-3  # the sparse path while (multiplier + adder gates) * flip_p is below this: the 8x8 element
+# with a 32-bit adder (523 gates), both paths in one run: at p = 1e-5 (5.2e-3) the sparse path 2.0x (digits MLP)
+# and 1.26x (ResNet-20) faster than the compiled full path, at 1.5e-5 (7.8e-3, ResNet-20) 0.73x, 2e-5 (MLP) 0.9x
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
@@ -253,7 +255,7 @@ def _product_errors(planes, p_row, p_bits, abs_a, mag, n, wn, wrong, masks, twos
                 buf[j] = planes[p_row + j, o * wn + q]
             for j in range(p_bits, size):
                 buf[j] = 0
-            _transpose_fields(buf, size, masks)
+            transpose_fields(buf, size, masks)
             for f in range(64 // size):
                 sh = np.uint64(size * f)
                 for r in range(size):
@@ -371,16 +373,244 @@ def accumulate(mul: Netlist, add: Netlist, cols: np.ndarray, w: np.ndarray, bias
     return (acc, wrong, sig, err) if measure else acc
 
 
+class _Stream(GateFaultPlan):
+    """Transient flips alone at flip_p from `seed`: one step's stream as flip_sites draws it (the plan's
+    with_seed without a dataclass copy per step)."""
+
+    def __init__(self, flip_p: float, seed: int):
+        self.flip_p, self.seed = flip_p, int(seed)
+
+
+def _flips(net: Netlist, nwords: int, plan: GateFaultPlan, seeds, wn: int, n: int, out: int):
+    """(keys step * nwords * 64 + vector, gates) of every flip of step i's plan (seed seeds[i]) on a used lane
+    (channel o = vector // (64 wn) < out, row s = vector % (64 wn) < n), sorted by key."""
+    if plan.flip_p <= 0 or not len(seeds):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    sites = [flip_sites(net, nwords, _Stream(plan.flip_p, seed)) for seed in seeds]
+    counts = np.fromiter((len(vec) for vec, _ in sites), np.int64, len(sites))
+    return _used_keys(np.concatenate([vec for vec, _ in sites]), np.concatenate([gat for _, gat in sites]), counts,
+                      nwords * 64, wn * 64, n, out)
+
+
 @njit(cache=True, nogil=True)
-def _prefix(ia, iw, table_t, asign, wsign, s, o, i):
-    """Per event t: the fault-free sum of products of steps j < i[t] of lane (s[t], o[t])."""
-    out = np.zeros(s.shape[0], np.int64)
-    for t in range(s.shape[0]):
+def _used_keys(vec, gates, counts, span, lane_words, n, out):
+    """The flips of step i (counts[i] of them, in order) on used lanes as (key i * span + vector, gate)."""
+    keys = np.empty(vec.shape[0], np.int64)
+    gat = np.empty(vec.shape[0], np.int64)
+    m = 0
+    f = 0
+    for i in range(counts.shape[0]):
+        for _ in range(counts[i]):
+            v = vec[f]
+            if v // lane_words < out and v % lane_words < n:
+                keys[m] = i * span + v
+                gat[m] = gates[f]
+                m += 1
+            f += 1
+    return keys[:m], gat[:m]
+
+
+@njit(cache=True, nogil=True)
+def _operand(v, twos, mask):
+    """A table index: the bit pattern (two's complement) or the magnitude of v."""
+    return np.int64(v) & mask if twos else abs(np.int64(v))
+
+
+@njit(cache=True, nogil=True)
+def _sign(a, w, twos):
+    """The sign a product enters the sum with: +1 in two's complement, else sign(w) sgn(a) (0 at w = 0)."""
+    if twos:
+        return np.int64(1)
+    if w == 0:
+        return np.int64(0)
+    return np.int64(1) if (w > 0) == (a >= 0) else np.int64(-1)
+
+
+@njit(cache=True, nogil=True)
+def _wrap1(v, bits):
+    """v wrapped to `bits`-bit two's complement."""
+    half = np.int64(1) << np.int64(bits - 1)
+    return ((v + half) & ((half << np.int64(1)) - 1)) - half
+
+
+@njit(cache=True, nogil=True)
+def _events(mk, ak, span, lane_words, cols, w, table_t, twos, mask_a, mask_b):
+    """The events: the distinct keys (step i * span + vector) of the sorted flip keys mk of the multiplier and
+    ak of the adder, merged, in key order (by step, then lane o * (lane_words / 64 words) + s). Per event: kind
+    (bit 0: a multiplier flip, bit 1: an adder flip, bit 2: w < 0, bit 3: a < 0), row s, channel o, step i,
+    fault-free product ff, the sign its product enters the sum with and its fault-free contribution cff. Returns
+    those, the multiplier events (kind bit 0) with their operands' table indices, each multiplier flip's index
+    among them, and the adder events (kind bit 1) with the first and end index into ak of their flips."""
+    total = mk.shape[0] + ak.shape[0]
+    kind = np.zeros(total, np.uint8)
+    s, o, i = np.empty(total, np.int64), np.empty(total, np.int64), np.empty(total, np.int64)
+    ff, sign, cff = np.empty(total, np.int64), np.empty(total, np.int64), np.empty(total, np.int64)
+    hit, adds = np.empty(total, np.int64), np.empty(total, np.int64)
+    ma, mb = np.empty(mk.shape[0], np.int64), np.empty(mk.shape[0], np.int64)
+    a_lo, a_hi = np.zeros(ak.shape[0], np.int64), np.zeros(ak.shape[0], np.int64)
+    mul_lane = np.empty(mk.shape[0], np.int64)
+    inv_span, inv_lane = 1.0 / span, 1.0 / lane_words
+    n_adds = f = g = 0
+    e = m = -1
+    last = np.int64(-1)
+    while f < mk.shape[0] or g < ak.shape[0]:
+        from_mul = g >= ak.shape[0] or (f < mk.shape[0] and mk[f] <= ak[g])
+        key = mk[f] if from_mul else ak[g]
+        if key != last:
+            e += 1
+            last = key
+            i[e], v = _divmod(key, span, inv_span)
+            o[e], s[e] = _divmod(v, lane_words, inv_lane)
+            a, wv = np.int64(cols[s[e], i[e]]), np.int64(w[o[e], i[e]])
+            xa, xb = _operand(a, twos, mask_a), _operand(wv, twos, mask_b)
+            ff[e] = table_t[xb, xa]
+            sign[e] = _sign(a, wv, twos)
+            cff[e] = sign[e] * ff[e]
+            kind[e] = (4 if wv < 0 else 0) | (8 if a < 0 else 0)
+        if from_mul:
+            if not kind[e] & 1:
+                kind[e] |= 1
+                m += 1
+                hit[m], ma[m], mb[m] = e, xa, xb
+            mul_lane[f] = m
+            f += 1
+        else:
+            if not kind[e] & 2:
+                kind[e] |= 2
+                adds[n_adds] = e
+                a_lo[n_adds] = g
+                n_adds += 1
+            a_hi[n_adds - 1] = g + 1
+            g += 1
+    e += 1
+    return (kind[:e], s[:e], o[:e], i[:e], ff[:e], sign[:e], cff[:e], hit[:m + 1], ma[:m + 1], mb[:m + 1], mul_lane,
+            adds[:n_adds], a_lo[:n_adds], a_hi[:n_adds])
+
+
+@njit(cache=True, nogil=True)
+def _products(hit, new, kind, s, o, i, cols, w, ff, sign, cff, adds, n, twos, measure, wrong, dev, acc_bits):
+    """Each lane's (o * n + s) chain of adder events, from the products: the simulated product new[m] at
+    multiplier event hit[m], else the fault-free one (a zero weight's cleared in sign-magnitude). Per adder event
+    r (adds[r]): its lane, the product entering the adder, its kind, the fault-free contribution, the next adder
+    event of its lane (-1: none) and `fold`, the changes of the contributions of the lane's events between the
+    two; the changes before a lane's first adder event go into its deviation dev (in place). Returns those, the
+    lanes' first adder events (by key) and, with measure (wrong[s] follows the new products), the change of the
+    sum of squared product errors (against a * w, or |a| * |w|)."""
+    e_n, a_n = ff.shape[0], adds.shape[0]
+    dc = np.zeros(e_n, np.int64)
+    prod = ff.copy()
+    err = np.int64(0)
+    for m in range(hit.shape[0]):
+        e = hit[m]
+        p = new[m]
+        if measure:
+            a, wv = np.int64(cols[s[e], i[e]]), np.int64(w[o[e], i[e]])
+            exact = a * wv if twos else abs(a) * abs(wv)
+            d_new, d_old = p - exact, ff[e] - exact
+            wrong[s[e]] += np.int64(d_new != 0) - np.int64(d_old != 0)
+            err += d_new * d_new - d_old * d_old
+        prod[e] = p
+        dc[e] = sign[e] * p - cff[e]
+    a_lane, a_p, a_kind, a_cff = np.empty(a_n, np.int64), np.empty(a_n, np.int64), np.empty(a_n, np.int64), \
+        np.empty(a_n, np.int64)
+    following, fold = np.full(a_n, -1, np.int64), np.zeros(a_n, np.int64)
+    first = np.empty(a_n, np.int64)
+    last = np.full(dev.shape[0], -1, np.int64)  # per lane: its latest adder event so far
+    r = n_first = 0
+    for e in range(e_n):  # key order: each lane's events by step
+        lane = o[e] * n + s[e]
+        at = last[lane]
+        if kind[e] & 2:
+            a_lane[r], a_kind[r], a_cff[r] = lane, kind[e], cff[e]
+            a_p[r] = 0 if not twos and sign[e] == 0 else prod[e]  # a zero weight: nothing enters the adder
+            if at >= 0:
+                following[at] = r
+            else:
+                first[n_first] = r
+                n_first += 1
+            last[lane] = r
+            r += 1
+        elif at >= 0:
+            fold[at] = _wrap1(fold[at] + dc[e], acc_bits)
+        else:
+            dev[lane] = _wrap1(dev[lane] + dc[e], acc_bits)
+    return a_lane, a_p, a_kind, a_cff, following, fold, first[:n_first], err
+
+
+@njit(cache=True, nogil=True)
+def _before(events, s, o, i, cols, w, table_t, base, bias, twos, exact, mask_a, mask_b, acc_bits):
+    """At every adder event: the fault-free accumulator before its step (bias[o] plus the products of steps
+    j < i, or base[s, o] minus those of steps j >= i, whichever is shorter), wrapped to acc_bits; the
+    value of adder event r at r. exact: the table is exact arithmetic (a product is a * w)."""
+    k = cols.shape[1]
+    out = np.empty(events.shape[0], np.int64)
+    for r in range(events.shape[0]):
+        e = events[r]
+        row, wrow = cols[s[e]], w[o[e]]
+        lo, hi, sgn = 0, i[e], 1
+        if 2 * i[e] > k:
+            lo, hi, sgn = i[e], k, -1
         acc = np.int64(0)
-        for j in range(i[t]):
-            acc += wsign[o[t], j] * asign[s[t], j] * np.int64(table_t[iw[o[t], j], ia[s[t], j]])
-        out[t] = acc
+        if exact:
+            for j in range(lo, hi):
+                acc += np.int64(row[j]) * np.int64(wrow[j])
+        else:
+            for j in range(lo, hi):
+                a, wv = np.int64(row[j]), np.int64(wrow[j])
+                acc += _sign(a, wv, twos) * np.int64(table_t[_operand(wv, twos, mask_b), _operand(a, twos, mask_a)])
+        start = np.int64(bias[o[e]]) if sgn > 0 else np.int64(base[s[e], o[e]])
+        out[r] = _wrap1(start + sgn * acc, acc_bits)
     return out
+
+
+@njit(cache=True, nogil=True)
+def _adder_round(active, before, dev, a_lane, a_p, a_kind, a_lo, a_hi, ag, acc_bits, p_mask):
+    """The operands of the adder events `active` (one per lane): acc (the fault-free accumulator before the step
+    plus the lane's deviation), p, sw (w < 0), sa (a < 0); and their flips (lane j of active[j], gate), lanes
+    ascending."""
+    c = active.shape[0]
+    acc, p = np.empty(c, np.int64), np.empty(c, np.int64)
+    sw, sa = np.empty(c, np.int64), np.empty(c, np.int64)
+    m = 0
+    for j in range(c):
+        m += a_hi[active[j]] - a_lo[active[j]]
+    lane, gates = np.empty(m, np.int64), np.empty(m, np.int64)
+    m = 0
+    for j in range(c):
+        r = active[j]
+        acc[j] = _wrap1(before[r] + dev[a_lane[r]], acc_bits) & ((np.int64(1) << np.int64(acc_bits)) - 1)
+        p[j] = a_p[r] & p_mask
+        sw[j] = (a_kind[r] >> 2) & 1
+        sa[j] = (a_kind[r] >> 3) & 1
+        for f in range(a_lo[r], a_hi[r]):
+            lane[m], gates[m] = j, ag[f]
+            m += 1
+    return acc, p, sw, sa, lane, gates
+
+
+@njit(cache=True, nogil=True)
+def _adder_done(active, acc_out, before, a_cff, fold, following, a_lane, dev, acc_bits):
+    """After the adder events `active`: each lane's deviation is its actual accumulator minus the fault-free one
+    after the step, plus the changes up to its next adder event; returns those next adder events (the lanes
+    that have one)."""
+    nxt = np.empty(active.shape[0], np.int64)
+    c = 0
+    for j in range(active.shape[0]):
+        r = active[j]
+        d = _wrap1(np.int64(acc_out[j]), acc_bits) - (before[r] + a_cff[r])
+        dev[a_lane[r]] = _wrap1(_wrap1(d, acc_bits) + fold[r], acc_bits)
+        if following[r] >= 0:
+            nxt[c] = following[r]
+            c += 1
+    return nxt[:c]
+
+
+@njit(cache=True, nogil=True)
+def _finish(acc, dev, n, acc_bits):
+    """acc[s, o] + the deviation of lane o * n + s, wrapped to acc_bits (in place)."""
+    for r in range(acc.shape[0]):
+        for c in range(acc.shape[1]):
+            acc[r, c] = _wrap1(acc[r, c] + dev[c * n + r], acc_bits)
 
 
 def _wrap(values: np.ndarray, bits: int) -> np.ndarray:
@@ -388,38 +618,15 @@ def _wrap(values: np.ndarray, bits: int) -> np.ndarray:
     return ((values + half) & ((1 << bits) - 1)) - half
 
 
-def _flips(net: Netlist, nwords: int, plan: GateFaultPlan, seeds, wn: int, n: int, out: int):
-    """(keys step * nwords * 64 + vector, gates) of every flip of step i's plan (seed seeds[i]) on a used lane
-    (channel o = vector // (64 wn) < out, row s = vector % (64 wn) < n), sorted by key."""
-    keys, gates = [], []
-    for i, seed in enumerate(seeds):
-        vec, gat = flip_sites(net, nwords, plan.with_seed(seed))
-        o, s = np.divmod(vec, wn * 64)
-        ok = (o < out) & (s < n)
-        keys.append(vec[ok] + i * nwords * 64)
-        gates.append(gat[ok])
-    return np.concatenate(keys), np.concatenate(gates)
-
-
-def _distinct(sorted_keys: np.ndarray) -> np.ndarray:
-    """The distinct values of a sorted array."""
-    keep = np.ones(len(sorted_keys), bool)
-    keep[1:] = sorted_keys[1:] != sorted_keys[:-1]
-    return sorted_keys[keep]
-
-
-def _member(x: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
-    """x's elements that occur in the sorted array sorted_keys (boolean mask)."""
-    at = np.minimum(np.searchsorted(sorted_keys, x), max(len(sorted_keys) - 1, 0))
-    return sorted_keys[at] == x if len(sorted_keys) else np.zeros(len(x), bool)
-
-
-def _simulate_events(net: Netlist, keys: np.ndarray, flip_keys: np.ndarray, gates: np.ndarray, ops: dict,
-                     plan: GateFaultPlan):
-    """Outputs of `net` on the events `keys` (sorted, distinct; operands ops) with the flips (flip_keys sorted,
-    gates) that fall on them."""
-    hit = _member(flip_keys, keys)
-    return simulate_touched(net, ops, np.searchsorted(keys, flip_keys[hit]), gates[hit], plan)
+def _exact_table(table_t: np.ndarray, twos: bool) -> bool:
+    """Whether table_t[index of w, index of a] is exact arithmetic's product (bit patterns read as two's
+    complement when twos)."""
+    b = np.arange(table_t.shape[0], dtype=np.int64)
+    a = np.arange(table_t.shape[1], dtype=np.int64)
+    if twos:
+        b = np.where(b >= len(b) // 2, b - len(b), b)
+        a = np.where(a >= len(a) // 2, a - len(a), a)
+    return bool(np.array_equal(table_t, np.multiply.outer(b, a)))
 
 
 def sparse_accumulate(mul: Netlist, add: Netlist, table_t: np.ndarray, base, cols: np.ndarray, w: np.ndarray,
@@ -429,74 +636,41 @@ def sparse_accumulate(mul: Netlist, add: Netlist, table_t: np.ndarray, base, col
     flips drawn per step and part (flip_sites over the same planes and seeds), the fault-free result `base`
     (accumulators (n, out) from table_t's products, or with measure (accumulators, wrong, signal, error)) and only
     the touched (step, lane) events simulated: the multiplier on the step's operands (all at once), the adder on
-    the lane's actual accumulator (the fault-free prefix sum plus the lane's deviation so far), lanes' events taken
-    in rounds (the r-th event of every lane at once)."""
+    the lane's actual accumulator (the fault-free accumulator before the step, `_before`, plus the lane's
+    deviation so far), lanes' adder events taken in rounds (the r-th adder event of every lane at once; a
+    multiplier-only event changes the lane's deviation by its product's change)."""
     n, k = cols.shape
     out = w.shape[0]
     twos = mul.signed
     wn = -(-max(n, 1) // 64)
     nwords = -(-(out * wn) // WORDS) * WORDS
-    span = nwords * 64
-    if twos:
-        ia = cols.astype(np.int64) & ((1 << mul.inputs["a"]) - 1)
-        iw = w.astype(np.int64) & ((1 << mul.inputs["b"]) - 1)
-        asign, wsign = np.ones((n, k), np.int64), np.ones((out, k), np.int64)
-    else:
-        ia, iw = np.abs(cols).astype(np.int64), np.abs(w).astype(np.int64)
-        asign, wsign = np.where(cols < 0, -1, 1).astype(np.int64), np.sign(w).astype(np.int64)
+    cols, w32 = np.ascontiguousarray(cols), np.ascontiguousarray(w, np.int32)
+    mask_a, mask_b = (1 << mul.inputs["a"]) - 1, (1 << mul.inputs["b"]) - 1
     acc, *rest = base if measure else (base,)
-    wrong, sig, err = (np.array(rest[0], np.int64), rest[1], rest[2]) if measure else (None, 0, 0)
+    acc = np.array(acc, np.int64)
+    wrong, sig, err = (np.array(rest[0], np.int64), rest[1], rest[2]) if measure else (np.zeros(0, np.int64), 0, 0)
     mk, mg = _flips(mul, nwords, mul_faults, [_mix(mul_faults.seed, 2 * i) for i in range(k)], wn, n, out)
     ak, ag = _flips(add, nwords, add_faults, [_mix(add_faults.seed, 2 * i + 1) for i in range(k)], wn, n, out)
     dev = np.zeros(out * n, np.int64)  # per lane o * n + s: the deviation from the fault-free accumulator
-    keys = _distinct(np.sort(np.concatenate((mk, ak))))
-    if len(keys):
-        step, vec = np.divmod(keys, span)
-        o, s = np.divmod(vec, wn * 64)
-        ff = table_t[iw[o, step], ia[s, step]].astype(np.int64)  # fault-free products
-        prod = ff.copy()
-        mul_keys = _distinct(mk)
-        if len(mul_keys):
-            hit = np.searchsorted(keys, mul_keys)
-            a_op, b_op = ia[s[hit], step[hit]], iw[o[hit], step[hit]]
-            if twos:
-                a_op = np.where(a_op >> (mul.inputs["a"] - 1), a_op - (1 << mul.inputs["a"]), a_op)
-                b_op = np.where(b_op >> (mul.inputs["b"] - 1), b_op - (1 << mul.inputs["b"]), b_op)
-            new = next(iter(_simulate_events(mul, mul_keys, mk, mg, {"a": a_op, "b": b_op}, mul_faults).values()))
-            prod[hit] = new.astype(np.int64)
-            if measure:
-                sh, oh, ih = s[hit], o[hit], step[hit]
-                exact = cols[sh, ih].astype(np.int64) * w[oh, ih] if twos else ia[sh, ih] * iw[oh, ih]
-                d_new, d_old = prod[hit] - exact, ff[hit] - exact
-                np.add.at(wrong, sh, (d_new != 0).astype(np.int64) - (d_old != 0))
-                err += float(np.square(d_new, dtype=np.float64).sum() - np.square(d_old, dtype=np.float64).sum())
-        sign = wsign[o, step] * asign[s, step]
-        if not twos:
-            prod = np.where(w[o, step] == 0, 0, prod)  # a zero weight's product is cleared before the adder
-        before = bias[o] + _prefix(ia, iw, table_t, asign, wsign, s, o, step)
-        lane = o * n + s
-        order = np.lexsort((step, lane))
-        first = np.ones(len(order), bool)
-        first[1:] = lane[order][1:] != lane[order][:-1]
-        starts = np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
-        rank = np.empty(len(order), np.int64)
-        rank[order] = np.arange(len(order)) - starts
-        add_event = _member(keys, ak)
-        for r in range(int(rank.max()) + 1):
-            sel = np.flatnonzero(rank == r)  # ascending: keys stay sorted
-            acc_in = _wrap(before[sel] + dev[lane[sel]], acc_bits)
-            acc_out = _wrap(acc_in + (prod[sel] if twos else sign[sel] * prod[sel]), acc_bits)  # fault-free adder
-            on = add_event[sel]
-            if on.any():
-                ev = sel[on]
-                ops = {"acc": acc_in[on] & ((1 << acc_bits) - 1), "p": prod[ev] & ((1 << add.inputs["p"]) - 1)}
-                if "sw" in add.inputs:
-                    ops["sw"] = (w[o[ev], step[ev]] < 0).astype(np.int64)
-                if "sa" in add.inputs:
-                    ops["sa"] = (cols[s[ev], step[ev]] < 0).astype(np.int64)
-                acc_out[on] = _wrap(_simulate_events(add, keys[ev], ak, ag, ops, add_faults)["acc_out"], acc_bits)
-            dev[lane[sel]] = _wrap(acc_out - (before[sel] + sign[sel] * ff[sel]), acc_bits)
-    acc = _wrap(np.asarray(acc, np.int64) + dev.reshape(out, n).T, acc_bits)
+    kind, s, o, i, ff, sign, cff, hit, ma, mb, mul_lane, adds, a_lo, a_hi = _events(
+        mk, ak, nwords * 64, wn * 64, cols, w32, table_t, twos, mask_a, mask_b)
+    new = _touched_products(mul, ma, mb, mul_lane, mg, mul_faults) if len(hit) else ff[:0]
+    a_lane, a_p, a_kind, a_cff, following, fold, active, d_err = _products(
+        hit, new, kind, s, o, i, cols, w32, ff, sign, cff, adds, n, twos, measure, wrong, dev, acc_bits)
+    if len(hit) and measure:
+        err += float(d_err)
+    if len(active):
+        before = _before(adds, s, o, i, cols, w32, table_t, acc, np.asarray(bias, np.int64),
+                         twos, _exact_table(table_t, twos), mask_a, mask_b, acc_bits)
+        p_mask = (1 << add.inputs["p"]) - 1
+        while len(active):
+            a_acc, p, sw, sa, lanes, gates = _adder_round(active, before, dev, a_lane, a_p, a_kind, a_lo, a_hi, ag,
+                                                          acc_bits, p_mask)
+            ops = {"acc": a_acc, "p": p, "sw": sw, "sa": sa}
+            acc_out = simulate_touched(add, {bus: ops[bus] for bus in add.inputs}, lanes, gates, add_faults)
+            active = _adder_done(active, np.asarray(acc_out["acc_out"], np.int64), before, a_cff, fold, following,
+                                 a_lane, dev, acc_bits)
+    _finish(acc, dev, n, acc_bits)
     return (acc, wrong, sig, err) if measure else acc
 
 

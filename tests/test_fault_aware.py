@@ -60,13 +60,15 @@ def _certain(value: int) -> ErrorModel:
                       np.zeros((*shape, 8)), np.full((*shape, 2), value, np.int32))
 
 
-@pytest.mark.parametrize("layer", [torch.nn.Linear(6, 5), torch.nn.Conv2d(2, 3, 3, padding=1),
-                                   torch.nn.Conv1d(2, 3, 3, stride=2)])
-def test_every_product_errs_when_the_rate_is_one(layer):
-    """Closed form: every product with a nonzero weight wrong by 3 (sign-magnitude: sign(w) * 3) adds 3 * sum_i
-    sign(w_ji) units of s_in * step_j at every output position (padding included: the multiplier runs on a = 0)."""
-    attach_quantizers(layer)
+@pytest.mark.parametrize("make", [lambda: torch.nn.Linear(6, 5), lambda: torch.nn.Conv2d(2, 3, 3, padding=1),
+                                  lambda: torch.nn.Conv1d(2, 3, 3, stride=2)])
+def test_every_product_errs_when_the_rate_is_one(make):
+    """Closed form: every product with a nonzero 8-bit weight wrong by 3 (sign-magnitude: sign(w) * 3) adds
+    3 * sum_i sign(w_ji) units of s_in * step_j at every output position (padding included: the multiplier runs on
+    a = 0); a weight that rounds to zero has no product."""
     torch.manual_seed(0)
+    layer = make()
+    attach_quantizers(layer)
     with torch.no_grad():
         layer.weight.mul_((torch.rand_like(layer.weight) > 0.3).float())
     inj = Injector(_certain(3), "fault-aware", TrainNoise(level=1e-3))
@@ -76,7 +78,8 @@ def test_every_product_errs_when_the_rate_is_one(layer):
     term = inj.term(layer, x, y).detach()
     w = layer.weight.detach().reshape(len(layer.weight), -1)
     step = w.abs().amax(dim=1) / 127
-    expect = 3 * torch.sign(w).sum(dim=1) * step * x.max() / 15  # a: 4 bits; sign-magnitude products
+    signs = torch.sign(torch.round(w / step[:, None]))  # the 8-bit weights' signs
+    expect = 3 * signs.sum(dim=1) * step * x.max() / 15  # a: 4 bits; sign-magnitude products
     assert torch.allclose(term, expect.view(1, -1, *([1] * (y.dim() - 2))).expand_as(y), rtol=1e-5)
 
 

@@ -140,3 +140,27 @@ def test_bad_fault_part_and_widths_are_named(mlp):
                                                                               fault_part="add")
     with pytest.raises(HardwareError, match="acc_bits=32"):
         IntegerEngine(imodel, Multiplier("pe", circuits.multiplier(8), acc_bits=24))
+
+
+@pytest.mark.parametrize("net", [circuits.multiplier(8), circuits.truncated_multiplier(8)], ids=["array", "truncated"])
+def test_sparse_path_on_convolutions_with_a_wrapping_accumulator_equals_the_full_path(cnn, monkeypatch, net):
+    """pe.sparse_accumulate against the full path (pe.accumulate) bit for bit: convolutions (grouped, strided), the
+    14-bit accumulator wrapping, an adder with the activation-sign input, flips on every part at a rate where
+    lanes see several adder events (several rounds, the fault-free accumulator before a step from either side),
+    an exact table (products a * w) and an inexact one (the truncated multiplier's table); errors measured."""
+    imodel, x = cnn
+    monkeypatch.setattr(pe, "SPARSE_TOUCHED", 1.0)
+    rounds = []
+    adder_round = pe._adder_round
+    monkeypatch.setattr(pe, "_adder_round", lambda active, *a: rounds.append(len(active)) or adder_round(active, *a))
+    engines = [IntegerEngine(imodel, Multiplier("pe", net, imodel.act_bits, 8, acc_bits=imodel.acc_bits,
+                                                signed_a=True, sparse=sparse)) for sparse in (False, True)]
+    clean = engines[0].run(x).logits
+    for part, p in (("all", 2e-3), ("add", 5e-3), ("mul", 2e-3)):
+        faults = GateFaults(p, seed=11)
+        full, sparse = (eng.run(x, faults=faults, fault_part=part, measure_error=True) for eng in engines)
+        np.testing.assert_array_equal(sparse.logits, full.logits)
+        np.testing.assert_array_equal(sparse.wrong_products, full.wrong_products)
+        assert sparse.site_error == full.site_error
+        assert np.any(full.logits != clean)
+    assert len(rounds) > 2 * len(imodel.layers)  # lanes with several adder events
