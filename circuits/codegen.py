@@ -5,7 +5,7 @@
   vectorises the loop (blocks of CLEAN_B words; B words with flips, whose masks then stay in L1). Two
   variants: fault-free, and transient flips (each gate output XOR a flip mask from circuits.rng);
 - a segmented fault-free kernel for large netlists: functions of at most SEGMENT_GATES gates each, so that
-  compile time stays linear in the gate count.
+  compile time stays linear in the gate count, called in order by one compiled driver (`run`).
 """
 
 from __future__ import annotations
@@ -75,7 +75,9 @@ def segmented_source(netlist, slot) -> str:
     """Fault-free kernel of a large netlist as functions of at most SEGMENT_GATES gates each, run one after
     another on a flat buffer of signal slots (slot[net] from circuits.plan, CLEAN_B words each, at constant
     offsets): each loads the nets it reads from earlier segments, computes its gates as locals and stores
-    the nets that later segments or the outputs read. Loads come before stores, so reused slots are safe."""
+    the nets that later segments or the outputs read. Loads come before stores, so reused slots are safe.
+    `run(planes, out, v, in_count, out_slots)` runs them all, CLEAN_B words of the input planes at a time: inputs
+    copied into slots 2.., output slots copied out."""
     base, ng, b = netlist.first_gate_net, netlist.n_gates, CLEAN_B
     last = [-1] * netlist.n_nets
     for g in range(ng):
@@ -104,5 +106,9 @@ def segmented_source(netlist, slot) -> str:
                  for g in range(g0, g1) if last[base + g] >= g1]
         lines += ["", "", "@njit(cache=True, nogil=True, fastmath=False)", f"def seg{k}(v):", "    c0 = np.uint64(0)",
                   "    c1 = ~c0", f"    for j in range({b}):", *body]
-    lines += ["", "", f"SEGMENTS = ({''.join(f'seg{k}, ' for k in range(nseg))})"]
+    lines += ["", "", "@njit(cache=True, nogil=True)", "def run(planes, out, v, in_count, out_slots):",
+              f"    for w0 in range(0, planes.shape[1], {b}):", "        for i in range(in_count):",
+              f"            for j in range({b}):", f"                v[(2 + i) * {b} + j] = planes[i, w0 + j]",
+              *(f"        seg{k}(v)" for k in range(nseg)), "        for k in range(out_slots.shape[0]):",
+              f"            for j in range({b}):", f"                out[k, w0 + j] = v[out_slots[k] * {b} + j]"]
     return "\n".join(lines) + "\n"

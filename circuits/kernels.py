@@ -12,7 +12,6 @@ from concurrent.futures import Future
 
 import numpy as np
 
-from circuits import codegen
 from circuits.cache import cache_dir, load_source, module_name
 from circuits.codegen import segmented_source, straight_line_source
 from circuits.layout import CLEAN_B, B
@@ -37,20 +36,14 @@ def segmented(netlist, slot):
     key = "seg" + netlist.fingerprint()
     with _lock:
         if key not in _straight_cache:
-            _straight_cache[key] = load_source(segmented_source(netlist, slot), key, ("seg0",))
+            _straight_cache[key] = load_source(segmented_source(netlist, slot), key, ("seg0", "run"))
     return _straight_cache[key]
 
 
 def run_segmented(module, planes, out, nslots: int, in_count: int, out_slots) -> None:
-    """Fault-free outputs of a segmented kernel: CLEAN_B words at a time, inputs copied into their slots, the
-    segments run in order, output slots copied out."""
-    v = np.zeros(nslots * CLEAN_B, np.uint64)
-    rows = v.reshape(nslots, CLEAN_B)
-    for w0 in range(0, planes.shape[1], CLEAN_B):
-        rows[2:2 + in_count] = planes[:, w0:w0 + CLEAN_B]
-        for seg in module.SEGMENTS:
-            seg(v)
-        out[:, w0:w0 + CLEAN_B] = rows[out_slots]
+    """Fault-free outputs of a segmented kernel (its compiled driver: CLEAN_B words at a time, inputs copied
+    into their slots, the segments run in order, output slots copied out)."""
+    module.run(planes, out, np.zeros(nslots * CLEAN_B, np.uint64), in_count, np.ascontiguousarray(out_slots))
 
 
 _on_disk: dict[tuple[str, str], bool] = {}
@@ -59,17 +52,16 @@ _pending: dict[tuple[str, str], Future] = {}
 
 def ready(netlist, function: str) -> bool:
     """Whether the straight-line kernel `function` (one of clean_blocks, clean_parallel, flip_blocks,
-    flip_parallel, or 'segmented' for every segment of a large netlist's kernel) of this netlist runs without
-    compiling: compiled in this process, or in Numba's disk cache (its index files exist; looked for once per
-    netlist, function and process)."""
+    flip_parallel, or 'segmented': the driver of a large netlist's segmented kernel, which holds every segment)
+    of this netlist runs without compiling: compiled in this process, or in Numba's disk cache (its index files
+    exist; looked for once per netlist, function and process)."""
     key = netlist.fingerprint()
     if function == "segmented":
         module = _straight_cache.get("seg" + key)
-        if module is not None and all(seg.signatures for seg in module.SEGMENTS):
+        if module is not None and module.run.signatures:
             return True
         if (key, function) not in _on_disk:  # named by the netlist (its source is too big to generate here)
-            found = len(list((cache_dir() / "__pycache__").glob(f"_tb_seg{key}_*.seg*-*.nbi")))
-            _on_disk[key, function] = found >= -(-netlist.n_gates // codegen.SEGMENT_GATES)
+            _on_disk[key, function] = any((cache_dir() / "__pycache__").glob(f"_tb_seg{key}_*.run-*.nbi"))
         return _on_disk[key, function]
     module = _straight_cache.get(key)
     if module is not None and getattr(module, function).signatures:
@@ -97,9 +89,9 @@ def compile_later(netlist, function: str) -> Future:
                 from circuits.plan import liveness_slots  # circuits.plan imports this module
 
                 slot, nslots = liveness_slots(netlist)
-                v = np.zeros(nslots * CLEAN_B, np.uint64)
-                for seg in segmented(netlist, slot).SEGMENTS:
-                    seg(v)
+                outs = np.concatenate(list(netlist.outputs.values()))
+                run_segmented(segmented(netlist, slot), np.zeros((netlist.n_input_bits, 0), np.uint64),
+                              np.zeros((len(outs), 0), np.uint64), nslots, netlist.n_input_bits, slot[outs])
                 done.set_result(None)
                 return
             words = max(CLEAN_B, B)

@@ -87,8 +87,8 @@ def test_a_ready_fault_free_kernel_does_not_pick_compiled_for_flips():
 def test_segmented_kernel_of_a_large_netlist_matches_the_interpreter(monkeypatch):
     monkeypatch.setattr(sim, "MAX_COMPILED_GATES", 50)  # stands for 20,000: this netlist counts as large
     monkeypatch.setattr(codegen, "SEGMENT_GATES", 40)  # several segments, each compiled on its own
-    net = _fresh(3, gates=600)
-    assert net.n_gates > 100
+    net = next(n for n in (_fresh(3 + k, gates=600) for k in range(20)) if n.n_gates > 100)  # (gates outside
+    # the outputs' cones are dropped: a random netlist occasionally keeps fewer than 100)
     planes = np.random.default_rng(0).integers(0, 2 ** 63, (12, 64), dtype=np.uint64)
     golden = c.simulate_planes(net, planes, engine="interpreter")
     c.simulate_planes(net, planes)
