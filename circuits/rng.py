@@ -36,6 +36,23 @@ def _seed_chunk(seed, chunk):
     return _mix(np.uint64(seed) ^ _mix(np.uint64(chunk) + _GOLD))
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _position(state, draws, spare, n32, reject):
+    """The next uniform position in [0, n32) by Lemire's method (reject = (2^32 - n32) % n32) from 32-bit halves
+    of the stream, two per 64-bit draw (draws: the last draw, spare: its low half unused): (state, draws, spare,
+    position, or -1 where the draw is rejected and the caller draws again)."""
+    if spare:
+        x = draws & np.uint64(0xFFFFFFFF)
+    else:
+        state += _GOLD
+        draws = _mix(state)
+        x = draws >> np.uint64(32)
+    m = x * n32
+    if (m & np.uint64(0xFFFFFFFF)) < reject:
+        return state, draws, not spare, -1
+    return state, draws, not spare, np.int64(m >> np.uint64(32))
+
+
 @njit(cache=True, nogil=True)
 def _fill_flips(buf, off, nwords, p, state, touched, k0, cdf):
     """Set each bit of buf[off:off+nwords] independently with probability p; returns (state, n touched).
@@ -62,22 +79,13 @@ def _fill_flips(buf, off, nwords, p, state, touched, k0, cdf):
     cap = touched.shape[0]
     placed = 0
     n32 = np.uint64(nbits)
-    low32 = np.uint64(0xFFFFFFFF)
     reject = (np.uint64(1 << 32) - n32) % n32  # Lemire's method: exactly uniform positions
     draws = np.uint64(0)
     spare = False
     while placed < count:
-        if spare:  # two 32-bit draws per 64-bit output
-            x = draws & low32
-        else:
-            state += _GOLD
-            draws = _mix(state)
-            x = draws >> np.uint64(32)
-        spare = not spare
-        m = x * n32
-        if (m & low32) < reject:
+        state, draws, spare, pos = _position(state, draws, spare, n32, reject)
+        if pos < 0:
             continue
-        pos = int(m >> np.uint64(32))
         w = off + (pos >> 6)
         bit = np.uint64(1) << np.uint64(pos & 63)
         if buf[w] & bit:

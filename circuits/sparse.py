@@ -40,7 +40,6 @@ def draw(nblocks, ng, p, seed, k0, cdf):
     if p > DENSE_P:
         return _draw_dense(nblocks, ng, p, seed, k0, cdf)
     n32 = np.uint64(nw * 64)
-    low32 = np.uint64(0xFFFFFFFF)
     reject = (np.uint64(1 << 32) - n32) % n32
     fm = np.zeros(nw, np.uint64)  # the block's drawn positions (bits), cleared after each block
     keys = np.empty(int(p * nw * 64 * nblocks * 1.05) + 1024, np.int64)
@@ -72,17 +71,9 @@ def draw(nblocks, ng, p, seed, k0, cdf):
         spare = False
         draws = np.uint64(0)
         while m - m0 < count:
-            if spare:  # two 32-bit draws per 64-bit output
-                x = draws & low32
-            else:
-                state += _GOLD
-                draws = _mix(state)
-                x = draws >> np.uint64(32)
-            spare = not spare
-            mm = x * n32
-            if (mm & low32) < reject:
+            state, draws, spare, pos = _position(state, draws, spare, n32, reject)
+            if pos < 0:
                 continue
-            pos = np.int64(mm >> np.uint64(32))
             word = pos >> 6
             key = (base + (word % {B}) * 64 + (pos & 63)) * ng + word // {B}
             bit = np.uint64(1) << np.uint64(pos & 63)
