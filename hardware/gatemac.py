@@ -324,20 +324,6 @@ def touched(netlist: Netlist, a: np.ndarray, mag: np.ndarray, faults: GateFaultP
     return s, o, i, _touched_products(netlist, a[s, i], mag[o, i], lane, gat, faults)
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _divmod(x, d, inv):
-    """divmod(x, d) for 0 <= x < 2^52, 0 < d, inv = 1 / d: a float multiply and one correction step."""
-    q = np.int64(x * inv)
-    r = x - q * d
-    if r < 0:
-        q -= 1
-        r += d
-    elif r >= d:
-        q += 1
-        r -= d
-    return q, r
-
-
 @njit(cache=True, nogil=True)
 def _touched_sites(keys, ng, out, k):
     """From sorted flip keys vector * ng + gate ((s * out + o) * k + i vectors): per distinct touched vector its

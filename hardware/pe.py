@@ -54,7 +54,7 @@ from circuits.builder import Builder
 from circuits.mac import ADDERS, requantizer, signed_accumulate
 from circuits.simulate import choose_engine
 from hardware.errors import HardwareError
-from hardware.gatemac import _bit_strings, _buffer, _divmod, _touched_products, products
+from hardware.gatemac import _bit_strings, _buffer, _touched_products, products
 
 
 class Part(StrEnum):
@@ -181,6 +181,20 @@ def requantize(req: Netlist, acc: np.ndarray, mult: np.ndarray, faults: GateFaul
     a = (acc.astype(np.int64) & ((1 << acc_bits) - 1)).ravel()
     m = np.broadcast_to(np.asarray(mult, np.int64), acc.shape).ravel()
     return simulate(req, {"acc": a, "mult": m}, faults=faults)["q"].reshape(acc.shape)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _divmod(x, d, inv):
+    """divmod(x, d) for 0 <= x < 2^52, 0 < d, inv = 1 / d: a float multiply and one correction step."""
+    q = np.int64(x * inv)
+    r = x - q * d
+    if r < 0:
+        q -= 1
+        r += d
+    elif r >= d:
+        q += 1
+        r -= d
+    return q, r
 
 
 def _mix(seed: int, k: int) -> int:
