@@ -198,8 +198,9 @@ def touched_pairs(x, y, x_at, y_at, ops, sa, sb, sc, dst, in_slot, out_slot, nsl
             for src, at in ((x, x_at), (y, y_at)):
                 for r in range(size_in):
                     buf[r] = 0
-                for t in range(used):  # field t // size_in of word t % size_in: the value of lane t
-                    buf[t % size_in] |= np.uint64(src[64 * q + t]) << np.uint64(size_in * (t // size_in))
+                bus = ~np.uint64(0) if at.shape[0] == 64 else (np.uint64(1) << np.uint64(at.shape[0])) - np.uint64(1)
+                for t in range(used):  # field t // size_in of word t % size_in: lane t's value (its bus bits)
+                    buf[t % size_in] |= (np.uint64(src[64 * q + t]) & bus) << np.uint64(size_in * (t // size_in))
                 transpose_fields(buf, size_in, masks)
                 for i in range(at.shape[0]):
                     v[in_slot[at[i]], j] = buf[i]

@@ -67,16 +67,16 @@ def signals(n_train: int = 4000, n_test: int = 1000, length: int = 40, seed: int
 MAX_NPZ_BYTES = 1 << 30  # the most an .npz may hold uncompressed (1 GiB): a test set, not a training corpus
 
 
-def npz_arrays(path) -> list[str]:
-    """The names of the arrays in an .npz file, from its zip directory alone ([] when it is not a readable zip: the
-    loader then says what is wrong)."""
+def npz_arrays(path) -> list[str] | None:
+    """The names of the arrays in an .npz file, from its zip directory alone; None when it is not a readable zip
+    (the loader then says what is wrong)."""
     import zipfile
 
     try:
         with zipfile.ZipFile(path) as zf:
             return [name.removesuffix(".npy") for name in zf.namelist()]
-    except (OSError, zipfile.BadZipFile):
-        return []
+    except Exception:  # a damaged or hostile zip raises many kinds (BadZipFile, NotImplementedError, ...)
+        return None
 
 
 def check_npz(path) -> None:

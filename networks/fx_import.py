@@ -67,14 +67,18 @@ def _bind(node, names: tuple, values: dict, constants: set) -> dict:
     return {k: values[v.name] if isinstance(v, fx.Node) and v.name in constants else v for k, v in out.items()}
 
 
+RANDOM = ("rand", "normal", "bernoulli", "uniform", "multinomial", "poisson", "exponential", "dropout")
+
+
 def constants(gm: fx.GraphModule) -> set:
-    """Names of the nodes that do not depend on the input: parameters (get_attr) and calls on them alone, such as
-    a weight times its mask in an exported graph (folded: their calibration values are used as constants)."""
+    """Names of the nodes that do not depend on the input: parameters (get_attr) and deterministic calls on them
+    alone, such as a weight times its mask in an exported graph (folded: their calibration values are used as
+    constants; a random draw (RANDOM in its name) is not folded, and stays unsupported)."""
     out: set = set()
     for nd in gm.graph.nodes:
-        if nd.op == "get_attr" or (nd.op in ("call_function", "call_method")
+        if nd.op == "get_attr" or (nd.op in ("call_function", "call_method") and nd.all_input_nodes
                                    and all(a.name in out for a in nd.all_input_nodes)
-                                   and nd.all_input_nodes):
+                                   and not any(r in str(nd.target) for r in RANDOM)):
             out.add(nd.name)
     return out
 

@@ -102,3 +102,11 @@ def test_bounds_from_a_data_file_need_profiling_images_apart_from_the_test_set(t
     head = two_trials("range", 1) + '[systems.mlp]\nkind = "network"\nhidden = [8]\ndata = "d.npz"\n'
     err = refused(tmp_path, capsys, head + "range_restriction = true\n")
     assert "systems.mlp.range_restriction" in err and "x_calib" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_damaged_data_file_with_range_restriction_is_refused_in_one_line(tmp_path, capsys):
+    (tmp_path / "d.npz").write_bytes(b"PK\x03\x04 not a zip at all" * 8)
+    head = two_trials("range", 1) + '[systems.mlp]\nkind = "network"\nhidden = [8]\ndata = "d.npz"\n'
+    sweep = '[[sweeps]]\nname = "w"\nnoise = "bitflip"\nlevels = [1e-4, 1e-3]\nsites = {mlp = "weight"}\n'
+    err = refused(tmp_path, capsys, head + "range_restriction = true\n" + sweep)
+    assert "d.npz" in err and "x_calib" not in err and len(err.strip().splitlines()) == 1

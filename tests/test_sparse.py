@@ -215,3 +215,15 @@ def test_processing_element_sparse_path_equals_full_path(mlp, monkeypatch):
             np.testing.assert_array_equal(sparse.wrong_products, full.wrong_products)
             assert sparse.site_error == full.site_error
     assert not engines[1].multiplier._sparse_element(c.GateFaults(1e-3, ((3, 1),)))  # stuck-at: the full path
+
+
+def test_touched_pairs_read_only_the_bus_bits_of_their_operands():
+    net = c.multiplier(4)
+    rng = np.random.default_rng(3)
+    a, b = rng.integers(0, 16, 200), rng.integers(0, 16, 200)
+    lane, gates = np.arange(0, 200, 7), rng.integers(0, net.n_gates, len(range(0, 200, 7)))
+    plain = c.simulate_touched_pairs(net, a, b, np.searchsorted(np.arange(200), lane), gates, c.GateFaults(1e-3))
+    high = c.simulate_touched_pairs(net, a + (rng.integers(1, 99, 200) << 4), b + (1 << 20),
+                                    np.searchsorted(np.arange(200), lane), gates, c.GateFaults(1e-3))
+    np.testing.assert_array_equal(high, plain)
+    assert np.array_equal(plain[[1, 2]], (a * b)[[1, 2]])  # untouched vectors: the exact products

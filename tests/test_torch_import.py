@@ -327,3 +327,22 @@ def test_readme_example_runs():
     names, numbers = run_readme_example("Your own model").rsplit("]", 1)
     accuracy, kept = map(float, numbers.split())
     assert names == "['1', '6'" and accuracy > 0.85 and 0 < kept < 1
+
+
+class _NoisyWeight(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(4, 8))
+        self.mask = nn.Parameter(torch.ones(4, 8))
+
+    def forward(self, x):
+        return F.linear(x, self.w * self.mask + 0.5 * torch.randn_like(self.w))
+
+
+def test_computations_on_parameters_fold_but_random_draws_do_not():
+    x = np.random.default_rng(0).random((8, 8), dtype=np.float32)
+    with pytest.raises(NetworkError, match="randn"):
+        from_torch(_NoisyWeight(), x)
+    masked = _NoisyWeight()
+    masked.forward = lambda x: F.linear(x, masked.w * masked.mask)
+    assert len(from_torch(torch.export.export(masked, (torch.zeros(2, 8),)).module(), x).layers) == 1

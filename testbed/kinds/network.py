@@ -132,8 +132,9 @@ class Network(SystemKind):
                 if not files[key].is_file():
                     p.add(f"{where}.{key}", f"no such file {files[key]}")
         ranges = _range_restriction(p, where, table.get("range_restriction", False))
-        if ranges is not None and "data" in files and files["data"].is_file() \
-                and "x_calib" not in datasets.npz_arrays(files["data"]):
+        arrays = datasets.npz_arrays(files["data"]) if ranges is not None and "data" in files \
+            and files["data"].is_file() else None
+        if arrays is not None and "x_calib" not in arrays:
             p.add(f"{where}.range_restriction", f"data file {files['data']} has no x_calib: the bounds would be "
                   "profiled on the test inputs they are scored on; add profiling images as x_calib")
         if "task" in table and "data" in table:
