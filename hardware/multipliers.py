@@ -420,7 +420,7 @@ class ProcessingElement(GateMultiplier):
         if self._sparse_element(faults):
             base = self._fault_free(cols, w, bias, faults, signed, measure)
             return pe.sparse_accumulate(self.netlist, self.adder, self._table_t(faults), base, cols, w, bias, mul_f,
-                                        add_f, acc_bits, measure)
+                                        add_f, acc_bits, self._exact_table(faults), measure)
         return pe.accumulate(self.netlist, self.adder, cols, w, bias, mul_f, add_f, signed, acc_bits,
                              self._buffers, measure)
 

@@ -632,23 +632,13 @@ def _wrap(values: np.ndarray, bits: int) -> np.ndarray:
     return ((values + half) & ((1 << bits) - 1)) - half
 
 
-def _exact_table(table_t: np.ndarray, twos: bool) -> bool:
-    """Whether table_t[index of w, index of a] is exact arithmetic's product (bit patterns read as two's
-    complement when twos)."""
-    b = np.arange(table_t.shape[0], dtype=np.int64)
-    a = np.arange(table_t.shape[1], dtype=np.int64)
-    if twos:
-        b = np.where(b >= len(b) // 2, b - len(b), b)
-        a = np.where(a >= len(a) // 2, a - len(a), a)
-    return bool(np.array_equal(table_t, np.multiply.outer(b, a)))
-
-
 def sparse_accumulate(mul: Netlist, add: Netlist, table_t: np.ndarray, base, cols: np.ndarray, w: np.ndarray,
                       bias: np.ndarray, mul_faults: GateFaultPlan, add_faults: GateFaultPlan, acc_bits: int,
-                      measure: bool = False):
+                      exact: bool, measure: bool = False):
     """accumulate's result (measure: with its product errors) for transient flips alone, bit for bit: the same
     flips drawn per step and part (flip_sites over the same planes and seeds), the fault-free result `base`
-    (accumulators (n, out) from table_t's products, or with measure (accumulators, wrong, signal, error)) and only
+    (accumulators (n, out) from table_t's products, or with measure (accumulators, wrong, signal, error); exact:
+    table_t is exact arithmetic's, so that base was computed as exact sums) and only
     the touched (step, lane) events simulated: the multiplier on the step's operands (all at once), the adder on
     the lane's actual accumulator (the fault-free accumulator before the step, `_before`, plus the lane's
     deviation so far), lanes' adder events taken in rounds (the r-th adder event of every lane at once; a
@@ -675,7 +665,7 @@ def sparse_accumulate(mul: Netlist, add: Netlist, table_t: np.ndarray, base, col
         err += float(d_err)
     if len(active):
         before = _before(adds, s, o, i, cols, w32, table_t, acc, np.asarray(bias, np.int64),
-                         twos, _exact_table(table_t, twos), mask_a, mask_b, acc_bits)
+                         twos, exact, mask_a, mask_b, acc_bits)
         p_mask = (1 << add.inputs["p"]) - 1
         while len(active):
             a_acc, p, sw, sa, lanes, gates = _adder_round(active, before, dev, a_lane, a_p, a_kind, a_lo, a_hi, ag,
