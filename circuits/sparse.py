@@ -26,6 +26,7 @@ from circuits.netlist import Netlist
 from circuits.rng import RNG_SOURCE, binomial_cdf
 from circuits.simulate import _interp_plan, fault_masks, pack_operands, simulate_planes, unpack_outputs
 
+SEED_MASK = 0x7FFFFFFFFFFFFFFF  # seeds enter the kernels as non-negative int64
 SPARSE_TOUCHED = 0.01  # sparse pays off while n_gates * flip_p (about the fraction of touched vectors) is below this
 
 _SOURCE = "\n".join(["import numpy as np", "from numba import njit", "from circuits.bitplanes import transpose_fields",
@@ -248,17 +249,21 @@ def sparse_pays_off(netlist: Netlist, faults: GateFaultPlan) -> bool:
     return 0 < faults.flip_p <= DENSE_P and netlist.n_gates * faults.flip_p < SPARSE_TOUCHED
 
 
+def _keys(netlist: Netlist, n_words: int, flip_p: float, seed: int) -> np.ndarray:
+    """The draw kernel's sorted keys vector * n_gates + gate over planes of `n_words` words (a multiple of
+    layout.WORDS) at flip_p from `seed`; empty without flips."""
+    if n_words % WORDS:
+        raise ValueError(f"n_words must be a multiple of {WORDS}, got {n_words}")
+    if flip_p <= 0 or netlist.n_gates == 0:
+        return np.zeros(0, np.int64)
+    k0, cdf = binomial_cdf(netlist.n_gates, float(flip_p))
+    return _kernels().draw(n_words // B, netlist.n_gates, float(flip_p), int(seed) & SEED_MASK, k0, cdf)
+
+
 def flip_sites(netlist: Netlist, n_words: int, faults: GateFaultPlan) -> tuple[np.ndarray, np.ndarray]:
     """(vectors, gates), sorted by vector then gate: every transient flip of `faults` that simulate_planes
     draws over input planes of `n_words` words (a multiple of layout.WORDS) of this netlist."""
-    if n_words % WORDS:
-        raise ValueError(f"n_words must be a multiple of {WORDS}, got {n_words}")
-    p = float(faults.flip_p)
-    if p <= 0 or netlist.n_gates == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    k0, cdf = binomial_cdf(netlist.n_gates, p)
-    keys = _kernels().draw(n_words // B, netlist.n_gates, p, int(faults.seed) & 0x7FFFFFFFFFFFFFFF, k0, cdf)
-    return np.divmod(keys, netlist.n_gates)
+    return np.divmod(_keys(netlist, n_words, faults.flip_p, faults.seed), max(netlist.n_gates, 1))
 
 
 def simulate_touched(netlist: Netlist, operands: dict, lane: np.ndarray, gates: np.ndarray,
@@ -279,13 +284,12 @@ def simulate_touched(netlist: Netlist, operands: dict, lane: np.ndarray, gates: 
     return unpack_outputs(netlist, outs, n)
 
 
-def flip_sites_streams(netlist: Netlist, n_words: int, flip_p: float, seeds) -> tuple:
+def flip_sites_streams(netlist: Netlist, n_words: int, flip_p: float, seeds: np.ndarray) -> tuple:
     """(vectors, gates, counts): flip_sites of transient flips at flip_p over `n_words` words for each seed of
-    `seeds` in turn (counts[r] flips of seeds[r], then the next seed's), drawn in one call."""
+    `seeds` (int64) in turn (counts[r] flips of seeds[r], then the next seed's), drawn in one call."""
     if n_words % WORDS:
         raise ValueError(f"n_words must be a multiple of {WORDS}, got {n_words}")
-    seeds = np.array([int(s) & 0x7FFFFFFFFFFFFFFF for s in seeds], np.int64) if not isinstance(seeds, np.ndarray) \
-        else (seeds.astype(np.uint64) & np.uint64(0x7FFFFFFFFFFFFFFF)).astype(np.int64)
+    seeds = np.asarray(seeds, np.int64) & SEED_MASK
     if flip_p <= 0 or netlist.n_gates == 0 or not len(seeds):
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(len(seeds), np.int64)
     k0, cdf = binomial_cdf(netlist.n_gates, float(flip_p))
@@ -296,12 +300,7 @@ def flip_sites_streams(netlist: Netlist, n_words: int, flip_p: float, seeds) -> 
 def flip_keys(netlist: Netlist, total: int, faults: GateFaultPlan) -> np.ndarray:
     """Sorted keys vector * n_gates + gate of every flip of `faults` that simulate_planes draws over the planes of
     `total` vectors (padded to whole layout.WORDS words) falling on a vector below `total`."""
-    p = float(faults.flip_p)
-    if p <= 0 or netlist.n_gates == 0:
-        return np.zeros(0, np.int64)
-    k0, cdf = binomial_cdf(netlist.n_gates, p)
-    keys = _kernels().draw(-(-max(total, 1) // (64 * WORDS)) * WORDS // B, netlist.n_gates, p,
-                           int(faults.seed) & 0x7FFFFFFFFFFFFFFF, k0, cdf)
+    keys = _keys(netlist, -(-max(total, 1) // (64 * WORDS)) * WORDS, faults.flip_p, faults.seed)
     return keys[:np.searchsorted(keys, total * netlist.n_gates)]
 
 
@@ -309,10 +308,9 @@ def touched_vectors(netlist: Netlist, total: int, faults: GateFaultPlan) -> tupl
     """(distinct touched vectors (V,), lane (F,), gates (F,)): every flip of `faults` that simulate_planes draws
     over the planes of `total` vectors (padded to whole layout.WORDS words) falling on a vector below `total`,
     flip f on gate gates[f] of vector touched[lane[f]]."""
-    vec, gat = flip_sites(netlist, -(-max(total, 1) // (64 * WORDS)) * WORDS, faults)
-    end = int(np.searchsorted(vec, total))
-    uv, lane = _kernels().lanes(vec[:end])
-    return uv, lane, gat[:end]
+    vec, gat = np.divmod(flip_keys(netlist, total, faults), max(netlist.n_gates, 1))
+    uv, lane = _kernels().lanes(vec)
+    return uv, lane, gat
 
 
 def simulate_touched_pairs(netlist: Netlist, x: np.ndarray, y: np.ndarray, lane: np.ndarray, gates: np.ndarray,
@@ -340,13 +338,8 @@ def simulate_sparse(netlist: Netlist, operands: dict, planes: np.ndarray, n: int
     except (TypeError, ValueError):
         return None
     out = unpack_outputs(netlist, simulate_planes(netlist, planes, faults=clean, threads=threads), n)
-    vec, gates = flip_sites(netlist, planes.shape[1], faults)
-    inside = vec < n
-    vec, gates = vec[inside], gates[inside]
-    if len(vec):
-        first = np.ones(len(vec), bool)
-        first[1:] = vec[1:] != vec[:-1]
-        touched, lane = vec[first], np.cumsum(first) - 1
+    touched, lane, gates = touched_vectors(netlist, n, faults)
+    if len(touched):
         ops = {bus: np.broadcast_to(np.asarray(v), (n,))[touched] for bus, v in operands.items()}
         for bus, values in simulate_touched(netlist, ops, lane, gates, faults).items():
             out[bus][touched] = values

@@ -120,7 +120,7 @@ def _plain(plan):
     return lambda values, bits, signed, rng: plan(values, bits, signed, rng)
 
 
-def _same_as_plain(engine, x, plans):
+def _assert_same_as_plain(engine, x, plans):
     ours, ref = np.random.default_rng(9), np.random.default_rng(9)
     plain = {key: _plain(plan) for key, plan in plans.items()}
     for _ in range(2):
@@ -140,14 +140,14 @@ def test_fused_flips_equal_the_hooks_applied_to_the_words(resnet, keys, p, bits)
     """A ResNet (12-bit accumulators) under bit flips at word sites: the plans (which the engine applies inside
     its fused passes) give what the same plans give as plain hooks on the words, bit for bit, and leave the
     generator in the same state."""
-    _same_as_plain(*resnet, {key: bitflip(p, bits).plan(key.partition("@")[0]) for key in keys})
+    _assert_same_as_plain(*resnet, {key: bitflip(p, bits).plan(key.partition("@")[0]) for key in keys})
 
 
 @pytest.mark.parametrize("p", [0.01, 0.3])
 def test_fused_flips_on_signed_inputs_equal_the_hooks_applied_to_the_words(p):
     """The same on a layer with signed inputs (two's complement act_bits + 1, clipped to +-(2^act_bits - 1))."""
     model, x = _sequential()
-    _same_as_plain(IntegerEngine(model), x, {key: bitflip(p).plan(key) for key in ALL})
+    _assert_same_as_plain(IntegerEngine(model), x, {key: bitflip(p).plan(key) for key in ALL})
 
 
 def test_fused_flips_on_words_outside_their_range_equal_the_hooks_applied_to_the_words():
@@ -161,4 +161,4 @@ def test_fused_flips_on_words_outside_their_range_equal_the_hooks_applied_to_the
                          dataclasses.replace(second, mult=second.mult * 64, clamp=(-700, 700)),
                          dataclasses.replace(last, weight_bits=6)], model.input_shape, model.act_bits, model.acc_bits)
     for key in ("activation@2", "activation@4", "weight@4"):
-        _same_as_plain(IntegerEngine(wide), x, {key: bitflip(0.01).plan(key.partition("@")[0])})
+        _assert_same_as_plain(IntegerEngine(wide), x, {key: bitflip(0.01).plan(key.partition("@")[0])})
